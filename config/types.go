@@ -1,0 +1,168 @@
+// Package config loads, checks and watches tocsin's configuration: a YAML file,
+// then TOCSIN_ environment variables, then command-line flags.
+package config
+
+import (
+	"time"
+)
+
+// Config is one complete, validated configuration. It is never mutated after
+// Load returns; a reload builds a new one.
+type Config struct {
+	Server      Server        `koanf:"server"`
+	Redis       Redis         `koanf:"redis"`
+	Page        Page          `koanf:"page"`
+	Log         Log           `koanf:"log"`
+	Defaults    Defaults      `koanf:"defaults"`
+	Incidents   Incidents     `koanf:"incidents"`
+	Components  []Component   `koanf:"components"`
+	Checks      []Check       `koanf:"checks"`
+	Maintenance []Maintenance `koanf:"maintenance"`
+
+	// secrets holds every secret value the config resolved (file contents,
+	// ${VAR} expansions, URL passwords, header values) so output can be scrubbed.
+	secrets []string
+}
+
+// Server configures the HTTP listener for the status API, page and metrics.
+type Server struct {
+	Listen       string   `koanf:"listen"`
+	APIToken     Secret   `koanf:"api_token"`
+	APITokenFile string   `koanf:"api_token_file"`
+	CORSOrigins  []string `koanf:"cors_origins"`
+	// CacheMaxAge is the Cache-Control max-age of public read endpoints.
+	CacheMaxAge time.Duration `koanf:"cache_max_age"`
+}
+
+// Redis configures the shared store. An empty URL selects the embedded store.
+type Redis struct {
+	URL         Secret        `koanf:"url"`
+	URLFile     string        `koanf:"url_file"`
+	KeyPrefix   string        `koanf:"key_prefix"`
+	DialTimeout time.Duration `koanf:"dial_timeout"`
+	// Timeout bounds every read and write to Redis.
+	Timeout time.Duration `koanf:"timeout"`
+}
+
+// Page describes the public status page.
+type Page struct {
+	ID       string `koanf:"id"`
+	Name     string `koanf:"name"`
+	URL      string `koanf:"url"`
+	TimeZone string `koanf:"time_zone"`
+}
+
+// Log selects the log level and format.
+type Log struct {
+	Level  string `koanf:"level"`  // debug | info | warn | error
+	Format string `koanf:"format"` // json | text
+}
+
+// Defaults apply to every check that does not set its own value.
+type Defaults struct {
+	Interval         time.Duration `koanf:"interval"`
+	Timeout          time.Duration `koanf:"timeout"`
+	FailureThreshold int           `koanf:"failure_threshold"`
+	SuccessThreshold int           `koanf:"success_threshold"`
+}
+
+// Incidents tunes the automatic incident lifecycle.
+type Incidents struct {
+	GroupWindow  time.Duration `koanf:"group_window"`
+	ResolveAfter time.Duration `koanf:"resolve_after"`
+	ReopenWindow time.Duration `koanf:"reopen_window"`
+	Retention    time.Duration `koanf:"retention"`
+}
+
+// Component is a user-visible part of the service, as on a Statuspage.
+type Component struct {
+	ID          string `koanf:"id"`
+	Name        string `koanf:"name"`
+	Group       string `koanf:"group"`
+	Description string `koanf:"description"`
+}
+
+// Check is one scheduled probe of a component. After Load, Interval, Timeout
+// and the thresholds hold effective values (defaults applied).
+type Check struct {
+	Name             string        `koanf:"name"`
+	Component        string        `koanf:"component"`
+	Type             string        `koanf:"type"`
+	Interval         time.Duration `koanf:"interval"`
+	Timeout          time.Duration `koanf:"timeout"`
+	FailureThreshold int           `koanf:"failure_threshold"`
+	SuccessThreshold int           `koanf:"success_threshold"`
+	Impact           string        `koanf:"impact"` // partial_outage | major_outage
+	HTTP             *HTTPCheck    `koanf:"http"`
+}
+
+// HTTPCheck configures an HTTP(S) probe.
+type HTTPCheck struct {
+	URL             Secret            `koanf:"url"`
+	Method          string            `koanf:"method"`
+	Headers         map[string]Secret `koanf:"headers"`
+	Body            string            `koanf:"body"`
+	BasicAuth       *BasicAuth        `koanf:"basic_auth"`
+	BearerTokenFile string            `koanf:"bearer_token_file"`
+	BearerToken     Secret            `koanf:"bearer_token"`
+	ExpectStatus    []string          `koanf:"expect_status"`
+	BodyContains    string            `koanf:"body_contains"`
+	BodyRegex       string            `koanf:"body_regex"`
+	FollowRedirects *bool             `koanf:"follow_redirects"`
+	MaxRedirects    int               `koanf:"max_redirects"`
+	DegradedLatency time.Duration     `koanf:"degraded_latency"`
+	MaxBodyBytes    int64             `koanf:"max_body_bytes"`
+	TLS             TLS               `koanf:"tls"`
+}
+
+// BasicAuth holds HTTP basic credentials; the password may come from a file.
+type BasicAuth struct {
+	Username     string `koanf:"username"`
+	Password     Secret `koanf:"password"`
+	PasswordFile string `koanf:"password_file"`
+}
+
+// TLS configures certificate verification for a probe.
+type TLS struct {
+	InsecureSkipVerify bool          `koanf:"insecure_skip_verify"`
+	CAFile             string        `koanf:"ca_file"`
+	ServerName         string        `koanf:"server_name"`
+	CertExpiryWarning  time.Duration `koanf:"cert_expiry_warning"`
+}
+
+// Maintenance is a planned window during which components are under
+// maintenance and no incident opens for them.
+type Maintenance struct {
+	Name       string    `koanf:"name"`
+	Components []string  `koanf:"components"`
+	Start      time.Time `koanf:"start"`
+	End        time.Time `koanf:"end"`
+	Message    string    `koanf:"message"`
+}
+
+// Secret is a string that never prints: fmt, slog and JSON all see a
+// placeholder. Use Reveal to get the value for the one place that needs it.
+type Secret string
+
+const redacted = "<redacted>"
+
+// Reveal returns the secret value.
+func (s Secret) Reveal() string { return string(s) }
+
+// String implements fmt.Stringer with a placeholder.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// GoString keeps %#v from printing the value.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalText keeps encoders from printing the value.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Secrets returns every secret value the configuration resolved, for scrubbing
+// output. The slice must not be modified.
+func (c *Config) Secrets() []string { return c.secrets }

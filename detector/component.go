@@ -1,0 +1,59 @@
+package detector
+
+import "time"
+
+// Verdict is a component's status derived from its checks.
+type Verdict struct {
+	Status ComponentStatus
+	// Known is false while a check of the component has no confirmed state
+	// and none of its known checks is failing: publishing "operational" then
+	// could wrongly end an incident after a restart.
+	Known bool
+	// Worst is the check that gave Status (empty when operational).
+	Worst string
+	// BadSince is the earliest start of a bad run among the failing checks.
+	BadSince time.Time
+}
+
+// StatusOf maps a confirmed check state to the component status it implies.
+func StatusOf(s CheckStatus, impact ComponentStatus) ComponentStatus {
+	switch s {
+	case Down:
+		if impact == PartialOutage {
+			return PartialOutage
+		}
+		return MajorOutage
+	case Degraded:
+		return DegradedPerformance
+	}
+	return Operational
+}
+
+// Component returns the status of component id: the worst of its checks.
+func (d *Detector) Component(id string) Verdict {
+	v := Verdict{Status: Operational, Known: true}
+	unknown := false
+	for _, st := range d.checks {
+		if st.spec.Component != id {
+			continue
+		}
+		if st.status == Unknown {
+			unknown = true
+			continue
+		}
+		cs := StatusOf(st.status, st.spec.Impact)
+		if cs == Operational {
+			continue
+		}
+		if !st.badSince.IsZero() && (v.BadSince.IsZero() || st.badSince.Before(v.BadSince)) {
+			v.BadSince = st.badSince
+		}
+		if cs.Rank() > v.Status.Rank() || (cs == v.Status && st.spec.Name < v.Worst) {
+			v.Status, v.Worst = cs, st.spec.Name
+		}
+	}
+	if unknown && v.Status == Operational {
+		v.Known = false
+	}
+	return v
+}

@@ -1,0 +1,194 @@
+// Package detector turns probe results into confirmed check states and
+// component statuses. It is pure logic: no I/O, no clock reads, no goroutines,
+// and it is not safe for concurrent use — its owner serialises calls.
+package detector
+
+import (
+	"time"
+
+	"github.com/tocsin/tocsin/probe"
+)
+
+// CheckStatus is a check's confirmed state.
+type CheckStatus string
+
+// Confirmed check states.
+const (
+	Unknown  CheckStatus = "unknown"
+	Up       CheckStatus = "up"
+	Degraded CheckStatus = "degraded"
+	Down     CheckStatus = "down"
+)
+
+// CheckStatuses lists every confirmed state.
+var CheckStatuses = []CheckStatus{Up, Degraded, Down, Unknown}
+
+// historySize is how many recent results a check keeps: enough for the
+// 21-result flap window to come.
+const historySize = 21
+
+// Spec is what the detector needs to know about a check.
+type Spec struct {
+	Name      string
+	Component string
+	// Impact is the component status while this check is down: PartialOutage
+	// or MajorOutage.
+	Impact           ComponentStatus
+	FailureThreshold int
+	SuccessThreshold int
+}
+
+// Check is a copy of one check's state, safe to hand to readers.
+type Check struct {
+	Spec
+	Status CheckStatus
+	// Since is when Status was confirmed (zero while unknown).
+	Since time.Time
+	// BadSince is when the current run of bad results began (zero if the last
+	// result was up): an incident's retroactive start.
+	BadSince time.Time
+	// Last is the latest result; Recent holds up to 21 results, oldest first.
+	Last   probe.Result
+	Recent []probe.Result
+	// Streak counts consecutive results equal to Last.Status.
+	Streak int
+}
+
+// Change reports a confirmed state change of one check.
+type Change struct {
+	Check string
+	From  CheckStatus
+	To    CheckStatus
+}
+
+type checkState struct {
+	spec       Spec
+	status     CheckStatus
+	since      time.Time
+	badSince   time.Time
+	downRun    int // consecutive down results
+	badRun     int // consecutive degraded-or-down results
+	upRun      int // consecutive up results
+	notDownRun int // consecutive up-or-degraded results
+	recent     []probe.Result
+}
+
+// Detector holds the state of every configured check.
+type Detector struct {
+	checks map[string]*checkState
+}
+
+// New returns a detector with no checks.
+func New() *Detector { return &Detector{checks: map[string]*checkState{}} }
+
+// Configure sets the checks. A check whose spec is unchanged keeps its state;
+// a changed spec keeps its history but re-evaluates from it; removed checks
+// are forgotten.
+func (d *Detector) Configure(specs []Spec) {
+	next := make(map[string]*checkState, len(specs))
+	for _, s := range specs {
+		st, ok := d.checks[s.Name]
+		if !ok {
+			st = &checkState{status: Unknown}
+		}
+		st.spec = s
+		next[s.Name] = st
+	}
+	d.checks = next
+}
+
+// Observe applies one result of the named check at time now. It reports the
+// confirmed change, if any; unknown checks are ignored.
+func (d *Detector) Observe(name string, r probe.Result, now time.Time) (Change, bool) {
+	st, ok := d.checks[name]
+	if !ok {
+		return Change{}, false
+	}
+	st.record(r)
+	next := st.next()
+	if next == st.status {
+		return Change{}, false
+	}
+	ch := Change{Check: name, From: st.status, To: next}
+	st.status, st.since = next, now
+	return ch, true
+}
+
+func (st *checkState) record(r probe.Result) {
+	st.recent = append(st.recent, r)
+	if len(st.recent) > historySize {
+		st.recent = append(st.recent[:0], st.recent[len(st.recent)-historySize:]...)
+	}
+	switch r.Status {
+	case probe.StatusDown:
+		st.downRun++
+		st.badRun++
+		st.upRun, st.notDownRun = 0, 0
+	case probe.StatusDegraded:
+		st.downRun, st.upRun = 0, 0
+		st.badRun++
+		st.notDownRun++
+	default:
+		st.downRun, st.badRun = 0, 0
+		st.upRun++
+		st.notDownRun++
+	}
+	switch {
+	case st.badRun == 0:
+		st.badSince = time.Time{}
+	case st.badRun == 1:
+		st.badSince = r.Start
+	}
+}
+
+// next is the confirmed state after the latest result. Getting worse needs
+// failure_threshold results at least that bad; getting better needs
+// success_threshold results at least that good. A check starts up on its
+// first good result: there is nothing to recover from yet.
+func (st *checkState) next() CheckStatus {
+	f, s := max(st.spec.FailureThreshold, 1), max(st.spec.SuccessThreshold, 1)
+	cur := st.status
+	switch {
+	case st.downRun >= f:
+		return Down
+	case st.badRun >= f && (cur == Unknown || cur == Up):
+		return Degraded
+	case cur == Unknown && st.upRun >= 1:
+		return Up
+	case (cur == Down || cur == Degraded) && st.upRun >= s:
+		return Up
+	case cur == Down && st.notDownRun >= s:
+		return Degraded
+	}
+	return cur
+}
+
+// Check returns a copy of the named check's state.
+func (d *Detector) Check(name string) (Check, bool) {
+	st, ok := d.checks[name]
+	if !ok {
+		return Check{}, false
+	}
+	return st.snapshot(), true
+}
+
+// Checks returns a copy of every check's state, in no particular order.
+func (d *Detector) Checks() []Check {
+	out := make([]Check, 0, len(d.checks))
+	for _, st := range d.checks {
+		out = append(out, st.snapshot())
+	}
+	return out
+}
+
+func (st *checkState) snapshot() Check {
+	c := Check{Spec: st.spec, Status: st.status, Since: st.since, BadSince: st.badSince,
+		Recent: append([]probe.Result(nil), st.recent...)}
+	if n := len(st.recent); n > 0 {
+		c.Last = st.recent[n-1]
+		for i := n - 1; i >= 0 && st.recent[i].Status == c.Last.Status; i-- {
+			c.Streak++
+		}
+	}
+	return c
+}

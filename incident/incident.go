@@ -1,0 +1,178 @@
+// Package incident defines incidents, their lifecycle policy and the Store
+// that applies every transition atomically.
+package incident
+
+import (
+	"context"
+	"crypto/rand"
+	"time"
+
+	"github.com/tocsin/tocsin/detector"
+)
+
+// ComponentStatus is a component's Statuspage status.
+type ComponentStatus = detector.ComponentStatus
+
+// Status is an incident's Statuspage status.
+type Status string
+
+// Incident statuses, as Statuspage spells them.
+const (
+	Investigating Status = "investigating"
+	Identified    Status = "identified"
+	Monitoring    Status = "monitoring"
+	Resolved      Status = "resolved"
+)
+
+// Impact is an incident's Statuspage impact.
+type Impact string
+
+// Impacts, least first.
+const (
+	ImpactNone     Impact = "none"
+	ImpactMinor    Impact = "minor"
+	ImpactMajor    Impact = "major"
+	ImpactCritical Impact = "critical"
+)
+
+// Impacts lists every impact, least first.
+var Impacts = []Impact{ImpactNone, ImpactMinor, ImpactMajor, ImpactCritical}
+
+// ImpactOf maps a component status to the impact it gives an incident.
+func ImpactOf(s ComponentStatus) Impact {
+	switch s {
+	case detector.DegradedPerformance:
+		return ImpactMinor
+	case detector.PartialOutage:
+		return ImpactMajor
+	case detector.MajorOutage:
+		return ImpactCritical
+	}
+	return ImpactNone
+}
+
+// Incident is one incident with its full update history.
+type Incident struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Status Status `json:"status"`
+	Impact Impact `json:"impact"`
+	// Auto is true for incidents opened by the detector.
+	Auto         bool      `json:"auto"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+	StartedAt    time.Time `json:"started_at"`
+	MonitoringAt time.Time `json:"monitoring_at,omitzero"`
+	ResolvedAt   time.Time `json:"resolved_at,omitzero"`
+	// Components maps every component the incident ever affected to its
+	// current status.
+	Components map[string]ComponentStatus `json:"components"`
+	// Updates is the timeline, oldest first; never empty.
+	Updates []Update `json:"updates"`
+}
+
+// Update is one entry of an incident's timeline.
+type Update struct {
+	ID                 string              `json:"id"`
+	Status             Status              `json:"status"`
+	Body               string              `json:"body"`
+	CreatedAt          time.Time           `json:"created_at"`
+	AffectedComponents []AffectedComponent `json:"affected_components,omitempty"`
+}
+
+// AffectedComponent records one component's status change in an update.
+type AffectedComponent struct {
+	Code      string          `json:"code"`
+	Name      string          `json:"name"`
+	OldStatus ComponentStatus `json:"old_status"`
+	NewStatus ComponentStatus `json:"new_status"`
+}
+
+// Policy tunes the automatic lifecycle (config "incidents").
+type Policy struct {
+	GroupWindow  time.Duration
+	ResolveAfter time.Duration
+	ReopenWindow time.Duration
+	Retention    time.Duration
+}
+
+// Observation says that a component's status is now Status. Applying the same
+// observation twice changes nothing.
+type Observation struct {
+	Component     string
+	ComponentName string
+	Status        ComponentStatus
+	At            time.Time
+	// StartedAt is when the first bad result behind this status was seen; a new
+	// incident starts then, not when the threshold confirmed it.
+	StartedAt time.Time
+	// Body is the evidence for the update: which check, what error, what figure.
+	Body string
+	// NewID is the id to give an incident if this observation opens one.
+	NewID  string
+	Policy Policy
+}
+
+// Action is what a transition did.
+type Action string
+
+// Actions a transition can report.
+const (
+	ActionNone       Action = "none"       // nothing changed (idempotent replay)
+	ActionComponent  Action = "component"  // component status stored, no incident involved
+	ActionOpened     Action = "opened"     // a new incident
+	ActionJoined     Action = "joined"     // the component joined an open incident
+	ActionUpdated    Action = "updated"    // a component of an open incident changed
+	ActionMonitoring Action = "monitoring" // all components operational again
+	ActionReopened   Action = "reopened"   // relapse while monitoring or within reopen_window
+	ActionResolved   Action = "resolved"
+)
+
+// Transition is the outcome of one atomic store operation.
+type Transition struct {
+	Action     Action
+	IncidentID string
+	Impact     Impact
+}
+
+// ComponentState is a component's stored status.
+type ComponentState struct {
+	Status    ComponentStatus
+	UpdatedAt time.Time
+}
+
+// State is everything the status API shows, read in one consistent step.
+type State struct {
+	Version    int64
+	Components map[string]ComponentState
+	// Incidents holds the open incidents and the most recent others, newest
+	// first.
+	Incidents []Incident
+}
+
+// Store applies incident transitions atomically. Implementations must make
+// each call one atomic step, safe with any number of concurrent replicas.
+type Store interface {
+	// Observe records a component status and opens, joins, updates, moves to
+	// monitoring or reopens an incident as the policy says.
+	Observe(ctx context.Context, o Observation) (Transition, error)
+	// Tick resolves incidents whose monitoring period has passed and trims
+	// resolved incidents older than the retention.
+	Tick(ctx context.Context, now time.Time, p Policy, resolvedBody string) ([]Transition, error)
+	// Version returns a counter that changes whenever the state does.
+	Version(ctx context.Context) (int64, error)
+	// Load reads the state: all component statuses, all open incidents and the
+	// limit most recent incidents.
+	Load(ctx context.Context, limit int) (State, error)
+}
+
+// NewID returns a random Statuspage-style id: 12 characters of [a-z0-9].
+func NewID() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:])
+}

@@ -1,0 +1,93 @@
+// Package probe runs one check against its target and classifies the outcome.
+// A failing target is data (a Result with a Reason); trouble in tocsin itself
+// is an error returned at construction time.
+package probe
+
+import (
+	"context"
+	"time"
+)
+
+// Status is the verdict of one probe run.
+type Status string
+
+// Probe verdicts, from best to worst.
+const (
+	StatusUp       Status = "up"
+	StatusDegraded Status = "degraded"
+	StatusDown     Status = "down"
+)
+
+// Rank orders statuses so that a larger rank is worse.
+func (s Status) Rank() int {
+	switch s {
+	case StatusUp:
+		return 0
+	case StatusDegraded:
+		return 1
+	case StatusDown:
+		return 2
+	}
+	return -1
+}
+
+// Reason classifies why a probe was not up. It is a closed set so it can be a
+// metric label; free text goes in Result.Message.
+type Reason string
+
+// The closed set of reasons.
+const (
+	ReasonNone       Reason = ""
+	ReasonTimeout    Reason = "timeout"
+	ReasonDNS        Reason = "dns"
+	ReasonConnect    Reason = "connect"
+	ReasonTLS        Reason = "tls"
+	ReasonStatus     Reason = "status"
+	ReasonRedirect   Reason = "redirect"
+	ReasonBody       Reason = "body"
+	ReasonProtocol   Reason = "protocol"
+	ReasonAuth       Reason = "auth"
+	ReasonLatency    Reason = "latency"
+	ReasonCertExpiry Reason = "cert_expiry"
+	ReasonThreshold  Reason = "threshold"
+	ReasonStalled    Reason = "stalled"
+	ReasonMissed     Reason = "missed"
+	ReasonError      Reason = "error"
+)
+
+// Reasons lists every Reason, for metric pre-registration and validation.
+var Reasons = []Reason{ReasonNone, ReasonTimeout, ReasonDNS, ReasonConnect, ReasonTLS,
+	ReasonStatus, ReasonRedirect, ReasonBody, ReasonProtocol, ReasonAuth, ReasonLatency,
+	ReasonCertExpiry, ReasonThreshold, ReasonStalled, ReasonMissed, ReasonError}
+
+// Phase is one timed step of a probe (dns, connect, tls, first_byte, ...).
+type Phase struct {
+	Name     string        `json:"name"`
+	Duration time.Duration `json:"duration"`
+}
+
+// Result is the outcome of one probe run.
+type Result struct {
+	Status   Status        `json:"status"`
+	Reason   Reason        `json:"reason,omitempty"`
+	Message  string        `json:"message,omitempty"` // human text; never a secret
+	Start    time.Time     `json:"start"`
+	Duration time.Duration `json:"duration"`
+	Phases   []Phase       `json:"phases,omitempty"`
+	// StatusCode is the protocol reply code (HTTP status, SMTP reply), 0 if none.
+	StatusCode int `json:"status_code,omitempty"`
+	// CertNotAfter is the expiry of the leaf certificate, zero without TLS.
+	CertNotAfter time.Time `json:"cert_not_after,omitzero"`
+}
+
+// Prober runs one probe. Implementations honour ctx's deadline in every
+// dial, read and write, and never block past it.
+type Prober interface {
+	Probe(ctx context.Context) Result
+}
+
+// ProberFunc adapts a function to a Prober.
+type ProberFunc func(ctx context.Context) Result
+
+// Probe calls f(ctx).
+func (f ProberFunc) Probe(ctx context.Context) Result { return f(ctx) }

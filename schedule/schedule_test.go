@@ -1,0 +1,151 @@
+package schedule
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/probe"
+)
+
+type recorder struct {
+	mu   sync.Mutex
+	runs map[string]int
+}
+
+func (r *recorder) sink(_ context.Context, c config.Check, _ probe.Result) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.runs[c.Name]++
+}
+
+func (r *recorder) count(name string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.runs[name]
+}
+
+func newScheduler(t *testing.T) (*Scheduler, *recorder) {
+	t.Helper()
+	rec := &recorder{runs: map[string]int{}}
+	s, err := New(rec.sink, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	t.Cleanup(func() { _ = s.Shutdown() })
+	return s, rec
+}
+
+func check(name string, interval, timeout time.Duration) config.Check {
+	return config.Check{Name: name, Component: "web", Type: "http", Interval: interval, Timeout: timeout}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestJobsRunOnTheirIntervalWithTheirTimeout(t *testing.T) {
+	t.Parallel()
+	s, rec := newScheduler(t)
+	var deadlineLeft atomic.Int64
+	p := probe.ProberFunc(func(ctx context.Context) probe.Result {
+		d, ok := ctx.Deadline()
+		if ok {
+			deadlineLeft.Store(int64(time.Until(d)))
+		}
+		return probe.Result{Status: probe.StatusUp}
+	})
+	if err := s.Reconcile([]Job{{Check: check("a", 50*time.Millisecond, 40*time.Millisecond), Prober: p}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "three runs", func() bool { return rec.count("a") >= 3 })
+	if left := time.Duration(deadlineLeft.Load()); left <= 0 || left > 40*time.Millisecond {
+		t.Errorf("probe context deadline %v away, want within the 40ms timeout", left)
+	}
+}
+
+func TestOverrunningProbeNeverOverlaps(t *testing.T) {
+	t.Parallel()
+	s, rec := newScheduler(t)
+	var running, maxRunning atomic.Int32
+	p := probe.ProberFunc(func(ctx context.Context) probe.Result {
+		n := running.Add(1)
+		defer running.Add(-1)
+		if n > maxRunning.Load() {
+			maxRunning.Store(n)
+		}
+		time.Sleep(120 * time.Millisecond) // longer than the interval
+		return probe.Result{Status: probe.StatusUp}
+	})
+	if err := s.Reconcile([]Job{{Check: check("slow", 30*time.Millisecond, 20*time.Millisecond), Prober: p}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "three runs", func() bool { return rec.count("slow") >= 3 })
+	if m := maxRunning.Load(); m != 1 {
+		t.Errorf("%d probes of one check ran at once, want 1", m)
+	}
+}
+
+func TestReconcileAddsRemovesAndReplaces(t *testing.T) {
+	t.Parallel()
+	s, rec := newScheduler(t)
+	up := probe.ProberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} })
+	a, b := check("a", 40*time.Millisecond, 30*time.Millisecond), check("b", 40*time.Millisecond, 30*time.Millisecond)
+	if err := s.Reconcile([]Job{{Check: a, Prober: up}, {Check: b, Prober: up}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both running", func() bool { return rec.count("a") > 0 && rec.count("b") > 0 })
+	idA := s.jobs["a"].id
+
+	b.Timeout = 20 * time.Millisecond
+	if err := s.Reconcile([]Job{{Check: b, Prober: up}}); err != nil {
+		t.Fatal(err)
+	}
+	if names := s.Names(); len(names) != 1 || names[0] != "b" {
+		t.Fatalf("jobs after reconcile = %v, want [b]", names)
+	}
+	if s.jobs["b"].check.Timeout != 20*time.Millisecond {
+		t.Error("changed check was not replaced")
+	}
+	stopped := rec.count("a")
+	time.Sleep(150 * time.Millisecond)
+	if got := rec.count("a"); got > stopped+1 {
+		t.Errorf("removed job kept running: %d -> %d", stopped, got)
+	}
+	if idA == s.jobs["b"].id {
+		t.Error("replaced job reused the removed job's id")
+	}
+}
+
+func TestSpreadIsStableAndWithinInterval(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"a", "web-app-home", "smtp-inbound"} {
+		d := spread(name, 30*time.Second)
+		if d <= 0 || d >= 30*time.Second || d != spread(name, 30*time.Second) {
+			t.Errorf("spread(%q) = %v", name, d)
+		}
+	}
+}
+
+func TestNextDueSkipsMissedRuns(t *testing.T) {
+	t.Parallel()
+	t0 := time.Unix(1000, 0)
+	if got := nextDue(t0, t0.Add(25*time.Second), 10*time.Second); !got.Equal(t0.Add(30 * time.Second)) {
+		t.Errorf("nextDue = %v", got.Sub(t0))
+	}
+}
