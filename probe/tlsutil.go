@@ -1,0 +1,81 @@
+package probe
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/tocsin/tocsin/config"
+)
+
+// buildTLSConfig translates a check's tls block. Certificates are verified
+// against the system roots, or only against ca_file when it is set, at the
+// time now returns.
+func buildTLSConfig(c config.TLS, now func() time.Time) (*tls.Config, error) {
+	if c.CertExpiryWarning < 0 {
+		return nil, errors.New("http.tls.cert_expiry_warning: must not be negative")
+	}
+	cfg := &tls.Config{
+		ServerName:         c.ServerName,
+		InsecureSkipVerify: c.InsecureSkipVerify,
+		Time:               now,
+	}
+	if c.CAFile == "" {
+		return cfg, nil
+	}
+	pem, err := os.ReadFile(c.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("http.tls.ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("http.tls.ca_file: no PEM certificate in %s", c.CAFile)
+	}
+	cfg.RootCAs = pool
+	return cfg, nil
+}
+
+// leafNotAfter is the expiry of the server's leaf certificate, zero without TLS.
+func leafNotAfter(cs *tls.ConnectionState) time.Time {
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		return time.Time{}
+	}
+	return cs.PeerCertificates[0].NotAfter
+}
+
+// certExpiryMessage says how soon notAfter is, or "" when it is further away
+// than warn (or warn is 0, the warning is off).
+func certExpiryMessage(notAfter, now time.Time, warn time.Duration) string {
+	if notAfter.IsZero() || warn <= 0 {
+		return ""
+	}
+	left := notAfter.Sub(now)
+	if left > warn {
+		return ""
+	}
+	date := notAfter.UTC().Format(time.DateOnly)
+	if left < 0 {
+		// Only reachable with insecure_skip_verify: verification rejects it.
+		if ago := int(-left.Hours() / 24); ago > 0 {
+			return fmt.Sprintf("certificate expired %s ago (%s)", plural(ago, "day"), date)
+		}
+		return fmt.Sprintf("certificate expired less than a day ago (%s)", date)
+	}
+	switch days := int(left.Hours() / 24); days {
+	case 0:
+		return fmt.Sprintf("certificate expires in less than a day (%s)", date)
+	default:
+		return fmt.Sprintf("certificate expires in %s (%s)", plural(days, "day"), date)
+	}
+}
+
+// plural formats n and a noun, "1 day", "3 days".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
