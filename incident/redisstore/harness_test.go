@@ -1,0 +1,197 @@
+package redisstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tocsin/tocsin/detector"
+	"github.com/tocsin/tocsin/incident"
+	"github.com/tocsin/tocsin/incident/redisstore"
+	"github.com/tocsin/tocsin/internal/redistest"
+)
+
+const (
+	operational = detector.Operational
+	maintenance = detector.UnderMaintenance
+	degraded    = detector.DegradedPerformance
+	partial     = detector.PartialOutage
+	major       = detector.MajorOutage
+)
+
+// base is the injected "now" every scenario counts from.
+var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func at(d time.Duration) time.Time { return base.Add(d) }
+
+var names = map[string]string{"web": "Web App", "api": "API", "mail": "Email"}
+
+func defaultPolicy() incident.Policy {
+	return incident.Policy{
+		GroupWindow:  15 * time.Minute,
+		ResolveAfter: 5 * time.Minute,
+		ReopenWindow: 30 * time.Minute,
+		Retention:    24 * time.Hour,
+	}
+}
+
+// backend is a Redis implementation the same tests run against.
+type backend struct {
+	name   string
+	client redis.UniversalClient
+}
+
+// backends starts a real redis-server and a miniredis, shared by the subtests
+// of t; each subtest works under its own key prefix.
+func backends(t *testing.T) []backend {
+	t.Helper()
+	srv := redistest.Start(t)
+	mr := miniredis.RunT(t)
+	mc := redis.NewClient(&redis.Options{Addr: mr.Addr(), DialTimeout: time.Second, ReadTimeout: 2 * time.Second,
+		WriteTimeout: 2 * time.Second, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = mc.Close() })
+	return []backend{{"redis", srv.Client(t)}, {"miniredis", mc}}
+}
+
+var prefixSeq atomic.Int64
+
+// env is one test's store plus helpers that fail the test on store errors.
+type env struct {
+	t      *testing.T
+	ctx    context.Context
+	client redis.UniversalClient
+	prefix string
+	store  *redisstore.Store
+	policy incident.Policy
+}
+
+func newEnv(t *testing.T, client redis.UniversalClient) *env {
+	prefix := fmt.Sprintf("t%d:", prefixSeq.Add(1))
+	return &env{
+		t: t, ctx: t.Context(), client: client, prefix: prefix,
+		store: redisstore.New(client, prefix), policy: defaultPolicy(),
+	}
+}
+
+// obs builds the observation that component comp is status at base+off.
+func (e *env) obs(off time.Duration, comp string, status incident.ComponentStatus, newID string) incident.Observation {
+	return incident.Observation{
+		Component:     comp,
+		ComponentName: names[comp],
+		Status:        status,
+		At:            at(off),
+		Body:          fmt.Sprintf("%s is %s.", names[comp], status.Label()),
+		NewID:         newID,
+		Policy:        e.policy,
+	}
+}
+
+func (e *env) observe(off time.Duration, comp string, status incident.ComponentStatus, newID string) incident.Transition {
+	e.t.Helper()
+	tr, err := e.store.Observe(e.ctx, e.obs(off, comp, status, newID))
+	if err != nil {
+		e.t.Fatalf("Observe(%s, %s=%s): %v", off, comp, status, err)
+	}
+	return tr
+}
+
+func (e *env) tick(off time.Duration) []incident.Transition {
+	e.t.Helper()
+	trs, err := e.store.Tick(e.ctx, at(off), e.policy, "This incident has been resolved.")
+	if err != nil {
+		e.t.Fatalf("Tick(%s): %v", off, err)
+	}
+	return trs
+}
+
+func (e *env) load(limit int) incident.State {
+	e.t.Helper()
+	st, err := e.store.Load(e.ctx, limit)
+	if err != nil {
+		e.t.Fatalf("Load(%d): %v", limit, err)
+	}
+	return st
+}
+
+func (e *env) version() int64 {
+	e.t.Helper()
+	v, err := e.store.Version(e.ctx)
+	if err != nil {
+		e.t.Fatalf("Version: %v", err)
+	}
+	return v
+}
+
+// incident returns incident id from a Load, failing if it is not there.
+func (e *env) incident(id string) incident.Incident {
+	e.t.Helper()
+	for _, inc := range e.load(1000).Incidents {
+		if inc.ID == id {
+			return inc
+		}
+	}
+	e.t.Fatalf("incident %s not in Load", id)
+	return incident.Incident{}
+}
+
+// ids lists the incident ids of a state, in its order.
+func ids(st incident.State) string {
+	var s []string
+	for _, inc := range st.Incidents {
+		s = append(s, inc.ID)
+	}
+	return strings.Join(s, ",")
+}
+
+// editIncident rewrites the stored JSON of an incident, as a person acting
+// through the API would.
+func (e *env) editIncident(id string, edit func(m map[string]any)) {
+	e.t.Helper()
+	key := e.prefix + "{st}:incident:" + id
+	raw, err := e.client.Get(e.ctx, key).Result()
+	if err != nil {
+		e.t.Fatalf("GET %s: %v", key, err)
+	}
+	d := json.NewDecoder(strings.NewReader(raw))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		e.t.Fatalf("decode %s: %v", key, err)
+	}
+	edit(m)
+	b, err := json.Marshal(m)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.client.Set(e.ctx, key, b, 0).Err(); err != nil {
+		e.t.Fatalf("SET %s: %v", key, err)
+	}
+}
+
+func expect(t *testing.T, got incident.Transition, action incident.Action, id string, impact incident.Impact) {
+	t.Helper()
+	want := incident.Transition{Action: action, IncidentID: id, Impact: impact}
+	if got != want {
+		t.Fatalf("transition = %+v, want %+v", got, want)
+	}
+}
+
+func expectTicks(t *testing.T, got []incident.Transition, want ...incident.Transition) {
+	t.Helper()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("Tick = %+v, want %+v", got, want)
+	}
+}
+
+func resolved(id string, impact incident.Impact) incident.Transition {
+	return incident.Transition{Action: incident.ActionResolved, IncidentID: id, Impact: impact}
+}
+
+func lastUpdate(inc incident.Incident) incident.Update { return inc.Updates[len(inc.Updates)-1] }

@@ -1,0 +1,160 @@
+-- observe.lua: record one component status and apply the incident lifecycle
+-- (SPEC §3) in one atomic step. lib.lua is prepended.
+--
+-- ARGV: 1 incident key prefix, 2 component id, 3 component name, 4 status,
+--       5 at (unix ms), 6 started at (unix ms), 7 body, 8 new incident id,
+--       9 group window (ms, 0 = never join), 10 reopen window (ms, 0 = never)
+-- Returns {action, incident id, impact}; id and impact are '' when no
+-- incident is involved.
+
+local err = schema_error()
+if err then
+  return err
+end
+
+local comp, cname, new = ARGV[2], ARGV[3], ARGV[4]
+local at, started = tonumber(ARGV[5]), tonumber(ARGV[6])
+local body, new_id = ARGV[7], ARGV[8]
+local group_window, reopen_window = tonumber(ARGV[9]), tonumber(ARGV[10])
+local REOPEN_SCAN = 20
+
+local old = 'operational'
+local raw = redis.call('HGET', K_COMPONENTS, comp)
+if raw then
+  old = cjson.decode(raw).s
+end
+if old == new then
+  -- Idempotent replay, or a status the store already has: nothing to do.
+  return {'none', '', ''}
+end
+
+local change = {code = comp, name = cname, old_status = old, new_status = new}
+
+-- touch puts the component's new status into an incident.
+local function touch(inc)
+  if not inc.components[comp] then
+    inc.codes[#inc.codes + 1] = comp
+  end
+  inc.components[comp] = new
+  inc.component_names[comp] = cname
+  -- Impact never decreases during an incident: it shows the peak.
+  inc.impact = worse_impact(inc.impact, IMPACT_OF[new] or 'none')
+  rename(inc)
+end
+
+local function all_healthy(inc)
+  for _, s in pairs(inc.components) do
+    if not HEALTHY[s] then
+      return false
+    end
+  end
+  return true
+end
+
+local function investigate(inc)
+  inc.status = 'investigating'
+  inc.monitoring_at = nil
+  redis.call('ZREM', K_MONITORING, inc.id)
+end
+
+local function finish(action, inc)
+  redis.call('HSET', K_COMPONENTS, comp, cjson.encode({s = new, t = at}))
+  if inc then
+    save_incident(inc)
+  end
+  bump()
+  if inc then
+    return {action, inc.id, inc.impact}
+  end
+  return {action, '', ''}
+end
+
+-- The open incidents, newest first.
+local open = {}
+for _, id in ipairs(redis.call('ZREVRANGE', K_OPEN, 0, -1)) do
+  local inc = load_incident(id)
+  if inc then
+    open[#open + 1] = inc
+  end
+end
+
+-- 1. The component is already part of an open incident: update it.
+for _, inc in ipairs(open) do
+  if inc.components[comp] then
+    touch(inc)
+    local action = 'updated'
+    if all_healthy(inc) then
+      if inc.status ~= 'monitoring' then
+        action = 'monitoring'
+        inc.status = 'monitoring'
+        inc.monitoring_at = at
+        redis.call('ZADD', K_MONITORING, at, inc.id)
+        body = sentence(body, 'All affected components are operational again; monitoring.')
+      end
+    elseif inc.status == 'monitoring' then
+      action = 'reopened'
+      investigate(inc)
+      body = sentence(body, 'The problem has recurred; investigating again.')
+    end
+    add_update(inc, inc.status, body, at, change)
+    return finish(action, inc)
+  end
+end
+
+if HEALTHY[new] then
+  return finish('component', nil)
+end
+
+-- 2. Join the newest open automatic incident if it began within the group
+-- window. Older ones began even earlier, so only the newest can qualify.
+if group_window > 0 then
+  for _, inc in ipairs(open) do
+    if inc.auto then
+      if inc.created_at >= at - group_window then
+        touch(inc)
+        if inc.status == 'monitoring' then
+          investigate(inc)
+        end
+        add_update(inc, inc.status, body, at, change)
+        return finish('joined', inc)
+      end
+      break
+    end
+  end
+end
+
+-- 3. Reopen the most recently resolved incident with this component if it
+-- was resolved within the reopen window.
+if reopen_window > 0 then
+  local recent = redis.call('ZREVRANGEBYSCORE', K_RESOLVED, '+inf', at - reopen_window,
+    'LIMIT', 0, REOPEN_SCAN)
+  for _, id in ipairs(recent) do
+    local inc = load_incident(id)
+    if inc and inc.status == 'resolved' and inc.components[comp] then
+      touch(inc)
+      investigate(inc)
+      inc.resolved_at = nil
+      redis.call('ZREM', K_RESOLVED, inc.id)
+      redis.call('ZADD', K_OPEN, inc.created_at, inc.id)
+      add_update(inc, inc.status,
+        sentence(body, 'The problem has recurred shortly after it was resolved; investigating again.'),
+        at, change)
+      return finish('reopened', inc)
+    end
+  end
+end
+
+-- 4. A new incident.
+if redis.call('EXISTS', INCIDENT_PREFIX .. new_id) == 1 then
+  return redis.error_reply('tocsin incident id ' .. new_id .. ' already exists')
+end
+local inc = {
+  id = new_id, name = '', name_locked = false, status = 'investigating', impact = 'none',
+  auto = true, created_at = at, updated_at = at, started_at = started,
+  components = {}, component_names = {}, codes = {}, seq = 0, updates = {},
+}
+touch(inc)
+add_update(inc, 'investigating', body, at, change)
+redis.call('ZADD', K_OPEN, at, new_id)
+redis.call('ZADD', K_INCIDENTS, at, new_id)
+return finish('opened', inc)

@@ -1,0 +1,325 @@
+// Package redistest runs a real, throwaway redis-server for tests.
+//
+// Each Server listens on 127.0.0.1 on a random free port, keeps nothing on
+// disk (no RDB, no AOF) and is stopped when the test ends. Tests that need
+// Redis fail, never skip, when redis-server is not installed: a skipped store
+// test hides a missing dependency.
+package redistest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Binary is where redis-server is expected when it is not on $PATH.
+const Binary = "/usr/bin/redis-server"
+
+const (
+	startAttempts = 5
+	startTimeout  = 10 * time.Second
+	stopTimeout   = 10 * time.Second
+)
+
+// Server is one running redis-server process owned by a test.
+type Server struct {
+	bin  string
+	dir  string
+	port int
+
+	mu   sync.Mutex
+	proc *process // nil while stopped
+}
+
+// process is one run of redis-server.
+type process struct {
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when the process has exited
+	err    error         // Wait's result, valid after done is closed
+	output *syncBuffer
+}
+
+// Start starts a redis-server on 127.0.0.1 on a free port and stops it when
+// the test ends. It fails the test if redis-server is not installed.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if _, statErr := os.Stat(Binary); statErr != nil {
+			t.Fatalf("redistest: redis-server is not installed (not on $PATH, not at %s). "+
+				"Install it (Debian/Ubuntu: apt-get install -y redis-server) and run the tests again: "+
+				"go test -race ./...", Binary)
+		}
+		bin = Binary
+	}
+	s := &Server{bin: bin, dir: t.TempDir()}
+	t.Cleanup(s.Stop)
+
+	var errs []error
+	for range startAttempts {
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("redistest: pick a port: %v", err)
+		}
+		s.port = port
+		if err := s.start(); err != nil {
+			// Most likely another process took the port between our close
+			// and redis' bind; pick another.
+			errs = append(errs, err)
+			continue
+		}
+		return s
+	}
+	t.Fatalf("redistest: start redis-server: %v", errors.Join(errs...))
+	return nil
+}
+
+// Addr is host:port of the server.
+func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// URL is the server's redis:// URL with database 0.
+func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
+
+// Client returns a client of the server with short timeouts, closed when the
+// test ends.
+func (s *Server) Client(t testing.TB) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{
+		Addr:                  s.Addr(),
+		DialTimeout:           time.Second,
+		ReadTimeout:           2 * time.Second,
+		WriteTimeout:          2 * time.Second,
+		ContextTimeoutEnabled: true,
+	})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Stop terminates the server with SIGTERM and waits for it to exit, so tests
+// can see what happens when Redis goes away. Stopping a stopped server does
+// nothing.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.proc
+	if p == nil {
+		return
+	}
+	s.proc = nil
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(stopTimeout):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// Restart starts a stopped server again on the same port and directory. The
+// data is gone: the server keeps nothing on disk.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop()
+	var err error
+	// The port was ours a moment ago; retry briefly in case the kernel or a
+	// racing test holds it.
+	for range startAttempts {
+		if err = s.start(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("redistest: restart redis-server on %s: %v", s.Addr(), err)
+}
+
+// CommandStats returns how many times each command was called since the
+// server started, from INFO commandstats, keyed by lower-case command name
+// ("get", "evalsha", "client|setinfo"). The INFO call and the connection
+// set-up of the client used to make it are counted too, so compare the
+// commands you care about, or differences between two calls.
+func (s *Server) CommandStats(t testing.TB) map[string]int64 {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{
+		Addr:            s.Addr(),
+		DialTimeout:     time.Second,
+		ReadTimeout:     2 * time.Second,
+		DisableIdentity: true,
+	})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	info, err := c.Info(ctx, "commandstats").Result()
+	if err != nil {
+		t.Fatalf("redistest: INFO commandstats: %v", err)
+	}
+	stats, err := ParseCommandStats(info)
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	return stats
+}
+
+// ParseCommandStats parses the text of INFO commandstats into calls per
+// command.
+func ParseCommandStats(info string) (map[string]int64, error) {
+	stats := make(map[string]int64)
+	sc := bufio.NewScanner(strings.NewReader(info))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		// cmdstat_get:calls=3,usec=12,usec_per_call=4.00,rejected_calls=0,failed_calls=0
+		rest, ok := strings.CutPrefix(line, "cmdstat_")
+		if !ok {
+			continue
+		}
+		name, fields, ok := strings.Cut(rest, ":")
+		if !ok {
+			return nil, fmt.Errorf("parse commandstats line %q: no colon", line)
+		}
+		found := false
+		for f := range strings.SplitSeq(fields, ",") {
+			v, ok := strings.CutPrefix(f, "calls=")
+			if !ok {
+				continue
+			}
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("parse commandstats line %q: %w", line, err)
+			}
+			stats[strings.ToLower(name)] = n
+			found = true
+		}
+		if !found {
+			return nil, fmt.Errorf("parse commandstats line %q: no calls field", line)
+		}
+	}
+	return stats, sc.Err()
+}
+
+// start runs redis-server on s.port and waits until it answers PING. The
+// caller holds no lock.
+func (s *Server) start() error {
+	out := &syncBuffer{}
+	cmd := exec.Command(s.bin,
+		"--port", strconv.Itoa(s.port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", s.dir,
+		"--daemonize", "no",
+		"--loglevel", "warning",
+	)
+	cmd.Stdout = out
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("run %s: %w", s.bin, err)
+	}
+	p := &process{cmd: cmd, done: make(chan struct{}), output: out}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+
+	if err := s.waitReady(p); err != nil {
+		_ = cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("port %d: %w; output:\n%s", s.port, err, out.String())
+	}
+	s.mu.Lock()
+	s.proc = p
+	s.mu.Unlock()
+	return nil
+}
+
+// waitReady polls PING until it succeeds, the process exits or time is up.
+func (s *Server) waitReady(p *process) error {
+	c := redis.NewClient(&redis.Options{
+		Addr:            s.Addr(),
+		DialTimeout:     200 * time.Millisecond,
+		ReadTimeout:     200 * time.Millisecond,
+		MaxRetries:      -1,
+		DisableIdentity: true,
+	})
+	defer c.Close()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		select {
+		case <-p.done:
+			return fmt.Errorf("redis-server exited: %v", p.err)
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		err := c.Ping(ctx).Err()
+		if err == nil {
+			err = checkPID(ctx, c, p.cmd.Process.Pid)
+			if err == nil {
+				cancel()
+				return nil
+			}
+		}
+		cancel()
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no PONG within %s: %w", startTimeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// checkPID makes sure the server answering is the process we started, not
+// another test's redis-server that won the race for the port.
+func checkPID(ctx context.Context, c *redis.Client, pid int) error {
+	info, err := c.Info(ctx, "server").Result()
+	if err != nil {
+		return err
+	}
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			if v != strconv.Itoa(pid) {
+				return fmt.Errorf("port answered by process %s, not ours (%d)", v, pid)
+			}
+			return nil
+		}
+	}
+	return errors.New("INFO server has no process_id")
+}
+
+// freePort asks the kernel for a free TCP port on 127.0.0.1.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// syncBuffer collects a process' output; the process writes it while a test
+// may read it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
