@@ -1,0 +1,249 @@
+// Package engine connects the pipeline: probe results go through the detector,
+// and component status changes go to the incident store. One writer goroutine
+// sends observations in order, so probing never waits on Redis and a change
+// that failed to reach the store is retried until it lands.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/detector"
+	"github.com/tocsin/tocsin/incident"
+	"github.com/tocsin/tocsin/probe"
+)
+
+// tickEvery is how often pending observations are retried and the store's
+// time-based transitions (monitoring -> resolved) are run.
+const tickEvery = time.Second
+
+// Options configure an Engine.
+type Options struct {
+	Store    incident.Store
+	Registry prometheus.Registerer
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// OnChange is called (without blocking) after every check result and
+	// every stored transition, so the status snapshot can be rebuilt.
+	OnChange func()
+}
+
+// Engine owns the detector and the component statuses sent to the store.
+type Engine struct {
+	store    incident.Store
+	logger   *slog.Logger
+	now      func() time.Time
+	onChange func()
+	m        *metrics
+	wake     chan struct{}
+
+	mu    sync.Mutex
+	det   *detector.Detector
+	cfg   *config.Config
+	scrub *strings.Replacer
+	// acked is the last status the store accepted for each component.
+	acked map[string]detector.ComponentStatus
+}
+
+// New returns an engine with no configuration; call Configure before Record.
+func New(o Options) (*Engine, error) {
+	m, err := newMetrics(o.Registry)
+	if err != nil {
+		return nil, err
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.OnChange == nil {
+		o.OnChange = func() {}
+	}
+	return &Engine{
+		store: o.Store, logger: o.Logger, now: o.Now, onChange: o.OnChange, m: m,
+		wake: make(chan struct{}, 1), det: detector.New(), cfg: &config.Config{},
+		scrub: strings.NewReplacer(), acked: map[string]detector.ComponentStatus{},
+	}, nil
+}
+
+// Configure applies a (new) configuration. Checks that did not change keep
+// their state; removed checks lose their state and metric series.
+func (e *Engine) Configure(cfg *config.Config) {
+	specs := make([]detector.Spec, 0, len(cfg.Checks))
+	keep := make(map[string]bool, len(cfg.Checks))
+	for _, c := range cfg.Checks {
+		specs = append(specs, detector.Spec{
+			Name: c.Name, Component: c.Component, Impact: detector.ComponentStatus(c.Impact),
+			FailureThreshold: c.FailureThreshold, SuccessThreshold: c.SuccessThreshold,
+		})
+		keep[c.Name] = true
+	}
+	pairs := make([]string, 0, 2*len(cfg.Secrets()))
+	for _, s := range cfg.Secrets() {
+		pairs = append(pairs, s, "<redacted>")
+	}
+	e.mu.Lock()
+	for _, c := range e.cfg.Checks {
+		if !keep[c.Name] {
+			e.m.forget(c.Name)
+		}
+	}
+	e.det.Configure(specs)
+	e.cfg, e.scrub = cfg, strings.NewReplacer(pairs...)
+	for _, c := range cfg.Checks {
+		if ch, ok := e.det.Check(c.Name); ok {
+			e.m.setCheckStatus(c.Name, ch.Status)
+		}
+	}
+	e.mu.Unlock()
+	e.poke()
+}
+
+// Record takes one probe result; it is the scheduler's sink.
+func (e *Engine) Record(_ context.Context, c config.Check, r probe.Result) {
+	now := e.now()
+	e.mu.Lock()
+	r.Message = e.scrub.Replace(r.Message)
+	e.m.observe(c.Name, c.Type, c.Component, r, now)
+	ch, changed := e.det.Observe(c.Name, r, now)
+	if changed {
+		e.m.setCheckStatus(c.Name, ch.To)
+	}
+	e.mu.Unlock()
+	if changed {
+		e.logger.Info("check state changed", "check", c.Name, "from", ch.From, "to", ch.To,
+			"reason", r.Reason, "message", r.Message)
+		e.poke()
+	}
+	e.onChange()
+}
+
+// Checks returns a copy of every check's state.
+func (e *Engine) Checks() []detector.Check {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.det.Checks()
+}
+
+func (e *Engine) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run is the single writer: it sends component changes to the store and runs
+// the store's time-based transitions, until ctx is done.
+func (e *Engine) Run(ctx context.Context) error {
+	t := time.NewTicker(tickEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.wake:
+		case <-t.C:
+			e.tick(ctx)
+		}
+		e.flush(ctx)
+	}
+}
+
+// Flush sends pending component changes now; used at shutdown.
+func (e *Engine) Flush(ctx context.Context) { e.flush(ctx) }
+
+func (e *Engine) flush(ctx context.Context) {
+	for _, o := range e.pending() {
+		tr, err := e.store.Observe(ctx, o)
+		if err != nil {
+			e.logger.Warn("store observe failed; will retry", "component", o.Component, "error", err)
+			return // keep order: retry this and later ones on the next tick
+		}
+		e.mu.Lock()
+		e.acked[o.Component] = o.Status
+		e.mu.Unlock()
+		e.transitioned(tr, o.Component)
+	}
+}
+
+// pending computes, level-triggered, the observation for every component
+// whose derived status differs from what the store last accepted.
+func (e *Engine) pending() []incident.Observation {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	var out []incident.Observation
+	for _, comp := range e.cfg.Components {
+		v := e.det.Component(comp.ID)
+		if inMaintenance(e.cfg.Maintenance, comp.ID, now) {
+			v = detector.Verdict{Status: detector.UnderMaintenance, Known: true}
+		}
+		if !v.Known {
+			continue
+		}
+		if acked, ok := e.acked[comp.ID]; ok && acked == v.Status {
+			continue
+		}
+		worst, _ := e.det.Check(v.Worst)
+		out = append(out, incident.Observation{
+			Component: comp.ID, ComponentName: comp.Name, Status: v.Status,
+			At: now, StartedAt: v.BadSince, Body: evidence(comp, v, worst),
+			NewID: incident.NewID(), Policy: policy(e.cfg.Incidents),
+		})
+	}
+	return out
+}
+
+func (e *Engine) tick(ctx context.Context) {
+	e.mu.Lock()
+	p := policy(e.cfg.Incidents)
+	e.mu.Unlock()
+	body := fmt.Sprintf("This incident has been resolved: every affected component has been operational for %s.", p.ResolveAfter)
+	trs, err := e.store.Tick(ctx, e.now(), p, body)
+	if err != nil {
+		e.logger.Warn("store tick failed; will retry", "error", err)
+		return
+	}
+	for _, tr := range trs {
+		e.transitioned(tr, "")
+	}
+}
+
+func (e *Engine) transitioned(tr incident.Transition, component string) {
+	switch tr.Action {
+	case incident.ActionNone:
+		return
+	case incident.ActionOpened:
+		e.m.opened.Inc()
+	case incident.ActionResolved:
+		e.m.resolved.Inc()
+	}
+	if tr.IncidentID != "" {
+		e.logger.Info("incident "+string(tr.Action), "incident", tr.IncidentID, "impact", tr.Impact, "component", component)
+	}
+	e.onChange()
+}
+
+func policy(c config.Incidents) incident.Policy {
+	return incident.Policy{GroupWindow: c.GroupWindow, ResolveAfter: c.ResolveAfter,
+		ReopenWindow: c.ReopenWindow, Retention: c.Retention}
+}
+
+func inMaintenance(ms []config.Maintenance, component string, now time.Time) bool {
+	for _, m := range ms {
+		if now.Before(m.Start) || !now.Before(m.End) {
+			continue
+		}
+		for _, c := range m.Components {
+			if c == component {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,208 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/incident"
+	"github.com/tocsin/tocsin/incident/redisstore"
+	"github.com/tocsin/tocsin/probe"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type fixture struct {
+	eng   *Engine
+	store incident.Store
+	clk   *clock
+	reg   *prometheus.Registry
+	mr    *miniredis.Miniredis
+	cfg   *config.Config
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { _ = client.Close() })
+	reg := prometheus.NewRegistry()
+	store, err := InstrumentStore(redisstore.New(client, "t:"), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
+	eng, err := New(Options{Store: store, Registry: reg, Logger: slog.New(slog.DiscardHandler), Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{
+		Incidents:  config.Incidents{GroupWindow: 15 * time.Minute, ResolveAfter: 5 * time.Minute, ReopenWindow: 30 * time.Minute, Retention: 24 * time.Hour},
+		Components: []config.Component{{ID: "web", Name: "Web App"}, {ID: "api", Name: "API"}},
+		Checks: []config.Check{
+			{Name: "web-home", Component: "web", Type: "http", Impact: "major_outage", FailureThreshold: 2, SuccessThreshold: 2},
+			{Name: "api-health", Component: "api", Type: "http", Impact: "partial_outage", FailureThreshold: 2, SuccessThreshold: 2},
+		},
+	}
+	eng.Configure(cfg)
+	return &fixture{eng: eng, store: store, clk: clk, reg: reg, mr: mr, cfg: cfg}
+}
+
+// feed records results ("u", "d", "D") for a check, 10 s apart, then lets
+// the writer run.
+func (f *fixture) feed(check, results string) {
+	var c config.Check
+	for _, cc := range f.cfg.Checks {
+		if cc.Name == check {
+			c = cc
+		}
+	}
+	for _, ch := range results {
+		st := map[rune]probe.Status{'u': probe.StatusUp, 'd': probe.StatusDegraded, 'D': probe.StatusDown}[ch]
+		r := probe.Result{Status: st, Start: f.clk.now(), Duration: 120 * time.Millisecond}
+		if st == probe.StatusDown {
+			r.Reason, r.Message = probe.ReasonStatus, "unexpected status 503 (want 2xx)"
+		}
+		f.eng.Record(context.Background(), c, r)
+		f.clk.add(10 * time.Second)
+	}
+	f.eng.flush(context.Background())
+}
+
+func (f *fixture) state(t *testing.T) incident.State {
+	t.Helper()
+	st, err := f.store.Load(context.Background(), 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestEngineOpensJoinsAndResolves(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.feed("web-home", "u")
+	f.feed("api-health", "u")
+	if st := f.state(t); len(st.Incidents) != 0 || st.Components["web"].Status.Rank() > 0 {
+		t.Fatalf("healthy start: %+v", st)
+	}
+	f.feed("web-home", "DD")
+	st := f.state(t)
+	if len(st.Incidents) != 1 || st.Incidents[0].Impact != incident.ImpactCritical {
+		t.Fatalf("after web down: %+v", st.Incidents)
+	}
+	inc := st.Incidents[0]
+	if want := time.Date(2026, 11, 21, 10, 0, 20, 0, time.UTC); !inc.StartedAt.Equal(want) {
+		t.Errorf("started_at %v, want the first bad result %v", inc.StartedAt, want)
+	}
+	body := inc.Updates[0].Body
+	for _, want := range []string{"Web App: major outage", "web-home", "unexpected status 503", "2 bad results in a row"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("first update %q lacks %q", body, want)
+		}
+	}
+	f.feed("api-health", "DD")
+	if st := f.state(t); len(st.Incidents) != 1 || st.Incidents[0].Components["api"] != "partial_outage" {
+		t.Fatalf("api did not join: %+v", st.Incidents)
+	}
+	f.feed("web-home", "uu")
+	f.feed("api-health", "uu")
+	if st := f.state(t); st.Incidents[0].Status != incident.Monitoring {
+		t.Fatalf("status %s, want monitoring", st.Incidents[0].Status)
+	}
+	f.clk.add(5 * time.Minute)
+	f.eng.tick(context.Background())
+	if st := f.state(t); st.Incidents[0].Status != incident.Resolved {
+		t.Fatalf("status %s, want resolved", st.Incidents[0].Status)
+	}
+	if got := testutil.ToFloat64(f.eng.m.opened); got != 1 {
+		t.Errorf("opened_total = %v", got)
+	}
+	if got := testutil.ToFloat64(f.eng.m.resolved); got != 1 {
+		t.Errorf("resolved_total = %v", got)
+	}
+}
+
+// A component change that fails to reach the store is retried until it
+// lands, and probing never blocks on the store.
+func TestEngineRetriesWhenStoreIsDown(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.feed("web-home", "u")
+	f.mr.SetError("LOADING Redis is loading the dataset in memory")
+	f.feed("web-home", "DD")
+	if got := storeErrors(t, f.reg, "observe"); got < 1 {
+		t.Errorf("store errors not counted: %v", got)
+	}
+	f.mr.SetError("")
+	f.eng.flush(context.Background())
+	if st := f.state(t); len(st.Incidents) != 1 {
+		t.Fatalf("change lost while the store was down: %+v", st)
+	}
+}
+
+func TestEngineMaintenanceOpensNoIncident(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	now := f.clk.now()
+	cfg := *f.cfg
+	cfg.Maintenance = []config.Maintenance{{Name: "db", Components: []string{"web"}, Start: now, End: now.Add(time.Hour)}}
+	f.eng.Configure(&cfg)
+	f.cfg = &cfg
+	f.feed("web-home", "DDD")
+	st := f.state(t)
+	if len(st.Incidents) != 0 || st.Components["web"].Status != "under_maintenance" {
+		t.Fatalf("maintenance: %+v", st)
+	}
+}
+
+func TestConfigureForgetsRemovedChecks(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.feed("web-home", "u")
+	f.feed("api-health", "u")
+	cfg := *f.cfg
+	cfg.Checks = cfg.Checks[:1]
+	f.eng.Configure(&cfg)
+	n, err := testutil.GatherAndCount(f.reg, "tocsin_probe_success")
+	if err != nil || n != 1 {
+		t.Errorf("probe_success series after removing a check: %d (%v), want 1", n, err)
+	}
+}
+
+// storeErrors reads tocsin_store_errors_total{operation=op}.
+func storeErrors(t *testing.T, reg *prometheus.Registry, op string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if mf.GetName() == "tocsin_store_errors_total" && m.GetLabel()[0].GetValue() == op {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatal("tocsin_store_errors_total not found")
+	return 0
+}
