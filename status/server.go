@@ -1,0 +1,304 @@
+package status
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// ServerOptions configures a Server.
+type ServerOptions struct {
+	Logger *slog.Logger
+	// Gatherer backs /metrics; nil leaves /metrics unrouted.
+	Gatherer prometheus.Gatherer
+	// Ready reports readiness for /readyz; nil error means ready. Nil Ready
+	// means ready once a snapshot is set.
+	Ready func() error
+	// CORSOrigins are the origins allowed to read; ["*"] (the default)
+	// allows any.
+	CORSOrigins []string
+	// CacheMaxAge is the Cache-Control max-age of snapshot responses
+	// (default 10s).
+	CacheMaxAge time.Duration
+}
+
+// Server answers the read API from the latest snapshot. Handlers only load
+// an atomic pointer: no request ever reaches the store.
+type Server struct {
+	log          *slog.Logger
+	ready        func() error
+	snap         atomic.Pointer[Snapshot]
+	mux          *http.ServeMux
+	mu           sync.Mutex // guards routes
+	routes       map[string]*route
+	cacheControl string
+	anyOrigin    bool
+	origins      []string
+}
+
+// NewServer returns a Server with every read route mounted. It serves 503
+// until the first Set.
+func NewServer(o ServerOptions) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.CacheMaxAge <= 0 {
+		o.CacheMaxAge = 10 * time.Second
+	}
+	if len(o.CORSOrigins) == 0 {
+		o.CORSOrigins = []string{"*"}
+	}
+	s := &Server{
+		log:          o.Logger,
+		ready:        o.Ready,
+		mux:          http.NewServeMux(),
+		routes:       map[string]*route{},
+		cacheControl: "public, max-age=" + strconv.Itoa(int(o.CacheMaxAge/time.Second)),
+		anyOrigin:    slices.Contains(o.CORSOrigins, "*"),
+		origins:      slices.Clone(o.CORSOrigins),
+	}
+	readMethods := []string{http.MethodGet, http.MethodHead}
+	for _, p := range []string{pathStatus, pathSummary, pathComponents, pathIncidents, pathUnresolved,
+		pathMaintenances, pathMaintUpcoming, pathMaintActive, pathChecks} {
+		s.Handle(p, readMethods, s.snapshotHandler(p))
+	}
+	s.Handle("/{$}", readMethods, s.snapshotHandler(pathPage))
+	s.Handle(pathChecks+"/{name}", readMethods, http.HandlerFunc(s.serveCheck))
+	s.Handle("/healthz", readMethods, http.HandlerFunc(serveHealth))
+	s.Handle("/readyz", readMethods, http.HandlerFunc(s.serveReady))
+	if o.Gatherer != nil {
+		s.Handle("/metrics", readMethods, promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
+	}
+	return s
+}
+
+// Set publishes a new snapshot to every later request.
+func (s *Server) Set(snap *Snapshot) { s.snap.Store(snap) }
+
+// Snapshot returns the snapshot being served, nil before the first Set.
+func (s *Server) Snapshot() *Snapshot { return s.snap.Load() }
+
+// Handler returns the full router: CORS on every response, JSON 404 for an
+// unknown path, JSON 405 with Allow for a known path and a wrong method.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// Handle mounts h at pattern for the given methods; OPTIONS (CORS
+// preflight) is answered for it and a method not mounted gets a JSON 405
+// with Allow. pattern is a net/http ServeMux pattern without a method
+// ("/api/v1/incidents/{id}"); calling Handle again with the same pattern
+// adds methods to it. It panics, like ServeMux.Handle, on a method already
+// mounted at pattern or a pattern conflicting with another. Safe to call
+// while serving.
+func (s *Server) Handle(pattern string, methods []string, h http.Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rt, ok := s.routes[pattern]
+	if !ok {
+		rt = &route{handlers: map[string]http.Handler{}}
+		s.mux.Handle(pattern, rt)
+		s.routes[pattern] = rt
+	}
+	rt.add(pattern, methods, h)
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	s.cors(w, r)
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		writeError(w, http.StatusNotFound, "not found")
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// route dispatches one pattern by method. The method check is done here, not
+// by ServeMux method patterns, so that a wrong method gets a JSON 405.
+type route struct {
+	mu       sync.RWMutex
+	handlers map[string]http.Handler
+	methods  []string
+	allow    string
+}
+
+func (rt *route) add(pattern string, methods []string, h http.Handler) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	for _, m := range methods {
+		if _, dup := rt.handlers[m]; dup || m == http.MethodOptions {
+			panic(fmt.Sprintf("status: %s %s is already handled", m, pattern))
+		}
+		rt.handlers[m] = h
+		rt.methods = append(rt.methods, m)
+	}
+	rt.allow = strings.Join(append(slices.Clone(rt.methods), http.MethodOptions), ", ")
+}
+
+func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt.mu.RLock()
+	h, allow := rt.handlers[r.Method], rt.allow
+	rt.mu.RUnlock()
+	switch {
+	case r.Method == http.MethodOptions:
+		hd := w.Header()
+		hd.Set("Allow", allow)
+		hd.Set("Access-Control-Allow-Methods", allow)
+		hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-None-Match")
+		hd.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+	case h == nil:
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+	default:
+		h.ServeHTTP(w, r)
+	}
+}
+
+// cors allows the configured origins to read the response.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	origin := r.Header.Get("Origin")
+	switch {
+	case s.anyOrigin:
+		h.Set("Access-Control-Allow-Origin", "*")
+	case origin != "" && slices.Contains(s.origins, origin):
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Add("Vary", "Origin")
+	default:
+		return
+	}
+	h.Set("Access-Control-Expose-Headers", "ETag, X-Tocsin-Stale")
+}
+
+func (s *Server) snapshotHandler(path string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.serveSnapshot(w, r, path)
+	})
+}
+
+func (s *Server) serveCheck(w http.ResponseWriter, r *http.Request) {
+	s.serveSnapshot(w, r, pathChecks+"/"+r.PathValue("name"))
+}
+
+func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, path string) {
+	snap := s.snap.Load()
+	if snap == nil {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "starting")
+		return
+	}
+	b, ok := snap.bodies[path]
+	if !ok {
+		writeError(w, http.StatusNotFound, "not found")
+		return
+	}
+	h := w.Header()
+	h.Set("Cache-Control", s.cacheControl)
+	h.Add("Vary", "Accept-Encoding")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if snap.Stale {
+		h.Set("X-Tocsin-Stale", "true")
+	}
+	if tag, ok := matchETag(r.Header.Get("If-None-Match"), b.etag, b.gzETag); ok {
+		h.Set("ETag", tag)
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	data, tag := b.data, b.etag
+	if b.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		data, tag = b.gz, b.gzETag
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("ETag", tag)
+	h.Set("Content-Type", b.contentType)
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(data)
+	}
+}
+
+func serveHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
+	var msg string
+	switch {
+	case s.snap.Load() == nil:
+		msg = "no snapshot yet"
+	case s.ready != nil:
+		if err := s.ready(); err != nil {
+			msg = err.Error()
+		}
+	}
+	if msg != "" {
+		s.log.Debug("status: not ready", "error", msg)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": msg})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// matchETag reports which of the current tags If-None-Match names (weak
+// comparison, as RFC 9110 prescribes for If-None-Match).
+func matchETag(header string, tags ...string) (string, bool) {
+	if header == "" {
+		return "", false
+	}
+	for _, cand := range strings.Split(header, ",") {
+		cand = strings.TrimPrefix(strings.TrimSpace(cand), "W/")
+		if cand == "*" {
+			return tags[0], true
+		}
+		for _, t := range tags {
+			if t != "" && cand == t {
+				return t, true
+			}
+		}
+	}
+	return "", false
+}
+
+// acceptsGzip reports whether an Accept-Encoding header allows gzip.
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			continue
+		}
+		q, found := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")
+		if !found {
+			return true
+		}
+		v, err := strconv.ParseFloat(q, 64)
+		return err == nil && v > 0
+	}
+	return false
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// writeJSON writes an uncached JSON response.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		code, data = http.StatusInternalServerError, []byte(`{"error":"internal error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentTypeJSON)
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(code)
+	_, _ = w.Write(data)
+}

@@ -1,0 +1,339 @@
+// Package status serves tocsin's public read API — Statuspage v2 JSON, the
+// /api/v1/checks JSON, the HTML status page, health and metrics — from an
+// immutable snapshot that is rebuilt in the background. No request ever waits
+// on the store.
+package status
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/detector"
+	"github.com/tocsin/tocsin/incident"
+)
+
+// Paths of the snapshot-backed read endpoints.
+const (
+	pathPage               = "/"
+	pathStatus             = "/api/v2/status.json"
+	pathSummary            = "/api/v2/summary.json"
+	pathComponents         = "/api/v2/components.json"
+	pathIncidents          = "/api/v2/incidents.json"
+	pathUnresolved         = "/api/v2/incidents/unresolved.json"
+	pathMaintenances       = "/api/v2/scheduled-maintenances.json"
+	pathMaintUpcoming      = "/api/v2/scheduled-maintenances/upcoming.json"
+	pathMaintActive        = "/api/v2/scheduled-maintenances/active.json"
+	pathChecks             = "/api/v1/checks"
+	contentTypeJSON        = "application/json; charset=utf-8"
+	contentTypeHTML        = "text/html; charset=utf-8"
+	incidentLimit          = 50
+	timeLayout             = "2006-01-02T15:04:05.000Z07:00" // RFC 3339 with milliseconds, as Statuspage
+	minScrubbedSecretBytes = 4
+)
+
+// Inputs is everything a snapshot is built from.
+type Inputs struct {
+	Config *config.Config
+	// State holds the components' stored statuses and the incidents (open
+	// and recent), newest first.
+	State incident.State
+	// Checks are the current check states of this process.
+	Checks []detector.Check
+	Now    time.Time
+	// Stale is set when the store could not be read; State is the last good
+	// one.
+	Stale bool
+	// Epoch stands in for times the state does not know (a component never
+	// stored yet); the Refresher passes its first build time so that bodies
+	// stay byte-identical across rebuilds. Zero means Now.
+	Epoch time.Time
+}
+
+// Snapshot is an immutable, fully pre-encoded view of the status: every read
+// endpoint's body with its ETag and gzip variant. Safe for concurrent use.
+type Snapshot struct {
+	// Built is Inputs.Now.
+	Built time.Time
+	// Stale is Inputs.Stale.
+	Stale bool
+	// Indicator is the page's overall status.
+	Indicator Indicator
+	// ComponentStatuses maps every configured component id to the status
+	// shown.
+	ComponentStatuses map[string]detector.ComponentStatus
+	// OpenIncidentsByImpact counts unresolved incidents per impact; every
+	// impact is present.
+	OpenIncidentsByImpact map[incident.Impact]int
+
+	bodies map[string]*body
+}
+
+// body is one endpoint's encoded response.
+type body struct {
+	data        []byte
+	etag        string
+	gz          []byte // nil when compressing does not make it smaller
+	gzETag      string
+	contentType string
+}
+
+// Body returns the uncompressed body and ETag served at path.
+func (s *Snapshot) Body(path string) (data []byte, etag string, ok bool) {
+	b, ok := s.bodies[path]
+	if !ok {
+		return nil, "", false
+	}
+	return b.data, b.etag, true
+}
+
+// Paths lists every path the snapshot has a body for, sorted.
+func (s *Snapshot) Paths() []string {
+	out := make([]string, 0, len(s.bodies))
+	for p := range s.bodies {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// builder carries what the mapping functions share during one Build.
+type builder struct {
+	in      Inputs
+	cfg     *config.Config
+	loc     *time.Location
+	base    time.Time // fallback for unknown times
+	page    pageJSON
+	pageURL string
+	scrub   func(string) string
+
+	rows       []compRow
+	components []componentJSON
+	byID       map[string]componentJSON
+	statuses   map[string]detector.ComponentStatus
+	incidents  []incident.Incident
+	maint      []maintRow
+	indicator  Indicator
+}
+
+// Build maps the inputs to every read endpoint's body and encodes each once.
+func Build(in Inputs) (*Snapshot, error) {
+	if in.Config == nil {
+		return nil, errors.New("status: build: no config")
+	}
+	b := newBuilder(in)
+	b.buildMaintenance()
+	b.buildComponents()
+	b.incidents = sortIncidents(in.State.Incidents)
+	b.indicator = b.overall()
+	b.page.UpdatedAt = b.ts(b.pageUpdatedAt())
+
+	snap := &Snapshot{
+		Built:                 in.Now,
+		Stale:                 in.Stale,
+		Indicator:             b.indicator,
+		ComponentStatuses:     b.statuses,
+		OpenIncidentsByImpact: b.openByImpact(),
+		bodies:                map[string]*body{},
+	}
+	for path, doc := range b.documents() {
+		data, err := json.Marshal(doc)
+		if err != nil {
+			return nil, fmt.Errorf("status: encode %s: %w", path, err)
+		}
+		if snap.bodies[path], err = newBody(data, contentTypeJSON); err != nil {
+			return nil, err
+		}
+	}
+	html, err := b.renderPage()
+	if err != nil {
+		return nil, err
+	}
+	if snap.bodies[pathPage], err = newBody(html, contentTypeHTML); err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+func newBuilder(in Inputs) *builder {
+	b := &builder{in: in, cfg: in.Config, loc: time.UTC, base: in.Epoch}
+	if b.base.IsZero() {
+		b.base = in.Now
+	}
+	p := in.Config.Page
+	tz := p.TimeZone
+	if tz == "" {
+		tz = "Etc/UTC"
+	} else if loc, err := time.LoadLocation(tz); err == nil {
+		b.loc = loc
+	}
+	id := p.ID
+	if id == "" {
+		id = slug(p.Name)
+	}
+	b.pageURL = strings.TrimSuffix(p.URL, "/")
+	b.page = pageJSON{ID: id, Name: p.Name, URL: b.pageURL, TimeZone: tz}
+	b.scrub = newScrubber(in.Config.Secrets())
+	return b
+}
+
+// documents returns the value to encode for every JSON endpoint.
+func (b *builder) documents() map[string]any {
+	all := make([]incidentJSON, 0, min(len(b.incidents), incidentLimit))
+	open := make([]incidentJSON, 0)
+	for i, in := range b.incidents {
+		if i >= incidentLimit && in.Status == incident.Resolved {
+			continue
+		}
+		j := b.incident(in)
+		if i < incidentLimit {
+			all = append(all, j)
+		}
+		if in.Status != incident.Resolved {
+			open = append(open, j)
+		}
+	}
+	st := statusJSON{Indicator: b.indicator, Description: b.indicator.Description()}
+	docs := map[string]any{
+		pathStatus:       statusDoc{Page: b.page, Status: st},
+		pathComponents:   componentsDoc{Page: b.page, Components: b.components},
+		pathIncidents:    incidentsDoc{Page: b.page, Incidents: all},
+		pathUnresolved:   incidentsDoc{Page: b.page, Incidents: open},
+		pathMaintenances: maintenancesDoc{Page: b.page, ScheduledMaintenances: b.maintenances()},
+		pathMaintUpcoming: maintenancesDoc{Page: b.page,
+			ScheduledMaintenances: b.maintenances(phaseScheduled)},
+		pathMaintActive: maintenancesDoc{Page: b.page,
+			ScheduledMaintenances: b.maintenances(phaseInProgress)},
+		pathSummary: summaryDoc{Page: b.page, Components: b.components, Incidents: open,
+			ScheduledMaintenances: b.maintenances(phaseInProgress, phaseScheduled), Status: st},
+	}
+	b.checkDocuments(docs)
+	return docs
+}
+
+// overall is the page indicator: the worst of the component statuses, the
+// open incidents' impacts and any maintenance in progress.
+func (b *builder) overall() Indicator {
+	ind := IndicatorNone
+	for _, s := range b.statuses {
+		ind = ind.worse(indicatorOfComponent(s))
+	}
+	for _, in := range b.incidents {
+		if in.Status != incident.Resolved {
+			ind = ind.worse(indicatorOfImpact(in.Impact))
+		}
+	}
+	for _, m := range b.maint {
+		if m.phase == phaseInProgress {
+			ind = ind.worse(IndicatorMaintenance)
+		}
+	}
+	return ind
+}
+
+func (b *builder) openByImpact() map[incident.Impact]int {
+	out := make(map[incident.Impact]int, len(incident.Impacts))
+	for _, im := range incident.Impacts {
+		out[im] = 0
+	}
+	for _, in := range b.incidents {
+		if in.Status != incident.Resolved {
+			im := in.Impact
+			if im == "" {
+				im = incident.ImpactNone
+			}
+			out[im]++
+		}
+	}
+	return out
+}
+
+// ts is the one timestamp format of every body, in the page's time zone.
+func (b *builder) ts(t time.Time) string { return t.In(b.loc).Format(timeLayout) }
+
+// tsNull is ts with null for the zero time.
+func (b *builder) tsNull(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := b.ts(t)
+	return &s
+}
+
+// newBody wraps data with its strong ETag and a gzip variant.
+func newBody(data []byte, contentType string) (*body, error) {
+	sum := sha256.Sum256(data)
+	tag := hex.EncodeToString(sum[:16])
+	b := &body{data: data, etag: `"` + tag + `"`, contentType: contentType}
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return nil, fmt.Errorf("status: gzip: %w", err)
+	}
+	if _, err := zw.Write(data); err != nil {
+		return nil, fmt.Errorf("status: gzip: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("status: gzip: %w", err)
+	}
+	if buf.Len() < len(data) {
+		b.gz, b.gzETag = buf.Bytes(), `"`+tag+`-gz"`
+	}
+	return b, nil
+}
+
+// slug turns a display name into an id fragment: [a-z0-9-]+.
+func slug(s string) string {
+	var sb strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			sb.WriteRune(r)
+			dash = false
+			continue
+		}
+		if !dash && sb.Len() > 0 {
+			sb.WriteByte('-')
+			dash = true
+		}
+	}
+	out := strings.TrimSuffix(sb.String(), "-")
+	if out == "" {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(s))
+		out = fmt.Sprintf("x%08x", h.Sum32())
+	}
+	return out
+}
+
+// newScrubber returns a function that replaces every known secret value in
+// free text (probe messages, incident bodies) with a placeholder. Very short
+// values are skipped: replacing them would garble ordinary words.
+func newScrubber(secrets []string) func(string) string {
+	var long []string
+	for _, s := range secrets {
+		if len(s) >= minScrubbedSecretBytes {
+			long = append(long, s)
+		}
+	}
+	if len(long) == 0 {
+		return func(s string) string { return s }
+	}
+	// Longest first, so a secret containing another is replaced whole.
+	slices.SortFunc(long, func(a, c string) int { return len(c) - len(a) })
+	pairs := make([]string, 0, 2*len(long))
+	for _, s := range long {
+		pairs = append(pairs, s, "<redacted>")
+	}
+	r := strings.NewReplacer(pairs...)
+	return r.Replace
+}
