@@ -20,8 +20,9 @@ type Config struct {
 	Maintenance []Maintenance `koanf:"maintenance"`
 
 	// secrets holds every secret value the config resolved (file contents,
-	// ${VAR} expansions, URL passwords, header values) so output can be scrubbed.
-	secrets []string
+	// ${VAR} expansions, URL passwords, header values) so output can be
+	// scrubbed. A pointer, so that fmt prints an address, not the values.
+	secrets *secretList
 }
 
 // Server configures the HTTP listener for the status API, page and metrics.
@@ -165,4 +166,9 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Secrets returns every secret value the configuration resolved, for scrubbing
 // output. The slice must not be modified.
-func (c *Config) Secrets() []string { return c.secrets }
+func (c *Config) Secrets() []string {
+	if c.secrets == nil {
+		return nil
+	}
+	return c.secrets.values
+}

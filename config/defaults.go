@@ -1,0 +1,89 @@
+package config
+
+import (
+	"cmp"
+	"time"
+)
+
+// Check types, impacts and HTTP defaults.
+const (
+	typeHTTP = "http"
+
+	impactPartialOutage = "partial_outage"
+	impactMajorOutage   = "major_outage"
+
+	defaultMethod            = "GET"
+	defaultExpectStatus      = "2xx"
+	defaultMaxRedirects      = 10
+	defaultMaxBodyBytes      = 1 << 20
+	defaultCertExpiryWarning = 14 * 24 * time.Hour
+
+	// minInterval is low so that tests can compress time.
+	minInterval = 10 * time.Millisecond
+)
+
+// defaultValues is the configuration before the file is read. It goes
+// through the same checks as the file, so it is written the same way.
+func defaultValues() map[string]any {
+	return map[string]any{
+		"server": map[string]any{
+			"listen":        ":8080",
+			"cors_origins":  []any{"*"},
+			"cache_max_age": "10s",
+		},
+		"redis": map[string]any{
+			"key_prefix":   "tocsin:",
+			"dial_timeout": "2s",
+			"timeout":      "2s",
+		},
+		"page": map[string]any{
+			"id":        "tocsin",
+			"name":      "Status",
+			"time_zone": "UTC",
+		},
+		"log": map[string]any{
+			"level":  "info",
+			"format": "json",
+		},
+		"defaults": map[string]any{
+			"interval":          "30s",
+			"timeout":           "10s",
+			"failure_threshold": 3,
+			"success_threshold": 2,
+		},
+		"incidents": map[string]any{
+			"group_window":  "15m",
+			"resolve_after": "5m",
+			"reopen_window": "30m",
+			"retention":     "2160h",
+		},
+	}
+}
+
+// applyCheckDefaults gives every check the values it leaves unset (zero):
+// interval, timeout and thresholds from c.Defaults, and fixed defaults for
+// impact and the HTTP settings.
+func (c *Config) applyCheckDefaults() {
+	d := c.Defaults
+	for i := range c.Checks {
+		ch := &c.Checks[i]
+		ch.Interval = cmp.Or(ch.Interval, d.Interval)
+		ch.Timeout = cmp.Or(ch.Timeout, d.Timeout)
+		ch.FailureThreshold = cmp.Or(ch.FailureThreshold, d.FailureThreshold)
+		ch.SuccessThreshold = cmp.Or(ch.SuccessThreshold, d.SuccessThreshold)
+		ch.Impact = cmp.Or(ch.Impact, impactMajorOutage)
+		if h := ch.HTTP; h != nil {
+			h.Method = cmp.Or(h.Method, defaultMethod)
+			if len(h.ExpectStatus) == 0 {
+				h.ExpectStatus = []string{defaultExpectStatus}
+			}
+			if h.FollowRedirects == nil {
+				follow := true
+				h.FollowRedirects = &follow
+			}
+			h.MaxRedirects = cmp.Or(h.MaxRedirects, defaultMaxRedirects)
+			h.MaxBodyBytes = cmp.Or(h.MaxBodyBytes, defaultMaxBodyBytes)
+			h.TLS.CertExpiryWarning = cmp.Or(h.TLS.CertExpiryWarning, defaultCertExpiryWarning)
+		}
+	}
+}

@@ -1,0 +1,274 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+	_ "time/tzdata" // page.time_zone must validate in images without zoneinfo
+
+	"github.com/go-viper/mapstructure/v2"
+	kmaps "github.com/knadh/koanf/maps"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+	"github.com/spf13/pflag"
+)
+
+// LoadOptions says where Load reads the configuration from.
+type LoadOptions struct {
+	// File is the YAML file; "" means defaults, env and flags only.
+	File string
+	// Env holds "KEY=VALUE" pairs, os.Environ() in main. TOCSIN_ variables
+	// whose name contains "__" override the file, and ${VAR} in file and
+	// env values is expanded from it.
+	Env []string
+	// Flags, if not nil, overrides env with the flags RegisterFlags defines,
+	// but only those set explicitly on the command line.
+	Flags *pflag.FlagSet
+}
+
+// envPrefix starts every environment variable tocsin reads as config.
+const envPrefix = "TOCSIN_"
+
+// RegisterFlags defines on fs the flags Load reads from LoadOptions.Flags
+// (--listen, --redis-url, --log-level, --log-format) and --config, so the
+// command and Load agree on their names.
+func RegisterFlags(fs *pflag.FlagSet) {
+	fs.String("config", "", "config file path")
+	fs.String("listen", "", `address for the status API, page and metrics (server.listen, default ":8080")`)
+	fs.String("redis-url", "", "Redis URL, e.g. redis://redis:6379/0 (redis.url; empty: embedded store)")
+	fs.String("log-level", "", "log level: debug, info, warn or error (log.level, default info)")
+	fs.String("log-format", "", "log format: json or text (log.format, default json)")
+}
+
+// flagKey returns the key path a flag sets, or "" for flags Load ignores.
+func flagKey(name string) string {
+	switch name {
+	case "listen":
+		return "server.listen"
+	case "redis-url":
+		return "redis.url"
+	case "log-level":
+		return "log.level"
+	case "log-format":
+		return "log.format"
+	}
+	return ""
+}
+
+// Load reads the configuration: defaults, then the file, then TOCSIN_
+// environment variables, then explicitly set flags. It rejects unknown keys
+// and values of the wrong type, expands ${VAR}, reads *_file secrets
+// (relative paths, like tls.ca_file, are taken relative to the file's
+// directory and stored resolved), gives checks the values they do not set
+// from defaults, and validates the result. The error lists every problem
+// found, one "key.path: reason" per line in config order, and never contains
+// a secret value. Unknown keys and values of the wrong type are reported on
+// their own: Validate's checks run only once every value could be read.
+func Load(opts LoadOptions) (*Config, error) {
+	l := &loader{opts: opts, env: environMap(opts.Env)}
+	if opts.File != "" {
+		l.base = filepath.Dir(opts.File)
+	}
+	raw, err := l.read()
+	if err != nil {
+		return nil, err
+	}
+	w := walker{probs: &l.probs}
+	w.walk("", reflect.TypeFor[Config](), raw)
+	if err := l.probs.join(l.cleanSecrets()); err != nil {
+		return nil, err
+	}
+	cfg, err := decode(raw)
+	if err != nil {
+		return nil, problems{{msg: err.Error(), err: err}}.join(l.cleanSecrets())
+	}
+	l.resolveFiles(cfg)
+	cfg.applyCheckDefaults()
+	cfg.secrets = &secretList{values: cfg.collectSecrets(l.secrets)}
+	if err := append(l.probs, cfg.validate()...).join(cfg.Secrets()); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// loader carries the state of one Load.
+type loader struct {
+	opts    LoadOptions
+	env     map[string]string
+	base    string // directory relative file paths are resolved against
+	probs   problems
+	secrets []string // ${VAR} expansions and *_file contents
+}
+
+// cleanSecrets returns the secrets found so far, ready for scrub.
+func (l *loader) cleanSecrets() []string { return cleanSecrets(l.secrets) }
+
+// read merges defaults, file, env and flags in a fresh koanf instance and
+// returns a copy of the merged map. Problems with env values are recorded;
+// an unreadable or unparsable file is returned as an error.
+func (l *loader) read() (map[string]any, error) {
+	k := koanf.New(".")
+	if err := k.Load(confmap.Provider(defaultValues(), ""), nil); err != nil {
+		return nil, fmt.Errorf("config: defaults: %w", err)
+	}
+	if l.opts.File != "" {
+		if err := l.loadFile(k); err != nil {
+			return nil, err
+		}
+	}
+	if err := l.loadEnv(k); err != nil {
+		return nil, fmt.Errorf("config: env: %w", err)
+	}
+	if err := l.loadFlags(k); err != nil {
+		return nil, fmt.Errorf("config: flags: %w", err)
+	}
+	return k.Raw(), nil
+}
+
+func (l *loader) loadFile(k *koanf.Koanf) error {
+	b, err := file.Provider(l.opts.File).ReadBytes()
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	mp, err := yaml.Parser().Unmarshal(b)
+	if err != nil {
+		return fmt.Errorf("config: %s: %w", l.opts.File, err)
+	}
+	kmaps.IntfaceKeysToStrings(mp)
+	dropNulls(mp)
+	l.expandTree("", mp)
+	if err := k.Load(confmap.Provider(mp, ""), nil); err != nil {
+		return fmt.Errorf("config: %s: %w", l.opts.File, err)
+	}
+	return nil
+}
+
+// dropNulls deletes null values from maps, so that "server:" with nothing
+// under it, or "listen: ~", leaves the defaults in place instead of erasing
+// them.
+func dropNulls(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if e == nil {
+				delete(x, k)
+				continue
+			}
+			dropNulls(e)
+		}
+	case []any:
+		for _, e := range x {
+			dropNulls(e)
+		}
+	}
+}
+
+// loadEnv merges TOCSIN_ variables whose name contains "__". Names without
+// it are ignored: Kubernetes sets TOCSIN_PORT, TOCSIN_SERVICE_HOST and
+// the like for a service named tocsin. Names with it must name a key.
+func (l *loader) loadEnv(k *koanf.Koanf) error {
+	mp := map[string]any{}
+	for _, name := range slices.Sorted(maps.Keys(l.env)) {
+		rest, ok := strings.CutPrefix(name, envPrefix)
+		if !ok || !strings.Contains(rest, "__") {
+			continue
+		}
+		where := "env " + name
+		segs := strings.Split(strings.ToLower(rest), "__")
+		t, msg := envTarget(segs)
+		if msg != "" {
+			l.probs.add(where, msg)
+			continue
+		}
+		s, ok := l.expand(where, l.env[name])
+		if !ok {
+			continue
+		}
+		v, msg := envValue(t, s)
+		if msg != "" {
+			l.probs.add(where, msg)
+			continue
+		}
+		setPath(mp, segs, v)
+	}
+	return k.Load(confmap.Provider(mp, ""), nil)
+}
+
+// loadFlags merges the flags that were set explicitly. The shell has already
+// expanded their values, so ${VAR} is not expanded again.
+func (l *loader) loadFlags(k *koanf.Koanf) error {
+	if l.opts.Flags == nil {
+		return nil
+	}
+	mp := map[string]any{}
+	l.opts.Flags.Visit(func(f *pflag.Flag) {
+		if key := flagKey(f.Name); key != "" {
+			setPath(mp, strings.Split(key, "."), f.Value.String())
+		}
+	})
+	return k.Load(confmap.Provider(mp, ""), nil)
+}
+
+// setPath sets the value at the nested key path segs in mp.
+func setPath(mp map[string]any, segs []string, v any) {
+	for _, s := range segs[:len(segs)-1] {
+		next, ok := mp[s].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			mp[s] = next
+		}
+		mp = next
+	}
+	mp[segs[len(segs)-1]] = v
+}
+
+// environMap turns KEY=VALUE pairs into a map; the first of duplicate keys
+// wins, as with os.Getenv.
+func environMap(env []string) map[string]string {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			continue
+		}
+		if _, dup := m[k]; !dup {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// decode turns the checked, normalised raw map into a Config with a fresh
+// koanf instance. The walker has already rejected everything the decoder
+// would, so its strictness here is a backstop.
+func decode(raw map[string]any) (*Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(confmap.Provider(raw, ""), nil); err != nil {
+		return nil, fmt.Errorf("config: decode: %w", err)
+	}
+	var cfg Config
+	err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{
+		Tag: "koanf",
+		DecoderConfig: &mapstructure.DecoderConfig{
+			ErrorUnused:      true,
+			WeaklyTypedInput: true,
+			DecodeHook: mapstructure.ComposeDecodeHookFunc(
+				mapstructure.StringToTimeDurationHookFunc(),
+				mapstructure.StringToTimeHookFunc(time.RFC3339),
+				mapstructure.TextUnmarshallerHookFunc(),
+			),
+			Result:  &cfg,
+			TagName: "koanf",
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("config: decode: %w", err)
+	}
+	return &cfg, nil
+}

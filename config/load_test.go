@@ -1,0 +1,395 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// fullEnv is the environment valid-full.yml expands.
+var fullEnv = []string{
+	"REDIS_PASSWORD=redis-pass-1234",
+	"API_KEY=api-key-value-1",
+	"API_TOKEN_V2=token-v2-value",
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// writeConfig writes a config file in a fresh directory and returns its path.
+func writeConfig(t testing.TB, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tocsin.yml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func mustLoad(t *testing.T, opts LoadOptions) *Config {
+	t.Helper()
+	cfg, err := Load(opts)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return cfg
+}
+
+// httpDefaults returns an HTTP block with the defaults Load applies.
+func httpDefaults(url string) *HTTPCheck {
+	return &HTTPCheck{
+		URL:             Secret(url),
+		Method:          "GET",
+		ExpectStatus:    []string{"2xx"},
+		FollowRedirects: ptr(true),
+		MaxRedirects:    10,
+		MaxBodyBytes:    1 << 20,
+		TLS:             TLS{CertExpiryWarning: 336 * time.Hour},
+	}
+}
+
+func TestLoadValidFull(t *testing.T) {
+	t.Parallel()
+	cfg := mustLoad(t, LoadOptions{File: "testdata/valid-full.yml", Env: fullEnv})
+
+	wantStart := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
+	wantEnd := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	if len(cfg.Maintenance) == 1 {
+		m := &cfg.Maintenance[0]
+		if !m.Start.Equal(wantStart) || !m.End.Equal(wantEnd) {
+			t.Errorf("maintenance window = %v .. %v, want %v .. %v", m.Start, m.End, wantStart, wantEnd)
+		}
+		m.Start, m.End = time.Time{}, time.Time{} // compared above; locations differ
+	}
+
+	home := &HTTPCheck{
+		URL:    "https://app.acme.example/health",
+		Method: "POST",
+		Headers: map[string]Secret{
+			"Accept":    "application/json",
+			"X-Api-Key": "api-key-value-1",
+		},
+		Body: `{"ping": true}`,
+		BasicAuth: &BasicAuth{
+			Username:     "probe",
+			Password:     "basic-file-pass-xyz",
+			PasswordFile: "testdata/secrets/basic-password",
+		},
+		ExpectStatus:    []string{"2xx", "301"},
+		BodyContains:    "ok",
+		BodyRegex:       `^\{"status":"(ok|degraded)"\}$`,
+		FollowRedirects: ptr(false),
+		MaxRedirects:    3,
+		DegradedLatency: 2 * time.Second,
+		MaxBodyBytes:    65536,
+		TLS: TLS{
+			InsecureSkipVerify: true,
+			CAFile:             "testdata/ca.pem",
+			ServerName:         "app.internal",
+			CertExpiryWarning:  168 * time.Hour,
+		},
+	}
+	status := httpDefaults("https://probe:hunter2-url-pass@api.acme.example/status")
+	status.BearerTokenFile = "testdata/secrets/bearer-token"
+	status.BearerToken = "bearer-file-abcdef"
+	v2 := httpDefaults("https://api.acme.example/v2/status")
+	v2.BearerToken = "token-v2-value"
+	admin := httpDefaults("https://api.acme.example/admin")
+	admin.BasicAuth = &BasicAuth{Username: "admin", Password: "inline-pass-${NOT_EXPANDED}"}
+	inherited := func(name string, h *HTTPCheck) Check {
+		return Check{
+			Name: name, Component: "api", Type: "http",
+			Interval: time.Minute, Timeout: 20 * time.Second,
+			FailureThreshold: 2, SuccessThreshold: 1,
+			Impact: "major_outage", HTTP: h,
+		}
+	}
+
+	want := &Config{
+		Server: Server{
+			Listen:       "127.0.0.1:9090",
+			APIToken:     "tok-file-api-0123456789",
+			APITokenFile: "testdata/secrets/api-token",
+			CORSOrigins:  []string{"https://acme.example", "https://www.acme.example"},
+			CacheMaxAge:  5 * time.Second,
+		},
+		Redis: Redis{
+			URL:         "redis://tocsin:redis-pass-1234@redis:6379/0",
+			KeyPrefix:   "acme:",
+			DialTimeout: time.Second,
+			Timeout:     500 * time.Millisecond,
+		},
+		Page: Page{ID: "acme", Name: "Acme Status", URL: "https://status.acme.example", TimeZone: "Europe/Berlin"},
+		Log:  Log{Level: "debug", Format: "text"},
+		Defaults: Defaults{
+			Interval: time.Minute, Timeout: 20 * time.Second,
+			FailureThreshold: 2, SuccessThreshold: 1,
+		},
+		Incidents: Incidents{
+			GroupWindow: 10 * time.Minute, ResolveAfter: 3 * time.Minute,
+			ReopenWindow: 0, Retention: 720 * time.Hour,
+		},
+		Components: []Component{
+			{ID: "web-app", Name: "Web App", Group: "Help Desk", Description: "The customer-facing web application"},
+			{ID: "api", Name: "Public API"},
+		},
+		Checks: []Check{
+			{
+				Name: "web-app-home", Component: "web-app", Type: "http",
+				Interval: 15 * time.Second, Timeout: 5 * time.Second,
+				FailureThreshold: 4, SuccessThreshold: 3,
+				Impact: "partial_outage", HTTP: home,
+			},
+			inherited("api-status", status),
+			inherited("api-v2", v2),
+			inherited("api-admin", admin),
+		},
+		Maintenance: []Maintenance{{
+			Name: "db-upgrade", Components: []string{"web-app", "api"}, Message: "Database upgrade",
+		}},
+		secrets: cfg.secrets,
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("Load:\n%s\nwant:\n%s", dump(cfg), dump(want))
+	}
+}
+
+// dump prints a config with its pointers followed and its secrets revealed.
+func dump(c *Config) string { return stringify(reflect.ValueOf(*c)) }
+
+func stringify(v reflect.Value) string {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return "nil"
+		}
+		return "&" + stringify(v.Elem())
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			return v.Interface().(time.Time).String()
+		}
+		var parts []string
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				parts = append(parts, v.Type().Field(i).Name+":"+stringify(v.Field(i)))
+			}
+		}
+		return "{" + strings.Join(parts, " ") + "}"
+	case reflect.Slice:
+		var parts []string
+		for i := range v.Len() {
+			parts = append(parts, stringify(v.Index(i)))
+		}
+		return "[" + strings.Join(parts, " ") + "]"
+	case reflect.Map:
+		var parts []string
+		for _, k := range v.MapKeys() {
+			parts = append(parts, k.String()+"="+stringify(v.MapIndex(k)))
+		}
+		slices.Sort(parts)
+		return "map[" + strings.Join(parts, " ") + "]"
+	case reflect.String:
+		return `"` + v.String() + `"`
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	for _, file := range []string{"", "testdata/valid-minimal.yml"} {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			t.Parallel()
+			cfg := mustLoad(t, LoadOptions{File: file})
+			want := Config{
+				Server:    Server{Listen: ":8080", CORSOrigins: []string{"*"}, CacheMaxAge: 10 * time.Second},
+				Redis:     Redis{KeyPrefix: "tocsin:", DialTimeout: 2 * time.Second, Timeout: 2 * time.Second},
+				Page:      Page{ID: "tocsin", Name: "Status", TimeZone: "UTC"},
+				Log:       Log{Level: "info", Format: "json"},
+				Defaults:  Defaults{Interval: 30 * time.Second, Timeout: 10 * time.Second, FailureThreshold: 3, SuccessThreshold: 2},
+				Incidents: Incidents{GroupWindow: 15 * time.Minute, ResolveAfter: 5 * time.Minute, ReopenWindow: 30 * time.Minute, Retention: 2160 * time.Hour},
+				secrets:   cfg.secrets,
+			}
+			if file != "" {
+				want.Components = []Component{{ID: "web", Name: "Web"}}
+				want.Checks = []Check{{
+					Name: "web-home", Component: "web", Type: "http",
+					Interval: 30 * time.Second, Timeout: 10 * time.Second,
+					FailureThreshold: 3, SuccessThreshold: 2, Impact: "major_outage",
+					HTTP: httpDefaults("https://example.com/health"),
+				}}
+			}
+			if !reflect.DeepEqual(*cfg, want) {
+				t.Errorf("Load:\n%s\nwant:\n%s", dump(cfg), dump(&want))
+			}
+		})
+	}
+}
+
+// TestLoadValues covers how values are read: nulls, inheritance, numbers
+// in strings, timestamps and header names.
+func TestLoadValues(t *testing.T) {
+	t.Parallel()
+	cfg := mustLoad(t, LoadOptions{File: writeConfig(t, `
+server:
+log: ~
+defaults:
+  interval: 20s
+  failure_threshold: "010"
+components: [{id: web, name: Web}]
+checks:
+  - name: a
+    component: web
+    type: http
+    interval: 0
+    timeout: 2s
+    success_threshold: "5"
+    http:
+      url: https://example.com/
+      headers: {X-Api.Key: dotted-value, Accept: "*/*"}
+      expect_status: [200, "3xx"]
+maintenance:
+  - name: m
+    components: [web]
+    start: "2026-12-01T02:00:00.5Z"
+    end: !!timestamp 2026-12-01T03:00:00Z
+`)})
+	if cfg.Server.Listen != ":8080" || cfg.Log.Level != "info" {
+		t.Errorf("null sections erased defaults: server %+v, log %+v", cfg.Server, cfg.Log)
+	}
+	ch := cfg.Checks[0]
+	if ch.Interval != 20*time.Second || ch.Timeout != 2*time.Second {
+		t.Errorf("interval, timeout = %s, %s; want 20s (inherited), 2s", ch.Interval, ch.Timeout)
+	}
+	if ch.FailureThreshold != 10 || ch.SuccessThreshold != 5 {
+		t.Errorf("thresholds = %d, %d; want 10 (decimal, not octal), 5", ch.FailureThreshold, ch.SuccessThreshold)
+	}
+	if got := ch.HTTP.Headers["X-Api.Key"].Reveal(); got != "dotted-value" {
+		t.Errorf("header with a dot = %q (headers %v)", got, ch.HTTP.Headers)
+	}
+	if want := []string{"200", "3xx"}; !reflect.DeepEqual(ch.HTTP.ExpectStatus, want) {
+		t.Errorf("expect_status = %q, want %q", ch.HTTP.ExpectStatus, want)
+	}
+	m := cfg.Maintenance[0]
+	if want := time.Date(2026, 12, 1, 2, 0, 0, 5e8, time.UTC); !m.Start.Equal(want) {
+		t.Errorf("start = %v, want %v", m.Start, want)
+	}
+	if want := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC); !m.End.Equal(want) {
+		t.Errorf("end = %v, want %v", m.End, want)
+	}
+}
+
+func TestLoadPrecedence(t *testing.T) {
+	t.Parallel()
+	k8s := []string{
+		// Kubernetes service variables for a service named tocsin.
+		"TOCSIN_PORT=tcp://10.0.0.7:8080",
+		"TOCSIN_SERVICE_HOST=10.0.0.7",
+		"TOCSIN_SERVICE_PORT=8080",
+		"TOCSIN_PORT_8080_TCP_ADDR=10.0.0.7",
+		"TOCSIN_PORT_8080_TCP=tcp://10.0.0.7:8080",
+	}
+	tests := []struct {
+		name  string
+		env   []string
+		args  []string
+		check func(*Config) string
+	}{
+		{"file", nil, nil, expect(":7000", "warn", "text", "redis://file-redis:6379/0")},
+		{"kubernetes service env is ignored", k8s, nil, expect(":7000", "warn", "text", "redis://file-redis:6379/0")},
+		{"env over file", []string{"TOCSIN_SERVER__LISTEN=:7001", "TOCSIN_LOG__LEVEL=error"}, nil,
+			expect(":7001", "error", "text", "redis://file-redis:6379/0")},
+		{"flags over env", []string{"TOCSIN_SERVER__LISTEN=:7001", "TOCSIN_REDIS__URL=redis://env-redis:6379/0"},
+			[]string{"--listen", ":7002", "--redis-url", "redis://flag-redis:6379/0", "--log-level", "debug", "--log-format", "json"},
+			expect(":7002", "debug", "json", "redis://flag-redis:6379/0")},
+		{"unset flags do not override", []string{"TOCSIN_SERVER__LISTEN=:7001"}, []string{"--config", "ignored.yml", "--verbose"},
+			expect(":7001", "warn", "text", "redis://file-redis:6379/0")},
+		{"empty env value", []string{"TOCSIN_REDIS__URL="}, nil, expect(":7000", "warn", "text", "")},
+		{"env expands variables", []string{"TOCSIN_REDIS__URL=redis://:${PW}@env-redis:6379/2", "PW=env-redis-pw"}, nil,
+			expect(":7000", "warn", "text", "redis://:env-redis-pw@env-redis:6379/2")},
+		{"env types", []string{
+			"TOCSIN_DEFAULTS__INTERVAL=1m", "TOCSIN_DEFAULTS__FAILURE_THRESHOLD=5",
+			"TOCSIN_SERVER__CORS_ORIGINS=https://a.example, https://b.example",
+			"TOCSIN_SERVER__API_TOKEN=env-api-token", "TOCSIN_PAGE__NAME=Env Status",
+		}, nil, func(c *Config) string {
+			got := []any{c.Defaults.Interval, c.Defaults.FailureThreshold, c.Server.CORSOrigins, c.Server.APIToken.Reveal(), c.Page.Name}
+			want := []any{time.Minute, 5, []string{"https://a.example", "https://b.example"}, "env-api-token", "Env Status"}
+			if !reflect.DeepEqual(got, want) {
+				return "got " + stringify(reflect.ValueOf(got)) + ", want " + stringify(reflect.ValueOf(want))
+			}
+			return ""
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fs := pflag.NewFlagSet("tocsin", pflag.ContinueOnError)
+			RegisterFlags(fs)
+			fs.Bool("verbose", false, "a flag config does not know")
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			cfg := mustLoad(t, LoadOptions{File: "testdata/valid-override.yml", Env: tt.env, Flags: fs})
+			if msg := tt.check(cfg); msg != "" {
+				t.Error(msg)
+			}
+		})
+	}
+}
+
+func expect(listen, level, format, redisURL string) func(*Config) string {
+	return func(c *Config) string {
+		got := [4]string{c.Server.Listen, c.Log.Level, c.Log.Format, c.Redis.URL.Reveal()}
+		if want := [4]string{listen, level, format, redisURL}; got != want {
+			return strings.Join(got[:], " ") + ", want " + strings.Join(want[:], " ")
+		}
+		return ""
+	}
+}
+
+func TestLoadEnvInvalid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"unknown key", []string{"TOCSIN_SERVR__LISTEN=:1"}, `env TOCSIN_SERVR__LISTEN: unknown key "servr.listen"`},
+		{"below a value", []string{"TOCSIN_SERVER__LISTEN__PORT=1"}, `env TOCSIN_SERVER__LISTEN__PORT: unknown key "server.listen.port"`},
+		{"empty segment", []string{"TOCSIN_LOG__=x"}, `env TOCSIN_LOG__: unknown key "log."`},
+		{"section", []string{"TOCSIN_SERVER__=x"}, `env TOCSIN_SERVER__: unknown key "server."`},
+		{"list", []string{"TOCSIN_CHECKS__0__NAME=x"}, `env TOCSIN_CHECKS__0__NAME: key "checks.0.name" cannot be set from the environment`},
+		{"duration", []string{"TOCSIN_DEFAULTS__INTERVAL=5 minutes"}, `env TOCSIN_DEFAULTS__INTERVAL: invalid duration "5 minutes"`},
+		{"integer", []string{"TOCSIN_DEFAULTS__FAILURE_THRESHOLD=many"}, `env TOCSIN_DEFAULTS__FAILURE_THRESHOLD: must be an integer`},
+		{"unset variable", []string{"TOCSIN_REDIS__URL=${NOPE}"}, `env TOCSIN_REDIS__URL: environment variable "NOPE" is not set`},
+		{"validated", []string{"TOCSIN_LOG__LEVEL=loud"}, `log.level: unknown level "loud" (want debug, info, warn or error)`},
+		{"all reported, sorted", []string{"TOCSIN_B__X=1", "TOCSIN_A__X=1", "TOCSIN_PORT=1"},
+			"env TOCSIN_A__X: unknown key \"a.x\"\nenv TOCSIN_B__X: unknown key \"b.x\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(LoadOptions{File: "testdata/valid-minimal.yml", Env: tt.env})
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("err = %v, want %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRegisterFlags(t *testing.T) {
+	t.Parallel()
+	fs := pflag.NewFlagSet("tocsin", pflag.ContinueOnError)
+	RegisterFlags(fs)
+	for _, name := range []string{"config", "listen", "redis-url", "log-level", "log-format"} {
+		f := fs.Lookup(name)
+		if f == nil || f.Value.Type() != "string" || f.Usage == "" {
+			t.Errorf("flag --%s: %+v", name, f)
+		}
+	}
+}

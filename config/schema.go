@@ -1,0 +1,330 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// walker checks a raw configuration map against the Config type through its
+// koanf tags, records every unknown key and every value of the wrong type
+// with its key path, and normalises the values it accepts (digit strings to
+// integers, "30s" to a Duration, timestamps to RFC 3339 strings) so that the
+// decoder cannot read them differently.
+type walker struct {
+	probs *problems
+}
+
+// walk checks v against t and returns the normalised value.
+func (w walker) walk(path string, t reflect.Type, v any) any {
+	if isScalar(t) {
+		out, msg := scalarValue(t, v)
+		if msg != "" {
+			w.probs.add(path, msg)
+			return v
+		}
+		return out
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return w.walk(path, t.Elem(), v)
+	case reflect.Struct:
+		return w.object(path, t, v)
+	case reflect.Slice:
+		return w.list(path, t, v)
+	case reflect.Map:
+		return w.dict(path, t, v)
+	}
+	w.probs.addf(path, "unsupported field type %s", t)
+	return v
+}
+
+// object checks a mapping against the fields of struct type t.
+func (w walker) object(path string, t reflect.Type, v any) any {
+	m, ok := asMap(v)
+	if !ok {
+		w.probs.add(path, "must be a mapping")
+		return v
+	}
+	fields := fieldsByKey(t)
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		f, ok := fields[k]
+		if !ok {
+			w.probs.add(joinPath(path, k), "unknown key")
+			continue
+		}
+		if m[k] == nil {
+			delete(m, k)
+			continue
+		}
+		m[k] = w.walk(joinPath(path, k), f.typ, m[k])
+	}
+	return m
+}
+
+// list checks a sequence against slice type t.
+func (w walker) list(path string, t reflect.Type, v any) any {
+	items, ok := v.([]any)
+	if !ok {
+		w.probs.add(path, "must be a list")
+		return v
+	}
+	for i, item := range items {
+		items[i] = w.walk(fmt.Sprintf("%s[%d]", path, i), t.Elem(), item)
+	}
+	return items
+}
+
+// dict checks a mapping with arbitrary keys against map type t.
+func (w walker) dict(path string, t reflect.Type, v any) any {
+	m, ok := asMap(v)
+	if !ok {
+		w.probs.add(path, "must be a mapping")
+		return v
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		m[k] = w.walk(joinPath(path, k), t.Elem(), m[k])
+	}
+	return m
+}
+
+// field is a struct field as seen through its koanf tag.
+type field struct {
+	index int
+	typ   reflect.Type
+}
+
+// fieldsByKey maps the koanf keys of struct type t to its fields.
+func fieldsByKey(t reflect.Type) map[string]field {
+	out := make(map[string]field, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("koanf"), ",")
+		if !f.IsExported() || key == "" || key == "-" {
+			continue
+		}
+		out[key] = field{index: i, typ: f.Type}
+	}
+	return out
+}
+
+// asMap returns v as a map with string keys. YAML mappings with keys that
+// are not strings come as map[any]any; their keys are stringified.
+func asMap(v any) (map[string]any, bool) {
+	switch m := v.(type) {
+	case map[string]any:
+		return m, true
+	case map[any]any:
+		out := make(map[string]any, len(m))
+		for k, e := range m {
+			out[fmt.Sprint(k)] = e
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// envTarget returns the type of the key an environment variable names, or
+// a problem. Lists and maps cannot be reached from the environment.
+func envTarget(segs []string) (reflect.Type, string) {
+	key := strings.Join(segs, ".")
+	t := reflect.TypeFor[Config]()
+	for _, s := range segs {
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch {
+		case t.Kind() == reflect.Slice || t.Kind() == reflect.Map:
+			return nil, fmt.Sprintf("key %q cannot be set from the environment", key)
+		case t.Kind() != reflect.Struct || isScalar(t):
+			return nil, fmt.Sprintf("unknown key %q", key)
+		}
+		f, ok := fieldsByKey(t)[s]
+		if !ok {
+			return nil, fmt.Sprintf("unknown key %q", key)
+		}
+		t = f.typ
+	}
+	if isScalar(t) || isStringList(t) {
+		return t, ""
+	}
+	return nil, fmt.Sprintf("key %q cannot be set from the environment", key)
+}
+
+// envValue checks and normalises an environment value for type t. A list of
+// strings is written comma-separated.
+func envValue(t reflect.Type, s string) (any, string) {
+	if !isStringList(t) {
+		return scalarValue(t, s)
+	}
+	items := []any{}
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items, ""
+}
+
+func isStringList(t reflect.Type) bool {
+	return t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String
+}
+
+// isScalar reports whether t is decoded from a single YAML scalar.
+func isScalar(t reflect.Type) bool {
+	if t == reflect.TypeFor[time.Duration]() || t == reflect.TypeFor[time.Time]() {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16,
+		reflect.Int32, reflect.Int64:
+		return true
+	}
+	return false
+}
+
+// scalarValue checks v for scalar type t and returns it normalised, or a
+// problem. Problems quote the value only for types that do not hold secrets.
+func scalarValue(t reflect.Type, v any) (any, string) {
+	switch {
+	case t == reflect.TypeFor[time.Duration]():
+		return durationValue(v)
+	case t == reflect.TypeFor[time.Time]():
+		return timeValue(v)
+	case t.Kind() == reflect.String:
+		return stringValue(v)
+	case t.Kind() == reflect.Bool:
+		return boolValue(v)
+	}
+	return intValue(v, t.Bits())
+}
+
+func stringValue(v any) (any, string) {
+	switch x := v.(type) {
+	case string:
+		return x, ""
+	case bool:
+		return strconv.FormatBool(x), ""
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), ""
+	case time.Time:
+		return x.Format(time.RFC3339Nano), ""
+	}
+	if n, ok := integer(v); ok {
+		return strconv.FormatInt(n, 10), ""
+	}
+	return nil, "must be a string"
+}
+
+func boolValue(v any) (any, string) {
+	switch x := v.(type) {
+	case bool:
+		return x, ""
+	case string:
+		if b, err := strconv.ParseBool(x); err == nil {
+			return b, ""
+		}
+	}
+	return nil, "must be true or false"
+}
+
+// intValue accepts integers, floats without a fraction and strings of
+// digits (environment values are strings).
+func intValue(v any, bits int) (any, string) {
+	const msg = "must be an integer"
+	n, ok := integer(v)
+	switch x := v.(type) {
+	case float64:
+		ok = x == math.Trunc(x) && x >= -(1<<63) && x < 1<<63
+		n = int64(x)
+	case string:
+		p, err := strconv.ParseInt(x, 10, 64)
+		ok, n = err == nil, p
+	}
+	if !ok {
+		return nil, msg
+	}
+	if bits < 64 && (n < -(1<<(bits-1)) || n >= 1<<(bits-1)) {
+		return nil, fmt.Sprintf("%d is out of range", n)
+	}
+	return n, ""
+}
+
+// integer returns v as an int64 if it is of an integer kind and fits.
+func integer(v any) (int64, bool) {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return rv.Int(), true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if u := rv.Uint(); u <= math.MaxInt64 {
+			return int64(u), true
+		}
+	}
+	return 0, false
+}
+
+// durationValue accepts Go duration strings ("250ms", "1m30s"), and 0. Any
+// other bare number is rejected: its unit would be a guess.
+func durationValue(v any) (any, string) {
+	switch x := v.(type) {
+	case time.Duration:
+		return x, ""
+	case string:
+		d, err := time.ParseDuration(x)
+		if err == nil {
+			return d, ""
+		}
+		if isPlainNumber(x) {
+			return nil, fmt.Sprintf("invalid duration %q: missing unit (e.g. %q)", x, x+"s")
+		}
+		return nil, fmt.Sprintf("invalid duration %q", x)
+	case float64:
+		if x == 0 {
+			return time.Duration(0), ""
+		}
+		s := strconv.FormatFloat(x, 'g', -1, 64)
+		return nil, fmt.Sprintf("invalid duration %s: missing unit (e.g. %q)", s, s+"s")
+	}
+	if n, ok := integer(v); ok {
+		if n == 0 {
+			return time.Duration(0), ""
+		}
+		return nil, fmt.Sprintf("invalid duration %d: missing unit (e.g. \"%ds\")", n, n)
+	}
+	return nil, `must be a duration (e.g. "30s")`
+}
+
+func isPlainNumber(s string) bool {
+	if _, err := strconv.ParseFloat(s, 64); err != nil {
+		return false
+	}
+	return strings.Trim(s, "0123456789.+-") == ""
+}
+
+// timeValue accepts RFC 3339 strings and YAML timestamps.
+func timeValue(v any) (any, string) {
+	const want = "RFC 3339, e.g. 2026-12-01T02:00:00Z"
+	switch x := v.(type) {
+	case time.Time:
+		return x.Format(time.RFC3339Nano), ""
+	case string:
+		if _, err := time.Parse(time.RFC3339, x); err == nil {
+			return x, ""
+		}
+		return nil, fmt.Sprintf("invalid time %q (want %s)", x, want)
+	}
+	return nil, "must be a time (want " + want + ")"
+}

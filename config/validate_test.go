@@ -1,0 +1,176 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+)
+
+// TestLoadInvalid loads one fixture per rule and compares the whole error.
+func TestLoadInvalid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		fixture string
+		want    string
+	}{
+		// Schema: keys and types.
+		{"unknown-key", `checks[0].http.bogus: unknown key`},
+		{"unknown-top-key", `servr: unknown key`},
+		{"duration", `checks[1].interval: invalid duration "5 minutes"`},
+		{"duration-number", `defaults.timeout: invalid duration 30: missing unit (e.g. "30s")`},
+		{"integer", `defaults.failure_threshold: must be an integer`},
+		{"boolean", `checks[0].http.follow_redirects: must be true or false`},
+		{"list", `server.cors_origins: must be a list`},
+		{"mapping", `checks[0].http: must be a mapping`},
+		{"string", `page.name: must be a string`},
+		{"time", `maintenance[0].start: invalid time "2026-12-01 02:00" (want RFC 3339, e.g. 2026-12-01T02:00:00Z)`},
+		{"checks-not-list", `checks: must be a list`},
+		{"null-check", `checks[0]: must be a mapping`},
+		{"yaml", `config: testdata/invalid-yaml.yml: yaml: line 9: did not find expected ',' or ']'`},
+
+		// Components and checks.
+		{"component-id", `components[0].id: invalid id "Web App" (want [a-z0-9-]+)`},
+		{"duplicate-component", `components[1].id: duplicate component id "web"`},
+		{"component-name", `components[0].name: required`},
+		{"check-name", `checks[0].name: invalid name "Web_Home" (want [a-z0-9-]+)`},
+		{"check-name-missing", `checks[0].name: required`},
+		{"duplicate-check", `checks[3].name: duplicate check name "web"`},
+		{"unknown-component", `checks[0].component: unknown component "nope"`},
+		{"type-unsupported", `checks[0].type: "smtp" is not supported yet (supported: http)`},
+		{"type-unknown", `checks[0].type: unknown type "foo" (want http, smtp, tcp, queue or heartbeat)`},
+		{"type-missing", `checks[0].type: required`},
+		{"http-missing", `checks[0].http: required for type http`},
+		{"interval", `checks[0].interval: must be at least 10ms`},
+		{"timeout", `checks[0].timeout: must be positive`},
+		{"timeout-interval", `checks[2].timeout: must be less than interval (30s)`},
+		{"threshold", `checks[0].failure_threshold: must be at least 1`},
+		{"impact", `checks[0].impact: unknown impact "minor" (want partial_outage or major_outage)`},
+		{"defaults", `defaults.timeout: must be less than interval (10s)`},
+
+		// HTTP checks.
+		{"url", `checks[0].http.url: must be an absolute http or https URL`},
+		{"url-parse", `checks[0].http.url: invalid URL: invalid port ":port" after host`},
+		{"method", `checks[0].http.method: invalid method "GE T"`},
+		{"header-name", `checks[0].http.headers.Bad Header: invalid header name`},
+		{"basic-auth", `checks[0].http.basic_auth.username: required`},
+		{"bearer-basic", `checks[0].http.bearer_token: cannot be combined with basic_auth`},
+		{"expect-status", `checks[0].http.expect_status[1]: invalid status "6xx" (want 100-599 or 1xx-5xx)`},
+		{"regex", "checks[0].http.body_regex: invalid regex: error parsing regexp: missing closing ): `(ok`"},
+		{"max-redirects", `checks[0].http.max_redirects: must not be negative`},
+		{"degraded-latency", `checks[0].http.degraded_latency: must be less than timeout (5s)`},
+		{"max-body-bytes", `checks[0].http.max_body_bytes: must be positive`},
+		{"ca-file", `checks[0].http.tls.ca_file: no PEM certificate in "testdata/not-a-cert.pem"`},
+		{"ca-file-missing", `checks[0].http.tls.ca_file: open testdata/missing.pem: no such file or directory`},
+		{"cert-expiry-warning", `checks[0].http.tls.cert_expiry_warning: must not be negative`},
+
+		// Server, store, page, log, incidents.
+		{"listen", `server.listen: required`},
+		{"listen-port", `server.listen: address 8080: missing port in address`},
+		{"cache-max-age", `server.cache_max_age: must not be negative`},
+		{"redis-url", `redis.url: scheme must be redis, rediss or unix`},
+		{"redis-db", `redis.url: invalid database number (want redis://host:port/N)`},
+		{"key-prefix", `redis.key_prefix: required`},
+		{"redis-timeout", `redis.timeout: must be positive`},
+		{"page-id", `page.id: invalid id "Acme Status" (want [a-z0-9-]+)`},
+		{"page-url", `page.url: must be an absolute http or https URL`},
+		{"time-zone", `page.time_zone: unknown time zone "Mars/Olympus_Mons"`},
+		{"log-level", `log.level: unknown level "verbose" (want debug, info, warn or error)`},
+		{"log-format", `log.format: unknown format "xml" (want json or text)`},
+		{"incidents", `incidents.resolve_after: must be positive`},
+		{"incidents-negative", `incidents.group_window: must not be negative`},
+
+		// Maintenance.
+		{"maintenance-name", `maintenance[0].name: required`},
+		{"maintenance-components", `maintenance[0].components: required`},
+		{"maintenance-unknown-component", `maintenance[0].components[1]: unknown component "db"`},
+		{"maintenance-end", `maintenance[0].end: must be after start`},
+
+		// Secrets.
+		{"secret-both", `server.api_token_file: cannot be combined with server.api_token`},
+		{"secret-file", `server.api_token_file: open testdata/secrets/missing: no such file or directory`},
+		{"secret-empty", `checks[0].http.bearer_token_file: file "testdata/secrets/empty" is empty`},
+		{"env-var", `checks[0].http.headers.Authorization: environment variable "API_KEY" is not set`},
+		{"env-var-syntax", `checks[0].http.headers.Authorization: unterminated "${" (write "$${" for a literal "${")`},
+
+		// Everything is reported, in config order.
+		{"multiple", strings.Join([]string{
+			`server.cache_max_age: must not be negative`,
+			`log.level: unknown level "loud" (want debug, info, warn or error)`,
+			`components[1].id: duplicate component id "web"`,
+			`components[1].name: required`,
+			`checks[0].component: unknown component "nope"`,
+			`checks[0].timeout: must be less than interval (10s)`,
+			`checks[0].http.url: must be an absolute http or https URL`,
+			`checks[0].http.expect_status[2]: invalid status "700" (want 100-599 or 1xx-5xx)`,
+			`checks[1].name: duplicate check name "web-home"`,
+			`checks[1].type: "tcp" is not supported yet (supported: http)`,
+			`maintenance[0].components[0]: unknown component "db"`,
+			`maintenance[0].end: must be after start`,
+		}, "\n")},
+		{"multiple-files", strings.Join([]string{
+			`server.cache_max_age: must not be negative`,
+			`checks[0].http.bearer_token_file: open testdata/secrets/missing: no such file or directory`,
+			`checks[0].http.max_redirects: must not be negative`,
+		}, "\n")},
+		{"multiple-schema", strings.Join([]string{
+			`server.listen: must be a string`,
+			`server.bogus: unknown key`,
+			`defaults.interval: invalid duration "5 minutes"`,
+			`defaults.failure_threshold: must be an integer`,
+			`checks[0].http.headers: must be a mapping`,
+			`checks[0].http.follow_redirects: must be true or false`,
+			`checks[0].extra: unknown key`,
+			`maintenance[0].components: must be a list`,
+			`maintenance[0].start: invalid time "tomorrow" (want RFC 3339, e.g. 2026-12-01T02:00:00Z)`,
+		}, "\n")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fixture, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := Load(LoadOptions{File: "testdata/invalid-" + tt.fixture + ".yml"})
+			if err == nil {
+				t.Fatalf("Load succeeded, want error %q", tt.want)
+			}
+			if cfg != nil {
+				t.Errorf("Load returned a config with an error")
+			}
+			if got := err.Error(); got != tt.want {
+				t.Errorf("error:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	t.Parallel()
+	_, err := Load(LoadOptions{File: "testdata/nope.yml"})
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("err = %v, want fs.ErrNotExist", err)
+	}
+	if want := "config: open testdata/nope.yml: no such file or directory"; err.Error() != want {
+		t.Errorf("err = %q, want %q", err, want)
+	}
+}
+
+// TestProblemsWrap checks that causes stay reachable through the joined error.
+func TestProblemsWrap(t *testing.T) {
+	t.Parallel()
+	_, err := Load(LoadOptions{File: "testdata/invalid-secret-file.yml"})
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("errors.Is(%v, fs.ErrNotExist) = false", err)
+	}
+}
+
+func TestValidateZeroConfig(t *testing.T) {
+	t.Parallel()
+	err := (&Config{}).Validate()
+	if err == nil {
+		t.Fatal("Validate of an empty Config succeeded")
+	}
+	for _, want := range []string{"server.listen: required", "redis.key_prefix: required", "page.id: required"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
