@@ -1,0 +1,124 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/engine"
+	"github.com/tocsin/tocsin/incident"
+	"github.com/tocsin/tocsin/probe"
+	"github.com/tocsin/tocsin/schedule"
+	"github.com/tocsin/tocsin/status"
+)
+
+// app holds the running parts and the config in force.
+type app struct {
+	logger    *slog.Logger
+	scrub     *scrubber
+	reloads   *prometheus.CounterVec
+	cfg       atomic.Pointer[config.Config]
+	eng       *engine.Engine
+	sched     *schedule.Scheduler
+	status    *status.Server
+	refresher *status.Refresher
+}
+
+// readyAfter is how stale the last successful store read may be before
+// /readyz fails.
+const readyAfter = 5 * time.Second
+
+func (a *app) build(store incident.Store, reg *prometheus.Registry) error {
+	cfg := a.cfg.Load()
+	sm, err := status.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	a.status = status.NewServer(status.ServerOptions{
+		Logger: a.logger, Gatherer: reg, Ready: a.ready,
+		CORSOrigins: cfg.Server.CORSOrigins, CacheMaxAge: cfg.Server.CacheMaxAge,
+	})
+	a.refresher = &status.Refresher{
+		Store: store, Config: a.cfg.Load, Server: a.status, Logger: a.logger,
+		Now: time.Now, Metrics: sm,
+	}
+	a.eng, err = engine.New(engine.Options{
+		Store: store, Registry: reg, Logger: a.logger, OnChange: a.refresher.Trigger,
+	})
+	if err != nil {
+		return err
+	}
+	a.refresher.Checks = a.eng.Checks
+	a.sched, err = schedule.New(a.eng.Record, reg, a.logger, shutdownBudget-time.Second)
+	return err
+}
+
+func (a *app) ready() error {
+	if a.cfg.Load() == nil {
+		return errors.New("no config loaded")
+	}
+	last := a.refresher.LastSuccess()
+	if last.IsZero() || time.Since(last) > readyAfter {
+		return errors.New("store not reachable")
+	}
+	return nil
+}
+
+// apply puts cfg in force: probers are built first, so a config whose probes
+// cannot be built is rejected before anything changes.
+func (a *app) apply(cfg *config.Config) error {
+	jobs, err := buildJobs(cfg)
+	if err != nil {
+		return err
+	}
+	a.scrub.set(cfg.Secrets())
+	a.cfg.Store(cfg)
+	a.eng.Configure(cfg)
+	if err := a.sched.Reconcile(jobs); err != nil {
+		return err
+	}
+	a.refresher.Trigger()
+	return nil
+}
+
+func buildJobs(cfg *config.Config) ([]schedule.Job, error) {
+	jobs := make([]schedule.Job, 0, len(cfg.Checks))
+	var errs []error
+	for i, c := range cfg.Checks {
+		p, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + version})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("checks[%d]: %w", i, err))
+			continue
+		}
+		jobs = append(jobs, schedule.Job{Check: c, Prober: p})
+	}
+	return jobs, errors.Join(errs...)
+}
+
+// reload loads the config again; an invalid one is logged and counted, and
+// the one in force stays.
+func (a *app) reload(lo config.LoadOptions) {
+	old := a.cfg.Load()
+	cfg, err := config.Load(lo)
+	if err == nil {
+		err = a.apply(cfg)
+	}
+	if err != nil {
+		a.reloads.WithLabelValues("failure").Inc()
+		a.logger.Error("config reload rejected; keeping the config in force", "error", err)
+		return
+	}
+	a.reloads.WithLabelValues("success").Inc()
+	if old.Server.Listen != cfg.Server.Listen || old.Redis != cfg.Redis {
+		a.logger.Warn("server.listen and redis.* take effect only after a restart")
+	}
+	a.logger.Info("config reloaded", "checks", len(cfg.Checks))
+}
+
+func goVersion() string { return runtime.Version() }

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestValidateFixtures: every invalid fixture makes `tocsin validate` exit 1
+// naming the key path; the valid one exits 0. Exact messages are tested in
+// the config package.
+func TestValidateFixtures(t *testing.T) {
+	t.Parallel()
+	fixtures, err := filepath.Glob("../../config/testdata/invalid-*.yml")
+	if err != nil || len(fixtures) < 7 {
+		t.Fatalf("want at least 7 invalid fixtures, got %d (%v)", len(fixtures), err)
+	}
+	for _, f := range fixtures {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			t.Parallel()
+			out, err := exec.Command(tocsinBinary(t), "validate", "--config", f).CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("exit %v, want 1\n%s", err, out)
+			}
+			if !strings.Contains(string(out), ": ") {
+				t.Errorf("output does not name a key path:\n%s", out)
+			}
+		})
+	}
+	cmd := exec.Command(tocsinBinary(t), "validate", "--config", "../../config/testdata/valid-full.yml")
+	cmd.Env = []string{"REDIS_PASSWORD=pw-from-env", "API_KEY=key-from-env", "API_TOKEN_V2=token-from-env"}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("valid-full.yml: %v\n%s", err, out)
+	}
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command(tocsinBinary(t), "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "tocsin ") || !strings.Contains(string(out), "go1.") {
+		t.Errorf("version: %v %q", err, out)
+	}
+	err = exec.Command(tocsinBinary(t), "frobnicate").Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		t.Errorf("unknown command: %v, want exit 2", err)
+	}
+}
+
+// TestDemo: `tocsin demo` with no Redis and no network shows an incident
+// opened by the scripted outage within 2 minutes, and later resolved.
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	p := startTocsin(t, nil, "demo", "--listen", "127.0.0.1:0")
+	var id string
+	eventually(t, 2*time.Minute, "demo incident opened", func() bool {
+		var s struct {
+			Incidents []spIncident `json:"incidents"`
+		}
+		p.getJSON("/api/v2/summary.json", &s)
+		if len(s.Incidents) > 0 {
+			id = s.Incidents[0].ID
+		}
+		return id != ""
+	})
+	eventually(t, 2*time.Minute, "demo incident resolved", func() bool {
+		for _, inc := range p.incidents("/api/v2/incidents.json") {
+			if inc.ID == id && inc.Status == "resolved" {
+				return true
+			}
+		}
+		return false
+	})
+	if !strings.Contains(p.out.String(), "NOT durable") {
+		t.Error("the demo did not warn that the embedded store is not durable")
+	}
+	if took, err := p.stop(); err != nil || took > 10*time.Second {
+		t.Errorf("SIGTERM: %v after %s", err, took)
+	}
+}

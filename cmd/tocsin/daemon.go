@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/pflag"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/engine"
+	"github.com/tocsin/tocsin/incident/redisstore"
+)
+
+// shutdownBudget is how long in-flight work may take after SIGTERM; the whole
+// shutdown stays within the 10 s the contract promises.
+const shutdownBudget = 8 * time.Second
+
+// daemonOptions are what `run` and `demo` share.
+type daemonOptions struct {
+	load   config.LoadOptions
+	stdout io.Writer
+	// ready, if set, receives the listening address once serving.
+	ready func(addr string)
+}
+
+func runDaemon(ctx context.Context, args, env []string, stdout io.Writer) error {
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	config.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	path, _ := fs.GetString("config")
+	if path == "" {
+		return fmt.Errorf("%w: run needs --config FILE", errUsage)
+	}
+	return daemon(ctx, daemonOptions{load: config.LoadOptions{File: path, Env: env, Flags: fs}, stdout: stdout})
+}
+
+// daemon wires every part together and runs until ctx is cancelled.
+func daemon(ctx context.Context, o daemonOptions) error {
+	cfg, err := config.Load(o.load)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	sc := &scrubber{}
+	sc.set(cfg.Secrets())
+	logger := newLogger(o.stdout, cfg.Log, sc)
+	logger.Info("starting tocsin", "version", version, "commit", buildCommit(), "checks", len(cfg.Checks))
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	buildInfo(reg)
+	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tocsin_config_reloads_total", Help: "Config reloads by result.",
+	}, []string{"result"})
+	reloads.WithLabelValues("success")
+	reloads.WithLabelValues("failure")
+	reg.MustRegister(reloads)
+
+	client, closeRedis, err := openRedis(ctx, cfg.Redis, logger)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	store, err := engine.InstrumentStore(redisstore.New(client, cfg.Redis.KeyPrefix), reg)
+	if err != nil {
+		return err
+	}
+
+	a := &app{logger: logger, scrub: sc, reloads: reloads}
+	a.cfg.Store(cfg)
+	if err := a.build(store, reg); err != nil {
+		return err
+	}
+	if err := a.apply(cfg); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return a.serve(ctx, o)
+}
+
+func buildInfo(reg prometheus.Registerer) {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tocsin_build_info", Help: "Always 1; labels say what is running.",
+	}, []string{"version", "goversion"})
+	g.WithLabelValues(version, goVersion()).Set(1)
+	reg.MustRegister(g)
+}
+
+// serve runs the HTTP server, the engine, the snapshot refresher and the
+// reload loop, and shuts them down in order when ctx ends.
+func (a *app) serve(ctx context.Context, o daemonOptions) error {
+	cfg := a.cfg.Load()
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("server.listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           a.status.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+	if err := a.refresher.Refresh(ctx); err != nil {
+		a.logger.Warn("first status snapshot is stale", "error", err)
+	}
+	a.sched.Start()
+	a.logger.Info("listening", "addr", ln.Addr().String())
+	if o.ready != nil {
+		o.ready(ln.Addr().String())
+	}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	g, gctx := errgroup.WithContext(runCtx)
+	g.Go(func() error { return a.eng.Run(gctx) })
+	g.Go(func() error { return a.refresher.Run(gctx) })
+	g.Go(func() error { a.reloadLoop(gctx, o.load); return nil })
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("server: %w", err)
+		}
+		return nil
+	})
+
+	select {
+	case <-ctx.Done():
+	case <-gctx.Done():
+	}
+	a.logger.Info("shutting down")
+	return a.shutdown(srv, cancel, g)
+}
+
+func (a *app) shutdown(srv *http.Server, cancel context.CancelFunc, g *errgroup.Group) error {
+	// Stop probing first and let in-flight probes finish within their own
+	// timeouts, then write their last observations, then stop serving.
+	deadline, done := context.WithTimeout(context.Background(), shutdownBudget)
+	defer done()
+	if err := a.sched.Shutdown(); err != nil {
+		a.logger.Warn("scheduler shutdown", "error", err)
+	}
+	a.eng.Flush(deadline)
+	if err := srv.Shutdown(deadline); err != nil {
+		a.logger.Warn("http shutdown", "error", err)
+	}
+	cancel()
+	err := g.Wait()
+	a.logger.Info("stopped")
+	return err
+}
+
+// reloadLoop reloads the config on SIGHUP or when the file changes.
+func (a *app) reloadLoop(ctx context.Context, lo config.LoadOptions) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	changed := make(chan struct{}, 1)
+	if lo.File != "" {
+		go func() {
+			err := config.Watch(ctx, lo.File, func() {
+				select {
+				case changed <- struct{}{}:
+				default:
+				}
+			})
+			if err != nil {
+				a.logger.Error("cannot watch the config file; reload with SIGHUP", "error", err)
+			}
+		}()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		case <-changed:
+		}
+		a.reload(lo)
+	}
+}

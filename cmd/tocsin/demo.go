@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"text/template"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/internal/acme"
+)
+
+// demoCycle is how often the scripted outage repeats.
+const demoCycle = 3 * time.Minute
+
+// demoStep is one scripted moment of the outage, after the start of a cycle.
+type demoStep struct {
+	at  time.Duration
+	say string
+	do  func(*acme.Acme)
+}
+
+// demoScript replays the shape of the Intercom postmortem (a slow database):
+// the web app slows down, then the API fails, then everything recovers.
+func demoScript() []demoStep {
+	return []demoStep{
+		{15 * time.Second, "the database slows down: web app responses take 900ms", func(a *acme.Acme) { a.Web.SetLatency(900 * time.Millisecond) }},
+		{30 * time.Second, "the API starts failing with 503s", func(a *acme.Acme) { a.API.SetStatus(http.StatusServiceUnavailable) }},
+		{55 * time.Second, "the slow query plan is fixed: everything recovers", func(a *acme.Acme) { a.Heal() }},
+	}
+}
+
+const demoConfig = `# tocsin demo: generated against the simulated SaaS on loopback.
+server: {listen: "{{.Listen}}", cache_max_age: 2s}
+page: {name: "Acme Status (tocsin demo)", url: "http://{{.Listen}}"}
+log: {format: text}
+defaults: {interval: 2s, timeout: 1500ms, failure_threshold: 2, success_threshold: 2}
+incidents: {group_window: 2m, resolve_after: 20s, reopen_window: 30s, retention: 24h}
+components:
+  - {id: web-app, name: Web App, group: Help Desk}
+  - {id: api, name: Public API, group: Help Desk}
+  - {id: background-jobs, name: Background Jobs}
+checks:
+  - name: web-app-home
+    component: web-app
+    type: http
+    http: {url: "{{.Web}}", degraded_latency: 500ms, body_contains: ok}
+  - name: api-health
+    component: api
+    type: http
+    http: {url: "{{.API}}", expect_status: ["200"]}
+  - name: jobs-health
+    component: background-jobs
+    type: http
+    impact: partial_outage
+    http: {url: "{{.Jobs}}"}
+`
+
+func runDemo(ctx context.Context, args, env []string, stdout io.Writer) error {
+	fs := pflag.NewFlagSet("demo", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	listen := fs.String("listen", "127.0.0.1:8080", "address of the status page and API")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	saas, err := acme.Start()
+	if err != nil {
+		return err
+	}
+	defer saas.Close()
+
+	dir, err := os.MkdirTemp("", "tocsin-demo-")
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "tocsin.yml")
+	if err := writeDemoConfig(path, *listen, saas); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "tocsin demo: status page on http://%s/ — a scripted outage starts 15s into every %s cycle (config: %s)\n", *listen, demoCycle, path)
+	go playScript(ctx, saas, stdout)
+	// Drop REDIS settings from the environment: the demo always runs embedded.
+	return daemon(ctx, daemonOptions{load: config.LoadOptions{File: path, Env: withoutRedisEnv(env)}, stdout: stdout})
+}
+
+func writeDemoConfig(path, listen string, saas *acme.Acme) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("demo: write config: %w", err)
+	}
+	defer f.Close()
+	t := template.Must(template.New("demo").Parse(demoConfig))
+	return t.Execute(f, map[string]string{"Listen": listen, "Web": saas.Web.URL(), "API": saas.API.URL(), "Jobs": saas.Jobs.URL()})
+}
+
+func withoutRedisEnv(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if len(kv) < len("TOCSIN_REDIS__") || kv[:len("TOCSIN_REDIS__")] != "TOCSIN_REDIS__" {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// playScript runs the scripted outage every demoCycle until ctx ends.
+func playScript(ctx context.Context, saas *acme.Acme, w io.Writer) {
+	for cycle := 0; ; cycle++ {
+		start := time.Now()
+		for _, step := range demoScript() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Until(start.Add(step.at))):
+			}
+			fmt.Fprintf(w, "tocsin demo: %s\n", step.say)
+			step.do(saas)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(start.Add(demoCycle))):
+		}
+	}
+}

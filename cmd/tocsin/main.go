@@ -1,0 +1,76 @@
+// Command tocsin is a synthetic-monitoring and auto-incident daemon.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // page.time_zone must load in a distroless image too
+)
+
+// errUsage marks a command-line mistake (exit 2); errFailed a check that
+// found problems (exit 1) after printing them.
+var (
+	errUsage  = errors.New("usage")
+	errFailed = errors.New("failed")
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(exitCode(run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr), os.Stderr))
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errFailed):
+		return 1
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	fmt.Fprintln(stderr, "tocsin:", err)
+	return 1
+}
+
+const usage = `usage: tocsin <command> [flags]
+
+commands:
+  run --config FILE        run the daemon (also: tocsin --config FILE)
+  demo [--listen ADDR]     everything in one process against a simulated SaaS
+  validate --config FILE   check a config; exit 1 listing every problem
+  check --config FILE NAME run one check once and print its result
+  version                  print version information
+
+flags (run): --listen, --redis-url, --log-level, --log-format (json|text)`
+
+// run dispatches the subcommand. ctx is cancelled by SIGTERM/SIGINT.
+func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
+	cmd := "run"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return runDaemon(ctx, args, env, stdout)
+	case "demo":
+		return runDemo(ctx, args, env, stdout)
+	case "validate":
+		return runValidate(args, env, stdout)
+	case "check":
+		return runCheck(ctx, args, env, stdout)
+	case "version":
+		fmt.Fprintln(stdout, versionString())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("%w: unknown command %q\n%s", errUsage, cmd, usage)
+}

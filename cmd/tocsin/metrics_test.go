@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tocsin/tocsin/internal/redistest"
+)
+
+// TestMetricsPassPromtool: /metrics passes `promtool check metrics`, carries
+// every SPEC §5 series, and no label value holds a URL, header or error text.
+func TestMetricsPassPromtool(t *testing.T) {
+	t.Parallel()
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool not found: run the test command from the README, which installs Debian's prometheus")
+	}
+	rds := redistest.Start(t)
+	web := startWeb(t)
+	web.SetStatus(503)
+	p := startTocsin(t, nil, "run", "--config", e2eConfig(t, rds.URL(), web.URL()))
+	eventually(t, 10*time.Second, "incident open", func() bool {
+		return len(p.incidents("/api/v2/incidents/unresolved.json")) == 1
+	})
+	_, body := p.get("/metrics")
+
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+	for _, name := range []string{
+		"tocsin_probe_success", "tocsin_probe_duration_seconds", "tocsin_probe_results_total",
+		"tocsin_check_status", "tocsin_component_status", "tocsin_incidents_open",
+		"tocsin_incidents_opened_total", "tocsin_incidents_resolved_total", "tocsin_store_errors_total",
+		"tocsin_scheduler_lag_seconds", "tocsin_last_evaluation_timestamp_seconds",
+		"tocsin_config_reloads_total", "tocsin_build_info", "go_goroutines", "process_resident_memory_bytes",
+	} {
+		if !bytes.Contains(body, []byte("\n"+name)) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	if !bytes.Contains(body, []byte(`tocsin_incidents_open{impact="critical"} 1`)) {
+		t.Errorf("tocsin_incidents_open does not show the critical incident")
+	}
+	labelValue := regexp.MustCompile(`="([^"]*)"`)
+	for _, m := range labelValue.FindAllStringSubmatch(string(body), -1) {
+		v := m[1]
+		if strings.Contains(v, "://") || strings.Contains(v, " ") && !strings.HasPrefix(v, "go") || len(v) > 64 {
+			t.Errorf("suspicious label value %q", v)
+		}
+	}
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The canaries: one per way a secret can enter the config.
+const (
+	canaryHeader   = "canary-header-5f1c"   // a header value
+	canaryUserinfo = "canary-userinfo-9a2e" // the password in a URL
+	canaryFile     = "canary-file-77b0"     // a *_file secret
+	canaryEnv      = "canary-env-3d4d"      // a ${VAR} secret
+	canaryToken    = "canary-query-c0de"    // a token in a URL query
+)
+
+var canaries = []string{canaryHeader, canaryUserinfo, canaryFile, canaryEnv, canaryToken}
+
+// TestSecretsNeverLeak runs the daemon with every kind of secret against
+// failing targets and reads every output a person or a scraper can see.
+func TestSecretsNeverLeak(t *testing.T) {
+	t.Parallel()
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Echo what we got, as a buggy target might: it must not reach output.
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, "%v %s", r.Header, r.URL)
+	}))
+	t.Cleanup(failing.Close)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+
+	dir := t.TempDir()
+	tokenFile := writeFile(t, dir, "token", canaryFile+"\n")
+	hostPort := strings.TrimPrefix(failing.URL, "http://")
+	deadHost := strings.TrimPrefix(deadURL, "http://")
+	cfg := writeFile(t, dir, "tocsin.yml", fmt.Sprintf(`
+server: {listen: "127.0.0.1:0", api_token_file: %q}
+defaults: {interval: 300ms, timeout: 250ms, failure_threshold: 1, success_threshold: 1}
+components: [{id: web, name: Web}]
+checks:
+  - name: header-secret
+    component: web
+    type: http
+    http:
+      url: "http://%s/x?token=%s"
+      headers: {X-Api-Key: %q, X-Env-Token: "${CANARY_ENV}"}
+      bearer_token_file: %q
+  - name: userinfo-secret
+    component: web
+    type: http
+    http: {url: "http://probe:%s@%s/health?token=%s"}
+`, tokenFile, hostPort, canaryToken, canaryHeader, tokenFile, canaryUserinfo, deadHost, canaryToken))
+	env := []string{"CANARY_ENV=" + canaryEnv}
+
+	p := startTocsin(t, env, "run", "--config", cfg, "--log-level", "debug")
+	eventually(t, 10*time.Second, "incident open", func() bool {
+		return len(p.incidents("/api/v2/incidents/unresolved.json")) == 1
+	})
+	var seen strings.Builder
+	for _, path := range []string{"/api/v1/checks", "/api/v1/checks/header-secret", "/api/v1/checks/userinfo-secret",
+		"/api/v2/summary.json", "/api/v2/incidents.json", "/api/v2/components.json", "/api/v2/status.json",
+		"/api/v2/incidents/unresolved.json", "/metrics", "/", "/readyz", "/nope"} {
+		_, b := p.get(path)
+		seen.Write(b)
+	}
+	if _, err := p.stop(); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	seen.WriteString(p.out.String())
+
+	// validate and check print errors and results: they must be clean too.
+	for _, args := range [][]string{{"validate", "--config", cfg}, {"check", "--config", cfg, "userinfo-secret"}, {"check", "--config", cfg, "header-secret"}} {
+		cmd := exec.Command(tocsinBinary(t), args...)
+		cmd.Env = env
+		out, _ := cmd.CombinedOutput()
+		seen.Write(out)
+	}
+	bad := writeFile(t, dir, "bad.yml", fmt.Sprintf(`
+components: [{id: web, name: Web}]
+checks: [{name: x, component: web, type: http, http: {url: "ftp://u:%s@host/?token=%s"}}]
+`, canaryUserinfo, canaryToken))
+	out, _ := exec.Command(tocsinBinary(t), "validate", "--config", bad).CombinedOutput()
+	seen.Write(out)
+
+	all := seen.String()
+	if !strings.Contains(all, "header-secret") || !strings.Contains(all, "unexpected status 500") {
+		t.Fatalf("the outputs do not look like they cover the checks:\n%s", all)
+	}
+	for _, c := range canaries {
+		if i := strings.Index(all, c); i >= 0 {
+			t.Errorf("secret %q leaked: ...%s...", c, all[max(0, i-200):min(len(all), i+100)])
+		}
+	}
+}
