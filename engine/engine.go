@@ -24,6 +24,12 @@ import (
 // time-based transitions (monitoring -> resolved) are run.
 const tickEvery = time.Second
 
+// resyncEvery is how often every component status is sent again even if the
+// store accepted it before: a Redis that restarted without its data (or was
+// flushed) is repopulated within this time. Observe is idempotent, so a
+// resync of unchanged state writes nothing.
+const resyncEvery = 30 * time.Second
+
 // Options configure an Engine.
 type Options struct {
 	Store    incident.Store
@@ -49,7 +55,8 @@ type Engine struct {
 	cfg   *config.Config
 	scrub *strings.Replacer
 	// acked is the last status the store accepted for each component.
-	acked map[string]detector.ComponentStatus
+	acked      map[string]detector.ComponentStatus
+	lastResync time.Time
 }
 
 // New returns an engine with no configuration; call Configure before Record.
@@ -162,7 +169,8 @@ func (e *Engine) flush(ctx context.Context) {
 		tr, err := e.store.Observe(ctx, o)
 		if err != nil {
 			e.logger.Warn("store observe failed; will retry", "component", o.Component, "error", err)
-			return // keep order: retry this and later ones on the next tick
+			e.forgetAcks() // the store may come back empty: send everything again
+			return         // keep order: retry this and later ones on the next tick
 		}
 		e.mu.Lock()
 		e.acked[o.Component] = o.Status
@@ -199,14 +207,27 @@ func (e *Engine) pending() []incident.Observation {
 	return out
 }
 
+// forgetAcks makes the next flush send every component's status again.
+func (e *Engine) forgetAcks() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	clear(e.acked)
+	e.lastResync = e.now()
+}
+
 func (e *Engine) tick(ctx context.Context) {
 	e.mu.Lock()
 	p := policy(e.cfg.Incidents)
+	resync := e.now().Sub(e.lastResync) >= resyncEvery
 	e.mu.Unlock()
+	if resync {
+		e.forgetAcks()
+	}
 	body := fmt.Sprintf("This incident has been resolved: every affected component has been operational for %s.", p.ResolveAfter)
 	trs, err := e.store.Tick(ctx, e.now(), p, body)
 	if err != nil {
 		e.logger.Warn("store tick failed; will retry", "error", err)
+		e.forgetAcks()
 		return
 	}
 	for _, tr := range trs {

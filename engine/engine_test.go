@@ -206,3 +206,25 @@ func storeErrors(t *testing.T, reg *prometheus.Registry, op string) float64 {
 	t.Fatal("tocsin_store_errors_total not found")
 	return 0
 }
+
+// A store that lost its data (Redis restarted without persistence, or was
+// flushed) is repopulated by the periodic resync.
+func TestEngineResyncsAStoreThatLostItsData(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.feed("web-home", "uDD")
+	if len(f.state(t).Incidents) != 1 {
+		t.Fatal("no incident")
+	}
+	f.mr.FlushAll()
+	f.eng.flush(context.Background())
+	if len(f.state(t).Incidents) != 0 {
+		t.Fatal("flush resent acknowledged state without a resync")
+	}
+	f.clk.add(resyncEvery)
+	f.eng.tick(context.Background())
+	f.eng.flush(context.Background())
+	if st := f.state(t); len(st.Incidents) != 1 || st.Components["web"].Status != "major_outage" {
+		t.Fatalf("after resync: %+v", st)
+	}
+}

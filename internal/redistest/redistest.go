@@ -1,7 +1,7 @@
 // Package redistest runs a real, throwaway redis-server for tests.
 //
 // Each Server listens on 127.0.0.1 on a random free port, keeps nothing on
-// disk (no RDB, no AOF) and is stopped when the test ends. Tests that need
+// disk (no RDB, no AOF; StartDurable turns the AOF on) and is stopped when the test ends. Tests that need
 // Redis fail, never skip, when redis-server is not installed: a skipped store
 // test hides a missing dependency.
 package redistest
@@ -36,9 +36,10 @@ const (
 
 // Server is one running redis-server process owned by a test.
 type Server struct {
-	bin  string
-	dir  string
-	port int
+	bin     string
+	dir     string
+	port    int
+	durable bool
 
 	mu   sync.Mutex
 	proc *process // nil while stopped
@@ -56,6 +57,18 @@ type process struct {
 // the test ends. It fails the test if redis-server is not installed.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return start(t, false)
+}
+
+// StartDurable is Start with the append-only file on (fsync always), as in
+// production: data survives Stop and Restart.
+func StartDurable(t testing.TB) *Server {
+	t.Helper()
+	return start(t, true)
+}
+
+func start(t testing.TB, durable bool) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if _, statErr := os.Stat(Binary); statErr != nil {
@@ -65,7 +78,7 @@ func Start(t testing.TB) *Server {
 		}
 		bin = Binary
 	}
-	s := &Server{bin: bin, dir: t.TempDir()}
+	s := &Server{bin: bin, dir: t.TempDir(), durable: durable}
 	t.Cleanup(s.Stop)
 
 	var errs []error
@@ -212,15 +225,18 @@ func ParseCommandStats(info string) (map[string]int64, error) {
 // caller holds no lock.
 func (s *Server) start() error {
 	out := &syncBuffer{}
-	cmd := exec.Command(s.bin,
+	aof := []string{"--appendonly", "no"}
+	if s.durable {
+		aof = []string{"--appendonly", "yes", "--appendfsync", "always"}
+	}
+	cmd := exec.Command(s.bin, append([]string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
-		"--appendonly", "no",
 		"--dir", s.dir,
 		"--daemonize", "no",
 		"--loglevel", "warning",
-	)
+	}, aof...)...)
 	cmd.Stdout = out
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tocsin/tocsin/internal/redistest"
+)
+
+// TestRedisGoesAway: Redis stops during an open incident. Probing goes on,
+// the status API keeps serving the last snapshot marked stale, /readyz
+// fails; the target recovers meanwhile; when Redis is back the change lands
+// and the same incident resolves. Never a duplicate.
+func TestRedisGoesAway(t *testing.T) {
+	t.Parallel()
+	rds := redistest.StartDurable(t)
+	web := startWeb(t)
+	p := startTocsin(t, nil, "run", "--config", e2eConfig(t, rds.URL(), web.URL()))
+	web.SetStatus(http.StatusServiceUnavailable)
+	var id string
+	eventually(t, 10*time.Second, "incident open", func() bool {
+		got := p.incidents("/api/v2/incidents/unresolved.json")
+		if len(got) == 1 {
+			id = got[0].ID
+		}
+		return id != ""
+	})
+
+	rds.Stop()
+	eventually(t, 10*time.Second, "stale status served", func() bool {
+		resp, err := http.Get(p.base + "/api/v2/summary.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK && resp.Header.Get("X-Tocsin-Stale") == "true"
+	})
+	if got := p.incidents("/api/v2/incidents/unresolved.json"); len(got) != 1 || got[0].ID != id {
+		t.Errorf("while Redis is down the last snapshot should still show %s: %+v", id, got)
+	}
+	eventually(t, 10*time.Second, "/readyz fails", func() bool {
+		code, _ := p.get("/readyz")
+		return code == http.StatusServiceUnavailable
+	})
+	web.Heal()
+	time.Sleep(3 * e2eInterval) // probes keep running; their result must not be lost
+
+	rds.Restart(t)
+	eventually(t, 15*time.Second, "resolved after Redis is back", func() bool {
+		all := p.incidents("/api/v2/incidents.json")
+		return len(all) == 1 && all[0].ID == id && all[0].Status == "resolved"
+	})
+	code, _ := p.get("/readyz")
+	if code != http.StatusOK {
+		t.Errorf("/readyz = %d after Redis is back", code)
+	}
+	if !strings.Contains(p.out.String(), "store observe failed") {
+		t.Error("store errors were not logged")
+	}
+}
+
+// TestInvalidReloadKeepsOldConfig: an invalid config written over a valid
+// one is rejected, logged and counted; the old config stays in force.
+func TestInvalidReloadKeepsOldConfig(t *testing.T) {
+	t.Parallel()
+	rds := redistest.Start(t)
+	web := startWeb(t)
+	cfg := e2eConfig(t, rds.URL(), web.URL())
+	p := startTocsin(t, nil, "run", "--config", cfg)
+	eventually(t, 10*time.Second, "check known", func() bool { return p.componentStatus("web-app") == "operational" })
+
+	if err := os.WriteFile(cfg, []byte("checks: [{name: BAD NAME}]\nbogus: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "reload failure counted", func() bool {
+		_, m := p.get("/metrics")
+		return strings.Contains(string(m), `tocsin_config_reloads_total{result="failure"} 1`)
+	})
+	if !strings.Contains(p.out.String(), "config reload rejected") || !strings.Contains(p.out.String(), "bogus: unknown key") {
+		t.Errorf("the rejection was not logged with its reason")
+	}
+	// The old config still probes: a failure still opens an incident.
+	web.SetStatus(http.StatusInternalServerError)
+	eventually(t, 10*time.Second, "incident under the old config", func() bool {
+		return len(p.incidents("/api/v2/incidents/unresolved.json")) == 1
+	})
+	// SIGHUP with the same bad file: counted again, still running.
+	_ = p.cmd.Process.Signal(syscall.SIGHUP)
+	eventually(t, 10*time.Second, "second failure counted", func() bool {
+		_, m := p.get("/metrics")
+		return strings.Contains(string(m), `tocsin_config_reloads_total{result="failure"} 2`)
+	})
+}
