@@ -4,7 +4,7 @@
 // idempotent, so any number of replicas can share one Redis; Load is one
 // read-only script that returns a consistent snapshot. All keys share the
 // {st} hash tag and so one Redis Cluster slot. The key layout is documented
-// in docs/architecture-keys.md.
+// in docs/architecture.md.
 //
 // The same scripts run on Redis and on miniredis, which backs the embedded
 // store.
