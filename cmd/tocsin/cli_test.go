@@ -83,3 +83,33 @@ func TestDemo(t *testing.T) {
 		t.Errorf("SIGTERM: %v after %s", err, took)
 	}
 }
+
+// TestCheckCommand: `tocsin check` runs one probe and prints its result and
+// phase timings; exit 0 when up, 1 when down, 2 for an unknown check.
+func TestCheckCommand(t *testing.T) {
+	t.Parallel()
+	web := startWeb(t)
+	cfg := writeFile(t, t.TempDir(), "tocsin.yml", `
+components: [{id: web, name: Web}]
+checks: [{name: home, component: web, type: http, timeout: 2s, http: {url: "`+web.URL()+`"}}]
+`)
+	out, err := exec.Command(tocsinBinary(t), "check", "--config", cfg, "home").CombinedOutput()
+	if err != nil {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	for _, want := range []string{"status:   up", "code:     200", "connect", "first_byte", "duration:"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	web.SetStatus(503)
+	out, err = exec.Command(tocsinBinary(t), "check", "--config", cfg, "home").CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "reason:   status") {
+		t.Errorf("down check: %v\n%s", err, out)
+	}
+	err = exec.Command(tocsinBinary(t), "check", "--config", cfg, "nope").Run()
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		t.Errorf("unknown check: %v, want exit 2", err)
+	}
+}

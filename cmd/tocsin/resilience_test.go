@@ -95,3 +95,40 @@ func TestInvalidReloadKeepsOldConfig(t *testing.T) {
 		return strings.Contains(string(m), `tocsin_config_reloads_total{result="failure"} 2`)
 	})
 }
+
+// TestValidReloadReconcilesChecks: a check added to the file is scheduled
+// without a restart, and a removed one disappears with its metric series.
+func TestValidReloadReconcilesChecks(t *testing.T) {
+	t.Parallel()
+	rds := redistest.Start(t)
+	web := startWeb(t)
+	api := startWeb(t)
+	cfg := e2eConfig(t, rds.URL(), web.URL())
+	p := startTocsin(t, nil, "run", "--config", cfg)
+	eventually(t, 10*time.Second, "first check known", func() bool { return p.componentStatus("web-app") == "operational" })
+
+	// The same config with web-app-home replaced by api-health.
+	next := strings.Replace(readFile(t, cfg), "name: web-app-home", "name: api-health", 1)
+	next = strings.Replace(next, web.URL(), api.URL(), 1)
+	if err := os.WriteFile(cfg, []byte(next), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "new check probed", func() bool {
+		code, _ := p.get("/api/v1/checks/api-health")
+		_, m := p.get("/metrics")
+		return code == http.StatusOK && strings.Contains(string(m), `tocsin_probe_results_total{check="api-health"`) &&
+			!strings.Contains(string(m), `check="web-app-home"`)
+	})
+	if code, _ := p.get("/api/v1/checks/web-app-home"); code != http.StatusNotFound {
+		t.Errorf("removed check still served: %d", code)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
