@@ -33,10 +33,7 @@ func StatusOf(s CheckStatus, impact ComponentStatus) ComponentStatus {
 func (d *Detector) Component(id string) Verdict {
 	v := Verdict{Status: Operational, Known: true}
 	unknown := false
-	for _, st := range d.checks {
-		if st.spec.Component != id {
-			continue
-		}
+	for _, st := range d.byComponent[id] {
 		if st.status == Unknown {
 			unknown = true
 			continue

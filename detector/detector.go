@@ -75,17 +75,20 @@ type checkState struct {
 
 // Detector holds the state of every configured check.
 type Detector struct {
-	checks map[string]*checkState
+	checks      map[string]*checkState
+	byComponent map[string][]*checkState
 }
 
 // New returns a detector with no checks.
-func New() *Detector { return &Detector{checks: map[string]*checkState{}} }
+func New() *Detector {
+	return &Detector{checks: map[string]*checkState{}, byComponent: map[string][]*checkState{}}
+}
 
-// Configure sets the checks. A check whose spec is unchanged keeps its state;
-// a changed spec keeps its history but re-evaluates from it; removed checks
-// are forgotten.
+// Configure sets the checks. Existing checks keep their state (new
+// thresholds apply from their next result); removed checks are forgotten.
 func (d *Detector) Configure(specs []Spec) {
 	next := make(map[string]*checkState, len(specs))
+	byComponent := map[string][]*checkState{}
 	for _, s := range specs {
 		st, ok := d.checks[s.Name]
 		if !ok {
@@ -93,8 +96,9 @@ func (d *Detector) Configure(specs []Spec) {
 		}
 		st.spec = s
 		next[s.Name] = st
+		byComponent[s.Component] = append(byComponent[s.Component], st)
 	}
-	d.checks = next
+	d.checks, d.byComponent = next, byComponent
 }
 
 // Observe applies one result of the named check at time now. It reports the

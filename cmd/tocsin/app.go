@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -115,8 +116,8 @@ func (a *app) reload(lo config.LoadOptions) {
 		return
 	}
 	a.reloads.WithLabelValues("success").Inc()
-	if old.Server.Listen != cfg.Server.Listen || old.Redis != cfg.Redis {
-		a.logger.Warn("server.listen and redis.* take effect only after a restart")
+	if !reflect.DeepEqual(old.Server, cfg.Server) || old.Redis != cfg.Redis || old.Log != cfg.Log {
+		a.logger.Warn("changes to server.*, redis.* and log.* take effect only after a restart")
 	}
 	a.logger.Info("config reloaded", "checks", len(cfg.Checks))
 }
