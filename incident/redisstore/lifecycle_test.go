@@ -186,6 +186,38 @@ var lifecycle = []struct {
 		expectTicks(t, e.tick(7*time.Minute), resolved("a", incident.ImpactCritical))
 		expect(t, e.observe(8*time.Minute, "api", major, "c"), opened, "c", incident.ImpactCritical)
 	}},
+	{"a component listed in two reopened incidents recovers in both", func(t *testing.T, e *env) {
+		// Found in review: p = {web, api} and q = {mail, web} both get
+		// reopened; web then sits in two open incidents, and recovering
+		// must move both to monitoring, never leave one open forever.
+		m := time.Minute
+		e.observe(0, "web", major, "p")
+		e.observe(30*time.Second, "api", major, "x1")
+		e.observe(m, "web", operational, "x2")
+		e.observe(m, "api", operational, "x3")
+		e.tick(6 * m)
+		e.observe(7*m, "mail", major, "q")
+		e.observe(8*m, "web", major, "x4")
+		e.observe(9*m, "web", operational, "x5")
+		e.observe(9*m, "mail", operational, "x6")
+		e.tick(14 * m)
+		e.observe(23*m, "api", major, "x7")
+		e.observe(24*m, "api", operational, "x8")
+		e.tick(29 * m)
+		e.observe(31*m, "web", major, "x9")
+		e.observe(32*m, "mail", major, "x10")
+		if inc := e.incident("q"); inc.Components["web"] != major {
+			t.Errorf("reopened q lists web as %s, want its current status %s", inc.Components["web"], major)
+		}
+		e.observe(33*m, "web", operational, "x11")
+		e.observe(34*m, "mail", operational, "x12")
+		e.tick(40 * m)
+		if st := e.load(0); len(st.Incidents) != 0 {
+			for _, inc := range st.Incidents {
+				t.Errorf("incident %s still %s with %v", inc.ID, inc.Status, inc.Components)
+			}
+		}
+	}},
 	{"reopen window zero never reopens", func(t *testing.T, e *env) {
 		e.policy.ReopenWindow = 0
 		expect(t, e.observe(0, "web", major, "a"), opened, "a", incident.ImpactCritical)

@@ -57,16 +57,31 @@ local function investigate(inc)
   redis.call('ZREM', K_MONITORING, inc.id)
 end
 
-local function finish(action, inc)
+local function finish(action, inc, also)
   redis.call('HSET', K_COMPONENTS, comp, cjson.encode({s = new, t = at}))
   if inc then
     save_incident(inc)
+  end
+  for _, other in ipairs(also or {}) do
+    save_incident(other)
   end
   bump()
   if inc then
     return {action, inc.id, inc.impact}
   end
   return {action, '', ''}
+end
+
+-- refresh sets every other component of a reopened incident to its current
+-- stored status: the incident may have been resolved while one of them went
+-- on to fail inside another incident.
+local function refresh(inc)
+  for c, _ in pairs(inc.components) do
+    if c ~= comp then
+      local cur = redis.call('HGET', K_COMPONENTS, c)
+      inc.components[c] = cur and cjson.decode(cur).s or 'operational'
+    end
+  end
 end
 
 -- The open incidents, newest first.
@@ -78,27 +93,41 @@ for _, id in ipairs(redis.call('ZREVRANGE', K_OPEN, 0, -1)) do
   end
 end
 
--- 1. The component is already part of an open incident: update it.
+-- 1. The component is already part of open incidents: update each of them
+-- (after a reopen it can be listed in two), report the newest.
+local function apply(inc)
+  touch(inc)
+  local action, text = 'updated', body
+  if all_healthy(inc) then
+    if inc.status ~= 'monitoring' then
+      action = 'monitoring'
+      inc.status = 'monitoring'
+      inc.monitoring_at = at
+      redis.call('ZADD', K_MONITORING, at, inc.id)
+      text = sentence(body, 'All affected components are operational again; monitoring.')
+    end
+  elseif inc.status == 'monitoring' then
+    action = 'reopened'
+    investigate(inc)
+    text = sentence(body, 'The problem has recurred; investigating again.')
+  end
+  add_update(inc, inc.status, text, at, change)
+  return action
+end
+
+local first, first_action, others = nil, nil, {}
 for _, inc in ipairs(open) do
   if inc.components[comp] then
-    touch(inc)
-    local action = 'updated'
-    if all_healthy(inc) then
-      if inc.status ~= 'monitoring' then
-        action = 'monitoring'
-        inc.status = 'monitoring'
-        inc.monitoring_at = at
-        redis.call('ZADD', K_MONITORING, at, inc.id)
-        body = sentence(body, 'All affected components are operational again; monitoring.')
-      end
-    elseif inc.status == 'monitoring' then
-      action = 'reopened'
-      investigate(inc)
-      body = sentence(body, 'The problem has recurred; investigating again.')
+    local action = apply(inc)
+    if first then
+      others[#others + 1] = inc
+    else
+      first, first_action = inc, action
     end
-    add_update(inc, inc.status, body, at, change)
-    return finish(action, inc)
   end
+end
+if first then
+  return finish(first_action, first, others)
 end
 
 if HEALTHY[new] then
@@ -131,6 +160,7 @@ if reopen_window > 0 then
   for _, id in ipairs(recent) do
     local inc = load_incident(id)
     if inc and inc.status == 'resolved' and inc.components[comp] then
+      refresh(inc)
       touch(inc)
       investigate(inc)
       inc.resolved_at = nil
