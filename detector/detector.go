@@ -167,6 +167,15 @@ func (st *checkState) next() CheckStatus {
 	return cur
 }
 
+// Spec returns the named check's spec, if the check is configured.
+func (d *Detector) Spec(name string) (Spec, bool) {
+	st, ok := d.checks[name]
+	if !ok {
+		return Spec{}, false
+	}
+	return st.spec, true
+}
+
 // Check returns a copy of the named check's state.
 func (d *Detector) Check(name string) (Check, bool) {
 	st, ok := d.checks[name]

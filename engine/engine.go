@@ -36,9 +36,12 @@ type Options struct {
 	Registry prometheus.Registerer
 	Logger   *slog.Logger
 	Now      func() time.Time
-	// OnChange is called (without blocking) after every check result and
-	// every stored transition, so the status snapshot can be rebuilt.
+	// OnChange is called (without blocking) after every stored transition:
+	// the store's state changed.
 	OnChange func()
+	// OnResult is called (without blocking) after every check result: only
+	// in-process check states changed.
+	OnResult func()
 }
 
 // Engine owns the detector and the component statuses sent to the store.
@@ -47,6 +50,7 @@ type Engine struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	onChange func()
+	onResult func()
 	m        *metrics
 	wake     chan struct{}
 
@@ -57,6 +61,12 @@ type Engine struct {
 	// acked is the last status the store accepted for each component.
 	acked      map[string]detector.ComponentStatus
 	lastResync time.Time
+	// retired maps components that left the config (id -> name) to be
+	// reported operational once, so an incident they were in can end.
+	retired map[string]string
+	// storeSwept is set once the store's components were compared with the
+	// config (components removed while tocsin was not running).
+	storeSwept bool
 }
 
 // New returns an engine with no configuration; call Configure before Record.
@@ -71,10 +81,14 @@ func New(o Options) (*Engine, error) {
 	if o.OnChange == nil {
 		o.OnChange = func() {}
 	}
+	if o.OnResult == nil {
+		o.OnResult = func() {}
+	}
 	return &Engine{
-		store: o.Store, logger: o.Logger, now: o.Now, onChange: o.OnChange, m: m,
-		wake: make(chan struct{}, 1), det: detector.New(), cfg: &config.Config{},
+		store: o.Store, logger: o.Logger, now: o.Now, onChange: o.OnChange, onResult: o.OnResult,
+		m: m, wake: make(chan struct{}, 1), det: detector.New(), cfg: &config.Config{},
 		scrub: strings.NewReplacer(), acked: map[string]detector.ComponentStatus{},
+		retired: map[string]string{},
 	}, nil
 }
 
@@ -100,6 +114,7 @@ func (e *Engine) Configure(cfg *config.Config) {
 			e.m.forget(c.Name)
 		}
 	}
+	e.retire(e.cfg.Components, cfg.Components)
 	e.det.Configure(specs)
 	e.cfg, e.scrub = cfg, strings.NewReplacer(pairs...)
 	for _, c := range cfg.Checks {
@@ -115,6 +130,11 @@ func (e *Engine) Configure(cfg *config.Config) {
 func (e *Engine) Record(_ context.Context, c config.Check, r probe.Result) {
 	now := e.now()
 	e.mu.Lock()
+	if spec, ok := e.det.Spec(c.Name); !ok || spec.Component != c.Component {
+		// A probe that was in flight when its check was removed or moved.
+		e.mu.Unlock()
+		return
+	}
 	r.Message = e.scrub.Replace(r.Message)
 	e.m.observe(c.Name, c.Type, c.Component, r, now)
 	ch, changed := e.det.Observe(c.Name, r, now)
@@ -127,7 +147,7 @@ func (e *Engine) Record(_ context.Context, c config.Check, r probe.Result) {
 			"reason", r.Reason, "message", r.Message)
 		e.poke()
 	}
-	e.onChange()
+	e.onResult()
 }
 
 // Checks returns a copy of every check's state.
@@ -154,29 +174,41 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-e.wake:
+			e.flush(ctx)
 		case <-t.C:
-			e.tick(ctx)
+			// Flush first: a relapse still waiting to be written must land
+			// before Tick may resolve its incident.
+			if e.flush(ctx) {
+				e.tick(ctx)
+			}
 		}
-		e.flush(ctx)
 	}
 }
 
 // Flush sends pending component changes now; used at shutdown.
 func (e *Engine) Flush(ctx context.Context) { e.flush(ctx) }
 
-func (e *Engine) flush(ctx context.Context) {
+// flush sends pending observations in order; it reports whether all landed.
+func (e *Engine) flush(ctx context.Context) bool {
+	e.sweepStore(ctx)
 	for _, o := range e.pending() {
 		tr, err := e.store.Observe(ctx, o)
 		if err != nil {
 			e.logger.Warn("store observe failed; will retry", "component", o.Component, "error", err)
 			e.forgetAcks() // the store may come back empty: send everything again
-			return         // keep order: retry this and later ones on the next tick
+			return false   // keep order: retry this and later ones on the next tick
 		}
 		e.mu.Lock()
-		e.acked[o.Component] = o.Status
+		if _, ok := e.retired[o.Component]; ok {
+			delete(e.retired, o.Component)
+			delete(e.acked, o.Component)
+		} else {
+			e.acked[o.Component] = o.Status
+		}
 		e.mu.Unlock()
 		e.transitioned(tr, o.Component)
 	}
+	return true
 }
 
 // pending computes, level-triggered, the observation for every component
@@ -185,7 +217,7 @@ func (e *Engine) pending() []incident.Observation {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.now()
-	var out []incident.Observation
+	out := e.retirements(now)
 	for _, comp := range e.cfg.Components {
 		v := e.det.Component(comp.ID)
 		if inMaintenance(e.cfg.Maintenance, comp.ID, now) {

@@ -228,3 +228,47 @@ func TestEngineResyncsAStoreThatLostItsData(t *testing.T) {
 		t.Fatalf("after resync: %+v", st)
 	}
 }
+
+// A component removed from the config while its incident is open is
+// reported operational ("removed from monitoring"), so the incident can end.
+func TestRemovedComponentEndsItsIncident(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.feed("api-health", "uDD")
+	cfg := *f.cfg
+	cfg.Components, cfg.Checks = cfg.Components[:1], cfg.Checks[:1]
+	f.eng.Configure(&cfg)
+	f.eng.flush(context.Background())
+	st := f.state(t)
+	if len(st.Incidents) != 1 || st.Incidents[0].Status != incident.Monitoring {
+		t.Fatalf("after removing api: %+v", st.Incidents)
+	}
+	if body := st.Incidents[0].Updates[len(st.Incidents[0].Updates)-1].Body; !strings.Contains(body, "API was removed from monitoring") {
+		t.Errorf("last update %q", body)
+	}
+	// A late result of the removed check changes nothing, not even metrics.
+	f.eng.Record(context.Background(), f.cfg.Checks[1], probe.Result{Status: probe.StatusDown})
+	if n, _ := testutil.GatherAndCount(f.reg, "tocsin_probe_success"); n != 0 {
+		t.Errorf("late result of a removed check recreated its series: %d", n)
+	}
+}
+
+// A component removed while tocsin was not running is found in the store at
+// start and retired the same way.
+func TestComponentRemovedWhileDownIsSwept(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.feed("api-health", "uDD")
+	// A new process whose config no longer has api.
+	eng, err := New(Options{Store: f.store, Registry: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler), Now: f.clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := *f.cfg
+	cfg.Components, cfg.Checks = cfg.Components[:1], cfg.Checks[:1]
+	eng.Configure(&cfg)
+	eng.flush(context.Background())
+	if st := f.state(t); st.Incidents[0].Status != incident.Monitoring {
+		t.Fatalf("incident of a component removed while down: %s", st.Incidents[0].Status)
+	}
+}

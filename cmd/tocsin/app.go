@@ -50,7 +50,8 @@ func (a *app) build(store incident.Store, reg *prometheus.Registry) error {
 		Now: time.Now, Metrics: sm,
 	}
 	a.eng, err = engine.New(engine.Options{
-		Store: store, Registry: reg, Logger: a.logger, OnChange: a.refresher.Trigger,
+		Store: store, Registry: reg, Logger: a.logger,
+		OnChange: a.refresher.Trigger, OnResult: a.refresher.Trigger,
 	})
 	if err != nil {
 		return err
@@ -71,8 +72,12 @@ func (a *app) ready() error {
 	return nil
 }
 
-// apply puts cfg in force: probers are built first, so a config whose probes
-// cannot be built is rejected before anything changes.
+// errPartial marks a config that was put in force although some of its
+// checks could not be scheduled.
+var errPartial = errors.New("applied, but scheduling failed")
+
+// apply puts cfg in force. Probers are built first, so a config whose
+// probes cannot be built is rejected before anything changes.
 func (a *app) apply(cfg *config.Config) error {
 	jobs, err := buildJobs(cfg)
 	if err != nil {
@@ -81,10 +86,10 @@ func (a *app) apply(cfg *config.Config) error {
 	a.scrub.set(cfg.Secrets())
 	a.cfg.Store(cfg)
 	a.eng.Configure(cfg)
-	if err := a.sched.Reconcile(jobs); err != nil {
-		return err
-	}
 	a.refresher.Trigger()
+	if err := a.sched.Reconcile(jobs); err != nil {
+		return fmt.Errorf("%w: %w", errPartial, err)
+	}
 	return nil
 }
 
@@ -110,7 +115,12 @@ func (a *app) reload(lo config.LoadOptions) {
 	if err == nil {
 		err = a.apply(cfg)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, errPartial):
+		a.reloads.WithLabelValues("failure").Inc()
+		a.logger.Error("config reload partially applied: some checks are not scheduled", "error", err)
+		return
+	case err != nil:
 		a.reloads.WithLabelValues("failure").Inc()
 		a.logger.Error("config reload rejected; keeping the config in force", "error", err)
 		return

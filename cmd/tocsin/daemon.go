@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,9 +31,11 @@ type daemonOptions struct {
 	stdout io.Writer
 	// ready, if set, receives the listening address once serving.
 	ready func(addr string)
+	// hup delivers SIGHUP; it reloads the config.
+	hup <-chan os.Signal
 }
 
-func runDaemon(ctx context.Context, args, env []string, stdout io.Writer) error {
+func runDaemon(ctx context.Context, args, env []string, stdout io.Writer, hup <-chan os.Signal) error {
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	config.RegisterFlags(fs)
@@ -46,7 +46,7 @@ func runDaemon(ctx context.Context, args, env []string, stdout io.Writer) error 
 	if path == "" {
 		return fmt.Errorf("%w: run needs --config FILE", errUsage)
 	}
-	return daemon(ctx, daemonOptions{load: config.LoadOptions{File: path, Env: env, Flags: fs}, stdout: stdout})
+	return daemon(ctx, daemonOptions{load: config.LoadOptions{File: path, Env: env, Flags: fs}, stdout: stdout, hup: hup})
 }
 
 // daemon wires every part together and runs until ctx is cancelled.
@@ -127,10 +127,14 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	// The engine is the only writer to the store; it runs outside the
+	// errgroup so shutdown can stop it before the final flush.
+	engCtx, stopEngine := context.WithCancel(runCtx)
+	engDone := make(chan struct{})
+	go func() { defer close(engDone); _ = a.eng.Run(engCtx) }()
 	g, gctx := errgroup.WithContext(runCtx)
-	g.Go(func() error { return a.eng.Run(gctx) })
 	g.Go(func() error { return a.refresher.Run(gctx) })
-	g.Go(func() error { a.reloadLoop(gctx, o.load); return nil })
+	g.Go(func() error { a.reloadLoop(gctx, o.load, o.hup); return nil })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("server: %w", err)
@@ -143,32 +147,28 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 	case <-gctx.Done():
 	}
 	a.logger.Info("shutting down")
-	return a.shutdown(srv, cancel, g)
-}
-
-func (a *app) shutdown(srv *http.Server, cancel context.CancelFunc, g *errgroup.Group) error {
-	// Stop probing first and let in-flight probes finish within their own
-	// timeouts, then write their last observations, then stop serving.
+	// Stop probing and let in-flight probes finish within their own
+	// timeouts; stop the engine's loop; then write the last observations
+	// once, from here; then stop serving.
 	deadline, done := context.WithTimeout(context.Background(), shutdownBudget)
 	defer done()
 	if err := a.sched.Shutdown(); err != nil {
 		a.logger.Warn("scheduler shutdown", "error", err)
 	}
+	stopEngine()
+	<-engDone
 	a.eng.Flush(deadline)
 	if err := srv.Shutdown(deadline); err != nil {
 		a.logger.Warn("http shutdown", "error", err)
 	}
 	cancel()
-	err := g.Wait()
+	err = g.Wait()
 	a.logger.Info("stopped")
 	return err
 }
 
 // reloadLoop reloads the config on SIGHUP or when the file changes.
-func (a *app) reloadLoop(ctx context.Context, lo config.LoadOptions) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func (a *app) reloadLoop(ctx context.Context, lo config.LoadOptions, hup <-chan os.Signal) {
 	changed := make(chan struct{}, 1)
 	if lo.File != "" {
 		go func() {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/template"
 	"time"
 
@@ -38,7 +39,7 @@ func demoScript() []demoStep {
 
 const demoConfig = `# tocsin demo: generated against the simulated SaaS on loopback.
 server: {listen: "{{.Listen}}", cache_max_age: 2s}
-page: {name: "Acme Status (tocsin demo)", url: "http://{{.Listen}}"}
+page: {name: "Acme Status (tocsin demo)", url: "{{.PageURL}}"}
 log: {format: text}
 defaults: {interval: 2s, timeout: 1500ms, failure_threshold: 2, success_threshold: 2}
 incidents: {group_window: 2m, resolve_after: 20s, reopen_window: 30s, retention: 24h}
@@ -62,10 +63,10 @@ checks:
     http: {url: "{{.Jobs}}"}
 `
 
-func runDemo(ctx context.Context, args, env []string, stdout io.Writer) error {
+func runDemo(ctx context.Context, args, env []string, stdout io.Writer, hup <-chan os.Signal) error {
 	fs := pflag.NewFlagSet("demo", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	listen := fs.String("listen", "127.0.0.1:8080", "address of the status page and API")
+	listen := fs.String("listen", ":8080", "address of the status page and API")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -84,10 +85,10 @@ func runDemo(ctx context.Context, args, env []string, stdout io.Writer) error {
 	if err := writeDemoConfig(path, *listen, saas); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "tocsin demo: status page on http://%s/ — a scripted outage starts 15s into every %s cycle (config: %s)\n", *listen, demoCycle, path)
+	fmt.Fprintf(stdout, "tocsin demo: status page on http://%s/ — a scripted outage starts 15s into every %s cycle (config: %s)\n", browsable(*listen), demoCycle, path)
 	go playScript(ctx, saas, stdout)
 	// Drop REDIS settings from the environment: the demo always runs embedded.
-	return daemon(ctx, daemonOptions{load: config.LoadOptions{File: path, Env: withoutRedisEnv(env)}, stdout: stdout})
+	return daemon(ctx, daemonOptions{load: config.LoadOptions{File: path, Env: withoutRedisEnv(env)}, stdout: stdout, hup: hup})
 }
 
 func writeDemoConfig(path, listen string, saas *acme.Acme) error {
@@ -97,7 +98,16 @@ func writeDemoConfig(path, listen string, saas *acme.Acme) error {
 	}
 	defer f.Close()
 	t := template.Must(template.New("demo").Parse(demoConfig))
-	return t.Execute(f, map[string]string{"Listen": listen, "Web": saas.Web.URL(), "API": saas.API.URL(), "Jobs": saas.Jobs.URL()})
+	return t.Execute(f, map[string]string{"Listen": listen, "PageURL": "http://" + browsable(listen),
+		"Web": saas.Web.URL(), "API": saas.API.URL(), "Jobs": saas.Jobs.URL()})
+}
+
+// browsable turns a listen address like ":8080" into one a browser can open.
+func browsable(listen string) string {
+	if strings.HasPrefix(listen, ":") {
+		return "localhost" + listen
+	}
+	return listen
 }
 
 func withoutRedisEnv(env []string) []string {

@@ -20,9 +20,13 @@ var (
 )
 
 func main() {
+	// Catch SIGHUP before anything else: its default action would kill a
+	// daemon that is still starting (loading config, waiting for Redis).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(exitCode(run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr), os.Stderr))
+	os.Exit(exitCode(run(ctx, os.Args[1:], os.Environ(), os.Stdout, hup), os.Stderr))
 }
 
 func exitCode(err error, stderr io.Writer) int {
@@ -50,17 +54,18 @@ commands:
 
 flags (run): --listen, --redis-url, --log-level, --log-format (json|text)`
 
-// run dispatches the subcommand. ctx is cancelled by SIGTERM/SIGINT.
-func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
+// run dispatches the subcommand. ctx is cancelled by SIGTERM/SIGINT; hup
+// delivers SIGHUP (reload).
+func run(ctx context.Context, args, env []string, stdout io.Writer, hup <-chan os.Signal) error {
 	cmd := "run"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
 	case "run":
-		return runDaemon(ctx, args, env, stdout)
+		return runDaemon(ctx, args, env, stdout, hup)
 	case "demo":
-		return runDemo(ctx, args, env, stdout)
+		return runDemo(ctx, args, env, stdout, hup)
 	case "validate":
 		return runValidate(args, env, stdout)
 	case "check":

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -131,4 +133,53 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestSIGHUPDuringStartup: a reload signal while tocsin is still starting
+// (here: waiting on a Redis that never answers) must not kill it.
+func TestSIGHUPDuringStartup(t *testing.T) {
+	t.Parallel()
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	web := startWeb(t)
+	cfg := e2eConfig(t, "redis://"+silent.Addr().String()+"/0", web.URL())
+	cmd := exec.Command(tocsinBinary(t), "run", "--config", cfg)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	time.Sleep(300 * time.Millisecond)
+	_ = cmd.Process.Signal(syscall.SIGHUP)
+	select {
+	case err := <-done:
+		done <- err
+		t.Fatalf("tocsin died on SIGHUP during startup: %v\n%s", err, out.String())
+	case <-time.After(2 * time.Second):
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		done <- err
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v\n%s", err, out.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Errorf("no exit 15s after SIGTERM:\n%s", out.String())
+	}
 }

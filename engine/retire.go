@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/detector"
+	"github.com/tocsin/tocsin/incident"
+)
+
+// retire marks components of old that are not in next; a component that
+// comes back is no longer retired. The caller holds e.mu.
+func (e *Engine) retire(old, next []config.Component) {
+	keep := make(map[string]bool, len(next))
+	for _, c := range next {
+		keep[c.ID] = true
+		delete(e.retired, c.ID)
+	}
+	for _, c := range old {
+		if !keep[c.ID] {
+			e.retired[c.ID] = c.Name
+			delete(e.acked, c.ID)
+		}
+	}
+}
+
+// retirements are the observations that tell the store a removed component
+// is no longer monitored, so an incident it was part of can end instead of
+// showing an outage forever. The caller holds e.mu.
+func (e *Engine) retirements(now time.Time) []incident.Observation {
+	out := make([]incident.Observation, 0, len(e.retired))
+	for id, name := range e.retired {
+		out = append(out, incident.Observation{
+			Component: id, ComponentName: name, Status: detector.Operational, At: now,
+			Body:  fmt.Sprintf("%s was removed from monitoring.", name),
+			NewID: incident.NewID(), Policy: policy(e.cfg.Incidents),
+		})
+	}
+	return out
+}
+
+// sweepStore retires, once, the components the store knows as failing that
+// the config no longer has: removed while tocsin was not running.
+func (e *Engine) sweepStore(ctx context.Context) {
+	e.mu.Lock()
+	done := e.storeSwept
+	e.mu.Unlock()
+	if done {
+		return
+	}
+	st, err := e.store.Load(ctx, 0)
+	if err != nil {
+		return // tried again on the next flush
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	known := make(map[string]bool, len(e.cfg.Components))
+	for _, c := range e.cfg.Components {
+		known[c.ID] = true
+	}
+	for id, cs := range st.Components {
+		if !known[id] && cs.Status != detector.Operational {
+			e.retired[id] = id
+		}
+	}
+	e.storeSwept = true
+}
