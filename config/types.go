@@ -95,6 +95,49 @@ type Check struct {
 	SuccessThreshold int           `koanf:"success_threshold"`
 	Impact           string        `koanf:"impact"` // partial_outage | major_outage
 	HTTP             *HTTPCheck    `koanf:"http"`
+	SMTP             *SMTPCheck    `koanf:"smtp"`
+	TCP              *TCPCheck     `koanf:"tcp"`
+}
+
+// SMTPCheck configures an SMTP probe: banner, EHLO, optional TLS and AUTH,
+// and optionally a full transaction that must be accepted with 250.
+type SMTPCheck struct {
+	Address string `koanf:"address"` // host:port
+	// TLS is the mode: none | starttls | implicit.
+	TLS string `koanf:"tls"`
+	// TLSConfig holds verification options for starttls and implicit.
+	TLSConfig       TLS           `koanf:"tls_config"`
+	Helo            string        `koanf:"helo"`
+	ExpectBanner    string        `koanf:"expect_banner"` // regex over the greeting text
+	Auth            *SMTPAuth     `koanf:"auth"`
+	Send            *SMTPSend     `koanf:"send"`
+	DegradedLatency time.Duration `koanf:"degraded_latency"`
+}
+
+// SMTPAuth holds SMTP AUTH credentials; the password may come from a file.
+type SMTPAuth struct {
+	Username     string `koanf:"username"`
+	Password     Secret `koanf:"password"`
+	PasswordFile string `koanf:"password_file"`
+	// Mechanism is plain | login; empty picks PLAIN if offered, else LOGIN.
+	Mechanism string `koanf:"mechanism"`
+}
+
+// SMTPSend makes the probe run a full transaction: MAIL FROM, RCPT TO, DATA.
+type SMTPSend struct {
+	From string `koanf:"from"`
+	To   string `koanf:"to"`
+}
+
+// TCPCheck configures a TCP probe: connect, optional TLS, optional
+// send/expect exchange (like blackbox_exporter's query_response).
+type TCPCheck struct {
+	Address         string        `koanf:"address"` // host:port
+	TLS             bool          `koanf:"tls"`
+	TLSConfig       TLS           `koanf:"tls_config"`
+	Send            string        `koanf:"send"`   // written after connecting (and TLS)
+	Expect          string        `koanf:"expect"` // regex the reply must match
+	DegradedLatency time.Duration `koanf:"degraded_latency"`
 }
 
 // HTTPCheck configures an HTTP(S) probe.
