@@ -272,3 +272,16 @@ func TestComponentRemovedWhileDownIsSwept(t *testing.T) {
 		t.Fatalf("incident of a component removed while down: %s", st.Incidents[0].Status)
 	}
 }
+
+func TestPhaseHistogramHasOnlyKnownPhases(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	r := probe.Result{Status: probe.StatusUp, Phases: []probe.Phase{
+		{Name: "connect", Duration: time.Millisecond}, {Name: "banner", Duration: 2 * time.Millisecond},
+		{Name: "something-unbounded-/x?y", Duration: time.Millisecond},
+	}}
+	f.eng.Record(context.Background(), f.cfg.Checks[0], r)
+	if n, err := testutil.GatherAndCount(f.reg, "tocsin_probe_phase_duration_seconds"); err != nil || n != 2 {
+		t.Errorf("phase series = %d (%v), want 2", n, err)
+	}
+}

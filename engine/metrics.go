@@ -16,6 +16,7 @@ import (
 type metrics struct {
 	success     *prometheus.GaugeVec
 	duration    *prometheus.HistogramVec
+	phases      *prometheus.HistogramVec
 	results     *prometheus.CounterVec
 	checkStatus *prometheus.GaugeVec
 	lastEval    prometheus.Gauge
@@ -32,6 +33,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "tocsin_probe_duration_seconds", Help: "How long probes took.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"check", "type"}),
+		phases: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tocsin_probe_phase_duration_seconds", Help: "How long each phase of a probe took (dns, connect, tls, first_byte, banner, ehlo, auth, data, exchange).",
+			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"check", "type", "phase"}),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tocsin_probe_results_total", Help: "Probe results by verdict.",
 		}, []string{"check", "type", "result"}),
@@ -48,7 +53,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "tocsin_incidents_resolved_total", Help: "Incidents resolved by this process.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.success, m.duration, m.results, m.checkStatus, m.lastEval, m.opened, m.resolved} {
+	for _, c := range []prometheus.Collector{m.success, m.duration, m.phases, m.results, m.checkStatus, m.lastEval, m.opened, m.resolved} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("engine: register metrics: %w", err)
 		}
@@ -63,6 +68,11 @@ func (m *metrics) observe(check, typ, component string, r probe.Result, now time
 	}
 	m.success.WithLabelValues(check, typ, component).Set(up)
 	m.duration.WithLabelValues(check, typ).Observe(r.Duration.Seconds())
+	for _, ph := range r.Phases {
+		if knownPhase(ph.Name) {
+			m.phases.WithLabelValues(check, typ, ph.Name).Observe(ph.Duration.Seconds())
+		}
+	}
 	m.results.WithLabelValues(check, typ, string(r.Status)).Inc()
 	m.lastEval.Set(float64(now.UnixNano()) / 1e9)
 }
@@ -77,11 +87,22 @@ func (m *metrics) setCheckStatus(check string, s detector.CheckStatus) {
 	}
 }
 
+// knownPhase is the closed set of phase label values: a prober that
+// reported another name would otherwise add unbounded series.
+func knownPhase(name string) bool {
+	switch name {
+	case "dns", "connect", "tls", "first_byte", "banner", "ehlo", "auth", "data", "exchange":
+		return true
+	}
+	return false
+}
+
 // forget deletes every series of a removed check.
 func (m *metrics) forget(check string) {
 	l := prometheus.Labels{"check": check}
 	m.success.DeletePartialMatch(l)
 	m.duration.DeletePartialMatch(l)
+	m.phases.DeletePartialMatch(l)
 	m.results.DeletePartialMatch(l)
 	m.checkStatus.DeletePartialMatch(l)
 }
