@@ -47,7 +47,8 @@ type Check struct {
 	// BadSince is when the current run of bad results began (zero if the last
 	// result was up): an incident's retroactive start.
 	BadSince time.Time
-	// Last is the latest result; Recent holds up to 21 results, oldest first.
+	// Last is the latest result; Recent holds up to 21 results, oldest
+	// first. Recent is shared and must not be modified.
 	Last   probe.Result
 	Recent []probe.Result
 	// Streak counts consecutive results equal to Last.Status.
@@ -119,10 +120,11 @@ func (d *Detector) Observe(name string, r probe.Result, now time.Time) (Change, 
 }
 
 func (st *checkState) record(r probe.Result) {
-	st.recent = append(st.recent, r)
-	if len(st.recent) > historySize {
-		st.recent = append(st.recent[:0], st.recent[len(st.recent)-historySize:]...)
-	}
+	// Copy on write: snapshots share the old slice with readers, so it is
+	// never modified in place.
+	keep := st.recent[max(0, len(st.recent)-historySize+1):]
+	next := make([]probe.Result, 0, len(keep)+1)
+	st.recent = append(append(next, keep...), r)
 	switch r.Status {
 	case probe.StatusDown:
 		st.downRun++
@@ -196,7 +198,7 @@ func (d *Detector) Checks() []Check {
 
 func (st *checkState) snapshot() Check {
 	c := Check{Spec: st.spec, Status: st.status, Since: st.since, BadSince: st.badSince,
-		Recent: append([]probe.Result(nil), st.recent...)}
+		Recent: st.recent} // never written in place: see record
 	if n := len(st.recent); n > 0 {
 		c.Last = st.recent[n-1]
 		for i := n - 1; i >= 0 && st.recent[i].Status == c.Last.Status; i-- {

@@ -1,151 +1,192 @@
 package status
 
 import (
-	"math"
-	"net/url"
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
 	"time"
 
-	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/probe"
 )
 
-// The /api/v1/checks documents are tocsin's own. They carry no secret: no
-// headers, no bodies, no credentials; a target URL loses its userinfo, query
-// and fragment.
+// The /api/v1/checks documents are tocsin's own:
+//
+//	/api/v1/checks         {"generated_at", "stale", "checks": [check, ...]}
+//	/api/v1/checks/{name}  {"generated_at", "stale", "check": check}
+//
+// with the checks in config order; checkjson.go encodes a check. They carry
+// no secret: no headers, no bodies, no credentials; a target URL loses its
+// userinfo, query and fragment.
 
-type checksDoc struct {
-	GeneratedAt string      `json:"generated_at"`
-	Stale       bool        `json:"stale"`
-	Checks      []checkJSON `json:"checks"`
+// ctxEvery is how many checks are encoded between two looks at ctx.
+const ctxEvery = 1024
+
+// checkBodies holds /api/v1/checks, encoded at build, and serves
+// /api/v1/checks/{name} from it: a check's document is its object in the
+// list inside an envelope, made on the first request for it and kept for
+// the snapshot's lifetime.
+type checkBodies struct {
+	// list is a body of parts: the envelope's head, each check's object
+	// (after a comma but for the first), then "]}". The objects are shared
+	// with the next snapshot where the check does not change.
+	list  *body
+	frags [][]byte       // the objects' parts: list.parts[1 : len-1]
+	keys  []checkKey     // what each object was encoded from
+	names map[string]int // config index by check name, shared by the snapshots of one config
+	head  []byte         // the single-check envelope up to the object
+	enc   *encoder
+
+	mu   sync.Mutex // guards docs
+	docs map[string]*lazyBody
 }
 
-type checkDoc struct {
-	GeneratedAt string    `json:"generated_at"`
-	Stale       bool      `json:"stale"`
-	Check       checkJSON `json:"check"`
+type lazyBody struct {
+	once sync.Once
+	b    *body
 }
 
-type checkJSON struct {
-	Name       string               `json:"name"`
-	Component  string               `json:"component"`
-	Type       string               `json:"type"`
-	Target     *string              `json:"target"`
-	Interval   string               `json:"interval"`
-	Timeout    string               `json:"timeout"`
-	Status     detector.CheckStatus `json:"status"`
-	Since      *string              `json:"since"`
-	LastResult *resultJSON          `json:"last_result"`
-	// Recent holds the latest results, newest first.
-	Recent []recentJSON `json:"recent"`
-}
-
-type resultJSON struct {
-	Status        probe.Status       `json:"status"`
-	Reason        *string            `json:"reason"`
-	Message       *string            `json:"message"`
-	Start         string             `json:"start"`
-	DurationMS    float64            `json:"duration_ms"`
-	Phases        map[string]float64 `json:"phases"`
-	StatusCode    *int               `json:"status_code"`
-	CertExpiresAt *string            `json:"cert_expires_at"`
-}
-
-type recentJSON struct {
-	Status     probe.Status `json:"status"`
-	Reason     *string      `json:"reason"`
-	Start      string       `json:"start"`
-	DurationMS float64      `json:"duration_ms"`
-}
-
-// checkDocuments adds /api/v1/checks and one /api/v1/checks/{name} document
-// per configured check, in config order.
-func (b *builder) checkDocuments(docs map[string]any) {
-	states := make(map[string]detector.Check, len(b.in.Checks))
-	for _, c := range b.in.Checks {
-		states[c.Name] = c
+// object returns a check's object; c may be nil.
+func (c *checkBodies) object(name string) ([]byte, bool) {
+	if c == nil {
+		return nil, false
 	}
-	gen := b.ts(b.in.Now)
-	list := checksDoc{GeneratedAt: gen, Stale: b.in.Stale, Checks: make([]checkJSON, 0, len(b.cfg.Checks))}
-	for _, c := range b.cfg.Checks {
-		st, ok := states[c.Name]
-		if !ok {
-			st = detector.Check{Status: detector.Unknown}
-		}
-		cj := b.check(c, st)
-		list.Checks = append(list.Checks, cj)
-		docs[pathChecks+"/"+c.Name] = checkDoc{GeneratedAt: gen, Stale: b.in.Stale, Check: cj}
+	i, ok := c.names[name]
+	if !ok {
+		return nil, false
 	}
-	docs[pathChecks] = list
+	if i > 0 {
+		return c.frags[i][1:], true // without the comma
+	}
+	return c.frags[i], true
 }
 
-func (b *builder) check(c config.Check, st detector.Check) checkJSON {
-	status := st.Status
-	if status == "" {
-		status = detector.Unknown
+// get returns the body of /api/v1/checks/{name}, making it on first use.
+// Concurrent first requests wait for one encoding.
+func (c *checkBodies) get(name string) (*body, bool) {
+	obj, ok := c.object(name)
+	if !ok {
+		return nil, false
 	}
-	cj := checkJSON{
-		Name:      c.Name,
-		Component: c.Component,
-		Type:      c.Type,
-		Target:    nullString(b.scrub(checkTarget(c))),
-		Interval:  c.Interval.String(),
-		Timeout:   c.Timeout.String(),
-		Status:    status,
-		Since:     b.tsNull(st.Since),
-		Recent:    make([]recentJSON, 0, len(st.Recent)),
+	c.mu.Lock()
+	lb := c.docs[name]
+	if lb == nil {
+		lb = &lazyBody{}
+		c.docs[name] = lb
 	}
+	c.mu.Unlock()
+	lb.once.Do(func() {
+		data := make([]byte, 0, len(c.head)+len(obj)+1)
+		data = append(append(append(data, c.head...), obj...), '}')
+		lb.b = c.enc.newBody(data, contentTypeJSON, false)
+	})
+	return lb.b, true
+}
+
+// checkKey is what a check's object depends on besides the config, which
+// fixes the check's settings, the time zone and the secrets scrubbed. Every
+// result has its own start time, so a new one changes last.
+type checkKey struct {
+	status       detector.CheckStatus
+	since        int64 // Since in Unix ns
+	last         int64 // Last.Start
+	first        int64 // Recent[0].Start
+	lastStatus   probe.Status
+	lastDuration time.Duration
+	recent       int
+}
+
+func keyOf(st *detector.Check) checkKey {
+	k := checkKey{status: st.Status, since: nanos(st.Since), last: nanos(st.Last.Start),
+		lastStatus: st.Last.Status, lastDuration: st.Last.Duration, recent: len(st.Recent)}
 	if len(st.Recent) > 0 {
-		cj.LastResult = b.result(st.Last)
+		k.first = nanos(st.Recent[0].Start)
 	}
-	for i := len(st.Recent) - 1; i >= 0; i-- {
-		r := st.Recent[i]
-		cj.Recent = append(cj.Recent, recentJSON{Status: r.Status, Reason: nullString(string(r.Reason)),
-			Start: b.ts(r.Start), DurationMS: millis(r.Duration)})
-	}
-	return cj
+	return k
 }
 
-func (b *builder) result(r probe.Result) *resultJSON {
-	out := &resultJSON{
-		Status:        r.Status,
-		Reason:        nullString(string(r.Reason)),
-		Message:       nullString(b.scrub(r.Message)),
-		Start:         b.ts(r.Start),
-		DurationMS:    millis(r.Duration),
-		Phases:        make(map[string]float64, len(r.Phases)),
-		CertExpiresAt: b.tsNull(r.CertNotAfter),
+// nanos is t in Unix nanoseconds, 0 for the zero time.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
 	}
-	for _, p := range r.Phases {
-		out.Phases[p.Name+"_ms"] = millis(p.Duration)
-	}
-	if r.StatusCode != 0 {
-		code := r.StatusCode
-		out.StatusCode = &code
-	}
-	return out
+	return t.UnixNano()
 }
 
-// checkTarget is what a check probes, safe to publish ("" when unknown).
-func checkTarget(c config.Check) string {
-	if c.HTTP != nil {
-		return publicURL(c.HTTP.URL.Reveal())
+// checkList encodes /api/v1/checks. A check whose state did not change
+// since prev, under the same config, keeps prev's object rather than being
+// encoded again: between two rebuilds only a few checks have a new result.
+func (b *builder) checkList(ctx context.Context, enc *encoder, prev *Snapshot) (*checkBodies, error) {
+	checks := b.cfg.Checks
+	var old *checkBodies
+	if prev != nil && prev.cfg == b.cfg {
+		old = prev.checks // same config: same checks in the same order
 	}
-	return ""
+	out := &checkBodies{enc: enc, docs: map[string]*lazyBody{}, keys: make([]checkKey, len(checks))}
+	if old != nil {
+		out.names = old.names
+	} else {
+		out.names = make(map[string]int, len(checks))
+		for i, c := range checks {
+			out.names[c.Name] = i
+		}
+	}
+	state := b.statesByConfig(out.names)
+	head := append(append(append([]byte(`{"generated_at":`), b.quotedTime(b.in.Now)...), `,"stale":`...),
+		strconv.FormatBool(b.in.Stale)...)
+	parts := make([][]byte, 0, len(checks)+2)
+	parts = append(parts, append(slices.Clip(head), `,"checks":[`...))
+	unknown := detector.Check{Status: detector.Unknown}
+	var scratch []byte
+	for i, c := range checks {
+		if i%ctxEvery == ctxEvery-1 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("status: build: %w", err)
+			}
+		}
+		st := &unknown
+		if j := state[i]; j >= 0 {
+			st = &b.in.Checks[j]
+		}
+		out.keys[i] = keyOf(st)
+		if old != nil && old.keys[i] == out.keys[i] {
+			parts = append(parts, old.frags[i])
+			continue
+		}
+		scratch = scratch[:0]
+		if i > 0 {
+			scratch = append(scratch, ',')
+		}
+		scratch = b.appendCheck(scratch, c, *st)
+		parts = append(parts, bytes.Clone(scratch))
+	}
+	parts = append(parts, []byte("]}"))
+	out.frags = parts[1 : len(parts)-1]
+	out.head = append(head, `,"check":`...)
+	out.list = enc.newPartsBody(parts, contentTypeJSON)
+	return out, nil
 }
 
-// publicURL keeps scheme, host and path: userinfo, query and fragment may
-// carry credentials or tokens. An unparsable URL gives "".
-func publicURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return ""
+// statesByConfig returns, for each configured check, the index of its state
+// in Inputs.Checks, or -1 when it has none.
+func (b *builder) statesByConfig(names map[string]int) []int {
+	checks := b.cfg.Checks
+	state := make([]int, len(checks))
+	for i := range state {
+		state[i] = -1
 	}
-	clean := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
-	return clean.String()
-}
-
-// millis is d in milliseconds, to the microsecond.
-func millis(d time.Duration) float64 {
-	return math.Round(float64(d)/float64(time.Microsecond)) / 1000
+	for j, c := range b.in.Checks {
+		if i, ok := names[c.Name]; ok {
+			state[i] = j
+		}
+	}
+	for i, c := range checks {
+		if k := names[c.Name]; state[i] < 0 && k != i {
+			state[i] = state[k] // a repeated name: names has the last one
+		}
+	}
+	return state
 }

@@ -1,6 +1,7 @@
 package status
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -135,11 +136,13 @@ func scenarios() []scenario {
 
 // fakeStore is an in-memory incident.Store for Refresher tests.
 type fakeStore struct {
-	mu      sync.Mutex
-	state   incident.State
-	err     error
-	loads   int
-	version int64
+	mu       sync.Mutex
+	state    incident.State
+	err      error // fails every read
+	loadErr  error // fails Load only
+	loads    int
+	versions int
+	version  int64
 }
 
 var _ incident.Store = (*fakeStore)(nil)
@@ -155,14 +158,15 @@ func (f *fakeStore) Tick(context.Context, time.Time, incident.Policy, string) ([
 func (f *fakeStore) Version(context.Context) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.versions++
 	return f.version, f.err
 }
 
 func (f *fakeStore) Load(context.Context, int) (incident.State, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.err != nil {
-		return incident.State{}, f.err
+	if err := cmp.Or(f.err, f.loadErr); err != nil {
+		return incident.State{}, err
 	}
 	f.loads++
 	st := f.state
@@ -186,10 +190,23 @@ func (f *fakeStore) setErr(err error) {
 	f.err = err
 }
 
+func (f *fakeStore) setLoadErr(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.loadErr = err
+}
+
+// loadCount counts successful Loads.
 func (f *fakeStore) loadCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.loads
+}
+
+func (f *fakeStore) versionCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.versions
 }
 
 // shape checks one decoded JSON value and returns its problems.

@@ -17,43 +17,60 @@ import (
 )
 
 const (
-	defaultInterval = 500 * time.Millisecond
+	defaultInterval    = 500 * time.Millisecond
+	defaultChecksEvery = time.Second
 	// reloadEvery bounds how long a state is trusted without a Load, in case
-	// a version bump was missed; it also refreshes time-dependent output.
+	// a version bump was missed; it also refreshes time-dependent output and
+	// picks up check states nobody announced.
 	reloadEvery = time.Minute
 	// storeTimeout bounds each store call, whatever the store's own timeouts.
 	storeTimeout = 5 * time.Second
 )
 
 // Refresher keeps the Server's snapshot current: it polls the store's
-// version and rebuilds when the state, the config, the checks or a
-// maintenance window changed. Set the fields, then call Refresh once and Run.
+// version and rebuilds when the state, the config or a maintenance window
+// changed, and when told that the store or the checks changed. Set the
+// fields, then call Refresh once and Run.
 type Refresher struct {
-	Store  incident.Store
+	Store incident.Store
+	// Checks returns this process's check states. It is called only for a
+	// rebuild: a poll does not read it (call ChecksChanged instead), though
+	// the reload every minute does.
 	Checks func() []detector.Check
+	// Config returns the config in force. A config is never modified: a new
+	// one is a new pointer, and what was encoded for the old one is not
+	// reused.
 	Config func() *config.Config
 	Server *Server
 	Logger *slog.Logger
 	// Interval is how often the store version is polled (default 500ms).
-	// Triggered rebuilds happen at most once per Interval/2.
+	// Rebuilds asked for with Trigger happen at most once per Interval/2.
 	Interval time.Duration
+	// ChecksEvery is the least time between two rebuilds asked for with
+	// ChecksChanged (default 1s).
+	ChecksEvery time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Metrics, if set, follows every snapshot.
 	Metrics *Metrics
 
-	once    sync.Once
-	trigger chan struct{}
-	lastOK  atomic.Int64 // unix nanoseconds of the last successful store read
+	once          sync.Once
+	trigger       chan struct{}
+	checksTrigger chan struct{}
+	lastOK        atomic.Int64 // unix nanoseconds of the last successful store read
+	enc           *encoder
 
 	mu        sync.Mutex // serialises cycles; guards the fields below
 	state     incident.State
 	haveState bool
+	loadOK    bool // the last Load succeeded: state is the store's
 	version   int64
+	stale     bool // the last store read failed
 	lastLoad  time.Time
 	lastBuild time.Time
 	epoch     time.Time
 	built     buildKey
+	snap      *Snapshot // the last one built, reused by the next build
 	failing   bool
 }
 
@@ -65,9 +82,24 @@ type buildKey struct {
 	stale  bool
 }
 
+// cycleKind is why a cycle runs.
+type cycleKind int
+
+const (
+	// cyclePoll polls the version and rebuilds if anything shown changed,
+	// except the checks.
+	cyclePoll cycleKind = iota
+	// cycleStore loads the state and rebuilds.
+	cycleStore
+	// cycleChecks rebuilds from the loaded state if the checks changed.
+	cycleChecks
+)
+
 func (r *Refresher) init() {
 	r.once.Do(func() {
 		r.trigger = make(chan struct{}, 1)
+		r.checksTrigger = make(chan struct{}, 1)
+		r.enc = newEncoder()
 		if r.Logger == nil {
 			r.Logger = slog.New(slog.DiscardHandler)
 		}
@@ -77,11 +109,14 @@ func (r *Refresher) init() {
 		if r.Interval <= 0 {
 			r.Interval = defaultInterval
 		}
+		if r.ChecksEvery <= 0 {
+			r.ChecksEvery = defaultChecksEvery
+		}
 	})
 }
 
-// Trigger asks for a rebuild soon (a check result arrived). It never
-// blocks; bursts coalesce into one rebuild.
+// Trigger says the store changed: the state is loaded again and the
+// snapshot rebuilt soon. It never blocks; bursts coalesce into one rebuild.
 func (r *Refresher) Trigger() {
 	r.init()
 	select {
@@ -90,7 +125,19 @@ func (r *Refresher) Trigger() {
 	}
 }
 
-// LastSuccess is when the store was last read successfully (zero if never).
+// ChecksChanged says only this process's check states changed (a probe
+// result arrived): the snapshot is rebuilt from the state already loaded,
+// without reading the store, at most once per ChecksEvery. It never blocks.
+func (r *Refresher) ChecksChanged() {
+	r.init()
+	select {
+	case r.checksTrigger <- struct{}{}:
+	default:
+	}
+}
+
+// LastSuccess is when the store was last read successfully (zero if never):
+// the version, and the state too whenever it had to be loaded.
 func (r *Refresher) LastSuccess() time.Time {
 	n := r.lastOK.Load()
 	if n == 0 {
@@ -104,7 +151,7 @@ func (r *Refresher) LastSuccess() time.Time {
 // returns the error.
 func (r *Refresher) Refresh(ctx context.Context) error {
 	r.init()
-	return r.cycle(ctx, true)
+	return r.cycle(ctx, cycleStore)
 }
 
 // Run keeps the snapshot current until ctx is done; it returns nil then.
@@ -112,42 +159,77 @@ func (r *Refresher) Run(ctx context.Context) error {
 	r.init()
 	tick := time.NewTicker(r.Interval)
 	defer tick.Stop()
-	coalesce := time.NewTimer(time.Hour)
-	coalesce.Stop()
-	defer coalesce.Stop()
-	minGap := r.Interval / 2
-	var lastForced time.Time
-	pending := false
+	store := newCoalescer(r.Interval / 2)
+	defer store.stop()
+	checks := newCoalescer(r.ChecksEvery)
+	defer checks.stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-			_ = r.cycle(ctx, false)
+			_ = r.cycle(ctx, cyclePoll)
 		case <-r.trigger:
-			if !pending {
-				pending = true
-				coalesce.Reset(max(0, minGap-time.Since(lastForced)))
-			}
-		case <-coalesce.C:
-			pending = false
-			lastForced = time.Now()
-			_ = r.cycle(ctx, true)
+			store.request()
+		case <-store.timer.C:
+			store.fired()
+			_ = r.cycle(ctx, cycleStore)
+		case <-r.checksTrigger:
+			checks.request()
+		case <-checks.timer.C:
+			checks.fired()
+			_ = r.cycle(ctx, cycleChecks)
 		}
 	}
 }
 
-// cycle reads the store if needed and rebuilds if anything shown changed.
-// force reloads the state and rebuilds regardless.
-func (r *Refresher) cycle(ctx context.Context, force bool) error {
+// coalescer turns requests into runs at least gap apart: the first request
+// after a run schedules the next, later ones join it.
+type coalescer struct {
+	timer   *time.Timer
+	gap     time.Duration
+	last    time.Time
+	pending bool
+}
+
+func newCoalescer(gap time.Duration) *coalescer {
+	c := &coalescer{timer: time.NewTimer(time.Hour), gap: gap}
+	c.timer.Stop()
+	return c
+}
+
+func (c *coalescer) request() {
+	if !c.pending {
+		c.pending = true
+		c.timer.Reset(max(0, c.gap-time.Since(c.last)))
+	}
+}
+
+func (c *coalescer) fired() { c.pending, c.last = false, time.Now() }
+
+func (c *coalescer) stop() { c.timer.Stop() }
+
+// cycle reads the store as kind says and rebuilds if anything shown
+// changed. It gives up, publishing nothing, once ctx is done.
+func (r *Refresher) cycle(ctx context.Context, kind cycleKind) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	now := r.Now()
 	if r.epoch.IsZero() {
 		r.epoch = now
 	}
-	loaded, storeErr := r.read(ctx, now, force)
-	r.noteStore(storeErr)
+	loaded, storeErr := false, error(nil)
+	if kind != cycleChecks {
+		loaded, storeErr = r.read(ctx, now, kind == cycleStore)
+		if err := ctx.Err(); err != nil {
+			return err // shutting down: not the store's fault
+		}
+		r.noteStore(storeErr)
+		r.stale = storeErr != nil
+	}
 	if !r.haveState {
 		if storeErr == nil {
 			storeErr = errors.New("status: no state loaded")
@@ -158,30 +240,53 @@ func (r *Refresher) cycle(ctx context.Context, force bool) error {
 	if cfg == nil {
 		return errors.New("status: no config")
 	}
+	key := buildKey{cfg: cfg, maint: maintenanceKey(cfg, now), stale: r.stale}
+	// A poll leaves the checks alone: reading them copies every check's
+	// history, and ChecksChanged announces their changes.
+	if kind == cyclePoll && !loaded && now.Sub(r.lastBuild) < reloadEvery {
+		shown := r.built
+		shown.checks = 0
+		if key == shown {
+			return storeErr
+		}
+	}
 	var checks []detector.Check
 	if r.Checks != nil {
 		checks = r.Checks()
 	}
-	key := buildKey{cfg: cfg, checks: fingerprint(checks), maint: maintenanceKey(cfg, now), stale: storeErr != nil}
-	if !force && !loaded && key == r.built && now.Sub(r.lastBuild) < reloadEvery {
-		return storeErr
+	key.checks = fingerprint(checks)
+	if kind == cycleChecks && key == r.built {
+		return nil
 	}
-	snap, err := Build(Inputs{Config: cfg, State: r.state, Checks: checks, Now: now,
-		Stale: storeErr != nil, Epoch: r.epoch})
-	if err != nil {
-		r.Logger.Error("status: build snapshot", "error", err)
+	if err := r.rebuild(ctx, Inputs{Config: cfg, State: r.state, Checks: checks, Now: now, Stale: r.stale,
+		Epoch: r.epoch}); err != nil {
 		return errors.Join(storeErr, err)
-	}
-	r.Server.Set(snap)
-	if r.Metrics != nil {
-		r.Metrics.Update(snap)
 	}
 	r.built, r.lastBuild = key, now
 	return storeErr
 }
 
+// rebuild builds and publishes a snapshot.
+func (r *Refresher) rebuild(ctx context.Context, in Inputs) error {
+	snap, err := build(ctx, in, buildOptions{enc: r.enc, prev: r.snap})
+	if err != nil {
+		if ctx.Err() == nil {
+			r.Logger.Error("status: build snapshot", "error", err)
+		}
+		return err
+	}
+	r.snap = snap
+	r.Server.Set(snap)
+	if r.Metrics != nil {
+		r.Metrics.Update(snap)
+	}
+	return nil
+}
+
 // read polls the version and loads the state when it changed, when forced,
-// or when the state is older than reloadEvery. It reports whether it loaded.
+// when the last Load failed, or when the state is older than reloadEvery. It
+// reports whether it loaded. LastSuccess advances only when the state held
+// is the store's current one.
 func (r *Refresher) read(ctx context.Context, now time.Time, force bool) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
@@ -189,16 +294,17 @@ func (r *Refresher) read(ctx context.Context, now time.Time, force bool) (bool, 
 	if err != nil {
 		return false, fmt.Errorf("status: store version: %w", err)
 	}
-	r.lastOK.Store(now.UnixNano())
-	if r.haveState && !force && v == r.version && now.Sub(r.lastLoad) < reloadEvery {
+	if r.loadOK && !force && v == r.version && now.Sub(r.lastLoad) < reloadEvery {
+		r.lastOK.Store(now.UnixNano())
 		return false, nil
 	}
 	st, err := r.Store.Load(ctx, incidentLimit)
 	if err != nil {
+		r.loadOK = false
 		return false, fmt.Errorf("status: store load: %w", err)
 	}
 	r.lastOK.Store(now.UnixNano())
-	r.state, r.haveState, r.version, r.lastLoad = st, true, v, now
+	r.state, r.haveState, r.loadOK, r.version, r.lastLoad = st, true, true, v, now
 	return true, nil
 }
 

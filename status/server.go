@@ -195,7 +195,7 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, path stri
 		writeError(w, http.StatusServiceUnavailable, "starting")
 		return
 	}
-	b, ok := snap.bodies[path]
+	b, ok := snap.body(path)
 	if !ok {
 		writeError(w, http.StatusNotFound, "not found")
 		return
@@ -207,22 +207,31 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, path stri
 	if snap.Stale {
 		h.Set("X-Tocsin-Stale", "true")
 	}
-	if tag, ok := matchETag(r.Header.Get("If-None-Match"), b.etag, b.gzETag); ok {
+	etag, gzETag := b.tags()
+	if tag, ok := matchETag(r.Header.Get("If-None-Match"), etag, gzETag); ok {
 		h.Set("ETag", tag)
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	data, tag := b.data, b.etag
-	if b.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
-		data, tag = b.gz, b.gzETag
+	var gz []byte
+	if gzETag != "" && acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		gz = b.gzipped()
+	}
+	size, tag := b.size, etag
+	if gz != nil {
+		size, tag = len(gz), gzETag
 		h.Set("Content-Encoding", "gzip")
 	}
 	h.Set("ETag", tag)
 	h.Set("Content-Type", b.contentType)
-	h.Set("Content-Length", strconv.Itoa(len(data)))
+	h.Set("Content-Length", strconv.Itoa(size))
 	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(data)
+	switch {
+	case r.Method == http.MethodHead:
+	case gz != nil:
+		_, _ = w.Write(gz)
+	default:
+		_ = b.write(w) // the client went away: nothing to do
 	}
 }
 

@@ -5,10 +5,7 @@
 package status
 
 import (
-	"bytes"
-	"compress/gzip"
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,8 +56,10 @@ type Inputs struct {
 	Epoch time.Time
 }
 
-// Snapshot is an immutable, fully pre-encoded view of the status: every read
-// endpoint's body with its ETag and gzip variant. Safe for concurrent use.
+// Snapshot is an immutable view of the status: every read endpoint's body
+// with its ETag and gzip variant. The bodies of single checks are encoded on
+// first request, from the snapshot's own data, once. Safe for concurrent
+// use.
 type Snapshot struct {
 	// Built is Inputs.Now.
 	Built time.Time
@@ -76,31 +75,44 @@ type Snapshot struct {
 	OpenIncidentsByImpact map[incident.Impact]int
 
 	bodies map[string]*body
-}
+	checks *checkBodies
 
-// body is one endpoint's encoded response.
-type body struct {
-	data        []byte
-	etag        string
-	gz          []byte // nil when compressing does not make it smaller
-	gzETag      string
-	contentType string
+	// What the next build may reuse when the config is the same.
+	cfg   *config.Config
+	loc   *time.Location
+	scrub func(string) string
 }
 
 // Body returns the uncompressed body and ETag served at path.
 func (s *Snapshot) Body(path string) (data []byte, etag string, ok bool) {
-	b, ok := s.bodies[path]
+	b, ok := s.body(path)
 	if !ok {
 		return nil, "", false
 	}
-	return b.data, b.etag, true
+	etag, _ = b.tags()
+	return b.bytes(), etag, true
+}
+
+func (s *Snapshot) body(path string) (*body, bool) {
+	if name, ok := strings.CutPrefix(path, pathChecks+"/"); ok {
+		return s.checks.get(name)
+	}
+	b, ok := s.bodies[path]
+	return b, ok
 }
 
 // Paths lists every path the snapshot has a body for, sorted.
 func (s *Snapshot) Paths() []string {
-	out := make([]string, 0, len(s.bodies))
+	var checks map[string]int
+	if s.checks != nil {
+		checks = s.checks.names
+	}
+	out := make([]string, 0, len(s.bodies)+len(checks))
 	for p := range s.bodies {
 		out = append(out, p)
+	}
+	for name := range checks {
+		out = append(out, pathChecks+"/"+name)
 	}
 	slices.Sort(out)
 	return out
@@ -127,10 +139,34 @@ type builder struct {
 
 // Build maps the inputs to every read endpoint's body and encodes each once.
 func Build(in Inputs) (*Snapshot, error) {
+	return build(context.Background(), in, buildOptions{})
+}
+
+// buildOptions is what a Refresher passes to build besides the inputs.
+type buildOptions struct {
+	// enc makes the bodies; nil means a new encoder.
+	enc *encoder
+	// prev is the last snapshot: bodies and check objects that did not
+	// change are taken from it instead of being encoded again.
+	prev *Snapshot
+}
+
+// build is Build with reuse; it gives up with ctx's error between steps.
+func build(ctx context.Context, in Inputs, o buildOptions) (*Snapshot, error) {
 	if in.Config == nil {
 		return nil, errors.New("status: build: no config")
 	}
-	b := newBuilder(in)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("status: build: %w", err)
+	}
+	if o.enc == nil {
+		o.enc = newEncoder()
+	}
+	var prevBodies map[string]*body
+	if o.prev != nil {
+		prevBodies = o.prev.bodies
+	}
+	b := newBuilder(in, o.prev)
 	b.buildMaintenance()
 	b.buildComponents()
 	b.incidents = sortIncidents(in.State.Incidents)
@@ -144,37 +180,50 @@ func Build(in Inputs) (*Snapshot, error) {
 		ComponentStatuses:     b.statuses,
 		OpenIncidentsByImpact: b.openByImpact(),
 		bodies:                map[string]*body{},
+		cfg:                   b.cfg,
+		loc:                   b.loc,
+		scrub:                 b.scrub,
 	}
 	for path, doc := range b.documents() {
 		data, err := json.Marshal(doc)
 		if err != nil {
 			return nil, fmt.Errorf("status: encode %s: %w", path, err)
 		}
-		if snap.bodies[path], err = newBody(data, contentTypeJSON); err != nil {
-			return nil, err
-		}
+		snap.bodies[path] = o.enc.reuse(prevBodies[path], data, contentTypeJSON, false)
 	}
 	html, err := b.renderPage()
 	if err != nil {
 		return nil, err
 	}
-	if snap.bodies[pathPage], err = newBody(html, contentTypeHTML); err != nil {
+	snap.bodies[pathPage] = o.enc.reuse(prevBodies[pathPage], html, contentTypeHTML, false)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("status: build: %w", err)
+	}
+	if snap.checks, err = b.checkList(ctx, o.enc, o.prev); err != nil {
 		return nil, err
 	}
+	snap.bodies[pathChecks] = snap.checks.list
 	return snap, nil
 }
 
-func newBuilder(in Inputs) *builder {
+// newBuilder prepares a build; the time zone and the scrubber, which only
+// depend on the config, are taken from prev when its config is the same.
+func newBuilder(in Inputs, prev *Snapshot) *builder {
 	b := &builder{in: in, cfg: in.Config, loc: time.UTC, base: in.Epoch}
 	if b.base.IsZero() {
 		b.base = in.Now
 	}
 	p := in.Config.Page
 	tz := p.TimeZone
-	if tz == "" {
+	switch {
+	case tz == "":
 		tz = "Etc/UTC"
-	} else if loc, err := time.LoadLocation(tz); err == nil {
-		b.loc = loc
+	case prev != nil && prev.cfg == in.Config:
+		b.loc = prev.loc
+	default:
+		if loc, err := time.LoadLocation(tz); err == nil {
+			b.loc = loc
+		}
 	}
 	id := p.ID
 	if id == "" {
@@ -182,11 +231,16 @@ func newBuilder(in Inputs) *builder {
 	}
 	b.pageURL = strings.TrimSuffix(p.URL, "/")
 	b.page = pageJSON{ID: id, Name: p.Name, URL: b.pageURL, TimeZone: tz}
-	b.scrub = newScrubber(in.Config.Secrets())
+	if prev != nil && prev.cfg == in.Config {
+		b.scrub = prev.scrub
+	} else {
+		b.scrub = newScrubber(in.Config.Secrets())
+	}
 	return b
 }
 
-// documents returns the value to encode for every JSON endpoint.
+// documents returns the value to encode for every Statuspage endpoint; the
+// checks list is encoded by checkList.
 func (b *builder) documents() map[string]any {
 	all := make([]incidentJSON, 0, min(len(b.incidents), incidentLimit))
 	open := make([]incidentJSON, 0)
@@ -203,7 +257,7 @@ func (b *builder) documents() map[string]any {
 		}
 	}
 	st := statusJSON{Indicator: b.indicator, Description: b.indicator.Description()}
-	docs := map[string]any{
+	return map[string]any{
 		pathStatus:       statusDoc{Page: b.page, Status: st},
 		pathComponents:   componentsDoc{Page: b.page, Components: b.components},
 		pathIncidents:    incidentsDoc{Page: b.page, Incidents: all},
@@ -216,8 +270,6 @@ func (b *builder) documents() map[string]any {
 		pathSummary: summaryDoc{Page: b.page, Components: b.components, Incidents: open,
 			ScheduledMaintenances: b.maintenances(phaseInProgress, phaseScheduled), Status: st},
 	}
-	b.checkDocuments(docs)
-	return docs
 }
 
 // overall is the page indicator: the worst of the component statuses, the
@@ -267,28 +319,6 @@ func (b *builder) tsNull(t time.Time) *string {
 	}
 	s := b.ts(t)
 	return &s
-}
-
-// newBody wraps data with its strong ETag and a gzip variant.
-func newBody(data []byte, contentType string) (*body, error) {
-	sum := sha256.Sum256(data)
-	tag := hex.EncodeToString(sum[:16])
-	b := &body{data: data, etag: `"` + tag + `"`, contentType: contentType}
-	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if err != nil {
-		return nil, fmt.Errorf("status: gzip: %w", err)
-	}
-	if _, err := zw.Write(data); err != nil {
-		return nil, fmt.Errorf("status: gzip: %w", err)
-	}
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("status: gzip: %w", err)
-	}
-	if buf.Len() < len(data) {
-		b.gz, b.gzETag = buf.Bytes(), `"`+tag+`-gz"`
-	}
-	return b, nil
 }
 
 // slug turns a display name into an id fragment: [a-z0-9-]+.

@@ -51,7 +51,7 @@ func (a *app) build(store incident.Store, reg *prometheus.Registry) error {
 	}
 	a.eng, err = engine.New(engine.Options{
 		Store: store, Registry: reg, Logger: a.logger,
-		OnChange: a.refresher.Trigger, OnResult: a.refresher.Trigger,
+		OnChange: a.refresher.Trigger, OnResult: a.refresher.ChecksChanged,
 	})
 	if err != nil {
 		return err
