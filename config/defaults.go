@@ -5,9 +5,16 @@ import (
 	"time"
 )
 
-// Check types, impacts and HTTP defaults.
+// Check types, impacts and HTTP and SMTP defaults.
 const (
 	typeHTTP = "http"
+	typeSMTP = "smtp"
+	typeTCP  = "tcp"
+
+	smtpTLSNone     = "none"
+	smtpTLSStartTLS = "starttls"
+	smtpTLSImplicit = "implicit"
+	defaultHelo     = "tocsin.localhost"
 
 	impactPartialOutage = "partial_outage"
 	impactMajorOutage   = "major_outage"
@@ -62,7 +69,7 @@ func defaultValues() map[string]any {
 
 // applyCheckDefaults gives every check the values it leaves unset (zero):
 // interval, timeout and thresholds from c.Defaults, and fixed defaults for
-// impact and the HTTP settings.
+// impact and the HTTP, SMTP and TCP settings.
 func (c *Config) applyCheckDefaults() {
 	d := c.Defaults
 	for i := range c.Checks {
@@ -85,5 +92,28 @@ func (c *Config) applyCheckDefaults() {
 			h.MaxBodyBytes = cmp.Or(h.MaxBodyBytes, defaultMaxBodyBytes)
 			h.TLS.CertExpiryWarning = cmp.Or(h.TLS.CertExpiryWarning, defaultCertExpiryWarning)
 		}
+		ch.SMTP.applyDefaults()
+		ch.TCP.applyDefaults()
+	}
+}
+
+// applyDefaults sets tls (none) and helo, and the certificate expiry
+// warning when there is TLS: without it a tls_config is an error, and a
+// default must not make one.
+func (s *SMTPCheck) applyDefaults() {
+	if s == nil {
+		return
+	}
+	s.TLS = cmp.Or(s.TLS, smtpTLSNone)
+	s.Helo = cmp.Or(s.Helo, defaultHelo)
+	if s.TLS != smtpTLSNone {
+		s.TLSConfig.CertExpiryWarning = cmp.Or(s.TLSConfig.CertExpiryWarning, defaultCertExpiryWarning)
+	}
+}
+
+// applyDefaults sets the certificate expiry warning when there is TLS.
+func (t *TCPCheck) applyDefaults() {
+	if t != nil && t.TLS {
+		t.TLSConfig.CertExpiryWarning = cmp.Or(t.TLSConfig.CertExpiryWarning, defaultCertExpiryWarning)
 	}
 }

@@ -111,6 +111,40 @@ func TestLoadValidFull(t *testing.T) {
 		}
 	}
 
+	inheritedBy := func(name, component, typ string, set func(*Check)) Check {
+		c := inherited(name, nil)
+		c.Component, c.Type, c.HTTP = component, typ, nil
+		set(&c)
+		return c
+	}
+	inbound := &SMTPCheck{
+		Address: "mx.acme.example:25",
+		TLS:     "starttls",
+		TLSConfig: TLS{
+			CAFile:            "testdata/ca.pem",
+			ServerName:        "mx.internal",
+			CertExpiryWarning: 336 * time.Hour,
+		},
+		Helo:         "tocsin.acme.example",
+		ExpectBanner: "^220",
+		Auth: &SMTPAuth{
+			Username:     "probe",
+			Password:     "smtp-file-pass-4242",
+			PasswordFile: "testdata/secrets/smtp-password",
+			Mechanism:    "login",
+		},
+		Send:            &SMTPSend{From: "probe@acme.example", To: "probe-sink@acme.example"},
+		DegradedLatency: 3 * time.Second,
+	}
+	dbPort := &TCPCheck{
+		Address:         "db:5432",
+		TLS:             true,
+		TLSConfig:       TLS{CAFile: "testdata/ca.pem", CertExpiryWarning: 72 * time.Hour},
+		Send:            "PING\r\n",
+		Expect:          `^\+PONG`,
+		DegradedLatency: time.Second,
+	}
+
 	want := &Config{
 		Server: Server{
 			Listen:       "127.0.0.1:9090",
@@ -138,6 +172,7 @@ func TestLoadValidFull(t *testing.T) {
 		Components: []Component{
 			{ID: "web-app", Name: "Web App", Group: "Help Desk", Description: "The customer-facing web application"},
 			{ID: "api", Name: "Public API"},
+			{ID: "email", Name: "Email Processing"},
 		},
 		Checks: []Check{
 			{
@@ -149,6 +184,12 @@ func TestLoadValidFull(t *testing.T) {
 			inherited("api-status", status),
 			inherited("api-v2", v2),
 			inherited("api-admin", admin),
+			inheritedBy("smtp-inbound", "email", "smtp", func(c *Check) { c.SMTP = inbound }),
+			inheritedBy("smtp-plain", "email", "smtp", func(c *Check) {
+				c.SMTP = &SMTPCheck{Address: "[2001:db8::25]:25", TLS: "none", Helo: "tocsin.localhost"}
+			}),
+			inheritedBy("db-port", "web-app", "tcp", func(c *Check) { c.TCP = dbPort }),
+			inheritedBy("cache-port", "api", "tcp", func(c *Check) { c.TCP = &TCPCheck{Address: "cache:6379"} }),
 		},
 		Maintenance: []Maintenance{{
 			Name: "db-upgrade", Components: []string{"web-app", "api"}, Message: "Database upgrade",

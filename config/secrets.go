@@ -125,18 +125,31 @@ func (l *loader) resolveFiles(c *Config) {
 	l.readSecret("server.api_token", &c.Server.APITokenFile, &c.Server.APIToken)
 	l.readSecret("redis.url", &c.Redis.URLFile, &c.Redis.URL)
 	for i := range c.Checks {
-		h := c.Checks[i].HTTP
-		if h == nil {
-			continue
+		ch := &c.Checks[i]
+		if h := ch.HTTP; h != nil {
+			p := fmt.Sprintf("checks[%d].http", i)
+			l.readSecret(p+".bearer_token", &h.BearerTokenFile, &h.BearerToken)
+			if h.BasicAuth != nil {
+				l.readSecret(p+".basic_auth.password", &h.BasicAuth.PasswordFile, &h.BasicAuth.Password)
+			}
+			l.resolveCAFile(&h.TLS)
 		}
-		p := fmt.Sprintf("checks[%d].http", i)
-		l.readSecret(p+".bearer_token", &h.BearerTokenFile, &h.BearerToken)
-		if h.BasicAuth != nil {
-			l.readSecret(p+".basic_auth.password", &h.BasicAuth.PasswordFile, &h.BasicAuth.Password)
+		if s := ch.SMTP; s != nil {
+			if s.Auth != nil {
+				l.readSecret(fmt.Sprintf("checks[%d].smtp.auth.password", i), &s.Auth.PasswordFile, &s.Auth.Password)
+			}
+			l.resolveCAFile(&s.TLSConfig)
 		}
-		if h.TLS.CAFile != "" {
-			h.TLS.CAFile = l.resolvePath(h.TLS.CAFile)
+		if t := ch.TCP; t != nil {
+			l.resolveCAFile(&t.TLSConfig)
 		}
+	}
+}
+
+// resolveCAFile makes a relative ca_file relative to the config file.
+func (l *loader) resolveCAFile(t *TLS) {
+	if t.CAFile != "" {
+		t.CAFile = l.resolvePath(t.CAFile)
 	}
 }
 
@@ -208,6 +221,9 @@ func (c *Config) collectSecrets(extra []string) []string {
 	s = append(s, c.Server.APIToken.Reveal())
 	s = append(s, urlSecrets(c.Redis.URL.Reveal())...)
 	for _, ch := range c.Checks {
+		if ch.SMTP != nil && ch.SMTP.Auth != nil {
+			s = append(s, ch.SMTP.Auth.Password.Reveal())
+		}
 		h := ch.HTTP
 		if h == nil {
 			continue

@@ -19,6 +19,7 @@ func TestSecretsCollected(t *testing.T) {
 		"inline-pass-${NOT_EXPANDED}", // basic_auth.password
 		"tok-file-api-0123456789",     // server.api_token_file
 		"basic-file-pass-xyz",         // basic_auth.password_file
+		"smtp-file-pass-4242",         // smtp.auth.password_file
 		"bearer-file-abcdef",          // bearer_token_file
 		"hunter2-url-pass",            // password in http.url
 		"api-key-value-1",             // ${API_KEY}, and a header value

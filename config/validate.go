@@ -139,24 +139,25 @@ func (ch *Check) validate(p *problems, path string, d Defaults, ids, names map[s
 	case !ids[ch.Component]:
 		p.addf(path+".component", "unknown component %q", ch.Component)
 	}
+	knownType := true
 	switch ch.Type {
-	case typeHTTP:
+	case typeHTTP, typeSMTP, typeTCP:
 	case "":
 		p.add(path+".type", "required")
-	case "smtp", "tcp", "queue", "heartbeat":
-		p.addf(path+".type", "%q is not supported yet (supported: http)", ch.Type)
+		knownType = false
+	case "queue", "heartbeat":
+		p.addf(path+".type", "%q is not supported yet (supported: http, smtp, tcp)", ch.Type)
 	default:
 		p.addf(path+".type", "unknown type %q (want http, smtp, tcp, queue or heartbeat)", ch.Type)
+		knownType = false
 	}
 	ch.validateTiming(p, path, d)
 	if ch.Impact != impactPartialOutage && ch.Impact != impactMajorOutage {
 		p.addf(path+".impact", "unknown impact %q (want partial_outage or major_outage)", ch.Impact)
 	}
-	switch {
-	case ch.HTTP != nil:
-		ch.HTTP.validate(p, path+".http", ch.Timeout)
-	case ch.Type == typeHTTP:
-		p.add(path+".http", "required for type http")
+	if knownType {
+		// Without a type there is no telling which block is the wrong one.
+		ch.validateBlocks(p, path)
 	}
 }
 

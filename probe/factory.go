@@ -14,6 +14,23 @@ func New(c config.Check, o Options) (Prober, error) {
 			return nil, fmt.Errorf("http: missing http block")
 		}
 		return NewHTTP(*c.HTTP, o)
+	case "smtp":
+		if c.SMTP == nil {
+			return nil, fmt.Errorf("smtp: missing smtp block")
+		}
+		s, err := NewSMTP(*c.SMTP, o)
+		if err != nil {
+			return nil, err
+		}
+		if c.Name != "" {
+			s.name = c.Name
+		}
+		return s, nil
+	case "tcp":
+		if c.TCP == nil {
+			return nil, fmt.Errorf("tcp: missing tcp block")
+		}
+		return NewTCP(*c.TCP, o)
 	}
 	return nil, fmt.Errorf("type: %q is not supported", c.Type)
 }

@@ -11,12 +11,18 @@ import (
 	"github.com/tocsin/tocsin/config"
 )
 
-// buildTLSConfig translates a check's tls block. Certificates are verified
-// against the system roots, or only against ca_file when it is set, at the
-// time now returns.
+// buildTLSConfig translates an HTTP check's tls block. Certificates are
+// verified against the system roots, or only against ca_file when it is
+// set, at the time now returns.
 func buildTLSConfig(c config.TLS, now func() time.Time) (*tls.Config, error) {
+	return tlsConfigFor("http.tls", c, now)
+}
+
+// tlsConfigFor is buildTLSConfig for a block at key ("smtp.tls_config"),
+// which its errors name.
+func tlsConfigFor(key string, c config.TLS, now func() time.Time) (*tls.Config, error) {
 	if c.CertExpiryWarning < 0 {
-		return nil, errors.New("http.tls.cert_expiry_warning: must not be negative")
+		return nil, errors.New(key + ".cert_expiry_warning: must not be negative")
 	}
 	cfg := &tls.Config{
 		ServerName:         c.ServerName,
@@ -28,11 +34,11 @@ func buildTLSConfig(c config.TLS, now func() time.Time) (*tls.Config, error) {
 	}
 	pem, err := os.ReadFile(c.CAFile)
 	if err != nil {
-		return nil, fmt.Errorf("http.tls.ca_file: %w", err)
+		return nil, fmt.Errorf("%s.ca_file: %w", key, err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("http.tls.ca_file: no PEM certificate in %s", c.CAFile)
+		return nil, fmt.Errorf("%s.ca_file: no PEM certificate in %s", key, c.CAFile)
 	}
 	cfg.RootCAs = pool
 	return cfg, nil

@@ -1,0 +1,165 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+)
+
+// Phase names of the SMTP and TCP probes. They are metric label values, so
+// they form closed sets: SMTPPhases and TCPPhases.
+const (
+	PhaseConnect  = "connect"
+	PhaseTLS      = "tls"
+	PhaseBanner   = "banner"   // SMTP: the greeting
+	PhaseEHLO     = "ehlo"     // SMTP: EHLO or HELO, before and after STARTTLS
+	PhaseAuth     = "auth"     // SMTP: AUTH
+	PhaseData     = "data"     // SMTP: MAIL, RCPT and DATA
+	PhaseExchange = "exchange" // TCP: send and expect
+)
+
+// SMTPPhases lists every phase an SMTP probe may report, in order.
+var SMTPPhases = []string{PhaseConnect, PhaseTLS, PhaseBanner, PhaseEHLO, PhaseAuth, PhaseData}
+
+// TCPPhases lists every phase a TCP probe may report, in order.
+var TCPPhases = []string{PhaseConnect, PhaseTLS, PhaseExchange}
+
+// rejection is a failure the probe judged itself: a reply it did not want,
+// or a feature the server lacks. Its message is final.
+type rejection struct {
+	reason Reason
+	code   int // the reply code, 0 if none
+	msg    string
+}
+
+func (r *rejection) Error() string { return r.msg }
+
+// phaseTimer times consecutive phases of a conversation. Time spent in a
+// phase entered more than once (EHLO before and after STARTTLS) adds up.
+type phaseTimer struct {
+	list  []Phase
+	cur   int // index into list, -1 when no phase runs
+	since time.Time
+}
+
+func newPhaseTimer() *phaseTimer { return &phaseTimer{cur: -1} }
+
+// begin ends the running phase, if any, and starts name.
+func (t *phaseTimer) begin(name string) {
+	t.end()
+	t.cur = len(t.list)
+	for i, p := range t.list {
+		if p.Name == name {
+			t.cur = i
+		}
+	}
+	if t.cur == len(t.list) {
+		t.list = append(t.list, Phase{Name: name})
+	}
+	t.since = time.Now()
+}
+
+// end stops the running phase.
+func (t *phaseTimer) end() {
+	if t.cur >= 0 {
+		t.list[t.cur].Duration += time.Since(t.since)
+		t.cur = -1
+	}
+}
+
+// phases ends the running phase and lists them in the order first entered.
+func (t *phaseTimer) phases() []Phase {
+	t.end()
+	return t.list
+}
+
+// withDeadline returns ctx bounded by DefaultTimeout when it has no
+// deadline of its own, and that deadline.
+func withDeadline(ctx context.Context, start time.Time) (context.Context, time.Time, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); ok {
+		return ctx, d, func() {}
+	}
+	ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+	return ctx, start.Add(DefaultTimeout), cancel
+}
+
+// budget is the time a probe had, for timeout messages: the caller set the
+// deadline a moment before the probe started, so the exact figure would
+// read "499ms" for a 500ms timeout. Rounded to 10ms from 100ms up.
+func budget(start, deadline time.Time) time.Duration {
+	b := deadline.Sub(start)
+	if b >= 100*time.Millisecond {
+		return b.Round(10 * time.Millisecond)
+	}
+	return b
+}
+
+// dialTarget connects to addr and pins the connection's deadline to
+// deadline, so every later read and write stops there. Canceling ctx
+// closes the connection, which interrupts any blocked read or write. The
+// returned function releases both; call it when done.
+func dialTarget(ctx context.Context, resolver *net.Resolver, addr string, deadline time.Time) (net.Conn, func(), error) {
+	d := &net.Dialer{Resolver: resolver}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := conn.SetDeadline(deadline); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	return conn, func() { stop(); conn.Close() }, nil
+}
+
+// handshake runs a TLS client handshake on conn and returns the TLS
+// connection and the leaf certificate's expiry.
+func handshake(ctx context.Context, conn net.Conn, cfg *tls.Config) (*tls.Conn, time.Time, error) {
+	tc := tls.Client(conn, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, time.Time{}, err
+	}
+	cs := tc.ConnectionState()
+	return tc, leafNotAfter(&cs), nil
+}
+
+// splitAddress checks a host:port target; key names it in errors.
+func splitAddress(key, addr string) (string, error) {
+	if addr == "" {
+		return "", errors.New(key + ": is required")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", key, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("%s: port %q is not a number in 1-65535", key, port)
+	}
+	if host == "" {
+		return "", errors.New(key + ": host is missing")
+	}
+	return host, nil
+}
+
+// judgeSoft rates a conversation that went through: an expiring
+// certificate, then latency, make it degraded.
+func judgeSoft(notAfter, now time.Time, warn, took, slowAbove time.Duration) (Status, Reason, string) {
+	var slow string
+	if slowAbove > 0 && took > slowAbove {
+		slow = fmt.Sprintf("responded in %s (degraded above %s)", fmtDuration(took), fmtDuration(slowAbove))
+	}
+	if msg := certExpiryMessage(notAfter, now, warn); msg != "" {
+		if slow != "" {
+			msg += "; " + slow
+		}
+		return StatusDegraded, ReasonCertExpiry, msg
+	}
+	if slow != "" {
+		return StatusDegraded, ReasonLatency, slow
+	}
+	return StatusUp, ReasonNone, ""
+}
