@@ -216,8 +216,17 @@ func appendMillis(dst []byte, d time.Duration) []byte {
 
 // checkTarget is what a check probes, safe to publish ("" when unknown).
 func checkTarget(c config.Check) string {
-	if c.HTTP != nil {
+	switch {
+	case c.HTTP != nil:
 		return publicURL(c.HTTP.URL.Reveal())
+	case c.SMTP != nil:
+		scheme := "smtp"
+		if c.SMTP.TLS == "implicit" {
+			scheme = "smtps"
+		}
+		return scheme + "://" + c.SMTP.Address
+	case c.TCP != nil:
+		return "tcp://" + c.TCP.Address
 	}
 	return ""
 }

@@ -238,3 +238,26 @@ func TestAppendTime(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckTargetPerType(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		c    config.Check
+		want string
+	}{
+		{"http drops userinfo and query", config.Check{HTTP: &config.HTTPCheck{URL: "https://u:p@app.test/health?token=x"}}, "https://app.test/health"},
+		{"smtp starttls", config.Check{SMTP: &config.SMTPCheck{Address: "mx.test:25", TLS: "starttls"}}, "smtp://mx.test:25"},
+		{"smtp implicit", config.Check{SMTP: &config.SMTPCheck{Address: "mx.test:465", TLS: "implicit"}}, "smtps://mx.test:465"},
+		{"tcp", config.Check{TCP: &config.TCPCheck{Address: "db.test:5432"}}, "tcp://db.test:5432"},
+		{"none", config.Check{}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := checkTarget(tc.c); got != tc.want {
+				t.Errorf("checkTarget = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -2,11 +2,14 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tocsin/tocsin/internal/mtatest"
 )
 
 // TestValidateFixtures: every invalid fixture makes `tocsin validate` exit 1
@@ -111,5 +114,50 @@ checks: [{name: home, component: web, type: http, timeout: 2s, http: {url: "`+we
 	err = exec.Command(tocsinBinary(t), "check", "--config", cfg, "nope").Run()
 	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
 		t.Errorf("unknown check: %v, want exit 2", err)
+	}
+}
+
+// TestCheckCommandSMTPAndTCP: `tocsin check` prints SMTP and TCP probes with
+// their phase timings, against the real MTA.
+func TestCheckCommandSMTPAndTCP(t *testing.T) {
+	t.Parallel()
+	mta := mtatest.Start(t)
+	dir := t.TempDir()
+	pass := writeFile(t, dir, "pass", mtatest.Password)
+	cfg := writeFile(t, dir, "tocsin.yml", fmt.Sprintf(`
+components: [{id: mail, name: Mail}]
+checks:
+  - name: smtp
+    component: mail
+    type: smtp
+    timeout: 5s
+    smtp:
+      address: %q
+      tls: starttls
+      tls_config: {ca_file: %q, server_name: %q, cert_expiry_warning: 1h}
+      auth: {username: %q, password_file: %q}
+      send: {from: "probe@tocsin.test", to: %q}
+  - name: smtp-port
+    component: mail
+    type: tcp
+    timeout: 5s
+    tcp: {address: %q, expect: "^220 "}
+`, mta.Addr(), mta.CAFile(), mtatest.ServerName, mtatest.Username, pass, mtatest.Accepted, mta.Addr()))
+	for _, tc := range []struct {
+		check  string
+		phases []string
+	}{
+		{"smtp", []string{"connect", "banner", "ehlo", "tls", "auth", "data"}},
+		{"smtp-port", []string{"connect", "exchange"}},
+	} {
+		out, err := exec.Command(tocsinBinary(t), "check", "--config", cfg, tc.check).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "status:   up") {
+			t.Fatalf("check %s: %v\n%s", tc.check, err, out)
+		}
+		for _, ph := range tc.phases {
+			if !strings.Contains(string(out), "  "+ph+" ") {
+				t.Errorf("check %s output lacks phase %s:\n%s", tc.check, ph, out)
+			}
+		}
 	}
 }

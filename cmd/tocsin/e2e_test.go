@@ -56,7 +56,7 @@ func TestIncidentLifecycle(t *testing.T) {
 	web := startWeb(t)
 	p := startTocsin(t, nil, "run", "--config", e2eConfig(t, rds.URL(), web.URL()), "--log-format", "json")
 
-	eventually(t, 10*time.Second, "web-app operational", func() bool { return p.componentStatus("web-app") == "operational" })
+	eventually(t, 10*time.Second, "check up", func() bool { return p.checkStatus("web-app-home") == "up" })
 	if got := p.incidents("/api/v2/incidents/unresolved.json"); len(got) != 0 {
 		t.Fatalf("unresolved incidents while healthy: %+v", got)
 	}

@@ -203,6 +203,17 @@ func (p *proc) componentStatus(id string) string {
 	return ""
 }
 
+// checkStatus is a check's confirmed state from /api/v1/checks/{name}.
+func (p *proc) checkStatus(name string) string {
+	var v struct {
+		Check struct {
+			Status string `json:"status"`
+		} `json:"check"`
+	}
+	p.getJSON("/api/v1/checks/"+name, &v)
+	return v.Check.Status
+}
+
 // eventually polls cond every 50ms until it holds or within passes.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()

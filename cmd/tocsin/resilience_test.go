@@ -73,7 +73,7 @@ func TestInvalidReloadKeepsOldConfig(t *testing.T) {
 	web := startWeb(t)
 	cfg := e2eConfig(t, rds.URL(), web.URL())
 	p := startTocsin(t, nil, "run", "--config", cfg)
-	eventually(t, 10*time.Second, "check known", func() bool { return p.componentStatus("web-app") == "operational" })
+	eventually(t, 10*time.Second, "check up", func() bool { return p.checkStatus("web-app-home") == "up" })
 
 	if err := os.WriteFile(cfg, []byte("checks: [{name: BAD NAME}]\nbogus: 1\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -107,7 +107,7 @@ func TestValidReloadReconcilesChecks(t *testing.T) {
 	api := startWeb(t)
 	cfg := e2eConfig(t, rds.URL(), web.URL())
 	p := startTocsin(t, nil, "run", "--config", cfg)
-	eventually(t, 10*time.Second, "first check known", func() bool { return p.componentStatus("web-app") == "operational" })
+	eventually(t, 10*time.Second, "first check up", func() bool { return p.checkStatus("web-app-home") == "up" })
 
 	// The same config with web-app-home replaced by api-health.
 	next := strings.Replace(readFile(t, cfg), "name: web-app-home", "name: api-health", 1)

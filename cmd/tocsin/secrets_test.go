@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tocsin/tocsin/internal/mtatest"
 )
 
 // The canaries: one per way a secret can enter the config.
@@ -17,9 +19,10 @@ const (
 	canaryFile     = "canary-file-77b0"     // a *_file secret
 	canaryEnv      = "canary-env-3d4d"      // a ${VAR} secret
 	canaryToken    = "canary-query-c0de"    // a token in a URL query
+	canarySMTP     = "canary-smtp-pass-e1f2" // a (wrong) SMTP AUTH password
 )
 
-var canaries = []string{canaryHeader, canaryUserinfo, canaryFile, canaryEnv, canaryToken}
+var canaries = []string{canaryHeader, canaryUserinfo, canaryFile, canaryEnv, canaryToken, canarySMTP, mtatest.Password}
 
 // TestSecretsNeverLeak runs the daemon with every kind of secret against
 // failing targets and reads every output a person or a scraper can see.
@@ -35,8 +38,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 	deadURL := dead.URL
 	dead.Close()
 
+	mta := mtatest.Start(t)
 	dir := t.TempDir()
 	tokenFile := writeFile(t, dir, "token", canaryFile+"\n")
+	smtpPassFile := writeFile(t, dir, "smtp-pass", mtatest.Password+"\n")
 	hostPort := strings.TrimPrefix(failing.URL, "http://")
 	deadHost := strings.TrimPrefix(deadURL, "http://")
 	cfg := writeFile(t, dir, "tocsin.yml", fmt.Sprintf(`
@@ -55,15 +60,38 @@ checks:
     component: web
     type: http
     http: {url: "http://probe:%s@%s/health?token=%s"}
-`, tokenFile, hostPort, canaryToken, canaryHeader, tokenFile, canaryUserinfo, deadHost, canaryToken))
-	env := []string{"CANARY_ENV=" + canaryEnv}
+  - name: smtp-wrong-password
+    component: web
+    type: smtp
+    smtp:
+      address: %q
+      tls: implicit
+      tls_config: {ca_file: %q, server_name: %q, cert_expiry_warning: 1h}
+      auth: {username: %q, password: "${CANARY_SMTP}"}
+  - name: smtp-right-password
+    component: web
+    type: smtp
+    smtp:
+      address: %q
+      tls: implicit
+      tls_config: {ca_file: %q, server_name: %q, cert_expiry_warning: 1h}
+      auth: {username: %q, password_file: %q}
+      send: {from: "probe@tocsin.test", to: %q}
+`, tokenFile, hostPort, canaryToken, canaryHeader, tokenFile, canaryUserinfo, deadHost, canaryToken,
+		mta.TLSAddr(), mta.CAFile(), mtatest.ServerName, mtatest.Username,
+		mta.TLSAddr(), mta.CAFile(), mtatest.ServerName, mtatest.Username, smtpPassFile, mtatest.Accepted))
+	env := []string{"CANARY_ENV=" + canaryEnv, "CANARY_SMTP=" + canarySMTP}
 
 	p := startTocsin(t, env, "run", "--config", cfg, "--log-level", "debug")
 	eventually(t, 10*time.Second, "incident open", func() bool {
 		return len(p.incidents("/api/v2/incidents/unresolved.json")) == 1
 	})
 	var seen strings.Builder
+	eventually(t, 10*time.Second, "smtp probes ran", func() bool {
+		return p.checkStatus("smtp-wrong-password") == "down" && p.checkStatus("smtp-right-password") == "up"
+	})
 	for _, path := range []string{"/api/v1/checks", "/api/v1/checks/header-secret", "/api/v1/checks/userinfo-secret",
+		"/api/v1/checks/smtp-wrong-password", "/api/v1/checks/smtp-right-password",
 		"/api/v2/summary.json", "/api/v2/incidents.json", "/api/v2/components.json", "/api/v2/status.json",
 		"/api/v2/incidents/unresolved.json", "/metrics", "/", "/readyz", "/nope"} {
 		_, b := p.get(path)
@@ -75,7 +103,9 @@ checks:
 	seen.WriteString(p.out.String())
 
 	// validate and check print errors and results: they must be clean too.
-	for _, args := range [][]string{{"validate", "--config", cfg}, {"check", "--config", cfg, "userinfo-secret"}, {"check", "--config", cfg, "header-secret"}} {
+	for _, args := range [][]string{{"validate", "--config", cfg}, {"check", "--config", cfg, "userinfo-secret"},
+		{"check", "--config", cfg, "header-secret"}, {"check", "--config", cfg, "smtp-wrong-password"},
+		{"check", "--config", cfg, "smtp-right-password"}} {
 		cmd := exec.Command(tocsinBinary(t), args...)
 		cmd.Env = env
 		out, _ := cmd.CombinedOutput()
@@ -89,7 +119,8 @@ checks: [{name: x, component: web, type: http, http: {url: "ftp://u:%s@host/?tok
 	seen.Write(out)
 
 	all := seen.String()
-	if !strings.Contains(all, "header-secret") || !strings.Contains(all, "unexpected status 500") {
+	if !strings.Contains(all, "header-secret") || !strings.Contains(all, "unexpected status 500") ||
+		!strings.Contains(all, "535") {
 		t.Fatalf("the outputs do not look like they cover the checks:\n%s", all)
 	}
 	for _, c := range canaries {
