@@ -14,11 +14,11 @@ import (
 
 // The canaries: one per way a secret can enter the config.
 const (
-	canaryHeader   = "canary-header-5f1c"   // a header value
-	canaryUserinfo = "canary-userinfo-9a2e" // the password in a URL
-	canaryFile     = "canary-file-77b0"     // a *_file secret
-	canaryEnv      = "canary-env-3d4d"      // a ${VAR} secret
-	canaryToken    = "canary-query-c0de"    // a token in a URL query
+	canaryHeader   = "canary-header-5f1c"    // a header value
+	canaryUserinfo = "canary-userinfo-9a2e"  // the password in a URL
+	canaryFile     = "canary-file-77b0"      // a *_file secret
+	canaryEnv      = "canary-env-3d4d"       // a ${VAR} secret
+	canaryToken    = "canary-query-c0de"     // a token in a URL query
 	canarySMTP     = "canary-smtp-pass-e1f2" // a (wrong) SMTP AUTH password
 )
 
