@@ -7,9 +7,11 @@ import (
 
 // Check types, impacts and HTTP and SMTP defaults.
 const (
-	typeHTTP = "http"
-	typeSMTP = "smtp"
-	typeTCP  = "tcp"
+	typeHTTP      = "http"
+	typeSMTP      = "smtp"
+	typeQueue     = "queue"
+	typeHeartbeat = "heartbeat"
+	typeTCP       = "tcp"
 
 	smtpTLSNone     = "none"
 	smtpTLSStartTLS = "starttls"
@@ -94,6 +96,8 @@ func (c *Config) applyCheckDefaults() {
 		}
 		ch.SMTP.applyDefaults()
 		ch.TCP.applyDefaults()
+		ch.Queue.applyDefaults()
+		ch.Heartbeat.applyDefaults(ch)
 	}
 }
 

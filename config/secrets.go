@@ -143,6 +143,15 @@ func (l *loader) resolveFiles(c *Config) {
 		if t := ch.TCP; t != nil {
 			l.resolveCAFile(&t.TLSConfig)
 		}
+		if q := ch.Queue; q != nil {
+			p := fmt.Sprintf("checks[%d].queue", i)
+			l.readSecret(p+".redis_url", &q.RedisURLFile, &q.RedisURL)
+			l.readSecret(p+".password", &q.PasswordFile, &q.Password)
+			l.resolveCAFile(&q.TLSConfig)
+		}
+		if h := ch.Heartbeat; h != nil {
+			l.readSecret(fmt.Sprintf("checks[%d].heartbeat.token", i), &h.TokenFile, &h.Token)
+		}
 	}
 }
 
@@ -223,6 +232,14 @@ func (c *Config) collectSecrets(extra []string) []string {
 	for _, ch := range c.Checks {
 		if ch.SMTP != nil && ch.SMTP.Auth != nil {
 			s = append(s, ch.SMTP.Auth.Password.Reveal())
+		}
+		if q := ch.Queue; q != nil {
+			s = append(s, urlSecrets(q.RedisURL.Reveal())...)
+			s = append(s, urlSecrets(q.URL.Reveal())...)
+			s = append(s, q.Password.Reveal())
+		}
+		if ch.Heartbeat != nil {
+			s = append(s, ch.Heartbeat.Token.Reveal())
 		}
 		h := ch.HTTP
 		if h == nil {

@@ -86,17 +86,55 @@ type Component struct {
 // Check is one scheduled probe of a component. After Load, Interval, Timeout
 // and the thresholds hold effective values (defaults applied).
 type Check struct {
-	Name             string        `koanf:"name"`
-	Component        string        `koanf:"component"`
-	Type             string        `koanf:"type"`
-	Interval         time.Duration `koanf:"interval"`
-	Timeout          time.Duration `koanf:"timeout"`
-	FailureThreshold int           `koanf:"failure_threshold"`
-	SuccessThreshold int           `koanf:"success_threshold"`
-	Impact           string        `koanf:"impact"` // partial_outage | major_outage
-	HTTP             *HTTPCheck    `koanf:"http"`
-	SMTP             *SMTPCheck    `koanf:"smtp"`
-	TCP              *TCPCheck     `koanf:"tcp"`
+	Name             string          `koanf:"name"`
+	Component        string          `koanf:"component"`
+	Type             string          `koanf:"type"`
+	Interval         time.Duration   `koanf:"interval"`
+	Timeout          time.Duration   `koanf:"timeout"`
+	FailureThreshold int             `koanf:"failure_threshold"`
+	SuccessThreshold int             `koanf:"success_threshold"`
+	Impact           string          `koanf:"impact"` // partial_outage | major_outage
+	HTTP             *HTTPCheck      `koanf:"http"`
+	SMTP             *SMTPCheck      `koanf:"smtp"`
+	TCP              *TCPCheck       `koanf:"tcp"`
+	Queue            *QueueCheck     `koanf:"queue"`
+	Heartbeat        *HeartbeatCheck `koanf:"heartbeat"`
+}
+
+// QueueCheck configures a queue-depth probe with trend detection.
+type QueueCheck struct {
+	// Source is redis_list | redis_stream | sidekiq | rabbitmq | http_json | prometheus.
+	Source       string `koanf:"source"`
+	RedisURL     Secret `koanf:"redis_url"` // redis_list, redis_stream, sidekiq
+	RedisURLFile string `koanf:"redis_url_file"`
+	Key          string `koanf:"key"`   // list key, stream key, sidekiq queue name, rabbitmq queue
+	Group        string `koanf:"group"` // redis_stream consumer group
+	URL          Secret `koanf:"url"`   // rabbitmq management API base, http_json URL, prometheus base URL
+	Vhost        string `koanf:"vhost"` // rabbitmq
+	JSONPath     string `koanf:"json_path"`
+	Query        string `koanf:"query"`
+	// Username and Password authenticate to rabbitmq, http_json and
+	// prometheus (HTTP basic); the password may come from a file.
+	Username      string        `koanf:"username"`
+	Password      Secret        `koanf:"password"`
+	PasswordFile  string        `koanf:"password_file"`
+	TLSConfig     TLS           `koanf:"tls_config"`
+	DegradedDepth float64       `koanf:"degraded_depth"`
+	DownDepth     float64       `koanf:"down_depth"`
+	MaxAge        time.Duration `koanf:"max_age"`
+	StallAfter    time.Duration `koanf:"stall_after"`
+	MinConsumers  int           `koanf:"min_consumers"`
+	// Window is how far back the rate and trend rules look.
+	Window time.Duration `koanf:"window"`
+}
+
+// HeartbeatCheck is a pushed check: workers POST to
+// /api/v1/heartbeats/{check}; no success within period + grace is down.
+type HeartbeatCheck struct {
+	Period    time.Duration `koanf:"period"`
+	Grace     time.Duration `koanf:"grace"`
+	Token     Secret        `koanf:"token"` // optional; required on every beat when set
+	TokenFile string        `koanf:"token_file"`
 }
 
 // SMTPCheck configures an SMTP probe: banner, EHLO, optional TLS and AUTH,

@@ -141,12 +141,10 @@ func (ch *Check) validate(p *problems, path string, d Defaults, ids, names map[s
 	}
 	knownType := true
 	switch ch.Type {
-	case typeHTTP, typeSMTP, typeTCP:
+	case typeHTTP, typeSMTP, typeTCP, typeQueue, typeHeartbeat:
 	case "":
 		p.add(path+".type", "required")
 		knownType = false
-	case "queue", "heartbeat":
-		p.addf(path+".type", "%q is not supported yet (supported: http, smtp, tcp)", ch.Type)
 	default:
 		p.addf(path+".type", "unknown type %q (want http, smtp, tcp, queue or heartbeat)", ch.Type)
 		knownType = false

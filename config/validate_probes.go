@@ -20,6 +20,8 @@ func (ch *Check) validateBlocks(p *problems, path string) {
 		{typeHTTP, ch.HTTP != nil, func(key string) { ch.HTTP.validate(p, key, ch.Timeout) }},
 		{typeSMTP, ch.SMTP != nil, func(key string) { ch.SMTP.validate(p, key, ch.Timeout) }},
 		{typeTCP, ch.TCP != nil, func(key string) { ch.TCP.validate(p, key, ch.Timeout) }},
+		{typeQueue, ch.Queue != nil, func(key string) { ch.Queue.validate(p, key, ch.Timeout) }},
+		{typeHeartbeat, ch.Heartbeat != nil, func(key string) { ch.Heartbeat.validate(p, key, ch.Interval) }},
 	}
 	for _, b := range blocks {
 		key := path + "." + b.typ

@@ -37,7 +37,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"check-name-missing", `checks[0].name: required`},
 		{"duplicate-check", `checks[3].name: duplicate check name "web"`},
 		{"unknown-component", `checks[0].component: unknown component "nope"`},
-		{"type-unsupported", `checks[0].type: "queue" is not supported yet (supported: http, smtp, tcp)`},
+		{"queue-missing", `checks[0].queue: required for type queue`},
 		{"type-unknown", `checks[0].type: unknown type "foo" (want http, smtp, tcp, queue or heartbeat)`},
 		{"type-missing", `checks[0].type: required`},
 		{"http-missing", `checks[0].http: required for type http`},

@@ -42,6 +42,8 @@ type Options struct {
 	// UserAgent is sent unless the check sets its own, e.g. "tocsin/1.2.0";
 	// empty uses DefaultUserAgent.
 	UserAgent string
+	// Beats reads heartbeat checks' beats; required for heartbeat checks.
+	Beats BeatReader
 }
 
 // HTTP probes an HTTP(S) endpoint. It is built once per check by NewHTTP and

@@ -52,13 +52,14 @@ const (
 	ReasonThreshold  Reason = "threshold"
 	ReasonStalled    Reason = "stalled"
 	ReasonMissed     Reason = "missed"
+	ReasonFail       Reason = "fail" // a heartbeat reported failure
 	ReasonError      Reason = "error"
 )
 
 // Reasons lists every Reason, for metric pre-registration and validation.
 var Reasons = []Reason{ReasonNone, ReasonTimeout, ReasonDNS, ReasonConnect, ReasonTLS,
 	ReasonStatus, ReasonRedirect, ReasonBody, ReasonProtocol, ReasonAuth, ReasonLatency,
-	ReasonCertExpiry, ReasonThreshold, ReasonStalled, ReasonMissed, ReasonError}
+	ReasonCertExpiry, ReasonThreshold, ReasonStalled, ReasonMissed, ReasonFail, ReasonError}
 
 // Phase is one timed step of a probe (dns, connect, tls, first_byte, ...).
 type Phase struct {
@@ -78,6 +79,8 @@ type Result struct {
 	StatusCode int `json:"status_code,omitempty"`
 	// CertNotAfter is the expiry of the leaf certificate, zero without TLS.
 	CertNotAfter time.Time `json:"cert_not_after,omitzero"`
+	// Queue holds the figures of a queue probe, nil for other probes.
+	Queue *QueueStats `json:"queue,omitempty"`
 }
 
 // Prober runs one probe. Implementations honour ctx's deadline in every

@@ -1,0 +1,70 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// QueueSample is one reading of a queue by a QueueSource.
+type QueueSample struct {
+	Depth float64
+	// OldestAge is the age of the oldest item; nil when the source can't tell.
+	OldestAge *time.Duration
+	// Consumers is the number of consumers; nil when the source can't tell.
+	Consumers *int
+	// Extra holds further named figures from a closed set per source:
+	// pending, lag, unacked, ack_rate, retry, dead.
+	Extra map[string]float64
+}
+
+// QueueSource reads a queue once. A source that cannot be read returns a
+// *SourceError (or a network error, which the prober classifies) — never a
+// zero depth.
+type QueueSource interface {
+	Read(ctx context.Context) (QueueSample, error)
+}
+
+// SourceError is a classified failure to read a queue source.
+type SourceError struct {
+	Reason  Reason // connect, auth, protocol, timeout, dns, tls
+	Message string // never holds a credential
+}
+
+func (e *SourceError) Error() string { return string(e.Reason) + ": " + e.Message }
+
+// sourceErr builds a *SourceError.
+func sourceErr(r Reason, format string, args ...any) error {
+	return &SourceError{Reason: r, Message: fmt.Sprintf(format, args...)}
+}
+
+// QueueStats are the queue figures a Result carries.
+type QueueStats struct {
+	Depth     float64        `json:"depth"`
+	OldestAge *time.Duration `json:"oldest_age,omitempty"`
+	// RatePerSecond is the change of depth per second over the window:
+	// positive while growing, negative while draining; nil until there
+	// are two samples.
+	RatePerSecond *float64 `json:"rate_per_second,omitempty"`
+	Consumers     *int     `json:"consumers,omitempty"`
+	// DrainETA is the estimated time to empty at the current rate; nil
+	// unless the queue is draining.
+	DrainETA *time.Duration     `json:"drain_eta,omitempty"`
+	Extra    map[string]float64 `json:"extra,omitempty"`
+}
+
+// Beats is what is stored for a heartbeat check.
+type Beats struct {
+	// FirstSeen is when the check was first known; a check that never beat
+	// is missed once period + grace have passed since then.
+	FirstSeen   time.Time
+	LastSuccess time.Time
+	LastFail    time.Time
+	LastStart   time.Time
+}
+
+// BeatReader reads a heartbeat check's stored beats (Redis, so that any
+// replica can take a beat and any can evaluate it).
+type BeatReader interface {
+	Beats(ctx context.Context, check string) (Beats, error)
+}
