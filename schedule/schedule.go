@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"reflect"
 	"sync"
@@ -31,8 +32,9 @@ type Job struct {
 type Sink func(ctx context.Context, check config.Check, r probe.Result)
 
 type entry struct {
-	id    uuid.UUID
-	check config.Check
+	id     uuid.UUID
+	check  config.Check
+	prober probe.Prober
 	mu    sync.Mutex
 	next  time.Time // when the next run is due, for the lag metric
 }
@@ -97,6 +99,7 @@ func (s *Scheduler) Reconcile(jobs []Job) error {
 		if err := s.cron.RemoveJob(e.id); err != nil && !errors.Is(err, gocron.ErrJobNotFound) {
 			errs = append(errs, fmt.Errorf("schedule: remove %s: %w", name, err))
 		}
+		closeLater(e)
 		delete(s.jobs, name)
 	}
 	for name, j := range want {
@@ -113,7 +116,7 @@ func (s *Scheduler) Reconcile(jobs []Job) error {
 func (s *Scheduler) add(j Job) (*entry, error) {
 	c := j.Check
 	start := s.now().Add(spread(c.Name, c.Interval))
-	e := &entry{check: c, next: start}
+	e := &entry{check: c, prober: j.Prober, next: start}
 	job, err := s.cron.NewJob(
 		gocron.DurationJob(c.Interval),
 		gocron.NewTask(func() { s.run(e, j.Prober) }),
@@ -143,6 +146,17 @@ func (s *Scheduler) run(e *entry, p probe.Prober) {
 	defer cancel()
 	r := p.Probe(ctx)
 	s.sink(ctx, e.check, r)
+}
+
+// closeLater releases a removed prober's resources (connection pools of
+// queue sources) once a probe still in flight has surely hit its timeout:
+// closing at once would turn that probe into a false failure.
+func closeLater(e *entry) {
+	c, ok := e.prober.(io.Closer)
+	if !ok {
+		return
+	}
+	time.AfterFunc(e.check.Timeout+time.Second, func() { _ = c.Close() })
 }
 
 // nextDue advances due by whole intervals past now, so a skipped run (the

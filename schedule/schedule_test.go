@@ -149,3 +149,26 @@ func TestNextDueSkipsMissedRuns(t *testing.T) {
 		t.Errorf("nextDue = %v", got.Sub(t0))
 	}
 }
+
+type closingProber struct {
+	probe.ProberFunc
+	closed atomic.Bool
+}
+
+func (c *closingProber) Close() error { c.closed.Store(true); return nil }
+
+func TestRemovedProberIsClosedAfterItsTimeout(t *testing.T) {
+	t.Parallel()
+	s, _ := newScheduler(t)
+	p := &closingProber{ProberFunc: func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} }}
+	if err := s.Reconcile([]Job{{Check: check("q", time.Second, 10*time.Millisecond), Prober: p}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reconcile(nil); err != nil {
+		t.Fatal(err)
+	}
+	if p.closed.Load() {
+		t.Fatal("closed at once: an in-flight probe would fail")
+	}
+	waitFor(t, "closed", p.closed.Load)
+}
