@@ -20,6 +20,9 @@ type metrics struct {
 	results     *prometheus.CounterVec
 	checkStatus *prometheus.GaugeVec
 	lastEval    prometheus.Gauge
+	queueDepth  *prometheus.GaugeVec
+	queueAge    *prometheus.GaugeVec
+	queueRate   *prometheus.GaugeVec
 	opened      prometheus.Counter
 	resolved    prometheus.Counter
 }
@@ -46,6 +49,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		lastEval: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tocsin_last_evaluation_timestamp_seconds", Help: "Unix time of the last probe result evaluated.",
 		}),
+		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tocsin_queue_depth", Help: "Items waiting in the queue at the last probe.",
+		}, []string{"check"}),
+		queueAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tocsin_queue_oldest_age_seconds", Help: "Age of the oldest item, where the source knows it.",
+		}, []string{"check"}),
+		queueRate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tocsin_queue_rate_per_second", Help: "Change of depth per second over the trend window: positive growing, negative draining.",
+		}, []string{"check"}),
 		opened: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tocsin_incidents_opened_total", Help: "Incidents opened by this process.",
 		}),
@@ -53,7 +65,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "tocsin_incidents_resolved_total", Help: "Incidents resolved by this process.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.success, m.duration, m.phases, m.results, m.checkStatus, m.lastEval, m.opened, m.resolved} {
+	for _, c := range []prometheus.Collector{m.success, m.duration, m.phases, m.results, m.checkStatus, m.lastEval,
+		m.queueDepth, m.queueAge, m.queueRate, m.opened, m.resolved} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("engine: register metrics: %w", err)
 		}
@@ -75,6 +88,15 @@ func (m *metrics) observe(check, typ, component string, r probe.Result, now time
 	}
 	m.results.WithLabelValues(check, typ, string(r.Status)).Inc()
 	m.lastEval.Set(float64(now.UnixNano()) / 1e9)
+	if q := r.Queue; q != nil {
+		m.queueDepth.WithLabelValues(check).Set(q.Depth)
+		if q.OldestAge != nil {
+			m.queueAge.WithLabelValues(check).Set(q.OldestAge.Seconds())
+		}
+		if q.RatePerSecond != nil {
+			m.queueRate.WithLabelValues(check).Set(*q.RatePerSecond)
+		}
+	}
 }
 
 func (m *metrics) setCheckStatus(check string, s detector.CheckStatus) {
@@ -105,6 +127,9 @@ func (m *metrics) forget(check string) {
 	m.phases.DeletePartialMatch(l)
 	m.results.DeletePartialMatch(l)
 	m.checkStatus.DeletePartialMatch(l)
+	m.queueDepth.DeletePartialMatch(l)
+	m.queueAge.DeletePartialMatch(l)
+	m.queueRate.DeletePartialMatch(l)
 }
 
 // InstrumentStore counts the store's errors by operation in
