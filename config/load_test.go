@@ -145,6 +145,20 @@ func TestLoadValidFull(t *testing.T) {
 		DegradedLatency: time.Second,
 	}
 
+	emailQueue := &QueueCheck{
+		Source:        "redis_stream",
+		RedisURL:      "rediss://:queue-redis-pass-9@jobs:6380/2",
+		Key:           "mail-events",
+		Group:         "mailers",
+		TLSConfig:     TLS{CAFile: "testdata/ca.pem", ServerName: "jobs.internal"},
+		DegradedDepth: 1000,
+		DownDepth:     50000.5,
+		MaxAge:        5 * time.Minute,
+		StallAfter:    3 * time.Minute,
+		MinConsumers:  2,
+		Window:        10 * time.Minute,
+	}
+
 	want := &Config{
 		Server: Server{
 			Listen:       "127.0.0.1:9090",
@@ -190,6 +204,27 @@ func TestLoadValidFull(t *testing.T) {
 			}),
 			inheritedBy("db-port", "web-app", "tcp", func(c *Check) { c.TCP = dbPort }),
 			inheritedBy("cache-port", "api", "tcp", func(c *Check) { c.TCP = &TCPCheck{Address: "cache:6379"} }),
+			inheritedBy("mail-worker", "email", "heartbeat", func(c *Check) {
+				c.Heartbeat = &HeartbeatCheck{Period: 5 * time.Minute, Grace: 2 * time.Minute,
+					Token: "hb-file-token-5150", TokenFile: "testdata/secrets/heartbeat-token"}
+			}),
+			// grace defaults to 1h for a daily job; the 1m interval is within it.
+			inheritedBy("nightly-backup", "web-app", "heartbeat", func(c *Check) {
+				c.Heartbeat = &HeartbeatCheck{Period: 24 * time.Hour, Grace: time.Hour, Token: "inline-hb-token-77"}
+			}),
+			inheritedBy("email-queue", "email", "queue", func(c *Check) { c.Queue = emailQueue }),
+			inheritedBy("import-queue", "email", "queue", func(c *Check) {
+				c.Queue = &QueueCheck{Source: "rabbitmq", URL: "https://rabbit.acme.example:15671", Vhost: "prod", Key: "imports",
+					Username: "tocsin", Password: "rabbit-inline-pass", TLSConfig: TLS{InsecureSkipVerify: true}, Window: 5 * time.Minute}
+			}),
+			// The window defaults to twice a stall_after over 2m30s.
+			inheritedBy("index-queue", "api", "queue", func(c *Check) {
+				c.Queue = &QueueCheck{Source: "http_json", URL: "http://search:9200/_stats", JSONPath: "queues.index.depth",
+					StallAfter: 4 * time.Minute, Window: 8 * time.Minute}
+			}),
+			inheritedBy("push-queue", "api", "queue", func(c *Check) {
+				c.Queue = &QueueCheck{Source: "prometheus", URL: "http://prometheus:9090", Query: "sum(push_queue_depth)", Window: 5 * time.Minute}
+			}),
 		},
 		Maintenance: []Maintenance{{
 			Name: "db-upgrade", Components: []string{"web-app", "api"}, Message: "Database upgrade",
@@ -432,5 +467,39 @@ func TestRegisterFlags(t *testing.T) {
 		if f == nil || f.Value.Type() != "string" || f.Usage == "" {
 			t.Errorf("flag --%s: %+v", name, f)
 		}
+	}
+}
+
+func TestFloatFields(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, value, want string
+		depth           float64
+	}{
+		{"integer", "1000", "", 1000},
+		{"fraction", "2.5", "", 2.5},
+		{"string from env style", `"300"`, "", 300},
+		{"word", "lots", "checks[0].queue.degraded_depth: must be a number", 0},
+		{"nan", `".nan"`, "checks[0].queue.degraded_depth: must be a number", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "c.yml")
+			yml := "components: [{id: jobs, name: Jobs}]\nchecks:\n  - {name: q, component: jobs, type: queue, queue: {source: redis_list, redis_url: \"redis://127.0.0.1:1/0\", key: k, degraded_depth: " + tc.value + "}}\n"
+			if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := Load(LoadOptions{File: path})
+			switch {
+			case tc.want != "":
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("err = %v, want %q", err, tc.want)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case cfg.Checks[0].Queue.DegradedDepth != tc.depth:
+				t.Errorf("degraded_depth = %v, want %v", cfg.Checks[0].Queue.DegradedDepth, tc.depth)
+			}
+		})
 	}
 }

@@ -189,7 +189,7 @@ func isScalar(t reflect.Type) bool {
 	}
 	switch t.Kind() {
 	case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16,
-		reflect.Int32, reflect.Int64:
+		reflect.Int32, reflect.Int64, reflect.Float64:
 		return true
 	}
 	return false
@@ -207,8 +207,28 @@ func scalarValue(t reflect.Type, v any) (any, string) {
 		return stringValue(v)
 	case t.Kind() == reflect.Bool:
 		return boolValue(v)
+	case t.Kind() == reflect.Float64:
+		return floatValue(v)
 	}
 	return intValue(v, t.Bits())
+}
+
+// floatValue accepts numbers and numeric strings (environment values are
+// strings); NaN and infinities are rejected.
+func floatValue(v any) (any, string) {
+	const msg = "must be a number"
+	f, ok := v.(float64)
+	if n, isInt := integer(v); isInt {
+		f, ok = float64(n), true
+	}
+	if s, isStr := v.(string); isStr {
+		p, err := strconv.ParseFloat(s, 64)
+		f, ok = p, err == nil
+	}
+	if !ok || math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, msg
+	}
+	return f, ""
 }
 
 func stringValue(v any) (any, string) {

@@ -1,6 +1,21 @@
 package detector
 
-import "time"
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+)
+
+func rank(s CheckStatus) int {
+	switch s {
+	case Down:
+		return 2
+	case Degraded:
+		return 1
+	}
+	return 0
+}
 
 // Verdict is a component's status derived from its checks.
 type Verdict struct {
@@ -13,6 +28,27 @@ type Verdict struct {
 	Worst string
 	// BadSince is the earliest start of a bad run among the failing checks.
 	BadSince time.Time
+	// Failing lists the checks behind Status, worst first, then by name.
+	Failing []Failing
+}
+
+// Failing is one check that is not up.
+type Failing struct {
+	Check  string
+	Status CheckStatus
+}
+
+// Detail names the failing checks, e.g. "mail-worker=down,queue=degraded":
+// a change of it is news even when the component's status stays the same.
+func (v Verdict) Detail() string {
+	var b strings.Builder
+	for i, f := range v.Failing {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(f.Check + "=" + string(f.Status))
+	}
+	return b.String()
 }
 
 // StatusOf maps a confirmed check state to the component status it implies.
@@ -48,7 +84,14 @@ func (d *Detector) Component(id string) Verdict {
 		if cs.Rank() > v.Status.Rank() || (cs == v.Status && st.spec.Name < v.Worst) {
 			v.Status, v.Worst = cs, st.spec.Name
 		}
+		v.Failing = append(v.Failing, Failing{Check: st.spec.Name, Status: st.status})
 	}
+	slices.SortFunc(v.Failing, func(a, b Failing) int {
+		if a.Status != b.Status {
+			return cmp.Compare(rank(b.Status), rank(a.Status))
+		}
+		return cmp.Compare(a.Check, b.Check)
+	})
 	if unknown && v.Status == Operational {
 		v.Known = false
 	}

@@ -172,3 +172,19 @@ func TestConfigureKeepsStateOfUnchangedChecks(t *testing.T) {
 		t.Error("removed check still present")
 	}
 }
+
+func TestVerdictListsFailingChecks(t *testing.T) {
+	t.Parallel()
+	d := New()
+	d.Configure([]Spec{
+		{Name: "b-queue", Component: "jobs", FailureThreshold: 1, SuccessThreshold: 1},
+		{Name: "a-worker", Component: "jobs", FailureThreshold: 1, SuccessThreshold: 1},
+		{Name: "c-ok", Component: "jobs", FailureThreshold: 1, SuccessThreshold: 1},
+	})
+	d.Observe("b-queue", seq("d")[0], t0)
+	d.Observe("a-worker", seq("D")[0], t0)
+	d.Observe("c-ok", seq("u")[0], t0)
+	if got := d.Component("jobs").Detail(); got != "a-worker=down,b-queue=degraded" {
+		t.Errorf("detail = %q", got)
+	}
+}

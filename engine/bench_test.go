@@ -64,7 +64,7 @@ func BenchmarkPending50k(b *testing.B) {
 		eng.Record(context.Background(), c, probe.Result{Status: probe.StatusUp})
 	}
 	for _, c := range cfg.Components {
-		eng.acked[c.ID] = "operational"
+		eng.acked[c.ID] = ack{status: "operational"}
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -58,8 +58,8 @@ type Engine struct {
 	det   *detector.Detector
 	cfg   *config.Config
 	scrub *strings.Replacer
-	// acked is the last status the store accepted for each component.
-	acked      map[string]detector.ComponentStatus
+	// acked is the last state the store accepted for each component.
+	acked      map[string]ack
 	lastResync time.Time
 	// retired maps components that left the config (id -> name) to be
 	// reported operational once, so an incident they were in can end.
@@ -87,7 +87,7 @@ func New(o Options) (*Engine, error) {
 	return &Engine{
 		store: o.Store, logger: o.Logger, now: o.Now, onChange: o.OnChange, onResult: o.OnResult,
 		m: m, wake: make(chan struct{}, 1), det: detector.New(), cfg: &config.Config{},
-		scrub: strings.NewReplacer(), acked: map[string]detector.ComponentStatus{},
+		scrub: strings.NewReplacer(), acked: map[string]ack{},
 		retired: map[string]string{},
 	}, nil
 }
@@ -203,7 +203,7 @@ func (e *Engine) flush(ctx context.Context) bool {
 			delete(e.retired, o.Component)
 			delete(e.acked, o.Component)
 		} else {
-			e.acked[o.Component] = o.Status
+			e.acked[o.Component] = ack{o.Status, o.Detail}
 		}
 		e.mu.Unlock()
 		e.transitioned(tr, o.Component)
@@ -226,17 +226,23 @@ func (e *Engine) pending() []incident.Observation {
 		if !v.Known {
 			continue
 		}
-		if acked, ok := e.acked[comp.ID]; ok && acked == v.Status {
+		detail := v.Detail()
+		if acked, ok := e.acked[comp.ID]; ok && acked == (ack{v.Status, detail}) {
 			continue
 		}
-		worst, _ := e.det.Check(v.Worst)
 		out = append(out, incident.Observation{
 			Component: comp.ID, ComponentName: comp.Name, Status: v.Status,
-			At: now, StartedAt: v.BadSince, Body: evidence(comp, v, worst),
-			NewID: incident.NewID(), Policy: policy(e.cfg.Incidents),
+			At: now, StartedAt: v.BadSince, Body: evidence(comp, v, e.det.Check),
+			Detail: detail, NewID: incident.NewID(), Policy: policy(e.cfg.Incidents),
 		})
 	}
 	return out
+}
+
+// ack is a component state the store accepted.
+type ack struct {
+	status detector.ComponentStatus
+	detail string
 }
 
 // forgetAcks makes the next flush send every component's status again.

@@ -10,9 +10,11 @@ import (
 	"github.com/tocsin/tocsin/probe"
 )
 
-// evidence is the body of an incident update: what changed, which check says
-// so, its error and its figures, so a reader sees why without opening logs.
-func evidence(comp config.Component, v detector.Verdict, worst detector.Check) string {
+// evidence is the body of an incident update: what changed, which checks
+// say so, their errors and their figures (latency, queue depth, drain ETA),
+// so a reader sees why without opening logs. Every failing check is named,
+// worst first.
+func evidence(comp config.Component, v detector.Verdict, check func(string) (detector.Check, bool)) string {
 	switch v.Status {
 	case detector.Operational:
 		return fmt.Sprintf("%s is operational again: all of its checks are passing.", comp.Name)
@@ -20,8 +22,21 @@ func evidence(comp config.Component, v detector.Verdict, worst detector.Check) s
 		return fmt.Sprintf("%s is under scheduled maintenance.", comp.Name)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s. Check %s is %s", comp.Name, v.Status.Label(), worst.Name, worst.Status)
-	last := worst.Last
+	fmt.Fprintf(&b, "%s: %s.", comp.Name, v.Status.Label())
+	for _, f := range v.Failing {
+		if c, ok := check(f.Check); ok {
+			b.WriteString(" ")
+			describe(&b, c)
+		}
+	}
+	return b.String()
+}
+
+// describe writes one check's state: "Check x is down (reason: message);
+// last probe took 1.2s; 3 bad results in a row since 10:02:03 UTC."
+func describe(b *strings.Builder, c detector.Check) {
+	fmt.Fprintf(b, "Check %s is %s", c.Name, c.Status)
+	last := c.Last
 	if last.Reason != probe.ReasonNone || last.Message != "" {
 		b.WriteString(" (")
 		b.WriteString(string(last.Reason))
@@ -33,15 +48,14 @@ func evidence(comp config.Component, v detector.Verdict, worst detector.Check) s
 		}
 		b.WriteString(")")
 	}
-	if last.Duration > 0 {
-		fmt.Fprintf(&b, "; last probe took %s", last.Duration.Round(time.Millisecond))
+	if last.Duration >= time.Millisecond && last.Queue == nil {
+		fmt.Fprintf(b, "; last probe took %s", last.Duration.Round(time.Millisecond))
 	}
-	if worst.Streak > 1 {
-		fmt.Fprintf(&b, "; %d bad results in a row", worst.Streak)
+	if c.Streak > 1 {
+		fmt.Fprintf(b, "; %d bad results in a row", c.Streak)
 	}
-	if !v.BadSince.IsZero() {
-		fmt.Fprintf(&b, " since %s", v.BadSince.UTC().Format("15:04:05 UTC"))
+	if !c.BadSince.IsZero() {
+		fmt.Fprintf(b, " since %s", c.BadSince.UTC().Format("15:04:05 UTC"))
 	}
 	b.WriteString(".")
-	return b.String()
 }

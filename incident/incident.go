@@ -109,7 +109,12 @@ type Observation struct {
 	// Body is the evidence for the update: which check, what error, what figure.
 	Body string
 	// NewID is the id to give an incident if this observation opens one.
-	NewID  string
+	NewID string
+	// Detail names the checks behind Status (e.g. "mail-worker=down,
+	// mailers-queue=degraded"). A new detail with the same status adds an
+	// update to the component's open incident: another check failing is
+	// news even when the status does not change. Empty when operational.
+	Detail string
 	Policy Policy
 }
 

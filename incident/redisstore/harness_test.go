@@ -102,6 +102,18 @@ func (e *env) observe(off time.Duration, comp string, status incident.ComponentS
 	return tr
 }
 
+// observeDetail is observe with the checks behind the status named.
+func (e *env) observeDetail(off time.Duration, comp string, status incident.ComponentStatus, detail, newID string) incident.Transition {
+	e.t.Helper()
+	o := e.obs(off, comp, status, newID)
+	o.Detail = detail
+	tr, err := e.store.Observe(e.ctx, o)
+	if err != nil {
+		e.t.Fatalf("Observe(%s, %s=%s %s): %v", off, comp, status, detail, err)
+	}
+	return tr
+}
+
 func (e *env) tick(off time.Duration) []incident.Transition {
 	e.t.Helper()
 	trs, err := e.store.Tick(e.ctx, at(off), e.policy, "This incident has been resolved.")

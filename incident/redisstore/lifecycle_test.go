@@ -218,6 +218,27 @@ var lifecycle = []struct {
 			}
 		}
 	}},
+	{"another check failing with the same status adds one update", func(t *testing.T, e *env) {
+		expect(t, e.observeDetail(0, "web", major, "home=down", "a"), opened, "a", incident.ImpactCritical)
+		expect(t, e.observeDetail(time.Minute, "web", major, "home=down,login=down", "b"), updated, "a", incident.ImpactCritical)
+		expect(t, e.observeDetail(time.Minute, "web", major, "home=down,login=down", "c"), none, "", "")
+		inc := e.incident("a")
+		if len(inc.Updates) != 2 || inc.Status != incident.Investigating {
+			t.Fatalf("updates %d, status %s; want 2, investigating", len(inc.Updates), inc.Status)
+		}
+		if ac := lastUpdate(inc).AffectedComponents; len(ac) != 1 || ac[0].OldStatus != major || ac[0].NewStatus != major {
+			t.Errorf("affected components %+v", ac)
+		}
+	}},
+	{"a new detail without an open incident only stores it", func(t *testing.T, e *env) {
+		e.policy.ReopenWindow = 0
+		expect(t, e.observeDetail(0, "web", major, "home=down", "a"), opened, "a", incident.ImpactCritical)
+		expect(t, e.observe(time.Minute, "web", operational, "b"), monitoring, "a", incident.ImpactCritical)
+		expectTicks(t, e.tick(7*time.Minute), resolved("a", incident.ImpactCritical))
+		if got := e.observeDetail(8*time.Minute, "web", operational, "", "c"); got.Action != none {
+			t.Errorf("same healthy state: %+v", got)
+		}
+	}},
 	{"reopen window zero never reopens", func(t *testing.T, e *env) {
 		e.policy.ReopenWindow = 0
 		expect(t, e.observe(0, "web", major, "a"), opened, "a", incident.ImpactCritical)

@@ -3,7 +3,8 @@
 --
 -- ARGV: 1 incident key prefix, 2 component id, 3 component name, 4 status,
 --       5 at (unix ms), 6 started at (unix ms), 7 body, 8 new incident id,
---       9 group window (ms, 0 = never join), 10 reopen window (ms, 0 = never)
+--       9 group window (ms, 0 = never join), 10 reopen window (ms, 0 = never),
+--       11 detail (which checks are behind the status)
 -- Returns {action, incident id, impact}; id and impact are '' when no
 -- incident is involved.
 
@@ -18,13 +19,15 @@ local body, new_id = ARGV[7], ARGV[8]
 local group_window, reopen_window = tonumber(ARGV[9]), tonumber(ARGV[10])
 local REOPEN_SCAN = 20
 
-local old = 'operational'
+local detail = ARGV[11] or ''
+local old, old_detail = 'operational', ''
 local raw = redis.call('HGET', K_COMPONENTS, comp)
 if raw then
-  old = cjson.decode(raw).s
+  local stored = cjson.decode(raw)
+  old, old_detail = stored.s, stored.d or ''
 end
-if old == new then
-  -- Idempotent replay, or a status the store already has: nothing to do.
+if old == new and old_detail == detail then
+  -- Idempotent replay, or a state the store already has: nothing to do.
   return {'none', '', ''}
 end
 
@@ -58,7 +61,7 @@ local function investigate(inc)
 end
 
 local function finish(action, inc, also)
-  redis.call('HSET', K_COMPONENTS, comp, cjson.encode({s = new, t = at}))
+  redis.call('HSET', K_COMPONENTS, comp, cjson.encode({s = new, t = at, d = detail}))
   if inc then
     save_incident(inc)
   end
@@ -130,7 +133,8 @@ if first then
   return finish(first_action, first, others)
 end
 
-if HEALTHY[new] then
+if HEALTHY[new] or old == new then
+  -- Healthy, or only the detail changed with no open incident to tell.
   return finish('component', nil)
 end
 

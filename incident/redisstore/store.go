@@ -94,7 +94,7 @@ func (s *Store) Observe(ctx context.Context, o incident.Observation) (incident.T
 	res, err := s.observe.Run(ctx, s.client, s.keys,
 		s.incidentPrefix, o.Component, name, string(o.Status),
 		o.At.UnixMilli(), started.UnixMilli(), o.Body, newID,
-		windowMS(o.Policy.GroupWindow), windowMS(o.Policy.ReopenWindow),
+		windowMS(o.Policy.GroupWindow), windowMS(o.Policy.ReopenWindow), o.Detail,
 	).StringSlice()
 	if err != nil {
 		return incident.Transition{}, fmt.Errorf("redisstore: observe %s: %w", o.Component, err)
