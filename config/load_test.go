@@ -474,7 +474,7 @@ func TestFloatFields(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name, value, want string
-		depth           float64
+		depth             float64
 	}{
 		{"integer", "1000", "", 1000},
 		{"fraction", "2.5", "", 2.5},

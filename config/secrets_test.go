@@ -21,6 +21,10 @@ func TestSecretsCollected(t *testing.T) {
 		"basic-file-pass-xyz",         // basic_auth.password_file
 		"smtp-file-pass-4242",         // smtp.auth.password_file
 		"bearer-file-abcdef",          // bearer_token_file
+		"hb-file-token-5150",          // heartbeat.token_file
+		"inline-hb-token-77",          // heartbeat.token
+		"queue-redis-pass-9",          // password in queue.redis_url
+		"rabbit-inline-pass",          // queue.password
 		"hunter2-url-pass",            // password in http.url
 		"api-key-value-1",             // ${API_KEY}, and a header value
 		"redis-pass-1234",             // ${REDIS_PASSWORD}, and the password in redis.url

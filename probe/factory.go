@@ -31,6 +31,23 @@ func New(c config.Check, o Options) (Prober, error) {
 			return nil, fmt.Errorf("tcp: missing tcp block")
 		}
 		return NewTCP(*c.TCP, o)
+	case "queue":
+		if c.Queue == nil {
+			return nil, fmt.Errorf("queue: missing queue block")
+		}
+		q, err := NewQueue(*c.Queue, o)
+		if err != nil {
+			return nil, err
+		}
+		if c.Queue.Key == "" && c.Name != "" {
+			q.name = c.Name // http_json and prometheus have no key to show
+		}
+		return q, nil
+	case "heartbeat":
+		if c.Heartbeat == nil {
+			return nil, fmt.Errorf("heartbeat: missing heartbeat block")
+		}
+		return NewHeartbeat(c.Name, *c.Heartbeat, o)
 	}
 	return nil, fmt.Errorf("type: %q is not supported", c.Type)
 }

@@ -180,10 +180,12 @@ func rawServer(t *testing.T, handle func(net.Conn)) string {
 	return ln.Addr().String()
 }
 
-// deadPort returns an address on 127.0.0.1 where nothing listens.
+// deadPort returns a loopback address where nothing listens.
 func deadPort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// 127.0.0.2 (still loopback): every test server binds 127.0.0.1, so a
+	// parallel test cannot grab the freed port between Close and the probe.
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ type QueueSample struct {
 	// Consumers is the number of consumers; nil when the source can't tell.
 	Consumers *int
 	// Extra holds further named figures from a closed set per source:
-	// pending, lag, unacked, ack_rate, retry, dead.
+	// pending, lag, ready, unacked, ack_rate, retry, dead.
 	Extra map[string]float64
 }
 

@@ -35,8 +35,8 @@ type entry struct {
 	id     uuid.UUID
 	check  config.Check
 	prober probe.Prober
-	mu    sync.Mutex
-	next  time.Time // when the next run is due, for the lag metric
+	mu     sync.Mutex
+	next   time.Time // when the next run is due, for the lag metric
 }
 
 // Scheduler owns the gocron scheduler and the set of check jobs.

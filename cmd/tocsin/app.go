@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/engine"
+	"github.com/tocsin/tocsin/heartbeat"
 	"github.com/tocsin/tocsin/incident"
 	"github.com/tocsin/tocsin/probe"
 	"github.com/tocsin/tocsin/schedule"
@@ -29,6 +31,9 @@ type app struct {
 	sched     *schedule.Scheduler
 	status    *status.Server
 	refresher *status.Refresher
+	beats     *heartbeat.Store
+	// heartbeats are the heartbeat checks in force, for the beat endpoint.
+	heartbeats atomic.Pointer[map[string]config.HeartbeatCheck]
 }
 
 // readyAfter is how stale the last successful store read may be before
@@ -57,6 +62,9 @@ func (a *app) build(store incident.Store, reg *prometheus.Registry) error {
 		return err
 	}
 	a.refresher.Checks = a.eng.Checks
+	hb := heartbeat.NewHandler(a.beats, a.heartbeatChecks, time.Now, a.logger)
+	a.status.Handle("/api/v1/heartbeats/{check}", []string{"POST"}, hb)
+	a.status.Handle("/api/v1/heartbeats/{check}/{kind}", []string{"POST"}, hb)
 	a.sched, err = schedule.New(a.eng.Record, reg, a.logger, shutdownBudget-time.Second)
 	return err
 }
@@ -79,10 +87,11 @@ var errPartial = errors.New("applied, but scheduling failed")
 // apply puts cfg in force. Probers are built first, so a config whose
 // probes cannot be built is rejected before anything changes.
 func (a *app) apply(cfg *config.Config) error {
-	jobs, err := buildJobs(cfg)
+	jobs, err := buildJobs(cfg, a.beats)
 	if err != nil {
 		return err
 	}
+	a.touchHeartbeats(cfg)
 	a.scrub.set(cfg.Secrets())
 	a.cfg.Store(cfg)
 	a.eng.Configure(cfg)
@@ -93,11 +102,11 @@ func (a *app) apply(cfg *config.Config) error {
 	return nil
 }
 
-func buildJobs(cfg *config.Config) ([]schedule.Job, error) {
+func buildJobs(cfg *config.Config, beats probe.BeatReader) ([]schedule.Job, error) {
 	jobs := make([]schedule.Job, 0, len(cfg.Checks))
 	var errs []error
 	for i, c := range cfg.Checks {
-		p, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + version})
+		p, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + version, Beats: beats})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("checks[%d]: %w", i, err))
 			continue
@@ -133,3 +142,37 @@ func (a *app) reload(lo config.LoadOptions) {
 }
 
 func goVersion() string { return runtime.Version() }
+
+// touchHeartbeats publishes the heartbeat checks to the beat endpoint and
+// records when each was first monitored, so one that never beats is missed.
+func (a *app) touchHeartbeats(cfg *config.Config) {
+	hb := map[string]config.HeartbeatCheck{}
+	for _, c := range cfg.Checks {
+		if c.Heartbeat == nil {
+			continue
+		}
+		hb[c.Name] = *c.Heartbeat
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Redis.Timeout)
+		if err := a.beats.Touch(ctx, c.Name, time.Now()); err != nil {
+			a.logger.Warn("heartbeat: cannot record first-seen time; will use the process start", "check", c.Name, "error", err)
+		}
+		cancel()
+	}
+	a.heartbeats.Store(&hb)
+}
+
+// heartbeatChecks is the beat endpoint's view of the config.
+func (a *app) heartbeatChecks() map[string]config.HeartbeatCheck {
+	if m := a.heartbeats.Load(); m != nil {
+		return *m
+	}
+	return nil
+}
+
+// noBeats is the BeatReader of commands without a store (validate): heartbeat
+// probers can be built, not run.
+type noBeats struct{}
+
+func (noBeats) Beats(context.Context, string) (probe.Beats, error) {
+	return probe.Beats{}, errors.New("no heartbeat store in this command")
+}

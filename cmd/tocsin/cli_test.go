@@ -161,3 +161,15 @@ checks:
 		}
 	}
 }
+
+func TestBrowsable(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		":8080": "localhost:8080", "[::]:8080": "localhost:8080", "0.0.0.0:80": "localhost:80",
+		"127.0.0.1:9": "127.0.0.1:9", "status.test:8080": "status.test:8080",
+	} {
+		if got := browsable(in); got != want {
+			t.Errorf("browsable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/engine"
+	"github.com/tocsin/tocsin/heartbeat"
 	"github.com/tocsin/tocsin/incident/redisstore"
 )
 
@@ -80,7 +81,7 @@ func daemon(ctx context.Context, o daemonOptions) error {
 		return err
 	}
 
-	a := &app{logger: logger, scrub: sc, reloads: reloads}
+	a := &app{logger: logger, scrub: sc, reloads: reloads, beats: heartbeat.NewStore(client, cfg.Redis.KeyPrefix)}
 	a.cfg.Store(cfg)
 	if err := a.build(store, reg); err != nil {
 		return err

@@ -4,13 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"text/template"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/spf13/pflag"
 
 	"github.com/tocsin/tocsin/config"
@@ -34,8 +35,15 @@ func demoScript() []demoStep {
 		{15 * time.Second, "the database slows down: web app responses take 900ms", func(a *acme.Acme) { a.Web.SetLatency(900 * time.Millisecond) }},
 		{30 * time.Second, "the API starts failing with 503s", func(a *acme.Acme) { a.API.SetStatus(http.StatusServiceUnavailable) }},
 		{55 * time.Second, "the slow query plan is fixed: everything recovers", func(a *acme.Acme) { a.Heal() }},
+		{95 * time.Second, "a bad deploy breaks the background workers: jobs pile up, heartbeats stop (the web app stays green)",
+			func(a *acme.Acme) { a.Queue.SetRates(demoJobRate, 0) }},
+		{135 * time.Second, "the fix is deployed: workers drain the backlog",
+			func(a *acme.Acme) { a.Queue.SetRates(demoJobRate, 10*demoJobRate) }},
 	}
 }
+
+// demoJobRate is how many jobs per second the simulated app enqueues.
+const demoJobRate = 15
 
 const demoConfig = `# tocsin demo: generated against the simulated SaaS on loopback.
 server: {listen: "{{.Listen}}", cache_max_age: 2s}
@@ -46,7 +54,7 @@ incidents: {group_window: 2m, resolve_after: 20s, reopen_window: 30s, retention:
 components:
   - {id: web-app, name: Web App, group: Help Desk}
   - {id: api, name: Public API, group: Help Desk}
-  - {id: background-jobs, name: Background Jobs}
+  - {id: background-jobs, name: Background Jobs, description: "Email import and delivery"}
 checks:
   - name: web-app-home
     component: web-app
@@ -61,6 +69,14 @@ checks:
     type: http
     impact: partial_outage
     http: {url: "{{.Jobs}}"}
+  - name: mailers-queue
+    component: background-jobs
+    type: queue
+    queue: {source: redis_list, redis_url: "{{.QueueRedis}}", key: mailers, stall_after: 10s, window: 30s, degraded_depth: 2000, down_depth: 50000}
+  - name: mail-worker
+    component: background-jobs
+    type: heartbeat
+    heartbeat: {period: 2s, grace: 2s}
 `
 
 func runDemo(ctx context.Context, args, env []string, stdout io.Writer, hup <-chan os.Signal) error {
@@ -75,6 +91,17 @@ func runDemo(ctx context.Context, args, env []string, stdout io.Writer, hup <-ch
 		return err
 	}
 	defer saas.Close()
+	// The simulated app's job queue lives in its own in-process Redis.
+	jobsRedis := miniredis.NewMiniRedis()
+	if err := jobsRedis.StartAddr("127.0.0.1:0"); err != nil {
+		return fmt.Errorf("demo: start job queue: %w", err)
+	}
+	defer jobsRedis.Close()
+	if saas.Queue, err = acme.StartJobs("redis://"+jobsRedis.Addr(), "mailers"); err != nil {
+		return err
+	}
+	defer saas.Queue.Close()
+	saas.Queue.SetRates(demoJobRate, 10*demoJobRate)
 
 	dir, err := os.MkdirTemp("", "tocsin-demo-")
 	if err != nil {
@@ -82,32 +109,41 @@ func runDemo(ctx context.Context, args, env []string, stdout io.Writer, hup <-ch
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "tocsin.yml")
-	if err := writeDemoConfig(path, *listen, saas); err != nil {
+	if err := writeDemoConfig(path, *listen, "redis://"+jobsRedis.Addr(), saas); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "tocsin demo: status page on http://%s/ — a scripted outage starts 15s into every %s cycle (config: %s)\n", browsable(*listen), demoCycle, path)
 	go playScript(ctx, saas, stdout)
 	// Drop REDIS settings from the environment: the demo always runs embedded.
-	return daemon(ctx, daemonOptions{load: config.LoadOptions{File: path, Env: withoutRedisEnv(env)}, stdout: stdout, hup: hup})
+	// The worker beats to tocsin once tocsin listens.
+	ready := func(addr string) {
+		saas.Queue.SetHeartbeat("http://"+browsable(addr)+"/api/v1/heartbeats/mail-worker", "", 500*time.Millisecond)
+	}
+	return daemon(ctx, daemonOptions{load: config.LoadOptions{File: path, Env: withoutRedisEnv(env)}, stdout: stdout, hup: hup, ready: ready})
 }
 
-func writeDemoConfig(path, listen string, saas *acme.Acme) error {
+func writeDemoConfig(path, listen, queueRedis string, saas *acme.Acme) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("demo: write config: %w", err)
 	}
 	defer f.Close()
 	t := template.Must(template.New("demo").Parse(demoConfig))
-	return t.Execute(f, map[string]string{"Listen": listen, "PageURL": "http://" + browsable(listen),
+	return t.Execute(f, map[string]string{"Listen": listen, "PageURL": "http://" + browsable(listen), "QueueRedis": queueRedis,
 		"Web": saas.Web.URL(), "API": saas.API.URL(), "Jobs": saas.Jobs.URL()})
 }
 
-// browsable turns a listen address like ":8080" into one a browser can open.
+// browsable turns a listen address like ":8080" or "[::]:8080" into one a
+// browser (or the demo's worker) can open.
 func browsable(listen string) string {
-	if strings.HasPrefix(listen, ":") {
-		return "localhost" + listen
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
 	}
-	return listen
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 func withoutRedisEnv(env []string) []string {

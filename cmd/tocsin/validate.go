@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/heartbeat"
 	"github.com/tocsin/tocsin/probe"
 )
 
@@ -38,7 +40,7 @@ func runValidate(args, env []string, stdout io.Writer) error {
 	}
 	cfg, err := config.Load(config.LoadOptions{File: path, Env: env, Flags: fs})
 	if err == nil {
-		_, err = buildJobs(cfg)
+		_, err = buildJobs(cfg, noBeats{})
 	}
 	if err != nil {
 		for _, line := range problems(err) {
@@ -81,7 +83,17 @@ func runCheck(ctx context.Context, args, env []string, stdout io.Writer) error {
 		if c.Name != name {
 			continue
 		}
-		p, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + version})
+		o := probe.Options{UserAgent: "tocsin/" + version, Beats: noBeats{}}
+		if c.Heartbeat != nil {
+			// A heartbeat check reads the beats stored in the daemon's Redis.
+			client, closeRedis, err := openRedis(ctx, cfg.Redis, slog.New(slog.DiscardHandler))
+			if err != nil {
+				return err
+			}
+			defer closeRedis()
+			o.Beats = heartbeat.NewStore(client, cfg.Redis.KeyPrefix)
+		}
+		p, err := probe.New(c, o)
 		if err != nil {
 			return fmt.Errorf("check %s: %w", name, err)
 		}

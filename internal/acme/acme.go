@@ -94,6 +94,8 @@ func (s *Service) Close() error {
 // Acme is the whole simulated SaaS.
 type Acme struct {
 	Web, API, Jobs *Service
+	// Queue is the background-job queue and its worker, when started.
+	Queue *Jobs
 }
 
 // Start starts every service of the simulated SaaS on loopback.

@@ -1,0 +1,176 @@
+package heartbeat
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tocsin/tocsin/config"
+)
+
+// MaxBodyBytes bounds a beat's request body. The body (a job's output, say)
+// is read and discarded, never stored; a larger one gets 413 and the beat is
+// not recorded, so that the sender sees the failure (curl --fail).
+const MaxBodyBytes = 10 << 10
+
+// Handler takes beats for the heartbeat checks of the current config. Mount
+// it for POST at "/api/v1/heartbeats/{check}" (a success) and
+// "/api/v1/heartbeats/{check}/{kind}" (kind fail or start); it reads the
+// check and kind with r.PathValue.
+//
+// A check with a token needs it on every beat, as "Authorization: Bearer
+// <token>" or, for a plain cron line, as "?token=<token>". The query form
+// is convenient but ends up in the access logs of every proxy on the way;
+// prefer the header where the client can send one.
+type Handler struct {
+	store  *Store
+	checks func() map[string]config.HeartbeatCheck
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// NewHandler returns the beat handler. checks returns the heartbeat checks
+// of the config in force, by name; it is called on every request, so a
+// reload takes effect at once. now stamps the beats (nil: time.Now).
+// Nothing is logged of the request but the check, the kind and errors: never
+// the token, the URL (which may carry it) or the body.
+func NewHandler(store *Store, checks func() map[string]config.HeartbeatCheck, now func() time.Time, logger *slog.Logger) http.Handler {
+	if now == nil {
+		now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{store: store, checks: checks, now: now, log: logger}
+}
+
+// ServeHTTP records one beat: 200 {"ok":true} once it is stored, 404 for an
+// unknown check or kind, 401 for a missing or wrong token, 413 for a body
+// over MaxBodyBytes and 503 when the store can't take it.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		// status.Server answers this itself; this is for other routers.
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	name := r.PathValue("check")
+	c, ok := h.checks()[name]
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown heartbeat check %q", name))
+		return
+	}
+	kind, ok := kindOf(r.PathValue("kind"))
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown heartbeat kind %q (want fail or start)", r.PathValue("kind")))
+		return
+	}
+	if want := c.Token.Reveal(); want != "" {
+		got, found := token(r)
+		if !found {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tocsin"`)
+			writeError(w, http.StatusUnauthorized, "missing token (send Authorization: Bearer <token>)")
+			return
+		}
+		if !equalToken(got, want) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tocsin", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "invalid token")
+			return
+		}
+	}
+	if code, msg := discardBody(w, r); code != 0 {
+		writeError(w, code, msg)
+		return
+	}
+	at := h.now()
+	if err := h.store.Beat(r.Context(), name, kind, at); err != nil {
+		// Not stored is not accepted: the sender must see it (and retry).
+		h.log.Warn("heartbeat: beat not stored", "check", name, "kind", string(kind), "error", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "store unavailable")
+		return
+	}
+	h.log.Debug("heartbeat: beat", "check", name, "kind", string(kind))
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+// kindOf maps the path's {kind} to a Kind; "" (no kind segment) is a success.
+func kindOf(s string) (Kind, bool) {
+	switch s {
+	case "":
+		return Success, true
+	case string(Fail):
+		return Fail, true
+	case string(Start):
+		return Start, true
+	}
+	return "", false
+}
+
+// token returns the token a request carries: the Authorization header's
+// Bearer credentials if there is such a header, else the token query
+// parameter.
+func token(r *http.Request) (string, bool) {
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		scheme, cred, ok := strings.Cut(auth, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return "", false
+		}
+		cred = strings.TrimSpace(cred)
+		return cred, cred != ""
+	}
+	if q := r.URL.Query(); q.Has("token") {
+		return q.Get("token"), q.Get("token") != ""
+	}
+	return "", false
+}
+
+// equalToken compares in constant time. Hashing first makes the time
+// independent of the lengths too.
+func equalToken(got, want string) bool {
+	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
+}
+
+// discardBody reads the body up to MaxBodyBytes and drops it. It returns a
+// status code and message for a body that is too large or unreadable, 0 if
+// all went well.
+func discardBody(w http.ResponseWriter, r *http.Request) (int, string) {
+	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	defer body.Close()
+	if _, err := io.Copy(io.Discard, body); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", MaxBodyBytes)
+		}
+		return http.StatusBadRequest, "could not read the request body"
+	}
+	return 0, ""
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// writeJSON writes an uncached JSON response.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		code, data = http.StatusInternalServerError, []byte(`{"error":"internal error"}`)
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(code)
+	_, _ = w.Write(data)
+}

@@ -1,0 +1,282 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/tocsin/tocsin/config"
+)
+
+// Queue source kinds (config queue.source).
+const (
+	sourceRedisList   = "redis_list"
+	sourceRedisStream = "redis_stream"
+	sourceSidekiq     = "sidekiq"
+	sourceRabbitMQ    = "rabbitmq"
+	sourceHTTPJSON    = "http_json"
+	sourcePrometheus  = "prometheus"
+)
+
+const (
+	// DefaultQueueWindow is how far back the rate and trend rules look when
+	// a check sets neither window nor a stall_after longer than half of it.
+	DefaultQueueWindow = 5 * time.Minute
+	// maxQueueSamples bounds the window. Past it, samples are thinned out
+	// (see thin), so the window keeps spanning its whole duration.
+	maxQueueSamples = 512
+)
+
+// Queue probes a queue's depth through a QueueSource and judges it with
+// thresholds and trend rules over a sliding window of its recent samples.
+// It is built once per check by NewQueue and keeps state between runs;
+// Probe is safe for concurrent use (runs are serialized). Close releases
+// the source's connections.
+type Queue struct {
+	name   string // in messages: the queue key, else the check name
+	source QueueSource
+	rules  queueRules
+	now    func() time.Time
+
+	mu      sync.Mutex
+	samples []queuePoint // oldest first
+}
+
+var (
+	_ Prober    = (*Queue)(nil)
+	_ io.Closer = (*Queue)(nil)
+)
+
+// queuePoint is one sample and the time it was taken.
+type queuePoint struct {
+	at time.Time
+	QueueSample
+}
+
+// NewQueue validates c and builds its source and prober. Problems name
+// their key ("queue.window: ..."). The window defaults to the larger of
+// DefaultQueueWindow and twice stall_after, as config does.
+func NewQueue(c config.QueueCheck, o Options) (*Queue, error) {
+	rules, err := newQueueRules(c)
+	if err != nil {
+		return nil, err
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	src, err := newQueueSource(c, o)
+	if err != nil {
+		return nil, err
+	}
+	name := c.Key
+	if name == "" {
+		name = "queue"
+	}
+	return &Queue{name: name, source: src, rules: rules, now: o.Now}, nil
+}
+
+// newQueueSource builds the source named by c.Source.
+func newQueueSource(c config.QueueCheck, o Options) (QueueSource, error) {
+	switch c.Source {
+	case sourceRedisList:
+		return newRedisListSource(c, o)
+	case sourceRedisStream:
+		return newRedisStreamSource(c, o)
+	case sourceSidekiq:
+		return newSidekiqSource(c, o)
+	case sourceRabbitMQ:
+		return newRabbitMQSource(c, o)
+	case sourceHTTPJSON:
+		return newHTTPJSONSource(c, o)
+	case sourcePrometheus:
+		return newPrometheusSource(c, o)
+	case "":
+		return nil, errors.New("queue.source: required")
+	}
+	return nil, fmt.Errorf("queue.source: unknown source %q", c.Source)
+}
+
+// newQueueRules checks and copies the verdict settings of c.
+func newQueueRules(c config.QueueCheck) (queueRules, error) {
+	r := queueRules{
+		degradedDepth: c.DegradedDepth,
+		downDepth:     c.DownDepth,
+		maxAge:        c.MaxAge,
+		stallAfter:    c.StallAfter,
+		minConsumers:  c.MinConsumers,
+		window:        c.Window,
+	}
+	if r.window == 0 {
+		r.window = max(DefaultQueueWindow, 2*r.stallAfter)
+	}
+	var errs []error
+	negative := func(key string, bad bool) {
+		if bad {
+			errs = append(errs, errors.New("queue."+key+": must not be negative"))
+		}
+	}
+	negative("degraded_depth", r.degradedDepth < 0)
+	negative("down_depth", r.downDepth < 0)
+	negative("max_age", r.maxAge < 0)
+	negative("stall_after", r.stallAfter < 0)
+	negative("min_consumers", r.minConsumers < 0)
+	negative("window", r.window < 0)
+	if r.stallAfter > r.window && r.window > 0 {
+		errs = append(errs, fmt.Errorf("queue.stall_after: must not be more than window (%s)", r.window))
+	}
+	return r, errors.Join(errs...)
+}
+
+// Probe reads the source once, adds the reading to the window and judges
+// the queue. A source that cannot be read is down with the source's reason
+// and no figures: never a healthy zero. It never runs past ctx's deadline
+// (DefaultTimeout if none).
+func (q *Queue) Probe(ctx context.Context) Result {
+	start := time.Now()
+	ctx, _, cancel := withDeadline(ctx, start)
+	defer cancel()
+	// Held across the read, so samples go into the window in time order.
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	// The sample's time is read before the source, which reads the same
+	// clock first thing: ages and sample times then agree to the
+	// microsecond, which the stall rule's head tracking relies on.
+	at := q.now()
+	s, err := q.source.Read(ctx)
+	res := Result{Start: start, Duration: time.Since(start)}
+	if err != nil {
+		res.Status = StatusDown
+		res.Reason, res.Message = q.explain(ctx, err)
+		return res
+	}
+	w := q.record(queuePoint{at: at, QueueSample: s})
+	stats := queueStats(w)
+	v := judgeQueue(w, stats, q.rules, at)
+	res.Status, res.Reason = v.status, v.reason
+	res.Message = clip(v.message(q.name, stats))
+	res.Queue = &stats
+	return res
+}
+
+// explain turns a failed read into a reason and a message.
+func (q *Queue) explain(ctx context.Context, err error) (Reason, string) {
+	var se *SourceError
+	if errors.As(err, &se) {
+		return se.Reason, clip(q.name + ": " + se.Message)
+	}
+	r, msg := classify(ctx, err)
+	return r, clip(q.name + ": " + msg)
+}
+
+// Close releases the source (its connections) if it holds any. The
+// scheduler calls it when the check is removed.
+func (q *Queue) Close() error {
+	if c, ok := q.source.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// record adds p to the window, drops what has left it and returns it. A
+// clock that went backwards starts the window afresh: rates over it would
+// be nonsense.
+func (q *Queue) record(p queuePoint) []queuePoint {
+	if n := len(q.samples); n > 0 && p.at.Before(q.samples[n-1].at) {
+		q.samples = q.samples[:0]
+	}
+	q.samples = append(q.samples, p)
+	q.samples = prune(q.samples, p.at, q.rules.window)
+	if len(q.samples) > maxQueueSamples {
+		q.samples = thin(q.samples)
+	}
+	return q.samples
+}
+
+// prune drops the samples older than window before now, except the newest
+// of those (the anchor): with it the history spans at least the whole
+// window, so a stall_after equal to the window can still be judged. An
+// anchor older than two windows (sampling paused) is dropped too.
+func prune(w []queuePoint, now time.Time, window time.Duration) []queuePoint {
+	cutoff := now.Add(-window)
+	first := 0
+	for first < len(w) && w[first].at.Before(cutoff) {
+		first++
+	}
+	if first > 0 && !w[first-1].at.Before(now.Add(-2*window)) {
+		first--
+	}
+	if first == 0 {
+		return w
+	}
+	return append(w[:0], w[first:]...)
+}
+
+// thin removes one sample from a full window without losing evidence the
+// trend rules use: only a sample whose depth lies between its neighbours'
+// may go (every fall stays visible), the one closest in time to its
+// predecessor, so the rest stay evenly spread. If every sample is a turning
+// point, the oldest goes.
+func thin(w []queuePoint) []queuePoint {
+	drop, gap := 0, time.Duration(-1)
+	for i := 1; i < len(w)-1; i++ {
+		a, b, c := w[i-1].Depth, w[i].Depth, w[i+1].Depth
+		if !(a <= b && b <= c) && !(a >= b && b >= c) {
+			continue
+		}
+		if g := w[i].at.Sub(w[i-1].at); gap < 0 || g < gap {
+			drop, gap = i, g
+		}
+	}
+	return append(w[:drop], w[drop+1:]...)
+}
+
+// queueStats computes the figures of a window: the latest sample's
+// readings, the rate of change (least-squares slope of depth over time) and
+// the time to drain at that rate.
+func queueStats(w []queuePoint) QueueStats {
+	last := w[len(w)-1]
+	st := QueueStats{
+		Depth:     last.Depth,
+		OldestAge: last.OldestAge,
+		Consumers: last.Consumers,
+		Extra:     maps.Clone(last.Extra),
+	}
+	if rate, ok := slope(w); ok {
+		st.RatePerSecond = &rate
+		if rate < 0 && last.Depth > 0 {
+			eta := time.Duration(last.Depth / -rate * float64(time.Second))
+			st.DrainETA = &eta
+		}
+	}
+	return st
+}
+
+// slope is the least-squares slope of depth over time in items per second;
+// false with fewer than two samples or no time between them.
+func slope(w []queuePoint) (float64, bool) {
+	if len(w) < 2 {
+		return 0, false
+	}
+	t0 := w[0].at
+	var sx, sy float64
+	for _, p := range w {
+		sx += p.at.Sub(t0).Seconds()
+		sy += p.Depth
+	}
+	n := float64(len(w))
+	mx, my := sx/n, sy/n
+	var sxy, sxx float64
+	for _, p := range w {
+		dx := p.at.Sub(t0).Seconds() - mx
+		sxy += dx * (p.Depth - my)
+		sxx += dx * dx
+	}
+	if sxx == 0 {
+		return 0, false
+	}
+	return sxy / sxx, true
+}
