@@ -8,14 +8,14 @@ import (
 	"time"
 )
 
-// Queue sources.
+// Queue sources (queue.source).
 const (
-	sourceRedisList   = "redis_list"
-	sourceRedisStream = "redis_stream"
-	sourceSidekiq     = "sidekiq"
-	sourceRabbitMQ    = "rabbitmq"
-	sourceHTTPJSON    = "http_json"
-	sourcePrometheus  = "prometheus"
+	QueueRedisList   = "redis_list"
+	QueueRedisStream = "redis_stream"
+	QueueSidekiq     = "sidekiq"
+	QueueRabbitMQ    = "rabbitmq"
+	QueueHTTPJSON    = "http_json"
+	QueuePrometheus  = "prometheus"
 
 	defaultVhost = "/"
 	// defaultQueueWindow is the trend window unless stall_after needs more:
@@ -32,21 +32,21 @@ var queueKeys = []struct {
 }{
 	{"redis_url", redisSources, func(q *QueueCheck) bool { return q.RedisURL != "" && q.RedisURLFile == "" }},
 	{"redis_url_file", redisSources, func(q *QueueCheck) bool { return q.RedisURLFile != "" }},
-	{"key", []string{sourceRedisList, sourceRedisStream, sourceSidekiq, sourceRabbitMQ}, func(q *QueueCheck) bool { return q.Key != "" }},
-	{"group", []string{sourceRedisStream}, func(q *QueueCheck) bool { return q.Group != "" }},
+	{"key", []string{QueueRedisList, QueueRedisStream, QueueSidekiq, QueueRabbitMQ}, func(q *QueueCheck) bool { return q.Key != "" }},
+	{"group", []string{QueueRedisStream}, func(q *QueueCheck) bool { return q.Group != "" }},
 	{"url", urlSources, func(q *QueueCheck) bool { return q.URL != "" }},
-	{"vhost", []string{sourceRabbitMQ}, func(q *QueueCheck) bool { return q.Vhost != "" }},
-	{"json_path", []string{sourceHTTPJSON}, func(q *QueueCheck) bool { return q.JSONPath != "" }},
-	{"query", []string{sourcePrometheus}, func(q *QueueCheck) bool { return q.Query != "" }},
+	{"vhost", []string{QueueRabbitMQ}, func(q *QueueCheck) bool { return q.Vhost != "" }},
+	{"json_path", []string{QueueHTTPJSON}, func(q *QueueCheck) bool { return q.JSONPath != "" }},
+	{"query", []string{QueuePrometheus}, func(q *QueueCheck) bool { return q.Query != "" }},
 	{"username", urlSources, func(q *QueueCheck) bool { return q.Username != "" }},
 	{"password", urlSources, func(q *QueueCheck) bool { return q.Password != "" && q.PasswordFile == "" }},
 	{"password_file", urlSources, func(q *QueueCheck) bool { return q.PasswordFile != "" }},
 }
 
 var (
-	queueSources = []string{sourceRedisList, sourceRedisStream, sourceSidekiq, sourceRabbitMQ, sourceHTTPJSON, sourcePrometheus}
-	redisSources = []string{sourceRedisList, sourceRedisStream, sourceSidekiq}
-	urlSources   = []string{sourceRabbitMQ, sourceHTTPJSON, sourcePrometheus}
+	queueSources = []string{QueueRedisList, QueueRedisStream, QueueSidekiq, QueueRabbitMQ, QueueHTTPJSON, QueuePrometheus}
+	redisSources = []string{QueueRedisList, QueueRedisStream, QueueSidekiq}
+	urlSources   = []string{QueueRabbitMQ, QueueHTTPJSON, QueuePrometheus}
 )
 
 // validate checks a queue block: the source, the keys it needs and only
@@ -77,7 +77,7 @@ func (q *QueueCheck) validateSourceKeys(p *problems, path string) {
 		}
 	}
 	switch q.Source {
-	case sourceRedisList, sourceRedisStream, sourceSidekiq:
+	case QueueRedisList, QueueRedisStream, QueueSidekiq:
 		switch u := q.RedisURL.Reveal(); {
 		case u == "" && q.RedisURLFile == "":
 			p.add(path+".redis_url", "required (or redis_url_file)")
@@ -91,11 +91,11 @@ func (q *QueueCheck) validateSourceKeys(p *problems, path string) {
 			}
 		}
 		required("key", q.Key)
-	case sourceRabbitMQ:
+	case QueueRabbitMQ:
 		required("key", q.Key)
-	case sourceHTTPJSON:
+	case QueueHTTPJSON:
 		required("json_path", q.JSONPath)
-	case sourcePrometheus:
+	case QueuePrometheus:
 		required("query", q.Query)
 	}
 	if slices.Contains(urlSources, q.Source) {
@@ -149,14 +149,14 @@ func (q *QueueCheck) validateRules(p *problems, path string) {
 		p.add(path+".min_consumers", "must not be negative")
 	}
 	switch q.Source {
-	case sourceRedisList, sourceHTTPJSON, sourcePrometheus:
+	case QueueRedisList, QueueHTTPJSON, QueuePrometheus:
 		if q.MaxAge > 0 {
 			p.addf(path+".max_age", "source %s does not know the age of items", q.Source)
 		}
 		if q.MinConsumers > 0 {
 			p.addf(path+".min_consumers", "source %s does not know consumers", q.Source)
 		}
-	case sourceRedisStream:
+	case QueueRedisStream:
 		if q.MinConsumers > 0 && q.Group == "" {
 			p.add(path+".min_consumers", "needs group: a stream has consumers only in a consumer group")
 		}
@@ -169,7 +169,7 @@ func (q *QueueCheck) applyDefaults() {
 	if q == nil {
 		return
 	}
-	if q.Source == sourceRabbitMQ && q.Vhost == "" {
+	if q.Source == QueueRabbitMQ && q.Vhost == "" {
 		q.Vhost = defaultVhost
 	}
 	if q.Window == 0 && q.StallAfter >= 0 {

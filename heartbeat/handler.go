@@ -3,17 +3,16 @@ package heartbeat
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/internal/jsonhttp"
 )
 
 // MaxBodyBytes bounds a beat's request body. The body (a job's output, say)
@@ -59,35 +58,35 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		// status.Server answers this itself; this is for other routers.
 		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+		jsonhttp.Error(w, http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
 	name := r.PathValue("check")
 	c, ok := h.checks()[name]
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown heartbeat check %q", name))
+		jsonhttp.Error(w, http.StatusNotFound, fmt.Sprintf("unknown heartbeat check %q", name))
 		return
 	}
 	kind, ok := kindOf(r.PathValue("kind"))
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown heartbeat kind %q (want fail or start)", r.PathValue("kind")))
+		jsonhttp.Error(w, http.StatusNotFound, fmt.Sprintf("unknown heartbeat kind %q (want fail or start)", r.PathValue("kind")))
 		return
 	}
 	if want := c.Token.Reveal(); want != "" {
 		got, found := token(r)
 		if !found {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tocsin"`)
-			writeError(w, http.StatusUnauthorized, "missing token (send Authorization: Bearer <token>)")
+			jsonhttp.Error(w, http.StatusUnauthorized, "missing token (send Authorization: Bearer <token>)")
 			return
 		}
 		if !equalToken(got, want) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tocsin", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "invalid token")
+			jsonhttp.Error(w, http.StatusUnauthorized, "invalid token")
 			return
 		}
 	}
 	if code, msg := discardBody(w, r); code != 0 {
-		writeError(w, code, msg)
+		jsonhttp.Error(w, code, msg)
 		return
 	}
 	at := h.now()
@@ -95,11 +94,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Not stored is not accepted: the sender must see it (and retry).
 		h.log.Warn("heartbeat: beat not stored", "check", name, "kind", string(kind), "error", err)
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "store unavailable")
+		jsonhttp.Error(w, http.StatusServiceUnavailable, "store unavailable")
 		return
 	}
 	h.log.Debug("heartbeat: beat", "check", name, "kind", string(kind))
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	jsonhttp.Write(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
 // kindOf maps the path's {kind} to a Kind; "" (no kind segment) is a success.
@@ -154,23 +153,4 @@ func discardBody(w http.ResponseWriter, r *http.Request) (int, string) {
 		return http.StatusBadRequest, "could not read the request body"
 	}
 	return 0, ""
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
-}
-
-// writeJSON writes an uncached JSON response.
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		code, data = http.StatusInternalServerError, []byte(`{"error":"internal error"}`)
-	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Content-Length", strconv.Itoa(len(data)))
-	w.WriteHeader(code)
-	_, _ = w.Write(data)
 }

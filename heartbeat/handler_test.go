@@ -1,7 +1,6 @@
 package heartbeat_test
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +15,8 @@ import (
 	"github.com/tocsin/tocsin/internal/redistest"
 	"github.com/tocsin/tocsin/probe"
 	"github.com/tocsin/tocsin/status"
+
+	"github.com/tocsin/tocsin/internal/syncbuf"
 )
 
 const testToken = "hb-token-7f3a9c" // never to be seen in logs
@@ -36,12 +37,12 @@ type fixture struct {
 	store *heartbeat.Store
 	clock *clock
 	url   string // base URL of the test server
-	logs  *syncBuffer
+	logs  *syncbuf.Buffer
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{redis: redistest.Start(t), clock: &clock{t: t0}, logs: &syncBuffer{}}
+	f := &fixture{redis: redistest.Start(t), clock: &clock{t: t0}, logs: &syncbuf.Buffer{}}
 	f.store = heartbeat.NewStore(f.redis.Client(t), "tocsin:")
 	checks := map[string]config.HeartbeatCheck{
 		"job":    {Period: time.Minute, Grace: 30 * time.Second},
@@ -224,22 +225,4 @@ func TestHandlerAlone(t *testing.T) {
 			t.Errorf("%s: Allow = %q", method, rec.Header().Get("Allow"))
 		}
 	}
-}
-
-// syncBuffer is a log sink written by handlers while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

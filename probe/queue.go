@@ -12,16 +12,6 @@ import (
 	"github.com/tocsin/tocsin/config"
 )
 
-// Queue source kinds (config queue.source).
-const (
-	sourceRedisList   = "redis_list"
-	sourceRedisStream = "redis_stream"
-	sourceSidekiq     = "sidekiq"
-	sourceRabbitMQ    = "rabbitmq"
-	sourceHTTPJSON    = "http_json"
-	sourcePrometheus  = "prometheus"
-)
-
 const (
 	// DefaultQueueWindow is how far back the rate and trend rules look when
 	// a check sets neither window nor a stall_after longer than half of it.
@@ -82,17 +72,17 @@ func NewQueue(c config.QueueCheck, o Options) (*Queue, error) {
 // newQueueSource builds the source named by c.Source.
 func newQueueSource(c config.QueueCheck, o Options) (QueueSource, error) {
 	switch c.Source {
-	case sourceRedisList:
+	case config.QueueRedisList:
 		return newRedisListSource(c, o)
-	case sourceRedisStream:
+	case config.QueueRedisStream:
 		return newRedisStreamSource(c, o)
-	case sourceSidekiq:
+	case config.QueueSidekiq:
 		return newSidekiqSource(c, o)
-	case sourceRabbitMQ:
+	case config.QueueRabbitMQ:
 		return newRabbitMQSource(c, o)
-	case sourceHTTPJSON:
+	case config.QueueHTTPJSON:
 		return newHTTPJSONSource(c, o)
-	case sourcePrometheus:
+	case config.QueuePrometheus:
 		return newPrometheusSource(c, o)
 	case "":
 		return nil, errors.New("queue.source: required")

@@ -213,7 +213,7 @@ func (s *rabbitSource) statusErr(code int, body []byte) error {
 	detail := ""
 	if json.Unmarshal(body, &e) == nil {
 		if r, ok := e.Reason.(string); ok && strings.TrimSpace(r) != "" {
-			detail = ": " + rabbitClip(strings.Join(strings.Fields(r), " "), 120)
+			detail = ": " + clipTo(strings.Join(strings.Fields(r), " "), 120)
 		}
 	}
 	detail = s.scrub(detail)
@@ -233,17 +233,6 @@ func (s *rabbitSource) scrub(msg string) string {
 		msg = strings.ReplaceAll(msg, s.pass, "<redacted>")
 	}
 	return clip(msg)
-}
-
-// rabbitClip shortens s to n bytes without splitting a UTF-8 sequence.
-func rabbitClip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // decodeRabbitQueue turns the management API's queue object into a sample
@@ -308,7 +297,7 @@ func rabbitCount(q map[string]json.RawMessage, key string) (float64, bool, error
 	}
 	var v float64
 	if err := json.Unmarshal(raw, &v); err != nil || v < 0 || v > 1<<53 || v != math.Trunc(v) {
-		return 0, false, fmt.Errorf("%s is not a count: %s", key, rabbitClip(string(raw), 40))
+		return 0, false, fmt.Errorf("%s is not a count: %s", key, clipTo(string(raw), 40))
 	}
 	return v, true, nil
 }

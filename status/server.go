@@ -1,7 +1,6 @@
 package status
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tocsin/tocsin/internal/jsonhttp"
 )
 
 // ServerOptions configures a Server.
@@ -114,7 +115,7 @@ func (s *Server) Handle(pattern string, methods []string, h http.Handler) {
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.cors(w, r)
 	if _, pattern := s.mux.Handler(r); pattern == "" {
-		writeError(w, http.StatusNotFound, "not found")
+		jsonhttp.Error(w, http.StatusNotFound, "not found")
 		return
 	}
 	s.mux.ServeHTTP(w, r)
@@ -156,7 +157,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	case h == nil:
 		w.Header().Set("Allow", allow)
-		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+		jsonhttp.Error(w, http.StatusMethodNotAllowed, "method not allowed")
 	default:
 		h.ServeHTTP(w, r)
 	}
@@ -192,12 +193,12 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, path stri
 	snap := s.snap.Load()
 	if snap == nil {
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "starting")
+		jsonhttp.Error(w, http.StatusServiceUnavailable, "starting")
 		return
 	}
 	b, ok := snap.body(path)
 	if !ok {
-		writeError(w, http.StatusNotFound, "not found")
+		jsonhttp.Error(w, http.StatusNotFound, "not found")
 		return
 	}
 	h := w.Header()
@@ -236,7 +237,7 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, path stri
 }
 
 func serveHealth(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	jsonhttp.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
@@ -251,10 +252,10 @@ func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
 	}
 	if msg != "" {
 		s.log.Debug("status: not ready", "error", msg)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": msg})
+		jsonhttp.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": msg})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	jsonhttp.Write(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 // matchETag reports which of the current tags If-None-Match names (weak
@@ -292,22 +293,4 @@ func acceptsGzip(header string) bool {
 		return err == nil && v > 0
 	}
 	return false
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
-}
-
-// writeJSON writes an uncached JSON response.
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		code, data = http.StatusInternalServerError, []byte(`{"error":"internal error"}`)
-	}
-	h := w.Header()
-	h.Set("Content-Type", contentTypeJSON)
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(len(data)))
-	w.WriteHeader(code)
-	_, _ = w.Write(data)
 }

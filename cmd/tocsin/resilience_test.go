@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin/internal/redistest"
+	"github.com/tocsin/tocsin/internal/syncbuf"
 )
 
 // TestRedisGoesAway: Redis stops during an open incident. Probing goes on,
@@ -156,7 +157,7 @@ func TestSIGHUPDuringStartup(t *testing.T) {
 	web := startWeb(t)
 	cfg := e2eConfig(t, "redis://"+silent.Addr().String()+"/0", web.URL())
 	cmd := exec.Command(tocsinBinary(t), "run", "--config", cfg)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

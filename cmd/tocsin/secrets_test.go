@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -14,15 +16,21 @@ import (
 
 // The canaries: one per way a secret can enter the config.
 const (
-	canaryHeader   = "canary-header-5f1c"    // a header value
-	canaryUserinfo = "canary-userinfo-9a2e"  // the password in a URL
-	canaryFile     = "canary-file-77b0"      // a *_file secret
-	canaryEnv      = "canary-env-3d4d"       // a ${VAR} secret
-	canaryToken    = "canary-query-c0de"     // a token in a URL query
-	canarySMTP     = "canary-smtp-pass-e1f2" // a (wrong) SMTP AUTH password
+	canaryHeader   = "canary-header-5f1c"     // a header value
+	canaryUserinfo = "canary-userinfo-9a2e"   // the password in a URL
+	canaryFile     = "canary-file-77b0"       // a *_file secret
+	canaryEnv      = "canary-env-3d4d"        // a ${VAR} secret
+	canaryToken    = "canary-query-c0de"      // a token in a URL query
+	canarySMTP     = "canary-smtp-pass-e1f2"  // a (wrong) SMTP AUTH password
+	canaryQueue    = "canary-queue-pass-77aa" // a queue source's HTTP password
+	canaryRedis    = "canary-redis-pass-0b0b" // the password in a queue's redis_url
+	canaryBeat     = "canary-beat-token-5e5e" // a heartbeat token
 )
 
-var canaries = []string{canaryHeader, canaryUserinfo, canaryFile, canaryEnv, canaryToken, canarySMTP, mtatest.Password}
+var canaries = []string{canaryHeader, canaryUserinfo, canaryFile, canaryEnv, canaryToken, canarySMTP, mtatest.Password,
+	canaryQueue, canaryRedis, canaryBeat,
+	// what a server echoing the request would show: the Basic credentials
+	base64.StdEncoding.EncodeToString([]byte("probe:" + canaryQueue))}
 
 // TestSecretsNeverLeak runs the daemon with every kind of secret against
 // failing targets and reads every output a person or a scraper can see.
@@ -77,21 +85,51 @@ checks:
       tls_config: {ca_file: %q, server_name: %q, cert_expiry_warning: 1h}
       auth: {username: %q, password_file: %q}
       send: {from: "probe@tocsin.test", to: %q}
+  - name: queue-http-secret
+    component: web
+    type: queue
+    queue: {source: http_json, url: "http://%s/queue", json_path: depth, username: probe, password: "${CANARY_QUEUE}"}
+  - name: queue-redis-secret
+    component: web
+    type: queue
+    queue: {source: redis_list, redis_url: "redis://:%s@%s/0", key: jobs}
+  - name: worker-beat
+    component: web
+    type: heartbeat
+    heartbeat: {period: 1s, grace: 1s, token: "${CANARY_BEAT}"}
 `, tokenFile, hostPort, canaryToken, canaryHeader, tokenFile, canaryUserinfo, deadHost, canaryToken,
 		mta.TLSAddr(), mta.CAFile(), mtatest.ServerName, mtatest.Username,
-		mta.TLSAddr(), mta.CAFile(), mtatest.ServerName, mtatest.Username, smtpPassFile, mtatest.Accepted))
-	env := []string{"CANARY_ENV=" + canaryEnv, "CANARY_SMTP=" + canarySMTP}
+		mta.TLSAddr(), mta.CAFile(), mtatest.ServerName, mtatest.Username, smtpPassFile, mtatest.Accepted,
+		hostPort, canaryRedis, deadHost))
+	env := []string{"CANARY_ENV=" + canaryEnv, "CANARY_SMTP=" + canarySMTP, "CANARY_QUEUE=" + canaryQueue, "CANARY_BEAT=" + canaryBeat}
 
 	p := startTocsin(t, env, "run", "--config", cfg, "--log-level", "debug")
+	var seen strings.Builder
 	eventually(t, 10*time.Second, "incident open", func() bool {
 		return len(p.incidents("/api/v2/incidents/unresolved.json")) == 1
 	})
-	var seen strings.Builder
-	eventually(t, 10*time.Second, "smtp probes ran", func() bool {
-		return p.checkStatus("smtp-wrong-password") == "down" && p.checkStatus("smtp-right-password") == "up"
+	eventually(t, 10*time.Second, "smtp and queue probes ran", func() bool {
+		return p.checkStatus("smtp-wrong-password") == "down" && p.checkStatus("smtp-right-password") == "up" &&
+			p.checkStatus("queue-http-secret") == "down" && p.checkStatus("queue-redis-secret") == "down"
 	})
+	// Heartbeats with a wrong and with the right token.
+	for _, tok := range []string{"wrong-" + canaryBeat, canaryBeat} {
+		req, _ := http.NewRequest(http.MethodPost, p.base+"/api/v1/heartbeats/worker-beat", strings.NewReader("log output"))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		seen.Write(b)
+		if want := map[bool]int{true: 200, false: 401}[tok == canaryBeat]; resp.StatusCode != want {
+			t.Errorf("beat with token %q: %d, want %d", tok[:6], resp.StatusCode, want)
+		}
+	}
 	for _, path := range []string{"/api/v1/checks", "/api/v1/checks/header-secret", "/api/v1/checks/userinfo-secret",
 		"/api/v1/checks/smtp-wrong-password", "/api/v1/checks/smtp-right-password",
+		"/api/v1/checks/queue-http-secret", "/api/v1/checks/queue-redis-secret", "/api/v1/checks/worker-beat",
 		"/api/v2/summary.json", "/api/v2/incidents.json", "/api/v2/components.json", "/api/v2/status.json",
 		"/api/v2/incidents/unresolved.json", "/metrics", "/", "/readyz", "/nope"} {
 		_, b := p.get(path)
@@ -105,7 +143,8 @@ checks:
 	// validate and check print errors and results: they must be clean too.
 	for _, args := range [][]string{{"validate", "--config", cfg}, {"check", "--config", cfg, "userinfo-secret"},
 		{"check", "--config", cfg, "header-secret"}, {"check", "--config", cfg, "smtp-wrong-password"},
-		{"check", "--config", cfg, "smtp-right-password"}} {
+		{"check", "--config", cfg, "smtp-right-password"}, {"check", "--config", cfg, "queue-http-secret"},
+		{"check", "--config", cfg, "queue-redis-secret"}} {
 		cmd := exec.Command(tocsinBinary(t), args...)
 		cmd.Env = env
 		out, _ := cmd.CombinedOutput()

@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tocsin/tocsin/internal/syncbuf"
 )
 
 // Binary is where prometheus is expected when it is not on $PATH (Debian's
@@ -46,8 +48,8 @@ type Server struct {
 	client *http.Client
 
 	mu     sync.Mutex
-	proc   *process    // nil once stopped
-	output *syncBuffer // of the latest run, kept after Stop
+	proc   *process        // nil once stopped
+	output *syncbuf.Buffer // of the latest run, kept after Stop
 }
 
 // process is one run of prometheus.
@@ -55,7 +57,7 @@ type process struct {
 	cmd    *exec.Cmd
 	done   chan struct{} // closed when the process has exited
 	err    error         // Wait's result, valid after done is closed
-	output *syncBuffer
+	output *syncbuf.Buffer
 }
 
 // Start runs Prometheus scraping the given host:port targets (path
@@ -169,7 +171,7 @@ func (s *Server) Stop() {
 // start runs prometheus on s.port and waits until it is ready and proven to
 // be ours.
 func (s *Server) start() error {
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd := exec.Command(s.bin,
 		"--config.file="+s.config,
 		"--storage.tsdb.path="+filepath.Join(s.dir, "data"),

@@ -8,7 +8,6 @@ package redistest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +22,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tocsin/tocsin/internal/syncbuf"
 )
 
 // Binary is where redis-server is expected when it is not on $PATH.
@@ -50,7 +51,7 @@ type process struct {
 	cmd    *exec.Cmd
 	done   chan struct{} // closed when the process has exited
 	err    error         // Wait's result, valid after done is closed
-	output *syncBuffer
+	output *syncbuf.Buffer
 }
 
 // Start starts a redis-server on 127.0.0.1 on a free port and stops it when
@@ -224,7 +225,7 @@ func ParseCommandStats(info string) (map[string]int64, error) {
 // start runs redis-server on s.port and waits until it answers PING. The
 // caller holds no lock.
 func (s *Server) start() error {
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	aof := []string{"--appendonly", "no"}
 	if s.durable {
 		aof = []string{"--appendonly", "yes", "--appendfsync", "always"}
@@ -319,23 +320,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// syncBuffer collects a process' output; the process writes it while a test
-// may read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
