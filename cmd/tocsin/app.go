@@ -108,7 +108,15 @@ func buildJobs(cfg *config.Config, beats probe.BeatReader) ([]schedule.Job, erro
 	for i, c := range cfg.Checks {
 		p, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + version, Beats: beats})
 		if err != nil {
-			errs = append(errs, fmt.Errorf("checks[%d]: %w", i, err))
+			// Every problem keeps the check's key path, joined ones too.
+			var joined interface{ Unwrap() []error }
+			if !errors.As(err, &joined) {
+				errs = append(errs, fmt.Errorf("checks[%d]: %w", i, err))
+				continue
+			}
+			for _, e := range joined.Unwrap() {
+				errs = append(errs, fmt.Errorf("checks[%d]: %w", i, e))
+			}
 			continue
 		}
 		jobs = append(jobs, schedule.Job{Check: c, Prober: p})
@@ -147,6 +155,7 @@ func goVersion() string { return runtime.Version() }
 // records when each was first monitored, so one that never beats is missed.
 func (a *app) touchHeartbeats(cfg *config.Config) {
 	hb := map[string]config.HeartbeatCheck{}
+	old := a.heartbeatChecks()
 	for _, c := range cfg.Checks {
 		if c.Heartbeat == nil {
 			continue
@@ -159,6 +168,18 @@ func (a *app) touchHeartbeats(cfg *config.Config) {
 		cancel()
 	}
 	a.heartbeats.Store(&hb)
+	// A removed check's beats go, so that a new check by the same name
+	// starts afresh instead of inheriting them.
+	for name := range old {
+		if _, ok := hb[name]; ok {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Redis.Timeout)
+		if err := a.beats.Forget(ctx, name); err != nil {
+			a.logger.Warn("heartbeat: cannot forget a removed check's beats", "check", name, "error", err)
+		}
+		cancel()
+	}
 }
 
 // heartbeatChecks is the beat endpoint's view of the config.

@@ -173,3 +173,20 @@ func TestBrowsable(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateNamesTheCheckOfProbeErrors: problems found while building a
+// prober keep their checks[N] key path, joined ones too.
+func TestValidateNamesTheCheckOfProbeErrors(t *testing.T) {
+	t.Parallel()
+	cfg := writeFile(t, t.TempDir(), "tocsin.yml", `
+components: [{id: jobs, name: Jobs}]
+checks:
+  - {name: ok, component: jobs, type: http, http: {url: "http://127.0.0.1:1/"}}
+  - {name: q, component: jobs, type: queue, queue: {source: http_json, url: "http://127.0.0.1:1/q", json_path: "a..b"}}
+`)
+	out, err := exec.Command(tocsinBinary(t), "validate", "--config", cfg).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.HasPrefix(string(out), "checks[1]: queue.json_path") {
+		t.Errorf("validate: %v\n%s", err, out)
+	}
+}
