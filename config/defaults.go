@@ -55,10 +55,12 @@ func defaultValues() map[string]any {
 			"format": "json",
 		},
 		"defaults": map[string]any{
-			"interval":          "30s",
-			"timeout":           "10s",
-			"failure_threshold": 3,
-			"success_threshold": 2,
+			"interval":            "30s",
+			"timeout":             "10s",
+			"failure_threshold":   3,
+			"success_threshold":   2,
+			"flap_low_threshold":  defaultFlapLow,
+			"flap_high_threshold": defaultFlapHigh,
 		},
 		"incidents": map[string]any{
 			"group_window":  "15m",
@@ -80,6 +82,8 @@ func (c *Config) applyCheckDefaults() {
 		ch.Timeout = cmp.Or(ch.Timeout, d.Timeout)
 		ch.FailureThreshold = cmp.Or(ch.FailureThreshold, d.FailureThreshold)
 		ch.SuccessThreshold = cmp.Or(ch.SuccessThreshold, d.SuccessThreshold)
+		ch.FlapLowThreshold = cmp.Or(ch.FlapLowThreshold, d.FlapLowThreshold)
+		ch.FlapHighThreshold = cmp.Or(ch.FlapHighThreshold, d.FlapHighThreshold)
 		ch.Impact = cmp.Or(ch.Impact, impactMajorOutage)
 		if h := ch.HTTP; h != nil {
 			h.Method = cmp.Or(h.Method, defaultMethod)

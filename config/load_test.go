@@ -60,7 +60,7 @@ func TestLoadValidFull(t *testing.T) {
 
 	wantStart := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
 	wantEnd := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
-	if len(cfg.Maintenance) == 1 {
+	if len(cfg.Maintenance) >= 1 {
 		m := &cfg.Maintenance[0]
 		if !m.Start.Equal(wantStart) || !m.End.Equal(wantEnd) {
 			t.Errorf("maintenance window = %v .. %v, want %v .. %v", m.Start, m.End, wantStart, wantEnd)
@@ -107,6 +107,7 @@ func TestLoadValidFull(t *testing.T) {
 			Name: name, Component: "api", Type: "http",
 			Interval: time.Minute, Timeout: 20 * time.Second,
 			FailureThreshold: 2, SuccessThreshold: 1,
+			FlapLowThreshold: 25, FlapHighThreshold: 40.5,
 			Impact: "major_outage", HTTP: h,
 		}
 	}
@@ -178,6 +179,7 @@ func TestLoadValidFull(t *testing.T) {
 		Defaults: Defaults{
 			Interval: time.Minute, Timeout: 20 * time.Second,
 			FailureThreshold: 2, SuccessThreshold: 1,
+			FlapLowThreshold: 25, FlapHighThreshold: 40.5,
 		},
 		Incidents: Incidents{
 			GroupWindow: 10 * time.Minute, ResolveAfter: 3 * time.Minute,
@@ -193,6 +195,7 @@ func TestLoadValidFull(t *testing.T) {
 				Name: "web-app-home", Component: "web-app", Type: "http",
 				Interval: 15 * time.Second, Timeout: 5 * time.Second,
 				FailureThreshold: 4, SuccessThreshold: 3,
+				FlapLowThreshold: 25, FlapHighThreshold: 60,
 				Impact: "partial_outage", HTTP: home,
 			},
 			inherited("api-status", status),
@@ -228,8 +231,18 @@ func TestLoadValidFull(t *testing.T) {
 		},
 		Maintenance: []Maintenance{{
 			Name: "db-upgrade", Components: []string{"web-app", "api"}, Message: "Database upgrade",
+		}, {
+			// time_zone comes from page.time_zone.
+			Name: "nightly-backup", Components: []string{"api"}, Message: "Nightly backup; the API may be slow",
+			Cron: "30 23 * * *", Duration: 2 * time.Hour, TimeZone: "Europe/Berlin",
 		}},
 		secrets: cfg.secrets,
+	}
+	if s := cfg.Maintenance[1].Schedule(); s == nil || !s.Next(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)).Equal(time.Date(2026, 11, 21, 22, 30, 0, 0, time.UTC)) {
+		t.Errorf("recurring window not parsed in Europe/Berlin: %v", s)
+	}
+	for i := range cfg.Maintenance {
+		cfg.Maintenance[i].schedule = nil // checked above
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load:\n%s\nwant:\n%s", dump(cfg), dump(want))
@@ -287,7 +300,7 @@ func TestLoadDefaults(t *testing.T) {
 				Redis:     Redis{KeyPrefix: "tocsin:", DialTimeout: 2 * time.Second, Timeout: 2 * time.Second},
 				Page:      Page{ID: "tocsin", Name: "Status", TimeZone: "UTC"},
 				Log:       Log{Level: "info", Format: "json"},
-				Defaults:  Defaults{Interval: 30 * time.Second, Timeout: 10 * time.Second, FailureThreshold: 3, SuccessThreshold: 2},
+				Defaults:  Defaults{Interval: 30 * time.Second, Timeout: 10 * time.Second, FailureThreshold: 3, SuccessThreshold: 2, FlapLowThreshold: 20, FlapHighThreshold: 30},
 				Incidents: Incidents{GroupWindow: 15 * time.Minute, ResolveAfter: 5 * time.Minute, ReopenWindow: 30 * time.Minute, Retention: 2160 * time.Hour},
 				secrets:   cfg.secrets,
 			}
@@ -296,7 +309,7 @@ func TestLoadDefaults(t *testing.T) {
 				want.Checks = []Check{{
 					Name: "web-home", Component: "web", Type: "http",
 					Interval: 30 * time.Second, Timeout: 10 * time.Second,
-					FailureThreshold: 3, SuccessThreshold: 2, Impact: "major_outage",
+					FailureThreshold: 3, SuccessThreshold: 2, FlapLowThreshold: 20, FlapHighThreshold: 30, Impact: "major_outage",
 					HTTP: httpDefaults("https://example.com/health"),
 				}}
 			}

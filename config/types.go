@@ -4,6 +4,8 @@ package config
 
 import (
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 // Config is one complete, validated configuration. It is never mutated after
@@ -65,6 +67,11 @@ type Defaults struct {
 	Timeout          time.Duration `koanf:"timeout"`
 	FailureThreshold int           `koanf:"failure_threshold"`
 	SuccessThreshold int           `koanf:"success_threshold"`
+	// FlapLowThreshold and FlapHighThreshold bound flap detection, in
+	// percent state change over the last 21 results: a check starts
+	// flapping above high and stops below low.
+	FlapLowThreshold  float64 `koanf:"flap_low_threshold"`
+	FlapHighThreshold float64 `koanf:"flap_high_threshold"`
 }
 
 // Incidents tunes the automatic incident lifecycle.
@@ -86,19 +93,22 @@ type Component struct {
 // Check is one scheduled probe of a component. After Load, Interval, Timeout
 // and the thresholds hold effective values (defaults applied).
 type Check struct {
-	Name             string          `koanf:"name"`
-	Component        string          `koanf:"component"`
-	Type             string          `koanf:"type"`
-	Interval         time.Duration   `koanf:"interval"`
-	Timeout          time.Duration   `koanf:"timeout"`
-	FailureThreshold int             `koanf:"failure_threshold"`
-	SuccessThreshold int             `koanf:"success_threshold"`
-	Impact           string          `koanf:"impact"` // partial_outage | major_outage
-	HTTP             *HTTPCheck      `koanf:"http"`
-	SMTP             *SMTPCheck      `koanf:"smtp"`
-	TCP              *TCPCheck       `koanf:"tcp"`
-	Queue            *QueueCheck     `koanf:"queue"`
-	Heartbeat        *HeartbeatCheck `koanf:"heartbeat"`
+	Name             string        `koanf:"name"`
+	Component        string        `koanf:"component"`
+	Type             string        `koanf:"type"`
+	Interval         time.Duration `koanf:"interval"`
+	Timeout          time.Duration `koanf:"timeout"`
+	FailureThreshold int           `koanf:"failure_threshold"`
+	SuccessThreshold int           `koanf:"success_threshold"`
+	// FlapLowThreshold and FlapHighThreshold override the defaults.
+	FlapLowThreshold  float64         `koanf:"flap_low_threshold"`
+	FlapHighThreshold float64         `koanf:"flap_high_threshold"`
+	Impact            string          `koanf:"impact"` // partial_outage | major_outage
+	HTTP              *HTTPCheck      `koanf:"http"`
+	SMTP              *SMTPCheck      `koanf:"smtp"`
+	TCP               *TCPCheck       `koanf:"tcp"`
+	Queue             *QueueCheck     `koanf:"queue"`
+	Heartbeat         *HeartbeatCheck `koanf:"heartbeat"`
 }
 
 // QueueCheck configures a queue-depth probe with trend detection.
@@ -213,13 +223,27 @@ type TLS struct {
 }
 
 // Maintenance is a planned window during which components are under
-// maintenance and no incident opens for them.
+// maintenance and no incident opens for them. A window is either fixed
+// (Start and End) or recurring (Cron and Duration), never both.
 type Maintenance struct {
 	Name       string    `koanf:"name"`
 	Components []string  `koanf:"components"`
 	Start      time.Time `koanf:"start"`
 	End        time.Time `koanf:"end"`
 	Message    string    `koanf:"message"`
+	// Cron is a five-field cron expression (minute hour day-of-month month
+	// day-of-week) for the start of each occurrence of a recurring window,
+	// read on the wall clock of TimeZone.
+	Cron string `koanf:"cron"`
+	// Duration is how long each occurrence lasts, in elapsed time.
+	Duration time.Duration `koanf:"duration"`
+	// TimeZone is an IANA zone name; Load sets it to page.time_zone when a
+	// recurring window leaves it empty. Empty means UTC.
+	TimeZone string `koanf:"time_zone"`
+
+	// schedule is Cron parsed in TimeZone by Load, once: the engine asks
+	// for every component on every flush.
+	schedule *cron.SpecSchedule
 }
 
 // Secret is a string that never prints: fmt, slog and JSON all see a

@@ -101,6 +101,7 @@ func (d Defaults) validate(p *problems) {
 	}
 	atLeastOne(p, "defaults.failure_threshold", d.FailureThreshold)
 	atLeastOne(p, "defaults.success_threshold", d.SuccessThreshold)
+	d.validateFlap(p)
 }
 
 // validate checks the incident timings. A zero group_window never joins an
@@ -181,6 +182,7 @@ func (ch *Check) validateTiming(p *problems, path string, d Defaults) {
 	if ch.SuccessThreshold != d.SuccessThreshold {
 		atLeastOne(p, path+".success_threshold", ch.SuccessThreshold)
 	}
+	ch.validateFlap(p, path, d)
 }
 
 func (h *HTTPCheck) validate(p *problems, path string, timeout time.Duration) {
@@ -236,28 +238,6 @@ func (t TLS) validate(p *problems, path string) {
 		}
 	}
 	nonNegative(p, path+".cert_expiry_warning", t.CertExpiryWarning)
-}
-
-func (m Maintenance) validate(p *problems, path string, ids map[string]bool) {
-	if m.Name == "" {
-		p.add(path+".name", "required")
-	}
-	if len(m.Components) == 0 {
-		p.add(path+".components", "required")
-	}
-	for i, id := range m.Components {
-		if !ids[id] {
-			p.addf(fmt.Sprintf("%s.components[%d]", path, i), "unknown component %q", id)
-		}
-	}
-	switch {
-	case m.Start.IsZero():
-		p.add(path+".start", "required")
-	case m.End.IsZero():
-		p.add(path+".end", "required")
-	case !m.End.After(m.Start):
-		p.add(path+".end", "must be after start")
-	}
 }
 
 // checkID checks a component or page id, which appears in URLs and metric

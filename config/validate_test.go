@@ -47,6 +47,10 @@ func TestLoadInvalid(t *testing.T) {
 		{"threshold", `checks[0].failure_threshold: must be at least 1`},
 		{"impact", `checks[0].impact: unknown impact "minor" (want partial_outage or major_outage)`},
 		{"defaults", `defaults.timeout: must be less than interval (10s)`},
+		{"flap-defaults", `defaults.flap_high_threshold: must be greater than flap_low_threshold (20)`},
+		{"flap-low", `checks[0].flap_low_threshold: must be greater than 0`},
+		{"flap-high", `checks[0].flap_high_threshold: must be at most 100`},
+		{"flap-order", `checks[0].flap_low_threshold: must be less than flap_high_threshold (30)`},
 
 		// HTTP checks.
 		{"url", `checks[0].http.url: must be an absolute http or https URL`},
@@ -155,6 +159,17 @@ func TestLoadInvalid(t *testing.T) {
 		{"maintenance-components", `maintenance[0].components: required`},
 		{"maintenance-unknown-component", `maintenance[0].components[1]: unknown component "db"`},
 		{"maintenance-end", `maintenance[0].end: must be after start`},
+		{"maintenance-start", `maintenance[0].start: required (or cron and duration)`},
+		{"maintenance-cron", "maintenance[0].cron: invalid cron expression \"30 25 * * *\": end of range (25) above maximum (23): 25"},
+		{"maintenance-cron-fields", `maintenance[0].cron: invalid cron expression "30 23 * * * *" (want 5 fields: minute hour day-of-month month day-of-week)`},
+		{"maintenance-cron-start", `maintenance[0].cron: cannot be combined with maintenance[0].start`},
+		{"maintenance-duration", `maintenance[0].duration: required with cron`},
+		{"maintenance-duration-negative", `maintenance[0].duration: must be positive`},
+		{"maintenance-fixed-recurring-fields", strings.Join([]string{
+			`maintenance[0].duration: only valid with cron`,
+			`maintenance[0].time_zone: only valid with cron`,
+		}, "\n")},
+		{"maintenance-time-zone", `maintenance[0].time_zone: unknown time zone "Mars/Olympus_Mons"`},
 
 		// Secrets.
 		{"secret-both", `server.api_token_file: cannot be combined with server.api_token`},

@@ -36,10 +36,13 @@ type Verdict struct {
 type Failing struct {
 	Check  string
 	Status CheckStatus
+	// Flapping is true while the check flaps: Status is its held state.
+	Flapping bool
 }
 
-// Detail names the failing checks, e.g. "mail-worker=down,queue=degraded":
-// a change of it is news even when the component's status stays the same.
+// Detail names the failing checks, e.g. "mail-worker=down,queue=degraded",
+// and marks flapping ones, e.g. "web=down~flapping": a change of it is news
+// even when the component's status stays the same.
 func (v Verdict) Detail() string {
 	var b strings.Builder
 	for i, f := range v.Failing {
@@ -47,6 +50,9 @@ func (v Verdict) Detail() string {
 			b.WriteByte(',')
 		}
 		b.WriteString(f.Check + "=" + string(f.Status))
+		if f.Flapping {
+			b.WriteString("~flapping")
+		}
 	}
 	return b.String()
 }
@@ -78,13 +84,19 @@ func (d *Detector) Component(id string) Verdict {
 		if cs == Operational {
 			continue
 		}
-		if !st.badSince.IsZero() && (v.BadSince.IsZero() || st.badSince.Before(v.BadSince)) {
-			v.BadSince = st.badSince
+		since := st.badSince
+		if r, ok := st.firstBad(); ok && st.flapping {
+			// Good results break a flapping check's bad runs; its trouble
+			// began with the oldest bad result in the window.
+			since = r.Start
+		}
+		if !since.IsZero() && (v.BadSince.IsZero() || since.Before(v.BadSince)) {
+			v.BadSince = since
 		}
 		if cs.Rank() > v.Status.Rank() || (cs == v.Status && st.spec.Name < v.Worst) {
 			v.Status, v.Worst = cs, st.spec.Name
 		}
-		v.Failing = append(v.Failing, Failing{Check: st.spec.Name, Status: st.status})
+		v.Failing = append(v.Failing, Failing{Check: st.spec.Name, Status: st.status, Flapping: st.flapping})
 	}
 	slices.SortFunc(v.Failing, func(a, b Failing) int {
 		if a.Status != b.Status {

@@ -23,8 +23,8 @@ const (
 // CheckStatuses lists every confirmed state.
 var CheckStatuses = []CheckStatus{Up, Degraded, Down, Unknown}
 
-// historySize is how many recent results a check keeps: enough for the
-// 21-result flap window to come.
+// historySize is how many recent results a check keeps: the 21-result flap
+// window.
 const historySize = 21
 
 // Spec is what the detector needs to know about a check.
@@ -36,6 +36,10 @@ type Spec struct {
 	Impact           ComponentStatus
 	FailureThreshold int
 	SuccessThreshold int
+	// FlapLow and FlapHigh are the flap thresholds in percent state change
+	// (see FlapPercent); 0 means DefaultFlapLow and DefaultFlapHigh.
+	FlapLow  float64
+	FlapHigh float64
 }
 
 // Check is a copy of one check's state, safe to hand to readers.
@@ -53,18 +57,31 @@ type Check struct {
 	Recent []probe.Result
 	// Streak counts consecutive results equal to Last.Status.
 	Streak int
+	// Flapping is true while the check flaps; Status is then held at the
+	// worst state among Recent. FlapPercent is the latest percent state
+	// change (see FlapPercent).
+	Flapping    bool
+	FlapPercent float64
 }
 
-// Change reports a confirmed state change of one check.
+// Change reports a confirmed state change of one check, a start or stop of
+// its flapping, or both.
 type Change struct {
 	Check string
 	From  CheckStatus
 	To    CheckStatus
+	// WasFlapping and Flapping are the flap state before and after the
+	// result: flapping started or stopped when they differ.
+	WasFlapping bool
+	Flapping    bool
 }
 
 type checkState struct {
-	spec       Spec
+	spec Spec
+	// status is the confirmed state; base is what the threshold machine
+	// says. They differ only while the check flaps.
 	status     CheckStatus
+	base       CheckStatus
 	since      time.Time
 	badSince   time.Time
 	downRun    int // consecutive down results
@@ -72,6 +89,9 @@ type checkState struct {
 	upRun      int // consecutive up results
 	notDownRun int // consecutive up-or-degraded results
 	recent     []probe.Result
+	flapping   bool
+	// flapPercent is the percent state change after the latest result.
+	flapPercent float64
 }
 
 // Detector holds the state of every configured check.
@@ -93,7 +113,7 @@ func (d *Detector) Configure(specs []Spec) {
 	for _, s := range specs {
 		st, ok := d.checks[s.Name]
 		if !ok {
-			st = &checkState{status: Unknown}
+			st = &checkState{status: Unknown, base: Unknown}
 		}
 		st.spec = s
 		next[s.Name] = st
@@ -103,19 +123,25 @@ func (d *Detector) Configure(specs []Spec) {
 }
 
 // Observe applies one result of the named check at time now. It reports the
-// confirmed change, if any; unknown checks are ignored.
+// confirmed change or the start or stop of flapping, if any; unknown checks
+// are ignored.
 func (d *Detector) Observe(name string, r probe.Result, now time.Time) (Change, bool) {
 	st, ok := d.checks[name]
 	if !ok {
 		return Change{}, false
 	}
 	st.record(r)
-	next := st.next()
-	if next == st.status {
+	st.base = st.next()
+	wasFlapping := st.flapping
+	st.updateFlap()
+	next := st.held()
+	if next == st.status && wasFlapping == st.flapping {
 		return Change{}, false
 	}
-	ch := Change{Check: name, From: st.status, To: next}
-	st.status, st.since = next, now
+	ch := Change{Check: name, From: st.status, To: next, WasFlapping: wasFlapping, Flapping: st.flapping}
+	if next != st.status {
+		st.status, st.since = next, now
+	}
 	return ch, true
 }
 
@@ -153,7 +179,7 @@ func (st *checkState) record(r probe.Result) {
 // first good result: there is nothing to recover from yet.
 func (st *checkState) next() CheckStatus {
 	f, s := max(st.spec.FailureThreshold, 1), max(st.spec.SuccessThreshold, 1)
-	cur := st.status
+	cur := st.base
 	switch {
 	case st.downRun >= f:
 		return Down
@@ -198,7 +224,8 @@ func (d *Detector) Checks() []Check {
 
 func (st *checkState) snapshot() Check {
 	c := Check{Spec: st.spec, Status: st.status, Since: st.since, BadSince: st.badSince,
-		Recent: st.recent} // never written in place: see record
+		Recent:   st.recent, // never written in place: see record
+		Flapping: st.flapping, FlapPercent: st.flapPercent}
 	if n := len(st.recent); n > 0 {
 		c.Last = st.recent[n-1]
 		for i := n - 1; i >= 0 && st.recent[i].Status == c.Last.Status; i-- {

@@ -68,7 +68,7 @@ func TestObserveReportsOnlyChanges(t *testing.T) {
 			changes = append(changes, ch)
 		}
 	}
-	want := []Change{{"c", Unknown, Up}, {"c", Up, Down}, {"c", Down, Up}}
+	want := []Change{{Check: "c", From: Unknown, To: Up}, {Check: "c", From: Up, To: Down}, {Check: "c", From: Down, To: Up}}
 	if len(changes) != len(want) {
 		t.Fatalf("changes = %v, want %v", changes, want)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/incident"
+	"github.com/tocsin/tocsin/maintenance"
 	"github.com/tocsin/tocsin/probe"
 )
 
@@ -101,6 +102,7 @@ func (e *Engine) Configure(cfg *config.Config) {
 		specs = append(specs, detector.Spec{
 			Name: c.Name, Component: c.Component, Impact: detector.ComponentStatus(c.Impact),
 			FailureThreshold: c.FailureThreshold, SuccessThreshold: c.SuccessThreshold,
+			FlapLow: c.FlapLowThreshold, FlapHigh: c.FlapHighThreshold,
 		})
 		keep[c.Name] = true
 	}
@@ -144,7 +146,7 @@ func (e *Engine) Record(_ context.Context, c config.Check, r probe.Result) {
 	e.mu.Unlock()
 	if changed {
 		e.logger.Info("check state changed", "check", c.Name, "from", ch.From, "to", ch.To,
-			"reason", r.Reason, "message", r.Message)
+			"flapping", ch.Flapping, "reason", r.Reason, "message", r.Message)
 		e.poke()
 	}
 	e.onResult()
@@ -220,7 +222,7 @@ func (e *Engine) pending() []incident.Observation {
 	out := e.retirements(now)
 	for _, comp := range e.cfg.Components {
 		v := e.det.Component(comp.ID)
-		if inMaintenance(e.cfg.Maintenance, comp.ID, now) {
+		if _, ok := maintenance.Active(e.cfg.Maintenance, comp.ID, now); ok {
 			v = detector.Verdict{Status: detector.UnderMaintenance, Known: true}
 		}
 		if !v.Known {
@@ -291,18 +293,4 @@ func (e *Engine) transitioned(tr incident.Transition, component string) {
 func policy(c config.Incidents) incident.Policy {
 	return incident.Policy{GroupWindow: c.GroupWindow, ResolveAfter: c.ResolveAfter,
 		ReopenWindow: c.ReopenWindow, Retention: c.Retention}
-}
-
-func inMaintenance(ms []config.Maintenance, component string, now time.Time) bool {
-	for _, m := range ms {
-		if now.Before(m.Start) || !now.Before(m.End) {
-			continue
-		}
-		for _, c := range m.Components {
-			if c == component {
-				return true
-			}
-		}
-	}
-	return false
 }

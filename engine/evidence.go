@@ -35,6 +35,12 @@ func evidence(comp config.Component, v detector.Verdict, check func(string) (det
 // describe writes one check's state: "Check x is down (reason: message);
 // last probe took 1.2s; 3 bad results in a row since 10:02:03 UTC."
 func describe(b *strings.Builder, c detector.Check) {
+	if c.Flapping {
+		// Held at its worst recent state: the last result says little.
+		fmt.Fprintf(b, "Check %s has intermittent failures: its state changed in %.0f%% of recent results, so it is held %s until it is steady.",
+			c.Name, c.FlapPercent, c.Status)
+		return
+	}
 	fmt.Fprintf(b, "Check %s is %s", c.Name, c.Status)
 	last := c.Last
 	if last.Reason != probe.ReasonNone || last.Message != "" {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/maintenance"
 )
 
 // Scheduled maintenance statuses, as Statuspage spells them.
@@ -23,50 +24,69 @@ type maintenanceJSON struct {
 	ScheduledUntil string `json:"scheduled_until"`
 }
 
-// maintRow is one configured maintenance window and where Now falls in it.
+// maintRow is one occurrence of a configured maintenance window and where
+// Now falls in it.
 type maintRow struct {
-	cfg   config.Maintenance
+	win   maintenance.Window
 	id    string
 	phase string
-	// changed is when the window last changed phase (its start or end), or
-	// when it became known while still scheduled.
+	// changed is when the occurrence last changed phase (its start or end),
+	// or when it became known while still scheduled.
 	changed time.Time
 	created time.Time
 }
 
-// maintenancePhase places now relative to a window [start, end).
-func maintenancePhase(m config.Maintenance, now time.Time) string {
-	switch {
-	case now.Before(m.Start):
-		return phaseScheduled
-	case now.Before(m.End):
-		return phaseInProgress
-	}
-	return phaseCompleted
-}
-
-// buildMaintenance resolves every configured window against Now.
+// buildMaintenance resolves every configured window against Now. A fixed
+// window is one row. A recurring window is up to two: the last occurrence
+// that ended (completed) and the one in progress, or else the next one
+// (scheduled).
 func (b *builder) buildMaintenance() {
 	b.maint = make([]maintRow, 0, len(b.cfg.Maintenance))
 	for _, m := range b.cfg.Maintenance {
-		r := maintRow{cfg: m, id: "mnt-" + slug(m.Name), phase: maintenancePhase(m, b.in.Now)}
-		r.created = minTime(b.base, m.Start)
-		switch r.phase {
-		case phaseScheduled:
-			r.changed = r.created
-		case phaseInProgress:
-			r.changed = m.Start
-		default:
-			r.changed = m.End
+		for i, w := range maintenanceOccurrences(m, b.in.Now) {
+			if w != nil {
+				b.maint = append(b.maint, b.maintRow(*w, phases[i]))
+			}
 		}
-		b.maint = append(b.maint, r)
 	}
+}
+
+// phases names the occurrences maintenanceOccurrences returns, in order.
+var phases = [3]string{phaseCompleted, phaseInProgress, phaseScheduled}
+
+// maintenanceOccurrences returns the occurrences of m shown at now, in the
+// order of phases; nil for none. The next occurrence is shown only while
+// none is in progress.
+func maintenanceOccurrences(m config.Maintenance, now time.Time) [3]*maintenance.Window {
+	prev, cur, next := maintenance.Occurrences(m, now)
+	if cur != nil {
+		next = nil
+	}
+	return [3]*maintenance.Window{prev, cur, next}
+}
+
+func (b *builder) maintRow(w maintenance.Window, phase string) maintRow {
+	r := maintRow{win: w, id: "mnt-" + slug(w.Name), phase: phase}
+	if w.Recurring {
+		// Each occurrence is its own scheduled maintenance.
+		r.id += "-" + w.Start.UTC().Format("200601021504")
+	}
+	r.created = minTime(b.base, w.Start)
+	switch phase {
+	case phaseScheduled:
+		r.changed = r.created
+	case phaseInProgress:
+		r.changed = w.Start
+	default:
+		r.changed = w.End
+	}
+	return r
 }
 
 // inMaintenance reports whether an in-progress window covers component id.
 func (b *builder) inMaintenance(id string) bool {
 	for _, m := range b.maint {
-		if m.phase == phaseInProgress && slices.Contains(m.cfg.Components, id) {
+		if m.phase == phaseInProgress && slices.Contains(m.win.Components, id) {
 			return true
 		}
 	}
@@ -83,7 +103,7 @@ func (b *builder) maintenances(phases ...string) []maintenanceJSON {
 		}
 	}
 	slices.SortStableFunc(rows, func(a, c maintRow) int {
-		if n := a.cfg.Start.Compare(c.cfg.Start); n != 0 {
+		if n := a.win.Start.Compare(c.win.Start); n != 0 {
 			return n
 		}
 		return cmp.Compare(a.id, c.id)
@@ -99,13 +119,13 @@ func (b *builder) maintenances(phases ...string) []maintenanceJSON {
 }
 
 func (b *builder) maintenance(r maintRow) maintenanceJSON {
-	affected := make(map[string]struct{}, len(r.cfg.Components))
-	for _, id := range r.cfg.Components {
+	affected := make(map[string]struct{}, len(r.win.Components))
+	for _, id := range r.win.Components {
 		affected[id] = struct{}{}
 	}
-	body := r.cfg.Message
+	body := r.win.Message
 	if body == "" {
-		body = r.cfg.Name
+		body = r.win.Name
 	}
 	at := b.ts(r.changed)
 	upd := updateJSON{
@@ -114,21 +134,21 @@ func (b *builder) maintenance(r maintRow) maintenanceJSON {
 	}
 	inc := incidentJSON{
 		ID:              r.id,
-		Name:            r.cfg.Name,
+		Name:            r.win.Name,
 		Status:          r.phase,
 		CreatedAt:       b.ts(r.created),
 		UpdatedAt:       at,
 		Impact:          string(IndicatorMaintenance),
 		Shortlink:       b.shortlink(r.id),
-		StartedAt:       b.ts(r.cfg.Start),
+		StartedAt:       b.ts(r.win.Start),
 		PageID:          b.page.ID,
 		IncidentUpdates: []updateJSON{upd},
 		Components:      b.componentsOfIDs(affected),
 	}
 	if r.phase == phaseCompleted {
-		inc.ResolvedAt = b.tsNull(r.cfg.End)
+		inc.ResolvedAt = b.tsNull(r.win.End)
 	}
-	return maintenanceJSON{incidentJSON: inc, ScheduledFor: b.ts(r.cfg.Start), ScheduledUntil: b.ts(r.cfg.End)}
+	return maintenanceJSON{incidentJSON: inc, ScheduledFor: b.ts(r.win.Start), ScheduledUntil: b.ts(r.win.End)}
 }
 
 // componentsOfIDs is componentsOf for a plain set of ids; unknown ids are

@@ -99,8 +99,8 @@ func (b *builder) renderPage() ([]byte, error) {
 	}
 	for _, m := range b.maint {
 		if m.phase != phaseCompleted {
-			v.Maintenance = append(v.Maintenance, maintView{Name: m.cfg.Name, Status: m.phase,
-				From: b.human(m.cfg.Start), Until: b.human(m.cfg.End), Body: b.scrub(m.cfg.Message)})
+			v.Maintenance = append(v.Maintenance, maintView{Name: m.win.Name, Status: m.phase,
+				From: b.human(m.win.Start), Until: b.human(m.win.End), Body: b.scrub(m.win.Message)})
 		}
 	}
 	var buf bytes.Buffer

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -343,11 +344,18 @@ func fingerprint(checks []detector.Check) uint64 {
 	return sum
 }
 
-// maintenanceKey changes when any maintenance window changes phase.
+// maintenanceKey changes when any maintenance window changes phase, or a
+// recurring one moves on to another occurrence.
 func maintenanceKey(cfg *config.Config, now time.Time) string {
-	b := make([]byte, 0, len(cfg.Maintenance))
+	b := make([]byte, 0, 8*len(cfg.Maintenance))
 	for _, m := range cfg.Maintenance {
-		b = append(b, maintenancePhase(m, now)[0])
+		for _, w := range maintenanceOccurrences(m, now) {
+			if w != nil {
+				b = strconv.AppendInt(b, w.Start.Unix(), 36)
+			}
+			b = append(b, ',')
+		}
+		b = append(b, ';')
 	}
 	return string(b)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tocsin/tocsin/api"
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/engine"
 	"github.com/tocsin/tocsin/heartbeat"
@@ -32,6 +33,7 @@ type app struct {
 	status    *status.Server
 	refresher *status.Refresher
 	beats     *heartbeat.Store
+	human     incident.HumanStore // people's incident actions (the write API)
 	// heartbeats are the heartbeat checks in force, for the beat endpoint.
 	heartbeats atomic.Pointer[map[string]config.HeartbeatCheck]
 }
@@ -65,6 +67,7 @@ func (a *app) build(store incident.Store, reg *prometheus.Registry) error {
 	hb := heartbeat.NewHandler(a.beats, a.heartbeatChecks, time.Now, a.logger)
 	a.status.Handle("/api/v1/heartbeats/{check}", []string{"POST"}, hb)
 	a.status.Handle("/api/v1/heartbeats/{check}/{kind}", []string{"POST"}, hb)
+	api.New(a.human, a.apiToken, time.Now, a.logger).Mount(a.status)
 	a.sched, err = schedule.New(a.eng.Record, reg, a.logger, shutdownBudget-time.Second)
 	return err
 }
@@ -181,6 +184,9 @@ func (a *app) touchHeartbeats(cfg *config.Config) {
 		cancel()
 	}
 }
+
+// apiToken guards the write API; read per request so a reload applies.
+func (a *app) apiToken() string { return a.cfg.Load().Server.APIToken.Reveal() }
 
 // heartbeatChecks is the beat endpoint's view of the config.
 func (a *app) heartbeatChecks() map[string]config.HeartbeatCheck {

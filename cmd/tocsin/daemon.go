@@ -76,12 +76,13 @@ func daemon(ctx context.Context, o daemonOptions) error {
 		return err
 	}
 	defer closeRedis()
-	store, err := engine.InstrumentStore(redisstore.New(client, cfg.Redis.KeyPrefix), reg)
+	rs := redisstore.New(client, cfg.Redis.KeyPrefix)
+	store, err := engine.InstrumentStore(rs, reg)
 	if err != nil {
 		return err
 	}
 
-	a := &app{logger: logger, scrub: sc, reloads: reloads, beats: heartbeat.NewStore(client, cfg.Redis.KeyPrefix)}
+	a := &app{logger: logger, scrub: sc, reloads: reloads, beats: heartbeat.NewStore(client, cfg.Redis.KeyPrefix), human: rs}
 	a.cfg.Store(cfg)
 	if err := a.build(store, reg); err != nil {
 		return err

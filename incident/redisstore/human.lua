@@ -1,0 +1,149 @@
+-- human.lua: what people do through the API (a manual incident, an update
+-- or resolve, a rename), one atomic step each, keeping the invariants of
+-- docs/architecture.md. lib.lua is prepended.
+--
+-- ARGV: 1 incident key prefix, 2 op, 3 incident id, 4 at (unix ms), then
+--   create: 5 name, 6 status, 7 body, 8 least impact ('' = none),
+--           9 components as JSON [[id, status], ...] ('' = none)
+--   update: 5 status, 6 body
+--   rename: 5 name
+-- Returns {'ok', incident JSON} or {'notfound'}.
+--
+-- Updates people write carry human = true. A human resolve of an incident
+-- whose components still fail sets those components to operational in
+-- P components (with h = the incident id): the engine resends every status
+-- at least every 30 s, so a failure that persists is seen as a change and
+-- reopens the incident through observe.lua's reopen path.
+
+local err = schema_error()
+if err then
+  return err
+end
+
+local op, id, at = ARGV[2], ARGV[3], tonumber(ARGV[4])
+
+-- strip drops the empty tables a manual incident may have: none is ever
+-- stored (cjson and miniredis encode them differently).
+local function strip(inc)
+  for _, f in ipairs({'components', 'component_names', 'codes'}) do
+    if inc[f] and next(inc[f]) == nil then
+      inc[f] = nil
+    end
+  end
+end
+
+local function done(inc)
+  strip(inc)
+  local raw = cjson.encode(inc)
+  redis.call('SET', INCIDENT_PREFIX .. inc.id, raw)
+  bump()
+  return {'ok', raw}
+end
+
+local function human_update(inc, status, body)
+  add_update(inc, status, body, at, nil)
+  inc.updates[#inc.updates].human = true
+end
+
+-- in_other_open reports whether an open incident other than id lists comp.
+local function in_other_open(comp)
+  for _, other in ipairs(redis.call('ZRANGE', K_OPEN, 0, -1)) do
+    if other ~= id then
+      local o = load_incident(other)
+      if o and o.components[comp] then
+        return true
+      end
+    end
+  end
+  return false
+end
+
+-- hold marks the still failing components of a resolved incident
+-- operational, so that the failure, when the engine reports it again,
+-- reopens the incident.
+local function hold(inc)
+  for _, comp in ipairs(inc.codes) do
+    local raw = redis.call('HGET', K_COMPONENTS, comp)
+    if raw then
+      local cur = cjson.decode(raw)
+      if not HEALTHY[cur.s] and not in_other_open(comp) then
+        redis.call('HSET', K_COMPONENTS, comp, cjson.encode({s = 'operational', t = at, d = '', h = id}))
+      end
+    end
+  end
+end
+
+-- set_status moves inc to status, keeping P open, P monitoring and
+-- P resolved in step with it.
+local function set_status(inc, status)
+  local old = inc.status
+  if status == 'monitoring' then
+    if old ~= 'monitoring' then
+      inc.monitoring_at = at
+      redis.call('ZADD', K_MONITORING, at, id)
+    end
+  else
+    redis.call('ZREM', K_MONITORING, id)
+    if status ~= 'resolved' then
+      inc.monitoring_at = nil
+    end
+  end
+  if status == 'resolved' then
+    if old ~= 'resolved' then
+      inc.resolved_at = at
+      redis.call('ZREM', K_OPEN, id)
+      redis.call('ZADD', K_RESOLVED, at, id)
+      hold(inc)
+    end
+  elseif old == 'resolved' then
+    inc.resolved_at = nil
+    redis.call('ZREM', K_RESOLVED, id)
+    redis.call('ZADD', K_OPEN, inc.created_at, id)
+  end
+  inc.status = status
+end
+
+if op == 'create' then
+  if redis.call('EXISTS', INCIDENT_PREFIX .. id) == 1 then
+    return redis.error_reply('tocsin incident id ' .. id .. ' already exists')
+  end
+  local impact = ARGV[8]
+  if impact == '' then
+    impact = 'none'
+  end
+  local inc = {
+    id = id, name = ARGV[5], name_locked = true, status = 'investigating', impact = impact,
+    auto = false, created_at = at, updated_at = at, started_at = at,
+    components = {}, component_names = {}, codes = {}, seq = 0, updates = {},
+  }
+  if ARGV[9] ~= '' then
+    for _, pair in ipairs(cjson.decode(ARGV[9])) do
+      local code, s = pair[1], pair[2]
+      inc.codes[#inc.codes + 1] = code
+      inc.components[code] = s
+      inc.component_names[code] = code
+      inc.impact = worse_impact(inc.impact, IMPACT_OF[s] or 'none')
+    end
+  end
+  redis.call('ZADD', K_OPEN, at, id)
+  redis.call('ZADD', K_INCIDENTS, at, id)
+  set_status(inc, ARGV[6])
+  human_update(inc, inc.status, ARGV[7])
+  return done(inc)
+end
+
+local inc = load_incident(id)
+if not inc then
+  return {'notfound'}
+end
+if op == 'update' then
+  set_status(inc, ARGV[5])
+  human_update(inc, inc.status, ARGV[6])
+  return done(inc)
+elseif op == 'rename' then
+  inc.name = ARGV[5]
+  inc.name_locked = true
+  inc.updated_at = at
+  return done(inc)
+end
+return redis.error_reply('tocsin human.lua: unknown op ' .. tostring(op))
