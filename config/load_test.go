@@ -188,7 +188,7 @@ func TestLoadValidFull(t *testing.T) {
 		Components: []Component{
 			{ID: "web-app", Name: "Web App", Group: "Help Desk", Description: "The customer-facing web application"},
 			{ID: "api", Name: "Public API"},
-			{ID: "email", Name: "Email Processing"},
+			{ID: "email", Name: "Email Processing", DependsOn: []string{"api"}},
 		},
 		Checks: []Check{
 			{

@@ -88,6 +88,9 @@ type Component struct {
 	Name        string `koanf:"name"`
 	Group       string `koanf:"group"`
 	Description string `koanf:"description"`
+	// DependsOn lists the ids of the components this one needs: while one of
+	// them is in an incident, this component joins that incident when it fails.
+	DependsOn []string `koanf:"depends_on"`
 }
 
 // Check is one scheduled probe of a component. After Load, Interval, Timeout

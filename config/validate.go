@@ -126,6 +126,7 @@ func validateComponents(p *problems, cs []Component) map[string]bool {
 			p.add(path+".name", "required")
 		}
 	}
+	validateDependencies(p, cs, ids)
 	return ids
 }
 

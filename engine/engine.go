@@ -220,11 +220,18 @@ func (e *Engine) pending() []incident.Observation {
 	defer e.mu.Unlock()
 	now := e.now()
 	out := e.retirements(now)
+	verdicts := make(map[string]detector.Verdict, len(e.cfg.Components))
 	for _, comp := range e.cfg.Components {
 		v := e.det.Component(comp.ID)
 		if _, ok := maintenance.Active(e.cfg.Maintenance, comp.ID, now); ok {
 			v = detector.Verdict{Status: detector.UnderMaintenance, Known: true}
 		}
+		verdicts[comp.ID] = v
+	}
+	// Parents first: a parent and its child failing in the same flush must
+	// find the parent's incident already open.
+	for _, comp := range parentsFirst(e.cfg.Components) {
+		v := verdicts[comp.ID]
 		if !v.Known {
 			continue
 		}
@@ -235,7 +242,8 @@ func (e *Engine) pending() []incident.Observation {
 		out = append(out, incident.Observation{
 			Component: comp.ID, ComponentName: comp.Name, Status: v.Status,
 			At: now, StartedAt: v.BadSince, Body: evidence(comp, v, e.det.Check),
-			Detail: detail, NewID: incident.NewID(), Policy: policy(e.cfg.Incidents),
+			Detail: detail, NewID: incident.NewID(), Parents: badParents(comp, verdicts),
+			Policy: policy(e.cfg.Incidents),
 		})
 	}
 	return out

@@ -285,3 +285,63 @@ func TestPhaseHistogramHasOnlyKnownPhases(t *testing.T) {
 		t.Errorf("phase series = %d (%v), want 2", n, err)
 	}
 }
+
+func TestEngineChildOfFailingParentJoinsItsIncident(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cfg := *f.cfg
+	cfg.Components = []config.Component{{ID: "web", Name: "Web App", DependsOn: []string{"api"}}, {ID: "api", Name: "API"}}
+	f.cfg = &cfg
+	f.eng.Configure(f.cfg)
+	f.feed("web-home", "u")
+	f.feed("api-health", "DD")
+	st := f.state(t)
+	if len(st.Incidents) != 1 {
+		t.Fatalf("after api down: %+v", st.Incidents)
+	}
+	parent := st.Incidents[0].ID
+	f.clk.add(20 * time.Minute) // beyond the group window
+
+	down := probe.Result{Status: probe.StatusDown, Reason: probe.ReasonStatus, Message: "unexpected status 503 (want 2xx)"}
+	for range 2 {
+		down.Start = f.clk.now()
+		f.eng.Record(context.Background(), f.cfg.Checks[0], down)
+		f.clk.add(10 * time.Second)
+	}
+	var web *incident.Observation
+	for _, o := range f.eng.pending() {
+		if o.Component == "web" {
+			web = &o
+		}
+	}
+	if web == nil || strings.Join(web.Parents, ",") != "api" {
+		t.Fatalf("pending web observation = %+v, want parents [api]", web)
+	}
+
+	f.eng.flush(context.Background())
+	st = f.state(t)
+	if len(st.Incidents) != 1 || st.Incidents[0].ID != parent || st.Incidents[0].Components["web"] != "major_outage" {
+		t.Fatalf("web did not join the parent's incident %s: %+v", parent, st.Incidents)
+	}
+	ups := st.Incidents[0].Updates
+	if body := ups[len(ups)-1].Body; !strings.HasSuffix(body, " This is likely caused by API, which is partial outage.") {
+		t.Errorf("join update %q does not name the parent", body)
+	}
+}
+
+func TestEngineParentsFirst(t *testing.T) {
+	t.Parallel()
+	cs := []config.Component{
+		{ID: "web", DependsOn: []string{"api"}},
+		{ID: "mail"},
+		{ID: "api", DependsOn: []string{"db"}},
+		{ID: "db"},
+	}
+	var got []string
+	for _, c := range parentsFirst(cs) {
+		got = append(got, c.ID)
+	}
+	if strings.Join(got, ",") != "db,api,web,mail" {
+		t.Errorf("parentsFirst = %v, want db,api,web,mail", got)
+	}
+}

@@ -115,7 +115,12 @@ type Observation struct {
 	// update to the component's open incident: another check failing is
 	// news even when the status does not change. Empty when operational.
 	Detail string
-	Policy Policy
+	// Parents are the ids of the components this one depends on (config
+	// depends_on) that are not operational now. A component turning bad
+	// outside any incident joins an open incident in which one of them is
+	// bad, whatever the group window, and the update names the parent.
+	Parents []string
+	Policy  Policy
 }
 
 // Action is what a transition did.

@@ -227,6 +227,9 @@ func checkTarget(c config.Check) string {
 		return scheme + "://" + c.SMTP.Address
 	case c.TCP != nil:
 		return "tcp://" + c.TCP.Address
+	case c.Queue != nil:
+		// Source and key only: queue URLs may carry credentials.
+		return strings.TrimSuffix(c.Queue.Source+":"+c.Queue.Key, ":")
 	}
 	return ""
 }

@@ -250,6 +250,8 @@ func TestCheckTargetPerType(t *testing.T) {
 		{"smtp starttls", config.Check{SMTP: &config.SMTPCheck{Address: "mx.test:25", TLS: "starttls"}}, "smtp://mx.test:25"},
 		{"smtp implicit", config.Check{SMTP: &config.SMTPCheck{Address: "mx.test:465", TLS: "implicit"}}, "smtps://mx.test:465"},
 		{"tcp", config.Check{TCP: &config.TCPCheck{Address: "db.test:5432"}}, "tcp://db.test:5432"},
+		{"queue shows no URL", config.Check{Queue: &config.QueueCheck{Source: "sidekiq", Key: "mailers", RedisURL: "redis://:pw@jobs:6379/0"}}, "sidekiq:mailers"},
+		{"queue without key", config.Check{Queue: &config.QueueCheck{Source: "prometheus", URL: "http://u:pw@prom:9090"}}, "prometheus"},
 		{"none", config.Check{}, ""},
 	}
 	for _, tc := range tests {

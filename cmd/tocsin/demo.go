@@ -55,6 +55,7 @@ components:
   - {id: web-app, name: Web App, group: Help Desk}
   - {id: api, name: Public API, group: Help Desk}
   - {id: background-jobs, name: Background Jobs, description: "Email import and delivery"}
+  - {id: email, name: Email Processing}
 checks:
   - name: web-app-home
     component: web-app
@@ -69,6 +70,10 @@ checks:
     type: http
     impact: partial_outage
     http: {url: "{{.Jobs}}"}
+  - name: smtp-inbound
+    component: email
+    type: smtp
+    smtp: {address: "{{.Mail}}", helo: tocsin.demo, expect_banner: "^220 ", send: {from: "probe@acme.test", to: "sink@acme.test"}}
   - name: mailers-queue
     component: background-jobs
     type: queue
@@ -130,7 +135,7 @@ func writeDemoConfig(path, listen, queueRedis string, saas *acme.Acme) error {
 	defer f.Close()
 	t := template.Must(template.New("demo").Parse(demoConfig))
 	return t.Execute(f, map[string]string{"Listen": listen, "PageURL": "http://" + browsable(listen), "QueueRedis": queueRedis,
-		"Web": saas.Web.URL(), "API": saas.API.URL(), "Jobs": saas.Jobs.URL()})
+		"Web": saas.Web.URL(), "API": saas.API.URL(), "Jobs": saas.Jobs.URL(), "Mail": saas.Mail.Addr()})
 }
 
 // browsable turns a listen address like ":8080" or "[::]:8080" into one a

@@ -31,7 +31,7 @@ var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func at(d time.Duration) time.Time { return base.Add(d) }
 
-var names = map[string]string{"web": "Web App", "api": "API", "mail": "Email"}
+var names = map[string]string{"web": "Web App", "api": "API", "mail": "Email", "db": "Database"}
 
 func defaultPolicy() incident.Policy {
 	return incident.Policy{
@@ -105,11 +105,24 @@ func (e *env) observe(off time.Duration, comp string, status incident.ComponentS
 // observeDetail is observe with the checks behind the status named.
 func (e *env) observeDetail(off time.Duration, comp string, status incident.ComponentStatus, detail, newID string) incident.Transition {
 	e.t.Helper()
+	return e.observeWith(off, comp, status, newID, func(o *incident.Observation) { o.Detail = detail })
+}
+
+// observeChild is observe for a component whose parents (depends_on) are
+// not operational.
+func (e *env) observeChild(off time.Duration, comp string, status incident.ComponentStatus, newID string, parents ...string) incident.Transition {
+	e.t.Helper()
+	return e.observeWith(off, comp, status, newID, func(o *incident.Observation) { o.Parents = parents })
+}
+
+// observeWith is observe with the observation adjusted by edit.
+func (e *env) observeWith(off time.Duration, comp string, status incident.ComponentStatus, newID string, edit func(*incident.Observation)) incident.Transition {
+	e.t.Helper()
 	o := e.obs(off, comp, status, newID)
-	o.Detail = detail
+	edit(&o)
 	tr, err := e.store.Observe(e.ctx, o)
 	if err != nil {
-		e.t.Fatalf("Observe(%s, %s=%s %s): %v", off, comp, status, detail, err)
+		e.t.Fatalf("Observe(%s, %s=%s %+v): %v", off, comp, status, o, err)
 	}
 	return tr
 }

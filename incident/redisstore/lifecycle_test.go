@@ -97,6 +97,36 @@ var lifecycle = []struct {
 			t.Errorf("incidents = %q, want b,a", ids(st))
 		}
 	}},
+	{"a child joins its parent's incident beyond the group window", func(t *testing.T, e *env) {
+		e.policy.GroupWindow = 0
+		expect(t, e.observe(0, "api", degraded, "x"), opened, "x", incident.ImpactMinor)
+		expect(t, e.observe(time.Minute, "db", partial, "a"), opened, "a", incident.ImpactMajor)
+		// y is newer but holds no parent; x holds one, but a is newer.
+		expect(t, e.observe(2*time.Minute, "mail", degraded, "y"), opened, "y", incident.ImpactMinor)
+		expect(t, e.observeChild(time.Hour, "web", major, "b", "api", "db"), joined, "a", incident.ImpactCritical)
+		inc := e.incident("a")
+		u := lastUpdate(inc)
+		if inc.Name != "Major outage: Database, Web App" || inc.Components["web"] != major ||
+			u.Body != "Web App is major outage. This is likely caused by Database, which is partial outage." ||
+			len(u.AffectedComponents) != 1 || u.AffectedComponents[0].Code != "web" {
+			t.Errorf("incident = %+v, last update %+v", inc, u)
+		}
+		// Already in the parent's incident: a change is an ordinary update.
+		expect(t, e.observeChild(time.Hour+time.Minute, "web", degraded, "c", "db"), updated, "a", incident.ImpactCritical)
+		if u := lastUpdate(e.incident("a")); u.Body != "Web App is degraded performance." {
+			t.Errorf("update body = %q", u.Body)
+		}
+	}},
+	{"a child of an operational parent groups as before", func(t *testing.T, e *env) {
+		expect(t, e.observe(0, "db", major, "a"), opened, "a", incident.ImpactCritical)
+		expect(t, e.observe(time.Minute, "db", operational, "b"), monitoring, "a", incident.ImpactCritical)
+		// A stale parent list is harmless: db is operational in its incident.
+		expect(t, e.observeChild(2*time.Minute, "web", major, "c", "db"), joined, "a", incident.ImpactCritical)
+		if u := lastUpdate(e.incident("a")); u.Body != "Web App is major outage." {
+			t.Errorf("join update body = %q", u.Body)
+		}
+		expect(t, e.observeChild(20*time.Minute, "api", major, "d", "db"), opened, "d", incident.ImpactCritical)
+	}},
 	{"group window zero never joins", func(t *testing.T, e *env) {
 		e.policy.GroupWindow = 0
 		expect(t, e.observe(0, "web", major, "a"), opened, "a", incident.ImpactCritical)

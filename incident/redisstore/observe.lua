@@ -4,7 +4,9 @@
 -- ARGV: 1 incident key prefix, 2 component id, 3 component name, 4 status,
 --       5 at (unix ms), 6 started at (unix ms), 7 body, 8 new incident id,
 --       9 group window (ms, 0 = never join), 10 reopen window (ms, 0 = never),
---       11 detail (which checks are behind the status)
+--       11 detail (which checks are behind the status),
+--       12 parents (comma-separated ids of the components this one depends on
+--          that are not operational; may be empty)
 -- Returns {action, incident id, impact}; id and impact are '' when no
 -- incident is involved.
 
@@ -138,25 +140,50 @@ if HEALTHY[new] or old == new then
   return finish('component', nil)
 end
 
--- 2. Join the newest open automatic incident if it began within the group
+-- join adds the component to an open incident it was not part of.
+local function join(inc, text)
+  touch(inc)
+  if inc.status == 'monitoring' then
+    investigate(inc)
+  end
+  add_update(inc, inc.status, text, at, change)
+  return finish('joined', inc)
+end
+
+-- 2. A parent (depends_on) is bad in an open incident: join the newest such
+-- incident, however old, and say what likely caused this.
+local parents = {}
+for p in string.gmatch(ARGV[12] or '', '[^,]+') do
+  parents[#parents + 1] = p
+end
+for _, inc in ipairs(open) do
+  for _, p in ipairs(parents) do
+    local ps = inc.components[p]
+    if ps and not HEALTHY[ps] then
+      local pname = inc.component_names[p]
+      if not pname or pname == '' then
+        pname = p
+      end
+      return join(inc, sentence(body, 'This is likely caused by ' .. pname .. ', which is ' ..
+        (string.gsub(ps, '_', ' ')) .. '.'))
+    end
+  end
+end
+
+-- 3. Join the newest open automatic incident if it began within the group
 -- window. Older ones began even earlier, so only the newest can qualify.
 if group_window > 0 then
   for _, inc in ipairs(open) do
     if inc.auto then
       if inc.created_at >= at - group_window then
-        touch(inc)
-        if inc.status == 'monitoring' then
-          investigate(inc)
-        end
-        add_update(inc, inc.status, body, at, change)
-        return finish('joined', inc)
+        return join(inc, body)
       end
       break
     end
   end
 end
 
--- 3. Reopen the most recently resolved incident with this component if it
+-- 4. Reopen the most recently resolved incident with this component if it
 -- was resolved within the reopen window.
 if reopen_window > 0 then
   local recent = redis.call('ZREVRANGEBYSCORE', K_RESOLVED, '+inf', at - reopen_window,
@@ -178,7 +205,7 @@ if reopen_window > 0 then
   end
 end
 
--- 4. A new incident.
+-- 5. A new incident.
 if redis.call('EXISTS', INCIDENT_PREFIX .. new_id) == 1 then
   return redis.error_reply('tocsin incident id ' .. new_id .. ' already exists')
 end

@@ -15,6 +15,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -95,6 +96,7 @@ func (s *Store) Observe(ctx context.Context, o incident.Observation) (incident.T
 		s.incidentPrefix, o.Component, name, string(o.Status),
 		o.At.UnixMilli(), started.UnixMilli(), o.Body, newID,
 		windowMS(o.Policy.GroupWindow), windowMS(o.Policy.ReopenWindow), o.Detail,
+		strings.Join(o.Parents, ","),
 	).StringSlice()
 	if err != nil {
 		return incident.Transition{}, fmt.Errorf("redisstore: observe %s: %w", o.Component, err)
@@ -159,6 +161,12 @@ func validate(o incident.Observation) error {
 		return fmt.Errorf("invalid status %q", o.Status)
 	case o.At.IsZero():
 		return errors.New("zero observation time")
+	}
+	for _, p := range o.Parents {
+		// The script receives the parents comma-joined.
+		if p == "" || strings.Contains(p, ",") {
+			return fmt.Errorf("invalid parent id %q", p)
+		}
 	}
 	return nil
 }

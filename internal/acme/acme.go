@@ -16,10 +16,10 @@ import (
 // Service is one simulated HTTP service with injectable latency and errors.
 type Service struct {
 	name string
-	srv  *http.Server
-	ln   net.Listener
+	addr string
 
 	mu      sync.Mutex
+	srv     *http.Server // nil while refusing connections
 	latency time.Duration
 	status  int // 0: healthy (200)
 }
@@ -30,14 +30,48 @@ func StartService(name string) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("acme: listen %s: %w", name, err)
 	}
-	s := &Service{name: name, ln: ln}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = s.srv.Serve(ln) }()
+	s := &Service{name: name, addr: ln.Addr().String()}
+	s.serve(ln)
 	return s, nil
 }
 
+func (s *Service) serve(ln net.Listener) {
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
+	s.mu.Lock()
+	s.srv = srv
+	s.mu.Unlock()
+	go func() { _ = srv.Serve(ln) }()
+}
+
 // URL is the service's health endpoint.
-func (s *Service) URL() string { return "http://" + s.ln.Addr().String() + "/health" }
+func (s *Service) URL() string { return "http://" + s.addr + "/health" }
+
+// Refuse stops listening: connections are refused until Accept.
+func (s *Service) Refuse() {
+	s.mu.Lock()
+	srv := s.srv
+	s.srv = nil
+	s.mu.Unlock()
+	if srv != nil {
+		_ = srv.Close()
+	}
+}
+
+// Accept listens again on the same address after Refuse.
+func (s *Service) Accept() error {
+	s.mu.Lock()
+	up := s.srv != nil
+	s.mu.Unlock()
+	if up {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("acme: listen %s again: %w", s.name, err)
+	}
+	s.serve(ln)
+	return nil
+}
 
 // SetLatency makes every response take at least d.
 func (s *Service) SetLatency(d time.Duration) {
@@ -83,9 +117,16 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Close stops the service.
 func (s *Service) Close() error {
+	s.mu.Lock()
+	srv := s.srv
+	s.srv = nil
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if err := s.srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return nil
@@ -94,6 +135,8 @@ func (s *Service) Close() error {
 // Acme is the whole simulated SaaS.
 type Acme struct {
 	Web, API, Jobs *Service
+	// Mail is the inbound SMTP endpoint.
+	Mail *Mail
 	// Queue is the background-job queue and its worker, when started.
 	Queue *Jobs
 }
@@ -111,6 +154,10 @@ func Start() (*Acme, error) {
 			return nil, err
 		}
 	}
+	if a.Mail, err = StartMail(); err != nil {
+		a.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -121,6 +168,9 @@ func (a *Acme) Close() {
 			_ = s.Close()
 		}
 	}
+	if a.Mail != nil {
+		a.Mail.Close()
+	}
 }
 
 // Heal removes every injected fault.
@@ -128,4 +178,5 @@ func (a *Acme) Heal() {
 	a.Web.Heal()
 	a.API.Heal()
 	a.Jobs.Heal()
+	_ = a.Mail.Heal()
 }

@@ -1,0 +1,47 @@
+package engine
+
+import (
+	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/detector"
+)
+
+// parentsFirst orders components so that each comes after the components it
+// depends on, otherwise keeping config order. A cycle (which validation
+// rejects) is broken where it is met.
+func parentsFirst(cs []config.Component) []config.Component {
+	byID := make(map[string]config.Component, len(cs))
+	for _, c := range cs {
+		byID[c.ID] = c
+	}
+	out := make([]config.Component, 0, len(cs))
+	seen := make(map[string]bool, len(cs))
+	var visit func(c config.Component)
+	visit = func(c config.Component) {
+		if seen[c.ID] {
+			return
+		}
+		seen[c.ID] = true
+		for _, d := range c.DependsOn {
+			if p, ok := byID[d]; ok {
+				visit(p)
+			}
+		}
+		out = append(out, c)
+	}
+	for _, c := range cs {
+		visit(c)
+	}
+	return out
+}
+
+// badParents returns the ids of the components comp depends on whose known
+// status is not operational, in depends_on order; nil if none.
+func badParents(comp config.Component, verdicts map[string]detector.Verdict) []string {
+	var out []string
+	for _, d := range comp.DependsOn {
+		if v, ok := verdicts[d]; ok && v.Known && v.Status != detector.Operational {
+			out = append(out, d)
+		}
+	}
+	return out
+}
