@@ -235,7 +235,7 @@ func (e *Engine) pending() []incident.Observation {
 		if !v.Known {
 			continue
 		}
-		detail := v.Detail()
+		detail := v.Detail() + e.draining(v)
 		if acked, ok := e.acked[comp.ID]; ok && acked == (ack{v.Status, detail}) {
 			continue
 		}

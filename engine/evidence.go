@@ -65,3 +65,19 @@ func describe(b *strings.Builder, c detector.Check) {
 	}
 	b.WriteString(".")
 }
+
+// draining marks failing queue checks that have started to drain. It is part
+// of the observation's detail, so the turn from growing to draining writes
+// one update with the depth and the time to drain — what the seeds' people
+// wrote by hand ("should be up to date within 20 minutes"). The rate is a
+// slope over the check's window, so it does not flip on every sample.
+// The caller holds e.mu.
+func (e *Engine) draining(v detector.Verdict) string {
+	var b strings.Builder
+	for _, f := range v.Failing {
+		if c, ok := e.det.Check(f.Check); ok && c.Last.Queue != nil && c.Last.Queue.DrainETA != nil {
+			b.WriteString(";" + f.Check + "~draining")
+		}
+	}
+	return b.String()
+}
