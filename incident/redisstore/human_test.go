@@ -216,6 +216,7 @@ var human = []struct {
 		e.checkSets()
 	}},
 	{"human resolve while failing holds until confirmed", func(t *testing.T, e *env) {
+		e.policy.ReopenWindow = 0 // the held incident reopens whatever the window
 		e.observe(0, "web", major, "a")
 		e.observe(0, "api", operational, "a")
 		inc := e.human(time.Minute, "a", incident.Resolved, "We think it is fixed.")
@@ -230,7 +231,7 @@ var human = []struct {
 		expect(t, e.observe(90*time.Second, "web", major, "b"), reopened, "a", incident.ImpactCritical)
 		got := e.incident("a")
 		if got.Status != incident.Investigating || !got.ResolvedAt.IsZero() ||
-			!strings.Contains(lastUpdate(got).Body, "recurred") {
+			!strings.Contains(lastUpdate(got).Body, "confirmed again after a manual resolve") {
 			t.Errorf("after confirmation: %+v", got)
 		}
 		if f := e.humanFlags("a"); f != "aha" {

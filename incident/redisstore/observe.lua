@@ -22,11 +22,13 @@ local group_window, reopen_window = tonumber(ARGV[9]), tonumber(ARGV[10])
 local REOPEN_SCAN = 20
 
 local detail = ARGV[11] or ''
-local old, old_detail = 'operational', ''
+local old, old_detail, held = 'operational', '', nil
 local raw = redis.call('HGET', K_COMPONENTS, comp)
 if raw then
   local stored = cjson.decode(raw)
-  old, old_detail = stored.s, stored.d or ''
+  -- held: a person resolved this incident while the component still failed
+  -- (human.lua); a confirmed failure reopens that very incident.
+  old, old_detail, held = stored.s, stored.d or '', stored.h
 end
 if old == new and old_detail == detail then
   -- Idempotent replay, or a state the store already has: nothing to do.
@@ -150,6 +152,28 @@ local function join(inc, text)
   return finish('joined', inc)
 end
 
+-- reopen brings a resolved incident back to investigating.
+local function reopen(inc, text)
+  refresh(inc)
+  touch(inc)
+  investigate(inc)
+  inc.resolved_at = nil
+  redis.call('ZREM', K_RESOLVED, inc.id)
+  redis.call('ZADD', K_OPEN, inc.created_at, inc.id)
+  add_update(inc, inc.status, text, at, change)
+  return finish('reopened', inc)
+end
+
+-- 1b. A person resolved the incident while this component still failed, and
+-- the failure is now confirmed again: reopen that incident, whatever the
+-- windows say.
+if held then
+  local inc = load_incident(held)
+  if inc and inc.status == 'resolved' then
+    return reopen(inc, sentence(body, 'The failure is confirmed again after a manual resolve; reopening.'))
+  end
+end
+
 -- 2. A parent (depends_on) is bad in an open incident: join the newest such
 -- incident, however old, and say what likely caused this.
 local parents = {}
@@ -191,16 +215,7 @@ if reopen_window > 0 then
   for _, id in ipairs(recent) do
     local inc = load_incident(id)
     if inc and inc.status == 'resolved' and inc.components[comp] then
-      refresh(inc)
-      touch(inc)
-      investigate(inc)
-      inc.resolved_at = nil
-      redis.call('ZREM', K_RESOLVED, inc.id)
-      redis.call('ZADD', K_OPEN, inc.created_at, inc.id)
-      add_update(inc, inc.status,
-        sentence(body, 'The problem has recurred shortly after it was resolved; investigating again.'),
-        at, change)
-      return finish('reopened', inc)
+      return reopen(inc, sentence(body, 'The problem has recurred shortly after it was resolved; investigating again.'))
     end
   end
 end
