@@ -143,6 +143,7 @@ func TestRestartContinuesIncident(t *testing.T) {
 		all := p2.incidents("/api/v2/incidents.json")
 		return len(all) == 1 && all[0].ID == id && all[0].Status == "resolved"
 	})
+	checkTimeline(t, p2.incidents("/api/v2/incidents.json")[0], 10)
 }
 
 func updateStatuses(inc spIncident) []string {

@@ -150,6 +150,7 @@ type spIncident struct {
 	Status          string     `json:"status"`
 	Impact          string     `json:"impact"`
 	StartedAt       string     `json:"started_at"`
+	CreatedAt       string     `json:"created_at"`
 	ResolvedAt      *string    `json:"resolved_at"`
 	IncidentUpdates []spUpdate `json:"incident_updates"`
 	Components      []struct {
@@ -217,4 +218,32 @@ func writeFile(t *testing.T, dir, name, content string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// checkTimeline asserts what every replayed outage's incident must show:
+// started_at retroactive (the first bad result, before the thresholds
+// confirmed it), statuses in order (it opens investigating and ends
+// resolved), and a bounded number of updates.
+func checkTimeline(t *testing.T, inc spIncident, maxUpdates int) {
+	t.Helper()
+	started, err1 := time.Parse(time.RFC3339Nano, inc.StartedAt)
+	created, err2 := time.Parse(time.RFC3339Nano, inc.CreatedAt)
+	if err1 != nil || err2 != nil || !started.Before(created) {
+		t.Errorf("started_at %s, created_at %s: want the start before the confirmation", inc.StartedAt, inc.CreatedAt)
+	}
+	n := len(inc.IncidentUpdates)
+	switch {
+	case n == 0:
+		t.Fatal("no updates")
+	case n > maxUpdates:
+		t.Errorf("%d updates, want at most %d", n, maxUpdates)
+	}
+	if first, last := inc.IncidentUpdates[n-1].Status, inc.IncidentUpdates[0].Status; first != "investigating" || last != "resolved" {
+		t.Errorf("statuses %v (newest first), want investigating first and resolved last", updateStatuses(inc))
+	}
+	for i := n - 1; i > 0; i-- { // oldest first: monitoring is followed by resolved or a relapse
+		if inc.IncidentUpdates[i].Status == "monitoring" && inc.IncidentUpdates[i-1].Status == "identified" {
+			t.Errorf("statuses %v: identified after monitoring", updateStatuses(inc))
+		}
+	}
 }

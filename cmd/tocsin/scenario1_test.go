@@ -167,6 +167,7 @@ checks:
 		all := p.incidents("/api/v2/incidents.json")
 		return len(all) == 1 && all[0].ID == inc.ID && all[0].Status == "resolved"
 	})
+	checkTimeline(t, p.incidents("/api/v2/incidents.json")[0], 15)
 
 	inc = p.incidents("/api/v2/incidents.json")[0]
 	for i := len(inc.IncidentUpdates) - 1; i >= 0; i-- {

@@ -82,6 +82,7 @@ checks:
 		all := p.incidents("/api/v2/incidents.json")
 		return len(all) == 1 && all[0].ID == inc.ID && all[0].Status == "resolved"
 	})
+	checkTimeline(t, p.incidents("/api/v2/incidents.json")[0], 12)
 	if n := len(p.incidents("/api/v2/incidents.json")[0].IncidentUpdates); n > 12 {
 		t.Errorf("%d updates, want a bounded few", n)
 	}

@@ -87,6 +87,7 @@ checks:
 		all := p.incidents("/api/v2/incidents.json")
 		return len(all) == 1 && all[0].ID == inc.ID && all[0].Status == "resolved"
 	})
+	checkTimeline(t, p.incidents("/api/v2/incidents.json")[0], 10)
 	if s := p.componentStatus("email-processing"); s != "operational" {
 		t.Errorf("email processing %s after recovery", s)
 	}

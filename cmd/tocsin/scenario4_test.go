@@ -104,6 +104,7 @@ checks:
 		all := p.incidents("/api/v2/incidents.json")
 		return len(all) == 1 && all[0].ID == inc.ID && all[0].Status == "resolved"
 	})
+	checkTimeline(t, p.incidents("/api/v2/incidents.json")[0], 10)
 	for _, u := range p.incidents("/api/v2/incidents.json")[0].IncidentUpdates {
 		t.Logf("%s: %s", u.Status, u.Body)
 	}

@@ -55,6 +55,7 @@ checks:
 		all := p.incidents("/api/v2/incidents.json")
 		return len(all) == 1 && all[0].Status == "resolved"
 	})
+	checkTimeline(t, p.incidents("/api/v2/incidents.json")[0], 10)
 	inc = p.incidents("/api/v2/incidents.json")[0]
 	var path []string
 	for i := len(inc.IncidentUpdates) - 1; i >= 0; i-- {
