@@ -274,20 +274,7 @@ func (h *HTTP) judge(ex exchange, took time.Duration) (Status, Reason, string) {
 		}
 		return StatusDown, ReasonBody, msg
 	}
-	var slow string
-	if h.degradedLatency > 0 && took > h.degradedLatency {
-		slow = fmt.Sprintf("responded in %s (degraded above %s)", fmtDuration(took), fmtDuration(h.degradedLatency))
-	}
-	if msg := certExpiryMessage(ex.notAfter, h.now(), h.certWarning); msg != "" {
-		if slow != "" {
-			msg += "; " + slow
-		}
-		return StatusDegraded, ReasonCertExpiry, msg
-	}
-	if slow != "" {
-		return StatusDegraded, ReasonLatency, slow
-	}
-	return StatusUp, ReasonNone, ""
+	return judgeSoft(ex.notAfter, h.now(), h.certWarning, took, h.degradedLatency)
 }
 
 // bodyMismatch checks body_contains and body_regex; "" when both pass.

@@ -3,6 +3,7 @@ package probe
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -69,15 +70,21 @@ func newHTTPGetter(q config.QueueCheck, o Options) (*httpGetter, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.client = sourceClient(o, tlsConfig)
+	return g, nil
+}
+
+// sourceClient is the HTTP client of a queue source: no proxy, no
+// connection kept between reads, bounded headers, the probe's resolver.
+func sourceClient(o Options, tlsConfig *tls.Config) *http.Client {
 	dialer := &net.Dialer{Resolver: o.Resolver}
-	g.client = &http.Client{Transport: &http.Transport{
+	return &http.Client{Transport: &http.Transport{
 		Proxy:                  nil,
 		DialContext:            dialer.DialContext,
 		TLSClientConfig:        tlsConfig,
 		DisableKeepAlives:      true, // nothing left running between reads
 		MaxResponseHeaderBytes: maxHeaderBytes,
 	}}
-	return g, nil
 }
 
 // parseSourceURL checks a queue source URL. Errors never include the URL.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -103,19 +102,10 @@ func newRabbitMQSource(q config.QueueCheck, o Options) (QueueSource, error) {
 	s.auth = s.user != "" || s.pass != ""
 	s.target = rabbitQueueURL(base, s.vhost, s.queue)
 
-	dialer := &net.Dialer{Resolver: o.Resolver}
-	s.client = &http.Client{
-		Transport: &http.Transport{
-			Proxy:                  nil,
-			DialContext:            dialer.DialContext,
-			TLSClientConfig:        tlsConfig,
-			DisableKeepAlives:      true, // nothing left running between reads
-			MaxResponseHeaderBytes: maxHeaderBytes,
-		},
-		// A redirect means a wrong url; following it could carry the
-		// credentials elsewhere.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	s.client = sourceClient(o, tlsConfig)
+	// A redirect means a wrong url; following it could carry the
+	// credentials elsewhere.
+	s.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return s, nil
 }
 
