@@ -17,15 +17,15 @@ package mtatest
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tocsin/tocsin/internal/testport"
 )
 
 const (
@@ -89,11 +89,11 @@ func Start(t testing.TB) *MTA {
 
 	var errs []error
 	for range startAttempts {
-		port, tlsPort, err := freePorts()
+		ports, err := testport.Free(2)
 		if err != nil {
 			t.Fatalf("mtatest: pick ports: %v", err)
 		}
-		m.port, m.tlsPort = port, tlsPort
+		m.port, m.tlsPort = ports[0], ports[1]
 		if err := m.writeConfig(); err != nil {
 			t.Fatalf("mtatest: %v", err)
 		}
@@ -111,11 +111,11 @@ func Start(t testing.TB) *MTA {
 
 // Addr is host:port of the plain SMTP listener, which offers STARTTLS and,
 // after it, AUTH PLAIN LOGIN.
-func (m *MTA) Addr() string { return hostPort(m.port) }
+func (m *MTA) Addr() string { return testport.HostPort(m.port) }
 
 // TLSAddr is host:port of the implicit TLS (SMTPS) listener, which offers
 // AUTH PLAIN LOGIN at once.
-func (m *MTA) TLSAddr() string { return hostPort(m.tlsPort) }
+func (m *MTA) TLSAddr() string { return testport.HostPort(m.tlsPort) }
 
 // CAFile is the PEM file of the test CA that signed the server certificate
 // (for ServerName and 127.0.0.1).
@@ -245,20 +245,3 @@ func findExim(t testing.TB) string {
 	}
 	return Binary
 }
-
-// freePorts asks the kernel for two distinct free TCP ports on 127.0.0.1.
-func freePorts() (port, tlsPort int, err error) {
-	var ports [2]int
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, 0, err
-		}
-		// Keep the first open while asking for the second, so they differ.
-		defer l.Close()
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	return ports[0], ports[1], nil
-}
-
-func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }

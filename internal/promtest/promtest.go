@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin/internal/syncbuf"
+	"github.com/tocsin/tocsin/internal/testport"
 )
 
 // Binary is where prometheus is expected when it is not on $PATH (Debian's
@@ -110,11 +111,11 @@ func StartWithRules(t testing.TB, rules []string, scrapeTargets ...string) *Serv
 
 	var errs []error
 	for range startAttempts {
-		port, err := freePort()
+		ports, err := testport.Free(1)
 		if err != nil {
 			t.Fatalf("promtest: pick a port: %v", err)
 		}
-		s.port = port
+		s.port = ports[0]
 		err = s.start()
 		if err == nil {
 			return s
@@ -257,13 +258,3 @@ func (s *Server) checkOwner() error {
 
 // errNotOurs means another Prometheus answered on the port we picked.
 var errNotOurs = errors.New("port answered by another prometheus")
-
-// freePort asks the kernel for a free TCP port on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}

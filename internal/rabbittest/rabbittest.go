@@ -26,6 +26,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tocsin/tocsin/internal/testport"
 )
 
 // The test administrator every Broker has: created by RabbitMQ at first
@@ -121,7 +123,7 @@ func findBinaries(t testing.TB) (server, epmd string) {
 // boot picks ports, writes the configuration and starts epmd and the
 // broker. On failure nothing is left running.
 func (b *Broker) boot() error {
-	ports, err := freePorts(4)
+	ports, err := testport.Free(4)
 	if err != nil {
 		return fmt.Errorf("pick ports: %w", err)
 	}
@@ -143,10 +145,10 @@ func (b *Broker) boot() error {
 }
 
 // MgmtURL is the base URL of the management HTTP API, without credentials.
-func (b *Broker) MgmtURL() string { return "http://" + hostPort(b.mgmtPort) }
+func (b *Broker) MgmtURL() string { return "http://" + testport.HostPort(b.mgmtPort) }
 
 // AMQPAddr is host:port of the AMQP 0-9-1 listener.
-func (b *Broker) AMQPAddr() string { return hostPort(b.amqpPort) }
+func (b *Broker) AMQPAddr() string { return testport.HostPort(b.amqpPort) }
 
 // Ports lists every TCP port the broker listens on, all on 127.0.0.1:
 // AMQP, management HTTP, Erlang distribution and its epmd.
@@ -201,7 +203,7 @@ func (b *Broker) path(name string) string { return filepath.Join(b.dir, name) }
 // writeConfig writes rabbitmq.conf and enabled_plugins.
 func (b *Broker) writeConfig() error {
 	conf := strings.Join([]string{
-		"listeners.tcp.default = " + hostPort(b.amqpPort),
+		"listeners.tcp.default = " + testport.HostPort(b.amqpPort),
 		"management.tcp.ip = 127.0.0.1",
 		"management.tcp.port = " + strconv.Itoa(b.mgmtPort),
 		"default_user = " + Username,
@@ -269,7 +271,7 @@ func (b *Broker) startEpmd() error {
 		if p.exited() {
 			return fmt.Errorf("epmd on port %d exited: %v; output:\n%s", b.epmdPort, p.err, p.output())
 		}
-		if c, err := net.DialTimeout("tcp", hostPort(b.epmdPort), time.Second); err == nil {
+		if c, err := net.DialTimeout("tcp", testport.HostPort(b.epmdPort), time.Second); err == nil {
 			_ = c.Close()
 			break
 		}
@@ -337,20 +339,3 @@ func (b *Broker) checkOverview() error {
 	}
 	return nil
 }
-
-// freePorts asks the kernel for n distinct free TCP ports on 127.0.0.1.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		// Held open until all are picked, so they differ.
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }

@@ -24,6 +24,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tocsin/tocsin/internal/syncbuf"
+	"github.com/tocsin/tocsin/internal/testport"
 )
 
 // Binary is where redis-server is expected when it is not on $PATH.
@@ -84,11 +85,11 @@ func start(t testing.TB, durable bool) *Server {
 
 	var errs []error
 	for range startAttempts {
-		port, err := freePort()
+		ports, err := testport.Free(1)
 		if err != nil {
 			t.Fatalf("redistest: pick a port: %v", err)
 		}
-		s.port = port
+		s.port = ports[0]
 		if err := s.start(); err != nil {
 			// Most likely another process took the port between our close
 			// and redis' bind; pick another.
@@ -310,14 +311,4 @@ func checkPID(ctx context.Context, c *redis.Client, pid int) error {
 		}
 	}
 	return errors.New("INFO server has no process_id")
-}
-
-// freePort asks the kernel for a free TCP port on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
