@@ -119,14 +119,7 @@ func TestRestartContinuesIncident(t *testing.T) {
 	cfg := e2eConfig(t, rds.URL(), web.URL())
 	p := startTocsin(t, nil, "run", "--config", cfg)
 	web.SetStatus(http.StatusServiceUnavailable)
-	var id string
-	eventually(t, 10*time.Second, "incident open", func() bool {
-		got := p.incidents("/api/v2/incidents/unresolved.json")
-		if len(got) == 1 {
-			id = got[0].ID
-		}
-		return id != ""
-	})
+	id := waitIncident(t, p, func(spIncident) bool { return true }).ID
 	p.kill()
 
 	p2 := startTocsin(t, nil, "run", "--config", cfg)

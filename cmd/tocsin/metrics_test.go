@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tocsin/tocsin/internal/redistest"
 )
@@ -23,9 +22,7 @@ func TestMetricsPassPromtool(t *testing.T) {
 	web := startWeb(t)
 	web.SetStatus(503)
 	p := startTocsin(t, nil, "run", "--config", e2eConfig(t, rds.URL(), web.URL()))
-	eventually(t, 10*time.Second, "incident open", func() bool {
-		return len(p.incidents("/api/v2/incidents/unresolved.json")) == 1
-	})
+	waitIncident(t, p, func(spIncident) bool { return true })
 	_, body := p.get("/metrics")
 
 	cmd := exec.Command(promtool, "check", "metrics")

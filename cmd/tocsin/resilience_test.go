@@ -24,14 +24,7 @@ func TestRedisGoesAway(t *testing.T) {
 	web := startWeb(t)
 	p := startTocsin(t, nil, "run", "--config", e2eConfig(t, rds.URL(), web.URL()))
 	web.SetStatus(http.StatusServiceUnavailable)
-	var id string
-	eventually(t, 10*time.Second, "incident open", func() bool {
-		got := p.incidents("/api/v2/incidents/unresolved.json")
-		if len(got) == 1 {
-			id = got[0].ID
-		}
-		return id != ""
-	})
+	id := waitIncident(t, p, func(spIncident) bool { return true }).ID
 
 	rds.Stop()
 	eventually(t, 10*time.Second, "stale status served", func() bool {

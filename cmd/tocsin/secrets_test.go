@@ -105,9 +105,7 @@ checks:
 
 	p := startTocsin(t, env, "run", "--config", cfg, "--log-level", "debug")
 	var seen strings.Builder
-	eventually(t, 10*time.Second, "incident open", func() bool {
-		return len(p.incidents("/api/v2/incidents/unresolved.json")) == 1
-	})
+	waitIncident(t, p, func(spIncident) bool { return true })
 	eventually(t, 10*time.Second, "smtp and queue probes ran", func() bool {
 		return p.checkStatus("smtp-wrong-password") == "down" && p.checkStatus("smtp-right-password") == "up" &&
 			p.checkStatus("queue-http-secret") == "down" && p.checkStatus("queue-redis-secret") == "down"

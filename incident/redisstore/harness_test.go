@@ -220,3 +220,26 @@ func resolved(id string, impact incident.Impact) incident.Transition {
 }
 
 func lastUpdate(inc incident.Incident) incident.Update { return inc.Updates[len(inc.Updates)-1] }
+
+// storeCase is one case of a store table.
+type storeCase = struct {
+	name string
+	run  func(t *testing.T, e *env)
+}
+
+// runOnBackends runs every case on every backend (real Redis and miniredis),
+// each on a fresh prefix.
+func runOnBackends(t *testing.T, cases []storeCase) {
+	t.Helper()
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					tc.run(t, newEnv(t, b.client))
+				})
+			}
+		})
+	}
+}

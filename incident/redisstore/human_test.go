@@ -88,10 +88,7 @@ func bodies(inc incident.Incident) []string {
 	return s
 }
 
-var human = []struct {
-	name string
-	run  func(t *testing.T, e *env)
-}{
+var human = []storeCase{
 	{"manual incident", func(t *testing.T, e *env) {
 		inc := e.create(0, incident.ManualIncident{ID: "m", Name: "Login problems", Body: "We are looking into it.",
 			Components: map[string]incident.ComponentStatus{"web": partial, "api": degraded}})
@@ -259,15 +256,5 @@ var human = []struct {
 
 func TestHuman(t *testing.T) {
 	t.Parallel()
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			for _, tc := range human {
-				t.Run(tc.name, func(t *testing.T) {
-					t.Parallel()
-					tc.run(t, newEnv(t, b.client))
-				})
-			}
-		})
-	}
+	runOnBackends(t, human)
 }

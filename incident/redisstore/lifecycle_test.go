@@ -19,10 +19,7 @@ const (
 )
 
 // lifecycle is the table of SPEC §3 scenarios; each runs on a fresh prefix.
-var lifecycle = []struct {
-	name string
-	run  func(t *testing.T, e *env)
-}{
+var lifecycle = []storeCase{
 	{"open", func(t *testing.T, e *env) {
 		expect(t, e.observe(0, "web", major, "a"), opened, "a", incident.ImpactCritical)
 		st := e.load(10)
@@ -399,15 +396,5 @@ var lifecycle = []struct {
 
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			for _, tc := range lifecycle {
-				t.Run(tc.name, func(t *testing.T) {
-					t.Parallel()
-					tc.run(t, newEnv(t, b.client))
-				})
-			}
-		})
-	}
+	runOnBackends(t, lifecycle)
 }
