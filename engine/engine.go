@@ -65,6 +65,10 @@ type Engine struct {
 	// retired maps components that left the config (id -> name) to be
 	// reported operational once, so an incident they were in can end.
 	retired map[string]string
+	// ordered is cfg.Components with parents before children (depends_on),
+	// computed once per config; verdicts is reused by every writer pass.
+	ordered  []config.Component
+	verdicts map[string]detector.Verdict
 	// storeSwept is set once the store's components were compared with the
 	// config (components removed while tocsin was not running).
 	storeSwept bool
@@ -89,7 +93,7 @@ func New(o Options) (*Engine, error) {
 		store: o.Store, logger: o.Logger, now: o.Now, onChange: o.OnChange, onResult: o.OnResult,
 		m: m, wake: make(chan struct{}, 1), det: detector.New(), cfg: &config.Config{},
 		scrub: strings.NewReplacer(), acked: map[string]ack{},
-		retired: map[string]string{},
+		retired: map[string]string{}, verdicts: map[string]detector.Verdict{},
 	}, nil
 }
 
@@ -119,6 +123,7 @@ func (e *Engine) Configure(cfg *config.Config) {
 	e.retire(e.cfg.Components, cfg.Components)
 	e.det.Configure(specs)
 	e.cfg, e.scrub = cfg, strings.NewReplacer(pairs...)
+	e.ordered = parentsFirst(cfg.Components)
 	for _, c := range cfg.Checks {
 		if ch, ok := e.det.Check(c.Name); ok {
 			e.m.setCheckStatus(c.Name, ch.Status)
@@ -220,7 +225,8 @@ func (e *Engine) pending() []incident.Observation {
 	defer e.mu.Unlock()
 	now := e.now()
 	out := e.retirements(now)
-	verdicts := make(map[string]detector.Verdict, len(e.cfg.Components))
+	verdicts := e.verdicts
+	clear(verdicts)
 	for _, comp := range e.cfg.Components {
 		v := e.det.Component(comp.ID)
 		if _, ok := maintenance.Active(e.cfg.Maintenance, comp.ID, now); ok {
@@ -230,7 +236,7 @@ func (e *Engine) pending() []incident.Observation {
 	}
 	// Parents first: a parent and its child failing in the same flush must
 	// find the parent's incident already open.
-	for _, comp := range parentsFirst(e.cfg.Components) {
+	for _, comp := range e.ordered {
 		v := verdicts[comp.ID]
 		if !v.Known {
 			continue
