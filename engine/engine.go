@@ -19,6 +19,7 @@ import (
 	"github.com/tocsin/tocsin/incident"
 	"github.com/tocsin/tocsin/maintenance"
 	"github.com/tocsin/tocsin/probe"
+	"github.com/tocsin/tocsin/uptime"
 )
 
 // tickEvery is how often pending observations are retried and the store's
@@ -43,6 +44,9 @@ type Options struct {
 	// OnResult is called (without blocking) after every check result: only
 	// in-process check states changed.
 	OnResult func()
+	// Uptime, if set, receives the daily uptime buckets once per writer
+	// pass (every second).
+	Uptime uptime.ReadWriter
 }
 
 // Engine owns the detector and the component statuses sent to the store.
@@ -54,8 +58,11 @@ type Engine struct {
 	onResult func()
 	m        *metrics
 	wake     chan struct{}
+	uptime   uptime.ReadWriter
 
-	mu    sync.Mutex
+	mu sync.Mutex
+	// up accumulates uptime buckets between writes.
+	up    *uptime.Recorder
 	det   *detector.Detector
 	cfg   *config.Config
 	scrub *strings.Replacer
@@ -91,7 +98,8 @@ func New(o Options) (*Engine, error) {
 	}
 	return &Engine{
 		store: o.Store, logger: o.Logger, now: o.Now, onChange: o.OnChange, onResult: o.OnResult,
-		m: m, wake: make(chan struct{}, 1), det: detector.New(), cfg: &config.Config{},
+		m: m, wake: make(chan struct{}, 1), uptime: o.Uptime, up: uptime.NewRecorder(time.UTC),
+		det: detector.New(), cfg: &config.Config{},
 		scrub: strings.NewReplacer(), acked: map[string]ack{},
 		retired: map[string]string{}, verdicts: map[string]detector.Verdict{},
 	}, nil
@@ -124,6 +132,9 @@ func (e *Engine) Configure(cfg *config.Config) {
 	e.det.Configure(specs)
 	e.cfg, e.scrub = cfg, strings.NewReplacer(pairs...)
 	e.ordered = parentsFirst(cfg.Components)
+	if loc, err := time.LoadLocation(cfg.Page.TimeZone); err == nil {
+		e.up.SetLocation(loc) // validated by config.Load; a bad zone keeps the last
+	}
 	for _, c := range cfg.Checks {
 		if ch, ok := e.det.Check(c.Name); ok {
 			e.m.setCheckStatus(c.Name, ch.Status)
@@ -145,6 +156,7 @@ func (e *Engine) Record(_ context.Context, c config.Check, r probe.Result) {
 	r.Message = e.scrub.Replace(r.Message)
 	e.m.observe(c.Name, c.Type, c.Component, r, now)
 	ch, changed := e.det.Observe(c.Name, r, now)
+	e.up.CheckResult(c.Name, r.Status, now)
 	if changed {
 		e.m.setCheckStatus(c.Name, ch.To)
 	}
@@ -188,12 +200,36 @@ func (e *Engine) Run(ctx context.Context) error {
 			if e.flush(ctx) {
 				e.tick(ctx)
 			}
+			e.writeUptime(ctx)
 		}
 	}
 }
 
-// Flush sends pending component changes now; used at shutdown.
-func (e *Engine) Flush(ctx context.Context) { e.flush(ctx) }
+// Flush sends pending component changes and uptime now; used at shutdown.
+func (e *Engine) Flush(ctx context.Context) {
+	e.flush(ctx)
+	e.writeUptime(ctx)
+}
+
+// writeUptime sends the buckets gathered since the last write in one
+// transaction; on failure they are kept for the next one.
+func (e *Engine) writeUptime(ctx context.Context) {
+	if e.uptime == nil {
+		return
+	}
+	e.mu.Lock()
+	b := e.up.Take()
+	e.mu.Unlock()
+	if len(b) == 0 {
+		return
+	}
+	if err := e.uptime.Write(ctx, b); err != nil {
+		e.logger.Warn("uptime write failed; will retry", "error", err)
+		e.mu.Lock()
+		e.up.Return(b, e.now())
+		e.mu.Unlock()
+	}
+}
 
 // flush sends pending observations in order; it reports whether all landed.
 func (e *Engine) flush(ctx context.Context) bool {
@@ -233,6 +269,7 @@ func (e *Engine) pending() []incident.Observation {
 			v = detector.Verdict{Status: detector.UnderMaintenance, Known: true}
 		}
 		verdicts[comp.ID] = v
+		e.up.Component(comp.ID, v.Status, v.Known, now)
 	}
 	// Parents first: a parent and its child failing in the same flush must
 	// find the parent's incident already open.

@@ -10,6 +10,7 @@ import (
 	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/incident"
 	"github.com/tocsin/tocsin/probe"
+	"github.com/tocsin/tocsin/uptime"
 )
 
 // metrics are the probe and incident series of SPEC §5 that the engine owns.
@@ -135,16 +136,48 @@ func (m *metrics) forget(check string) {
 // InstrumentStore counts the store's errors by operation in
 // tocsin_store_errors_total. Wrap the store once and share the wrapper.
 func InstrumentStore(s incident.Store, reg prometheus.Registerer) (incident.Store, error) {
+	is, _, err := InstrumentStores(s, nil, reg)
+	return is, err
+}
+
+// InstrumentStores is InstrumentStore for the incident store and the uptime
+// store together, counted in the same family; u may be nil.
+func InstrumentStores(s incident.Store, u uptime.ReadWriter, reg prometheus.Registerer) (incident.Store, uptime.ReadWriter, error) {
 	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tocsin_store_errors_total", Help: "Failed store operations.",
 	}, []string{"operation"})
 	if err := reg.Register(errs); err != nil {
-		return nil, fmt.Errorf("engine: register store metrics: %w", err)
+		return nil, nil, fmt.Errorf("engine: register store metrics: %w", err)
 	}
-	for _, op := range []string{"observe", "tick", "version", "load"} {
+	for _, op := range []string{"observe", "tick", "version", "load", "uptime_write", "uptime_read"} {
 		errs.WithLabelValues(op)
 	}
-	return &instrumented{Store: s, errs: errs}, nil
+	var iu uptime.ReadWriter
+	if u != nil {
+		iu = &instrumentedUptime{ReadWriter: u, errs: errs}
+	}
+	return &instrumented{Store: s, errs: errs}, iu, nil
+}
+
+type instrumentedUptime struct {
+	uptime.ReadWriter
+	errs *prometheus.CounterVec
+}
+
+func (u *instrumentedUptime) Write(ctx context.Context, b uptime.Batch) error {
+	err := u.ReadWriter.Write(ctx, b)
+	if err != nil {
+		u.errs.WithLabelValues("uptime_write").Inc()
+	}
+	return err
+}
+
+func (u *instrumentedUptime) Components(ctx context.Context, ids []string, days int, now time.Time, loc *time.Location) (map[string][]uptime.ComponentDay, error) {
+	out, err := u.ReadWriter.Components(ctx, ids, days, now, loc)
+	if err != nil {
+		u.errs.WithLabelValues("uptime_read").Inc()
+	}
+	return out, err
 }
 
 type instrumented struct {

@@ -22,6 +22,7 @@ func (e *Engine) retire(old, next []config.Component) {
 		if !keep[c.ID] {
 			e.retired[c.ID] = c.Name
 			delete(e.acked, c.ID)
+			e.up.Forget(c.ID)
 		}
 	}
 }

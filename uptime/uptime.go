@@ -1,0 +1,114 @@
+// Package uptime keeps daily availability buckets: for every component the
+// time spent in each status per day, and for every check the number of
+// results of each kind per day. The engine accumulates them in memory
+// (Recorder) and writes them in one pipelined transaction per writer pass;
+// the status page reads them back for its 90-day bars.
+package uptime
+
+import (
+	"time"
+
+	"github.com/tocsin/tocsin/detector"
+	"github.com/tocsin/tocsin/probe"
+)
+
+// Days is how many days of history are kept and shown.
+const Days = 90
+
+// dateLayout names a day in the page's time zone.
+const dateLayout = "2006-01-02"
+
+// partialWeight is how much of a partial outage counts as downtime, as
+// Statuspage weighs it: a major outage counts fully, a partial one at 30%.
+const partialWeight = 0.3
+
+// ComponentDay is one day of a component: milliseconds spent in each
+// status while tocsin was watching.
+type ComponentDay struct {
+	Date   time.Time // midnight in the page's time zone
+	Millis map[detector.ComponentStatus]int64
+}
+
+// Observed reports whether anything was recorded that day.
+func (d ComponentDay) Observed() bool {
+	for _, ms := range d.Millis {
+		if ms > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Worst is the worst status seen that day; "" when nothing was recorded.
+func (d ComponentDay) Worst() detector.ComponentStatus {
+	var worst detector.ComponentStatus
+	for s, ms := range d.Millis {
+		if ms > 0 && s.Valid() && (worst == "" || s.Rank() > worst.Rank()) {
+			worst = s
+		}
+	}
+	return worst
+}
+
+// downtime returns the weighted downtime and the time that counts
+// (everything watched outside maintenance), in milliseconds.
+func (d ComponentDay) downtime() (down float64, counted int64) {
+	for s, ms := range d.Millis {
+		switch s {
+		case detector.UnderMaintenance:
+			continue
+		case detector.MajorOutage:
+			down += float64(ms)
+		case detector.PartialOutage:
+			down += partialWeight * float64(ms)
+		}
+		counted += ms
+	}
+	return down, counted
+}
+
+// Uptime is the share of the watched time the component was up (degraded
+// counts as up, maintenance is left out); ok is false when there is no
+// such time.
+func (d ComponentDay) Uptime() (ratio float64, ok bool) {
+	return Ratio([]ComponentDay{d})
+}
+
+// Ratio is Uptime over several days together, weighted by watched time.
+func Ratio(days []ComponentDay) (ratio float64, ok bool) {
+	var down float64
+	var counted int64
+	for _, d := range days {
+		dn, c := d.downtime()
+		down += dn
+		counted += c
+	}
+	if counted == 0 {
+		return 0, false
+	}
+	return 1 - down/float64(counted), true
+}
+
+// CheckDay is one day of a check: its results by status.
+type CheckDay struct {
+	Date   time.Time
+	Counts map[probe.Status]int64
+}
+
+// Midnight is the start of t's day in loc.
+func Midnight(t time.Time, loc *time.Location) time.Time {
+	y, m, d := t.In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, loc)
+}
+
+// Range returns the n days ending with now's day, oldest first, each at
+// midnight in loc.
+func Range(now time.Time, n int, loc *time.Location) []time.Time {
+	last := Midnight(now, loc)
+	out := make([]time.Time, n)
+	for i := range n {
+		// AddDate keeps midnight across DST changes, unlike Add(24h).
+		out[i] = last.AddDate(0, 0, i-n+1)
+	}
+	return out
+}
