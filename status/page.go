@@ -16,8 +16,14 @@ import (
 //go:embed page.html.tmpl
 var pageTemplateText string
 
-// pastIncidentsWindow is how far back the HTML page lists resolved incidents.
-const pastIncidentsWindow = 14 * 24 * time.Hour
+const (
+	// pastIncidentsWindow is how far back the front page lists resolved
+	// incidents; /history lists all that are kept.
+	pastIncidentsWindow = 14 * 24 * time.Hour
+	pathHistory         = "/history"
+	// refreshSeconds is the pages' meta refresh.
+	refreshSeconds = 60
+)
 
 // pageTemplate is parsed once; a parsed template is safe for concurrent use
 // and never modified.
@@ -30,15 +36,21 @@ type pageView struct {
 	Description string
 	Stale       bool
 	Generated   string
+	GeneratedAt string // machine-readable
+	Refresh     int
 	Sections    []sectionView
 	Open        []incidentView
 	Past        []incidentView
 	Maintenance []maintView
+	// History is set on the history page.
+	History bool
+	Months  []monthView
 }
 
 // sectionView is a component group, or a run of ungrouped components (Name
 // empty).
 type sectionView struct {
+	ID         string
 	Name       string
 	Status     detector.ComponentStatus
 	Label      string
@@ -46,18 +58,30 @@ type sectionView struct {
 }
 
 type compView struct {
-	Member      bool // shown indented under its group
+	ID          string
 	Name        string
 	Description string
 	Status      detector.ComponentStatus
 	Label       string
+	Bars        []barView
+	Uptime      string
+}
+
+// barView is one day of the uptime bars.
+type barView struct {
+	Class string // the worst status that day, or "nodata"
+	Date  string
+	Label string // status and uptime in words
+	Notes []string
 }
 
 type incidentView struct {
+	ID         string
 	Name       string
 	Status     string
 	Impact     string
 	Started    string
+	StartedAt  string
 	Resolved   string
 	Components string
 	Updates    []updateView
@@ -67,27 +91,28 @@ type updateView struct {
 	Status string
 	Body   string
 	At     string
+	AtISO  string
 }
 
 type maintView struct {
-	Name   string
-	Status string
-	From   string
-	Until  string
-	Body   string
+	Name       string
+	Status     string
+	StatusText string
+	From       string
+	Until      string
+	Components string
+	Body       string
 }
 
-// renderPage renders the HTML status page from the already mapped data.
+type monthView struct {
+	Name      string
+	Incidents []incidentView
+}
+
+// renderPage renders the front page from the already mapped data.
 func (b *builder) renderPage() ([]byte, error) {
-	v := pageView{
-		Name:        b.page.Name,
-		URL:         b.pageURL,
-		Indicator:   b.indicator,
-		Description: b.indicator.Description(),
-		Stale:       b.in.Stale,
-		Generated:   b.human(b.in.Now),
-		Sections:    b.sections(),
-	}
+	v := b.basePage()
+	v.Sections = b.sections()
 	cutoff := b.in.Now.Add(-pastIncidentsWindow)
 	for _, in := range b.incidents {
 		switch {
@@ -98,11 +123,51 @@ func (b *builder) renderPage() ([]byte, error) {
 		}
 	}
 	for _, m := range b.maint {
-		if m.phase != phaseCompleted {
-			v.Maintenance = append(v.Maintenance, maintView{Name: m.win.Name, Status: m.phase,
-				From: b.human(m.win.Start), Until: b.human(m.win.End), Body: b.scrub(m.win.Message)})
+		if m.phase == phaseCompleted {
+			continue
 		}
+		var names []string
+		for _, c := range m.win.Components {
+			if comp, ok := b.byID[c]; ok {
+				names = append(names, comp.Name)
+			}
+		}
+		v.Maintenance = append(v.Maintenance, maintView{Name: b.scrub(m.win.Name), Status: m.phase,
+			StatusText: strings.ReplaceAll(m.phase, "_", " "), From: b.human(m.win.Start), Until: b.human(m.win.End),
+			Components: strings.Join(names, ", "), Body: b.scrub(m.win.Message)})
 	}
+	return b.execute(v)
+}
+
+// renderHistory renders /history: every incident kept, by month.
+func (b *builder) renderHistory() ([]byte, error) {
+	v := b.basePage()
+	v.History = true
+	for _, in := range b.incidents {
+		month := in.StartedAt.In(b.loc).Format("January 2006")
+		if len(v.Months) == 0 || v.Months[len(v.Months)-1].Name != month {
+			v.Months = append(v.Months, monthView{Name: month})
+		}
+		last := &v.Months[len(v.Months)-1]
+		last.Incidents = append(last.Incidents, b.incidentView(in))
+	}
+	return b.execute(v)
+}
+
+func (b *builder) basePage() pageView {
+	return pageView{
+		Name:        b.page.Name,
+		URL:         b.pageURL,
+		Indicator:   b.indicator,
+		Description: b.indicator.Description(),
+		Stale:       b.in.Stale,
+		Generated:   b.human(b.in.Now),
+		GeneratedAt: b.ts(b.in.Now),
+		Refresh:     refreshSeconds,
+	}
+}
+
+func (b *builder) execute(v pageView) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, v); err != nil {
 		return nil, fmt.Errorf("status: render page: %w", err)
@@ -117,7 +182,7 @@ func (b *builder) sections() []sectionView {
 	var out []sectionView
 	for _, c := range b.components {
 		if c.Group {
-			out = append(out, sectionView{Name: c.Name, Status: c.Status, Label: c.Status.Label()})
+			out = append(out, sectionView{ID: c.ID, Name: c.Name, Status: c.Status, Label: c.Status.Label()})
 			continue
 		}
 		if c.GroupID == nil && (len(out) == 0 || out[len(out)-1].Name != "") {
@@ -127,16 +192,40 @@ func (b *builder) sections() []sectionView {
 		if c.Description != nil {
 			desc = *c.Description
 		}
+		days := b.days[c.ID]
 		last := &out[len(out)-1]
-		last.Components = append(last.Components,
-			compView{Member: c.GroupID != nil, Name: c.Name, Description: desc, Status: c.Status, Label: c.Status.Label()})
+		last.Components = append(last.Components, compView{ID: c.ID, Name: c.Name, Description: desc,
+			Status: c.Status, Label: c.Status.Label(), Bars: b.bars(days), Uptime: uptimePct(historyRatio(days))})
+	}
+	return out
+}
+
+// bars turns a component's days into the uptime bars.
+func (b *builder) bars(days []dayView) []barView {
+	out := make([]barView, len(days))
+	for i, d := range days {
+		bar := barView{Class: "nodata", Date: d.Date.Format("Jan 2, 2006"), Label: "no data"}
+		if d.Status != "" {
+			bar.Class = string(d.Status)
+			bar.Label = d.Status.Label()
+			if d.Status == detector.Operational {
+				bar.Label = "no downtime"
+			}
+			if d.HasRatio {
+				bar.Label += ", " + uptimePct(d.Ratio, true) + " uptime"
+			}
+		}
+		for _, in := range d.Incidents {
+			bar.Notes = append(bar.Notes, in.Name)
+		}
+		out[i] = bar
 	}
 	return out
 }
 
 func (b *builder) incidentView(in incident.Incident) incidentView {
-	v := incidentView{Name: b.scrub(in.Name), Status: string(in.Status), Impact: string(in.Impact),
-		Started: b.human(in.StartedAt)}
+	v := incidentView{ID: in.ID, Name: b.scrub(in.Name), Status: string(in.Status), Impact: string(in.Impact),
+		Started: b.human(in.StartedAt), StartedAt: b.ts(in.StartedAt)}
 	if !in.ResolvedAt.IsZero() {
 		v.Resolved = b.human(in.ResolvedAt)
 	}
@@ -147,7 +236,7 @@ func (b *builder) incidentView(in incident.Incident) incidentView {
 	v.Components = strings.Join(names, ", ")
 	for _, u := range slices.Backward(in.Updates) {
 		v.Updates = append(v.Updates, updateView{Status: string(u.Status), Body: b.scrub(u.Body),
-			At: b.human(u.CreatedAt)})
+			At: b.human(u.CreatedAt), AtISO: b.ts(u.CreatedAt)})
 	}
 	return v
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/incident"
+	"github.com/tocsin/tocsin/uptime"
 )
 
 const (
@@ -54,6 +55,9 @@ type Refresher struct {
 	Now func() time.Time
 	// Metrics, if set, follows every snapshot.
 	Metrics *Metrics
+	// Uptime, if set, is read for the 90-day history at most once per
+	// uptimeEvery, and when the config changes.
+	Uptime UptimeReader
 
 	once          sync.Once
 	trigger       chan struct{}
@@ -73,7 +77,19 @@ type Refresher struct {
 	built     buildKey
 	snap      *Snapshot // the last one built, reused by the next build
 	failing   bool
+	days      map[string][]uptime.ComponentDay
+	daysRead  time.Time
+	daysCfg   *config.Config
 }
+
+// UptimeReader reads the daily uptime buckets; *uptime.Store is one.
+type UptimeReader interface {
+	Components(ctx context.Context, ids []string, days int, now time.Time, loc *time.Location) (map[string][]uptime.ComponentDay, error)
+}
+
+// uptimeEvery is how often the uptime history is read: the bars move by the
+// minute at most.
+const uptimeEvery = time.Minute
 
 // buildKey is what the last snapshot was built from, besides the state.
 type buildKey struct {
@@ -241,6 +257,11 @@ func (r *Refresher) cycle(ctx context.Context, kind cycleKind) error {
 	if cfg == nil {
 		return errors.New("status: no config")
 	}
+	if kind != cycleChecks && (loaded || cfg != r.daysCfg) {
+		if err := r.readUptime(ctx, cfg, now); err != nil {
+			storeErr = errors.Join(storeErr, err)
+		}
+	}
 	key := buildKey{cfg: cfg, maint: maintenanceKey(cfg, now), stale: r.stale}
 	// A poll leaves the checks alone: reading them copies every check's
 	// history, and ChecksChanged announces their changes.
@@ -260,7 +281,7 @@ func (r *Refresher) cycle(ctx context.Context, kind cycleKind) error {
 		return nil
 	}
 	if err := r.rebuild(ctx, Inputs{Config: cfg, State: r.state, Checks: checks, Now: now, Stale: r.stale,
-		Epoch: r.epoch}); err != nil {
+		Epoch: r.epoch, Uptime: r.days}); err != nil {
 		return errors.Join(storeErr, err)
 	}
 	r.built, r.lastBuild = key, now
@@ -307,6 +328,31 @@ func (r *Refresher) read(ctx context.Context, now time.Time, force bool) (bool, 
 	r.lastOK.Store(now.UnixNano())
 	r.state, r.haveState, r.loadOK, r.version, r.lastLoad = st, true, true, v, now
 	return true, nil
+}
+
+// readUptime reads the history of every component when the last read is
+// older than uptimeEvery or was for another config. On error the last
+// history stays.
+func (r *Refresher) readUptime(ctx context.Context, cfg *config.Config, now time.Time) error {
+	if r.Uptime == nil || (cfg == r.daysCfg && now.Sub(r.daysRead) < uptimeEvery) {
+		return nil
+	}
+	loc, err := time.LoadLocation(cfg.Page.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	ids := make([]string, len(cfg.Components))
+	for i, c := range cfg.Components {
+		ids[i] = c.ID
+	}
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	days, err := r.Uptime.Components(ctx, ids, uptime.Days, now, loc)
+	if err != nil {
+		return fmt.Errorf("status: uptime read: %w", err)
+	}
+	r.days, r.daysRead, r.daysCfg = days, now, cfg
+	return nil
 }
 
 // noteStore logs when the store becomes unreadable and when it recovers,

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tocsin/tocsin/internal/jsonhttp"
+	"github.com/tocsin/tocsin/uptime"
 )
 
 // ServerOptions configures a Server.
@@ -74,7 +75,15 @@ func NewServer(o ServerOptions) *Server {
 		s.Handle(p, readMethods, s.snapshotHandler(p))
 	}
 	s.Handle("/{$}", readMethods, s.snapshotHandler(pathPage))
+	s.Handle(pathHistory, readMethods, s.snapshotHandler(pathHistory))
+	for _, p := range []string{pathHistoryAtom, pathHistoryRSS, pathBadge} {
+		s.Handle(p, readMethods, s.snapshotHandler(p))
+	}
+	s.Handle(pathBadgePrefix+"{file}", readMethods, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.serveSnapshot(w, r, pathBadgePrefix+r.PathValue("file"))
+	}))
 	s.Handle(pathChecks+"/{name}", readMethods, http.HandlerFunc(s.serveCheck))
+	s.Handle(pathComponentsV1+"{id}/uptime", readMethods, http.HandlerFunc(s.serveUptime))
 	s.Handle("/healthz", readMethods, http.HandlerFunc(serveHealth))
 	s.Handle("/readyz", readMethods, http.HandlerFunc(s.serveReady))
 	if o.Gatherer != nil {
@@ -187,6 +196,20 @@ func (s *Server) snapshotHandler(path string) http.Handler {
 
 func (s *Server) serveCheck(w http.ResponseWriter, r *http.Request) {
 	s.serveSnapshot(w, r, pathChecks+"/"+r.PathValue("name"))
+}
+
+// serveUptime serves a component's uptime history; days defaults to 90.
+func (s *Server) serveUptime(w http.ResponseWriter, r *http.Request) {
+	days := uptime.Days
+	if v := r.URL.Query().Get("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > uptime.Days {
+			jsonhttp.Error(w, http.StatusBadRequest, fmt.Sprintf("days: must be a whole number from 1 to %d", uptime.Days))
+			return
+		}
+		days = n
+	}
+	s.serveSnapshot(w, r, pathComponentsV1+r.PathValue("id")+uptimeQuery+strconv.Itoa(days))
 }
 
 func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, path string) {

@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/incident"
+	"github.com/tocsin/tocsin/uptime"
 )
 
 // Paths of the snapshot-backed read endpoints.
@@ -50,6 +52,9 @@ type Inputs struct {
 	// Stale is set when the store could not be read; State is the last good
 	// one.
 	Stale bool
+	// Uptime holds each component's recent days (any order, any range:
+	// the days shown are picked by date); nil shows no data.
+	Uptime map[string][]uptime.ComponentDay
 	// Epoch stands in for times the state does not know (a component never
 	// stored yet); the Refresher passes its first build time so that bodies
 	// stay byte-identical across rebuilds. Zero means Now.
@@ -76,6 +81,7 @@ type Snapshot struct {
 
 	bodies map[string]*body
 	checks *checkBodies
+	uptime *uptimeBodies
 
 	// What the next build may reuse when the config is the same.
 	cfg   *config.Config
@@ -96,6 +102,14 @@ func (s *Snapshot) Body(path string) (data []byte, etag string, ok bool) {
 func (s *Snapshot) body(path string) (*body, bool) {
 	if name, ok := strings.CutPrefix(path, pathChecks+"/"); ok {
 		return s.checks.get(name)
+	}
+	if rest, ok := strings.CutPrefix(path, pathComponentsV1); ok {
+		id, days, _ := strings.Cut(rest, uptimeQuery)
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return nil, false
+		}
+		return s.uptime.get(id, n)
 	}
 	b, ok := s.bodies[path]
 	return b, ok
@@ -135,6 +149,7 @@ type builder struct {
 	incidents  []incident.Incident
 	maint      []maintRow
 	indicator  Indicator
+	days       map[string][]dayView // uptime history by component
 }
 
 // Build maps the inputs to every read endpoint's body and encodes each once.
@@ -191,11 +206,30 @@ func build(ctx context.Context, in Inputs, o buildOptions) (*Snapshot, error) {
 		}
 		snap.bodies[path] = o.enc.reuse(prevBodies[path], data, contentTypeJSON, false)
 	}
+	b.days = b.histories()
+	snap.uptime = b.uptimeBodies(o.enc, b.days)
 	html, err := b.renderPage()
 	if err != nil {
 		return nil, err
 	}
 	snap.bodies[pathPage] = o.enc.reuse(prevBodies[pathPage], html, contentTypeHTML, false)
+	if html, err = b.renderHistory(); err != nil {
+		return nil, err
+	}
+	snap.bodies[pathHistory] = o.enc.reuse(prevBodies[pathHistory], html, contentTypeHTML, false)
+	for _, feed := range []struct {
+		path, contentType string
+		render            func() ([]byte, error)
+	}{{pathHistoryAtom, contentTypeAtom, b.renderAtom}, {pathHistoryRSS, contentTypeRSS, b.renderRSS}} {
+		data, err := feed.render()
+		if err != nil {
+			return nil, err
+		}
+		snap.bodies[feed.path] = o.enc.reuse(prevBodies[feed.path], data, feed.contentType, false)
+	}
+	for path, svg := range b.renderBadges() {
+		snap.bodies[path] = o.enc.reuse(prevBodies[path], svg, contentTypeSVG, false)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("status: build: %w", err)
 	}

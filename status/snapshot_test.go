@@ -384,7 +384,7 @@ func TestHTMLPage(t *testing.T) {
 	snap := mustBuild(t, scenarios()[1].in)
 	data, _, _ := snap.Body(pathPage)
 	html := string(data)
-	for _, want := range []string{`<meta http-equiv="refresh" content="30">`, "Acme Status", "Major Service Outage",
+	for _, want := range []string{`<meta http-equiv="refresh" content="60">`, "Acme Status", "Major Service Outage",
 		"Help Desk", "Web App", "degraded performance", "major outage", "Web App and API unavailable",
 		"API is down (api-health: connect refused)", "Email delays", "DB upgrade", "prefers-color-scheme"} {
 		if !strings.Contains(html, want) {

@@ -20,6 +20,7 @@ import (
 	"github.com/tocsin/tocsin/probe"
 	"github.com/tocsin/tocsin/schedule"
 	"github.com/tocsin/tocsin/status"
+	"github.com/tocsin/tocsin/uptime"
 )
 
 // app holds the running parts and the config in force.
@@ -34,6 +35,7 @@ type app struct {
 	refresher *status.Refresher
 	beats     *heartbeat.Store
 	human     incident.HumanStore // people's incident actions (the write API)
+	uptime    uptime.ReadWriter   // daily uptime buckets
 	// heartbeats are the heartbeat checks in force, for the beat endpoint.
 	heartbeats atomic.Pointer[map[string]config.HeartbeatCheck]
 }
@@ -54,11 +56,11 @@ func (a *app) build(store incident.Store, reg *prometheus.Registry) error {
 	})
 	a.refresher = &status.Refresher{
 		Store: store, Config: a.cfg.Load, Server: a.status, Logger: a.logger,
-		Now: time.Now, Metrics: sm,
+		Now: time.Now, Metrics: sm, Uptime: a.uptime,
 	}
 	a.eng, err = engine.New(engine.Options{
 		Store: store, Registry: reg, Logger: a.logger,
-		OnChange: a.refresher.Trigger, OnResult: a.refresher.ChecksChanged,
+		OnChange: a.refresher.Trigger, OnResult: a.refresher.ChecksChanged, Uptime: a.uptime,
 	})
 	if err != nil {
 		return err
