@@ -195,9 +195,17 @@ func (b *builder) sections() []sectionView {
 		days := b.days[c.ID]
 		last := &out[len(out)-1]
 		last.Components = append(last.Components, compView{ID: c.ID, Name: c.Name, Description: desc,
-			Status: c.Status, Label: c.Status.Label(), Bars: b.bars(days), Uptime: uptimePct(historyRatio(days))})
+			Status: c.Status, Label: c.Status.Label(), Bars: b.bars(days), Uptime: uptimeSummary(historyRatio(days))})
 	}
 	return out
+}
+
+// uptimeSummary is the line under a component's bars.
+func uptimeSummary(ratio float64, ok bool) string {
+	if !ok {
+		return "no data yet"
+	}
+	return uptimePct(ratio, true) + " uptime"
 }
 
 // bars turns a component's days into the uptime bars.

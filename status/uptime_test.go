@@ -56,7 +56,7 @@ func TestUptimeBars(t *testing.T) {
 			t.Errorf("web-app's bars lack %s", want)
 		}
 	}
-	if !strings.Contains(html, `data-component="email"`) || !strings.Contains(html, "no data uptime") {
+	if !strings.Contains(html, `data-component="email"`) || !strings.Contains(html, `<span class="uptime-pct">no data yet</span>`) {
 		t.Error("a component without history should say no data")
 	}
 }
