@@ -13,6 +13,7 @@ import (
 	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/incident"
 	"github.com/tocsin/tocsin/probe"
+	"github.com/tocsin/tocsin/uptime"
 )
 
 // Sizes of the realistic snapshot the benchmarks build.
@@ -131,7 +132,24 @@ func benchChecks(cfg *config.Config) []detector.Check {
 
 func benchInputs(tb testing.TB, n int) Inputs {
 	cfg := benchConfig(tb, n)
-	return Inputs{Config: cfg, State: benchState(), Checks: benchChecks(cfg), Now: t0, Epoch: t0.Add(-100 * time.Hour)}
+	return Inputs{Config: cfg, State: benchState(), Checks: benchChecks(cfg), Now: t0, Epoch: t0.Add(-100 * time.Hour),
+		Uptime: benchUptime(cfg), StateRead: t0.Add(-time.Second), UptimeRead: t0.Add(-time.Second)}
+}
+
+// benchUptime is 90 days of history for every component, a short outage
+// every ninth day.
+func benchUptime(cfg *config.Config) map[string][]uptime.ComponentDay {
+	out := make(map[string][]uptime.ComponentDay, len(cfg.Components))
+	for i, c := range cfg.Components {
+		for j, d := range uptime.Range(t0, uptime.Days, time.UTC) {
+			ms := map[detector.ComponentStatus]int64{detector.Operational: 86_000_000}
+			if (i+j)%9 == 0 {
+				ms[detector.MajorOutage] = 400_000
+			}
+			out[c.ID] = append(out[c.ID], uptime.ComponentDay{Date: d, Millis: ms})
+		}
+	}
+	return out
 }
 
 func BenchmarkBuild(b *testing.B) {

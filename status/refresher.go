@@ -281,7 +281,7 @@ func (r *Refresher) cycle(ctx context.Context, kind cycleKind) error {
 		return nil
 	}
 	if err := r.rebuild(ctx, Inputs{Config: cfg, State: r.state, Checks: checks, Now: now, Stale: r.stale,
-		Epoch: r.epoch, Uptime: r.days}); err != nil {
+		Epoch: r.epoch, Uptime: r.days, StateRead: r.lastLoad, UptimeRead: r.daysRead}); err != nil {
 		return errors.Join(storeErr, err)
 	}
 	r.built, r.lastBuild = key, now

@@ -55,6 +55,12 @@ type Inputs struct {
 	// Uptime holds each component's recent days (any order, any range:
 	// the days shown are picked by date); nil shows no data.
 	Uptime map[string][]uptime.ComponentDay
+	// StateRead and UptimeRead are when State and Uptime were read. When
+	// both are set and the same as for the previous snapshot, as are the
+	// config, staleness, maintenance phases and the minute, a Refresher's
+	// rebuild reuses the previous HTML pages, feeds, badges and uptime
+	// documents instead of rendering them again.
+	StateRead, UptimeRead time.Time
 	// Epoch stands in for times the state does not know (a component never
 	// stored yet); the Refresher passes its first build time so that bodies
 	// stay byte-identical across rebuilds. Zero means Now.
@@ -82,6 +88,10 @@ type Snapshot struct {
 	bodies map[string]*body
 	checks *checkBodies
 	uptime *uptimeBodies
+	// pages is what the HTML pages, feeds and badges were built from, and
+	// pagePaths their paths in bodies.
+	pages     pageKey
+	pagePaths []string
 
 	// What the next build may reuse when the config is the same.
 	cfg   *config.Config
@@ -206,33 +216,13 @@ func build(ctx context.Context, in Inputs, o buildOptions) (*Snapshot, error) {
 		}
 		snap.bodies[path] = o.enc.reuse(prevBodies[path], data, contentTypeJSON, false)
 	}
-	b.days = b.histories()
-	snap.uptime = b.uptimeBodies(o.enc, b.days)
-	html, err := b.renderPage()
-	if err != nil {
+	if err := b.pageBodies(snap, o); err != nil {
 		return nil, err
-	}
-	snap.bodies[pathPage] = o.enc.reuse(prevBodies[pathPage], html, contentTypeHTML, false)
-	if html, err = b.renderHistory(); err != nil {
-		return nil, err
-	}
-	snap.bodies[pathHistory] = o.enc.reuse(prevBodies[pathHistory], html, contentTypeHTML, false)
-	for _, feed := range []struct {
-		path, contentType string
-		render            func() ([]byte, error)
-	}{{pathHistoryAtom, contentTypeAtom, b.renderAtom}, {pathHistoryRSS, contentTypeRSS, b.renderRSS}} {
-		data, err := feed.render()
-		if err != nil {
-			return nil, err
-		}
-		snap.bodies[feed.path] = o.enc.reuse(prevBodies[feed.path], data, feed.contentType, false)
-	}
-	for path, svg := range b.renderBadges() {
-		snap.bodies[path] = o.enc.reuse(prevBodies[path], svg, contentTypeSVG, false)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("status: build: %w", err)
 	}
+	var err error
 	if snap.checks, err = b.checkList(ctx, o.enc, o.prev); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,73 @@
+package status
+
+import (
+	"strings"
+	"time"
+)
+
+// pageKey is everything the HTML pages, feeds, badges and uptime documents
+// depend on. Check states are not among it: the Refresher rebuilds about
+// once a second while probes report, and those bodies need not follow.
+type pageKey struct {
+	cfg                   any
+	stateRead, uptimeRead time.Time
+	stale                 bool
+	minute                time.Time
+	maint                 string
+}
+
+// pageBodies puts the HTML pages, feeds, badges and uptime documents into
+// snap: the previous snapshot's when nothing they show changed, freshly
+// rendered otherwise.
+func (b *builder) pageBodies(snap *Snapshot, o buildOptions) error {
+	key := pageKey{cfg: b.cfg, stateRead: b.in.StateRead, uptimeRead: b.in.UptimeRead, stale: b.in.Stale,
+		minute: b.in.Now.Truncate(time.Minute), maint: b.maintPhases()}
+	snap.pages = key
+	if prev := o.prev; prev != nil && !key.stateRead.IsZero() && !key.uptimeRead.IsZero() && prev.pages == key {
+		for _, p := range prev.pagePaths {
+			snap.bodies[p] = prev.bodies[p]
+		}
+		snap.pagePaths, snap.uptime = prev.pagePaths, prev.uptime
+		return nil
+	}
+	var prevBodies map[string]*body
+	if o.prev != nil {
+		prevBodies = o.prev.bodies
+	}
+	add := func(path, contentType string, data []byte) {
+		snap.bodies[path] = o.enc.reuse(prevBodies[path], data, contentType, false)
+		snap.pagePaths = append(snap.pagePaths, path)
+	}
+	b.days = b.histories()
+	snap.uptime = b.uptimeBodies(o.enc, b.days)
+	for _, r := range []struct {
+		path, contentType string
+		render            func() ([]byte, error)
+	}{
+		{pathPage, contentTypeHTML, b.renderPage},
+		{pathHistory, contentTypeHTML, b.renderHistory},
+		{pathHistoryAtom, contentTypeAtom, b.renderAtom},
+		{pathHistoryRSS, contentTypeRSS, b.renderRSS},
+	} {
+		data, err := r.render()
+		if err != nil {
+			return err
+		}
+		add(r.path, r.contentType, data)
+	}
+	for path, svg := range b.renderBadges() {
+		add(path, contentTypeSVG, svg)
+	}
+	return nil
+}
+
+// maintPhases names the phase of every maintenance occurrence shown.
+func (b *builder) maintPhases() string {
+	var sb strings.Builder
+	for _, m := range b.maint {
+		sb.WriteString(m.id)
+		sb.WriteString(m.phase)
+		sb.WriteByte(';')
+	}
+	return sb.String()
+}

@@ -1,0 +1,54 @@
+package status
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestPageBodiesReuse: a rebuild from the same reads within the same
+// minute shares the previous pages; a new state read, a new minute or a
+// change of staleness renders them again.
+func TestPageBodiesReuse(t *testing.T) {
+	t.Parallel()
+	in := uptimeInputs()
+	in.StateRead, in.UptimeRead = t0, t0
+	first, err := build(context.Background(), in, buildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.pagePaths) < 6 {
+		t.Fatalf("page paths %v", first.pagePaths)
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*Inputs)
+		reuse  bool
+	}{
+		{"same reads, same minute", func(in *Inputs) { in.Now = in.Now.Add(30 * time.Second) }, true},
+		{"state read again", func(in *Inputs) { in.StateRead = in.StateRead.Add(time.Second) }, false},
+		{"uptime read again", func(in *Inputs) { in.UptimeRead = in.UptimeRead.Add(time.Second) }, false},
+		{"next minute", func(in *Inputs) { in.Now = in.Now.Add(time.Minute) }, false},
+		{"store unreadable", func(in *Inputs) { in.Stale = true }, false},
+		{"no read times: never reused", func(in *Inputs) { in.StateRead = time.Time{} }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			next := in
+			tc.change(&next)
+			snap, err := build(context.Background(), next, buildOptions{prev: first})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range first.pagePaths {
+				if snap.bodies[p] == nil {
+					t.Errorf("%s missing from the rebuilt snapshot", p)
+				}
+			}
+			// Rendering again may give the same bytes (and share the body);
+			// the uptime documents are only ever shared by reuse.
+			if (snap.uptime == first.uptime) != tc.reuse {
+				t.Errorf("uptime documents reused = %v, want %v", snap.uptime == first.uptime, tc.reuse)
+			}
+		})
+	}
+}
