@@ -27,6 +27,11 @@ const (
 	defaultMaxBodyBytes      = 1 << 20
 	defaultCertExpiryWarning = 14 * 24 * time.Hour
 
+	// defaultMaxHeaderBytes and its bounds are for server.max_header_bytes.
+	defaultMaxHeaderBytes = 64 << 10
+	minMaxHeaderBytes     = 4 << 10
+	maxMaxHeaderBytes     = 1 << 20
+
 	// minInterval is low so that tests can compress time.
 	minInterval = 10 * time.Millisecond
 )
@@ -36,9 +41,14 @@ const (
 func defaultValues() map[string]any {
 	return map[string]any{
 		"server": map[string]any{
-			"listen":        ":8080",
-			"cors_origins":  []any{"*"},
-			"cache_max_age": "10s",
+			"listen":              ":8080",
+			"cors_origins":        []any{"*"},
+			"cache_max_age":       "10s",
+			"read_header_timeout": "5s",
+			"read_timeout":        "10s",
+			"write_timeout":       "30s",
+			"idle_timeout":        "60s",
+			"max_header_bytes":    defaultMaxHeaderBytes,
 		},
 		"redis": map[string]any{
 			"key_prefix":   "tocsin:",

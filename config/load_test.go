@@ -167,6 +167,9 @@ func TestLoadValidFull(t *testing.T) {
 			APITokenFile: "testdata/secrets/api-token",
 			CORSOrigins:  []string{"https://acme.example", "https://www.acme.example"},
 			CacheMaxAge:  5 * time.Second,
+			// Not in the file: the defaults.
+			ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+			IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10,
 		},
 		Redis: Redis{
 			URL:         "redis://tocsin:redis-pass-1234@redis:6379/0",
@@ -296,7 +299,9 @@ func TestLoadDefaults(t *testing.T) {
 			t.Parallel()
 			cfg := mustLoad(t, LoadOptions{File: file})
 			want := Config{
-				Server:    Server{Listen: ":8080", CORSOrigins: []string{"*"}, CacheMaxAge: 10 * time.Second},
+				Server: Server{Listen: ":8080", CORSOrigins: []string{"*"}, CacheMaxAge: 10 * time.Second,
+					ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+					IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10},
 				Redis:     Redis{KeyPrefix: "tocsin:", DialTimeout: 2 * time.Second, Timeout: 2 * time.Second},
 				Page:      Page{ID: "tocsin", Name: "Status", TimeZone: "UTC"},
 				Log:       Log{Level: "info", Format: "json"},

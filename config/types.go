@@ -35,6 +35,20 @@ type Server struct {
 	CORSOrigins  []string `koanf:"cors_origins"`
 	// CacheMaxAge is the Cache-Control max-age of public read endpoints.
 	CacheMaxAge time.Duration `koanf:"cache_max_age"`
+	// ReadHeaderTimeout bounds reading a request's line and headers: a
+	// client that sends them slowly (slowloris) is cut off after it.
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included.
+	ReadTimeout time.Duration `koanf:"read_timeout"`
+	// WriteTimeout bounds writing a response, from the end of the request
+	// headers.
+	WriteTimeout time.Duration `koanf:"write_timeout"`
+	// IdleTimeout is how long a keep-alive connection may wait for its next
+	// request.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
+	// MaxHeaderBytes bounds the request line and headers; a larger request
+	// gets 431.
+	MaxHeaderBytes int `koanf:"max_header_bytes"`
 }
 
 // Redis configures the shared store. An empty URL selects the embedded store.

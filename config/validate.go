@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -38,15 +37,6 @@ func (c *Config) validate() problems {
 		m.validate(&p, fmt.Sprintf("maintenance[%d]", i), ids)
 	}
 	return p
-}
-
-func (s Server) validate(p *problems) {
-	if s.Listen == "" {
-		p.add("server.listen", "required")
-	} else if _, _, err := net.SplitHostPort(s.Listen); err != nil {
-		p.wrap("server.listen", "", err)
-	}
-	nonNegative(p, "server.cache_max_age", s.CacheMaxAge)
 }
 
 func (r Redis) validate(p *problems) {

@@ -20,6 +20,7 @@ import (
 	"github.com/tocsin/tocsin/engine"
 	"github.com/tocsin/tocsin/heartbeat"
 	"github.com/tocsin/tocsin/incident/redisstore"
+	"github.com/tocsin/tocsin/uptime"
 )
 
 // shutdownBudget is how long in-flight work may take after SIGTERM; the whole
@@ -77,12 +78,13 @@ func daemon(ctx context.Context, o daemonOptions) error {
 	}
 	defer closeRedis()
 	rs := redisstore.New(client, cfg.Redis.KeyPrefix)
-	store, err := engine.InstrumentStore(rs, reg)
+	store, up, err := engine.InstrumentStores(rs, uptime.NewStore(client, cfg.Redis.KeyPrefix), reg)
 	if err != nil {
 		return err
 	}
 
-	a := &app{logger: logger, scrub: sc, reloads: reloads, beats: heartbeat.NewStore(client, cfg.Redis.KeyPrefix), human: rs}
+	a := &app{logger: logger, scrub: sc, reloads: reloads, beats: heartbeat.NewStore(client, cfg.Redis.KeyPrefix),
+		human: rs, uptime: up}
 	a.cfg.Store(cfg)
 	if err := a.build(store, reg); err != nil {
 		return err
@@ -109,13 +111,15 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 	if err != nil {
 		return fmt.Errorf("server.listen: %w", err)
 	}
+	// The timeouts close slow or idle connections (slowloris); config
+	// validation keeps them all positive.
 	srv := &http.Server{
 		Handler:           a.status.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		ReadTimeout:       cfg.Server.ReadTimeout,
+		WriteTimeout:      cfg.Server.WriteTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 	}
 	if err := a.refresher.Refresh(ctx); err != nil {

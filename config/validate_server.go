@@ -1,0 +1,27 @@
+package config
+
+import "net"
+
+// validate checks the listener and the HTTP server's limits.
+func (s Server) validate(p *problems) {
+	if s.Listen == "" {
+		p.add("server.listen", "required")
+	} else if _, _, err := net.SplitHostPort(s.Listen); err != nil {
+		p.wrap("server.listen", "", err)
+	}
+	nonNegative(p, "server.cache_max_age", s.CacheMaxAge)
+	// Zero would mean "no timeout" to net/http: a slow client could then
+	// hold a connection, and a goroutine, for ever.
+	positive(p, "server.read_header_timeout", s.ReadHeaderTimeout)
+	positive(p, "server.read_timeout", s.ReadTimeout)
+	positive(p, "server.write_timeout", s.WriteTimeout)
+	positive(p, "server.idle_timeout", s.IdleTimeout)
+	// read_timeout covers the headers too, so a longer read_header_timeout
+	// would never apply.
+	if s.ReadHeaderTimeout > 0 && s.ReadTimeout > 0 && s.ReadHeaderTimeout > s.ReadTimeout {
+		p.addf("server.read_header_timeout", "must not be more than read_timeout (%s)", s.ReadTimeout)
+	}
+	if s.MaxHeaderBytes < minMaxHeaderBytes || s.MaxHeaderBytes > maxMaxHeaderBytes {
+		p.addf("server.max_header_bytes", "must be between %d and %d", minMaxHeaderBytes, maxMaxHeaderBytes)
+	}
+}
