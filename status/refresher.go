@@ -257,15 +257,17 @@ func (r *Refresher) cycle(ctx context.Context, kind cycleKind) error {
 	if cfg == nil {
 		return errors.New("status: no config")
 	}
-	if kind != cycleChecks && (loaded || cfg != r.daysCfg) {
-		if err := r.readUptime(ctx, cfg, now); err != nil {
+	daysRead := false
+	if kind != cycleChecks && storeErr == nil {
+		var err error
+		if daysRead, err = r.readUptime(ctx, cfg, now); err != nil {
 			storeErr = errors.Join(storeErr, err)
 		}
 	}
 	key := buildKey{cfg: cfg, maint: maintenanceKey(cfg, now), stale: r.stale}
 	// A poll leaves the checks alone: reading them copies every check's
 	// history, and ChecksChanged announces their changes.
-	if kind == cyclePoll && !loaded && now.Sub(r.lastBuild) < reloadEvery {
+	if kind == cyclePoll && !loaded && !daysRead && now.Sub(r.lastBuild) < reloadEvery {
 		shown := r.built
 		shown.checks = 0
 		if key == shown {
@@ -331,11 +333,16 @@ func (r *Refresher) read(ctx context.Context, now time.Time, force bool) (bool, 
 }
 
 // readUptime reads the history of every component when the last read is
-// older than uptimeEvery or was for another config. On error the last
-// history stays.
-func (r *Refresher) readUptime(ctx context.Context, cfg *config.Config, now time.Time) error {
-	if r.Uptime == nil || (cfg == r.daysCfg && now.Sub(r.daysRead) < uptimeEvery) {
-		return nil
+// older than uptimeEvery (a twelfth of it during the first uptimeEvery, so
+// that today's bars fill soon after a start) or was for another config. It
+// reports whether it read; on error the last history stays.
+func (r *Refresher) readUptime(ctx context.Context, cfg *config.Config, now time.Time) (bool, error) {
+	every := uptimeEvery
+	if now.Sub(r.epoch) < uptimeEvery {
+		every = uptimeEvery / 12
+	}
+	if r.Uptime == nil || (cfg == r.daysCfg && now.Sub(r.daysRead) < every) {
+		return false, nil
 	}
 	loc, err := time.LoadLocation(cfg.Page.TimeZone)
 	if err != nil {
@@ -349,10 +356,10 @@ func (r *Refresher) readUptime(ctx context.Context, cfg *config.Config, now time
 	defer cancel()
 	days, err := r.Uptime.Components(ctx, ids, uptime.Days, now, loc)
 	if err != nil {
-		return fmt.Errorf("status: uptime read: %w", err)
+		return false, fmt.Errorf("status: uptime read: %w", err)
 	}
 	r.days, r.daysRead, r.daysCfg = days, now, cfg
-	return nil
+	return true, nil
 }
 
 // noteStore logs when the store becomes unreadable and when it recovers,

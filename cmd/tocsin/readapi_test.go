@@ -30,6 +30,19 @@ func TestReadAPIHeaders(t *testing.T) {
 	web := startWeb(t)
 	p := startTocsin(t, nil, "run", "--config", e2eConfig(t, rds.URL(), web.URL()))
 	eventually(t, 10*time.Second, "check up", func() bool { return p.checkStatus("web-app-home") == "up" })
+	// The whole uptime path — engine, Redis, Refresher, snapshot — fills
+	// today's bar within seconds of a start.
+	eventually(t, 15*time.Second, "today's uptime", func() bool {
+		var doc struct {
+			History []struct {
+				Status    *string            `json:"status"`
+				Durations map[string]float64 `json:"durations"`
+			} `json:"history"`
+		}
+		p.getJSON("/api/v1/components/web-app/uptime?days=1", &doc)
+		return len(doc.History) == 1 && doc.History[0].Status != nil && *doc.History[0].Status == "operational" &&
+			doc.History[0].Durations["operational"] > 0
+	})
 
 	get := func(path string, hdr map[string]string) *http.Response {
 		t.Helper()
