@@ -60,6 +60,23 @@ func TestVersionAndUsage(t *testing.T) {
 func TestDemo(t *testing.T) {
 	t.Parallel()
 	p := startTocsin(t, nil, "demo", "--listen", "127.0.0.1:0")
+	// The page shows what history looks like: the days before today are
+	// made up, every one of them with data.
+	var hist struct {
+		History []struct {
+			Status *string `json:"status"`
+		} `json:"history"`
+	}
+	p.getJSON("/api/v1/components/web-app/uptime", &hist)
+	if len(hist.History) != 90 {
+		t.Fatalf("%d days of history, want 90", len(hist.History))
+	}
+	for i, d := range hist.History[:89] {
+		if d.Status == nil {
+			t.Errorf("demo day %d has no history", i)
+			break
+		}
+	}
 	var id string
 	eventually(t, 2*time.Minute, "demo incident opened", func() bool {
 		var s struct {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 	"golang.org/x/sync/errgroup"
 
@@ -35,6 +36,9 @@ type daemonOptions struct {
 	ready func(addr string)
 	// hup delivers SIGHUP; it reloads the config.
 	hup <-chan os.Signal
+	// seed, if set, writes to the store before anything starts (the demo's
+	// made-up history).
+	seed func(ctx context.Context, client *redis.Client, cfg *config.Config) error
 }
 
 func runDaemon(ctx context.Context, args, env []string, stdout io.Writer, hup <-chan os.Signal) error {
@@ -77,6 +81,11 @@ func daemon(ctx context.Context, o daemonOptions) error {
 		return err
 	}
 	defer closeRedis()
+	if o.seed != nil {
+		if err := o.seed(ctx, client, cfg); err != nil {
+			return err
+		}
+	}
 	rs := redisstore.New(client, cfg.Redis.KeyPrefix)
 	store, up, err := engine.InstrumentStores(rs, uptime.NewStore(client, cfg.Redis.KeyPrefix), reg)
 	if err != nil {

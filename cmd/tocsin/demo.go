@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 
 	"github.com/tocsin/tocsin/config"
@@ -117,14 +118,18 @@ func runDemo(ctx context.Context, args, env []string, stdout io.Writer, hup <-ch
 	if err := writeDemoConfig(path, *listen, "redis://"+jobsRedis.Addr(), saas); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "tocsin demo: status page on http://%s/ — a scripted outage starts 15s into every %s cycle (config: %s)\n", browsable(*listen), demoCycle, path)
+	fmt.Fprintf(stdout, "tocsin demo: status page on http://%s/ — a scripted outage starts 15s into every %s cycle; the uptime bars before today are made up (config: %s)\n", browsable(*listen), demoCycle, path)
 	go playScript(ctx, saas, stdout)
 	// Drop REDIS settings from the environment: the demo always runs embedded.
 	// The worker beats to tocsin once tocsin listens.
 	ready := func(addr string) {
 		saas.Queue.SetHeartbeat("http://"+browsable(addr)+"/api/v1/heartbeats/mail-worker", "", 500*time.Millisecond)
 	}
-	return daemon(ctx, daemonOptions{load: config.LoadOptions{File: path, Env: withoutRedisEnv(env)}, stdout: stdout, hup: hup, ready: ready})
+	seed := func(ctx context.Context, client *redis.Client, cfg *config.Config) error {
+		return seedDemoHistory(ctx, client, cfg, time.Now())
+	}
+	return daemon(ctx, daemonOptions{load: config.LoadOptions{File: path, Env: withoutRedisEnv(env)}, stdout: stdout,
+		hup: hup, ready: ready, seed: seed})
 }
 
 func writeDemoConfig(path, listen, queueRedis string, saas *acme.Acme) error {
