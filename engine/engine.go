@@ -46,7 +46,7 @@ type Options struct {
 	OnResult func()
 	// Uptime, if set, receives the daily uptime buckets once per writer
 	// pass (every second).
-	Uptime uptime.ReadWriter
+	Uptime UptimeWriter
 }
 
 // Engine owns the detector and the component statuses sent to the store.
@@ -58,7 +58,14 @@ type Engine struct {
 	onResult func()
 	m        *metrics
 	wake     chan struct{}
-	uptime   uptime.ReadWriter
+	uptime   UptimeWriter
+	// upWriter and upSeq number the uptime batches, and upHeld is one that
+	// failed: it is sent again as it was, before anything newer, so a batch
+	// that did land (its reply lost) is not counted twice. Writer-goroutine
+	// only.
+	upWriter string
+	upSeq    uint64
+	upHeld   uptime.Batch
 
 	mu sync.Mutex
 	// up accumulates uptime buckets between writes.
@@ -98,7 +105,7 @@ func New(o Options) (*Engine, error) {
 	}
 	return &Engine{
 		store: o.Store, logger: o.Logger, now: o.Now, onChange: o.OnChange, onResult: o.OnResult,
-		m: m, wake: make(chan struct{}, 1), uptime: o.Uptime, up: uptime.NewRecorder(time.UTC),
+		m: m, wake: make(chan struct{}, 1), uptime: o.Uptime, upWriter: incident.NewID(), up: uptime.NewRecorder(time.UTC),
 		det: detector.New(), cfg: &config.Config{},
 		scrub: strings.NewReplacer(), acked: map[string]ack{},
 		retired: map[string]string{}, verdicts: map[string]detector.Verdict{},
@@ -211,24 +218,32 @@ func (e *Engine) Flush(ctx context.Context) {
 	e.writeUptime(ctx)
 }
 
-// writeUptime sends the buckets gathered since the last write in one
-// transaction; on failure they are kept for the next one.
+// writeUptime sends the buckets gathered since the last write, numbered;
+// a batch that fails is held and sent again, alone and with its number,
+// until it lands, while newer counts keep gathering in the recorder.
 func (e *Engine) writeUptime(ctx context.Context) {
 	if e.uptime == nil {
 		return
 	}
-	e.mu.Lock()
-	b := e.up.Take()
-	e.mu.Unlock()
-	if len(b) == 0 {
+	if e.upHeld == nil {
+		e.mu.Lock()
+		b := e.up.Take()
+		e.mu.Unlock()
+		if len(b) == 0 {
+			return
+		}
+		e.upSeq++
+		e.upHeld = b
+	}
+	skipped, err := e.uptime.Write(ctx, e.upWriter, e.upSeq, e.upHeld)
+	if err != nil {
+		e.logger.Warn("uptime write failed; will retry", "error", err)
 		return
 	}
-	if err := e.uptime.Write(ctx, b); err != nil {
-		e.logger.Warn("uptime write failed; will retry", "error", err)
-		e.mu.Lock()
-		e.up.Return(b, e.now())
-		e.mu.Unlock()
+	if skipped > 0 {
+		e.logger.Warn("uptime: some buckets were not written: their keys hold another type", "keys", skipped)
 	}
+	e.upHeld = nil
 }
 
 // flush sends pending observations in order; it reports whether all landed.

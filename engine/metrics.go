@@ -140,9 +140,20 @@ func InstrumentStore(s incident.Store, reg prometheus.Registerer) (incident.Stor
 	return is, err
 }
 
+// UptimeWriter takes the engine's uptime batches; *uptime.Store is one.
+type UptimeWriter interface {
+	Write(ctx context.Context, writer string, seq uint64, b uptime.Batch) (skipped int, err error)
+}
+
+// UptimeStore is an UptimeWriter that the status page also reads.
+type UptimeStore interface {
+	UptimeWriter
+	uptime.Reader
+}
+
 // InstrumentStores is InstrumentStore for the incident store and the uptime
 // store together, counted in the same family; u may be nil.
-func InstrumentStores(s incident.Store, u uptime.ReadWriter, reg prometheus.Registerer) (incident.Store, uptime.ReadWriter, error) {
+func InstrumentStores(s incident.Store, u UptimeStore, reg prometheus.Registerer) (incident.Store, UptimeStore, error) {
 	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tocsin_store_errors_total", Help: "Failed store operations.",
 	}, []string{"operation"})
@@ -152,28 +163,28 @@ func InstrumentStores(s incident.Store, u uptime.ReadWriter, reg prometheus.Regi
 	for _, op := range []string{"observe", "tick", "version", "load", "uptime_write", "uptime_read"} {
 		errs.WithLabelValues(op)
 	}
-	var iu uptime.ReadWriter
+	var iu UptimeStore
 	if u != nil {
-		iu = &instrumentedUptime{ReadWriter: u, errs: errs}
+		iu = &instrumentedUptime{UptimeStore: u, errs: errs}
 	}
 	return &instrumented{Store: s, errs: errs}, iu, nil
 }
 
 type instrumentedUptime struct {
-	uptime.ReadWriter
+	UptimeStore
 	errs *prometheus.CounterVec
 }
 
-func (u *instrumentedUptime) Write(ctx context.Context, b uptime.Batch) error {
-	err := u.ReadWriter.Write(ctx, b)
+func (u *instrumentedUptime) Write(ctx context.Context, writer string, seq uint64, b uptime.Batch) (int, error) {
+	skipped, err := u.UptimeStore.Write(ctx, writer, seq, b)
 	if err != nil {
 		u.errs.WithLabelValues("uptime_write").Inc()
 	}
-	return err
+	return skipped, err
 }
 
 func (u *instrumentedUptime) Components(ctx context.Context, ids []string, days int, now time.Time, loc *time.Location) (map[string][]uptime.ComponentDay, error) {
-	out, err := u.ReadWriter.Components(ctx, ids, days, now, loc)
+	out, err := u.UptimeStore.Components(ctx, ids, days, now, loc)
 	if err != nil {
 		u.errs.WithLabelValues("uptime_read").Inc()
 	}

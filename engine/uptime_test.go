@@ -82,3 +82,51 @@ func TestEngineWritesUptime(t *testing.T) {
 		t.Errorf("after the outage: web %v, web-home %v; want the held batch added once", web.Millis, home.Counts)
 	}
 }
+
+// lostReply lands a write in Redis but reports an error, once: what a reply
+// timeout after the script ran looks like to the engine.
+type lostReply struct {
+	*uptime.Store
+	lost bool
+}
+
+func (l *lostReply) Write(ctx context.Context, writer string, seq uint64, b uptime.Batch) (int, error) {
+	n, err := l.Store.Write(ctx, writer, seq, b)
+	if err == nil && !l.lost {
+		l.lost = true
+		return 0, context.DeadlineExceeded
+	}
+	return n, err
+}
+
+// TestEngineUptimeLostReply: a batch whose write landed but whose reply was
+// lost is sent again and counted once; newer counts wait and land after it.
+func TestEngineUptimeLostReply(t *testing.T) {
+	t.Parallel()
+	mr := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = client.Close() })
+	up := uptime.NewStore(client, "t:")
+	base := newFixture(t)
+	clk := &clock{t: time.Now().UTC().Truncate(time.Hour)}
+	eng, err := New(Options{Store: base.store, Registry: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler),
+		Now: clk.now, Uptime: &lostReply{Store: up}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Configure(base.cfg)
+	f := &fixture{eng: eng, store: base.store, clk: clk, cfg: base.cfg}
+	ctx := context.Background()
+	f.feed("web-home", "uu")
+	eng.writeUptime(ctx) // lands, reported lost
+	f.feed("web-home", "u")
+	eng.writeUptime(ctx) // the same batch again: nothing added
+	eng.writeUptime(ctx) // the newer count
+	checks, err := up.Checks(ctx, []string{"web-home"}, 1, clk.now(), time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := checks["web-home"][0].Counts[probe.StatusUp]; got != 3 {
+		t.Errorf("web-home up results = %d, want 3 (each counted once)", got)
+	}
+}

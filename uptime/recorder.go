@@ -16,8 +16,10 @@ const MaxGap = time.Minute
 type Kind byte
 
 const (
+	// KindComponent buckets hold milliseconds spent in a component status.
 	KindComponent Kind = 'c'
-	KindCheck     Kind = 'k'
+	// KindCheck buckets hold numbers of check results.
+	KindCheck Kind = 'k'
 )
 
 // Bucket names one counter: a status of one component or check on one day
@@ -97,6 +99,8 @@ func (r *Recorder) Component(id string, s detector.ComponentStatus, known bool, 
 func (r *Recorder) Forget(id string) { delete(r.marks, id) }
 
 // Take returns everything accumulated since the last Take and starts afresh.
+// While nothing is taken (the store is away) the counts keep adding up in
+// place: memory grows by at most a day's buckets per day.
 func (r *Recorder) Take() Batch {
 	if len(r.pending) == 0 {
 		return nil
@@ -104,16 +108,4 @@ func (r *Recorder) Take() Batch {
 	b := r.pending
 	r.pending = Batch{}
 	return b
-}
-
-// Return puts back a batch that could not be written, so it is sent with
-// the next one. Days older than the kept history are dropped, which bounds
-// what a long store outage can pile up.
-func (r *Recorder) Return(b Batch, now time.Time) {
-	oldest := Midnight(now, r.loc).AddDate(0, 0, -Days).Format(dateLayout)
-	for k, v := range b {
-		if k.Date >= oldest {
-			r.pending[k] += v
-		}
-	}
 }

@@ -76,7 +76,7 @@ func TestRecorderComponent(t *testing.T) {
 	}
 }
 
-func TestRecorderChecksAndReturn(t *testing.T) {
+func TestRecorderChecks(t *testing.T) {
 	r := NewRecorder(nil)
 	now := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
 	r.CheckResult("home", probe.StatusUp, now)
@@ -89,18 +89,6 @@ func TestRecorderChecksAndReturn(t *testing.T) {
 	}
 	if len(b) != len(want) || b[Bucket{KindCheck, "home", "2026-05-10", "up"}] != 2 {
 		t.Fatalf("batch %v, want %v", b, want)
-	}
-	// A failed write comes back and merges with what arrived meanwhile;
-	// days beyond the kept history are dropped.
-	b[Bucket{KindCheck, "home", "2025-01-01", "up"}] = 7
-	r.CheckResult("home", probe.StatusUp, now)
-	r.Return(b, now)
-	got := r.Take()
-	if got[Bucket{KindCheck, "home", "2026-05-10", "up"}] != 3 || got[Bucket{KindCheck, "home", "2026-05-10", "down"}] != 1 {
-		t.Errorf("after Return: %v", got)
-	}
-	if _, ok := got[Bucket{KindCheck, "home", "2025-01-01", "up"}]; ok {
-		t.Errorf("a day older than %d days was kept: %v", Days, got)
 	}
 }
 

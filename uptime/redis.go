@@ -2,6 +2,7 @@ package uptime
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"strconv"
 	"strings"
@@ -25,55 +26,81 @@ import (
 type Store struct {
 	client redis.UniversalClient
 	prefix string
+	write  *redis.Script
 }
+
+//go:embed write.lua
+var writeLua string
+
+// writerKeyTTL is how long a writer's last sequence number is kept: a
+// resend after longer (Redis away that long, right after a batch landed
+// without its reply) could count that batch twice.
+const writerKeyTTL = 24 * time.Hour
 
 // NewStore returns a Store under prefix (e.g. "tocsin:").
 func NewStore(client redis.UniversalClient, prefix string) *Store {
-	return &Store{client: client, prefix: prefix + "{st}:uptime:"}
+	return &Store{client: client, prefix: prefix + "{st}:uptime:", write: redis.NewScript(writeLua)}
 }
 
 func (s *Store) key(kind Kind, id, month string) string {
 	return s.prefix + string(kind) + ":" + id + ":" + month
 }
 
-// Write adds a batch in one MULTI/EXEC transaction: it lands whole or not at
-// all, so a batch put back after an error is never counted twice.
-func (s *Store) Write(ctx context.Context, b Batch) error {
+// Write adds a batch in one script run, at most once per (writer, seq): a
+// batch resent after an error whose first attempt did land (a lost reply)
+// is not counted again. seq must increase with every new batch of a
+// writer; resend a failed batch with its own seq, not merged with newer
+// counts. It returns how many hashes were skipped because they hold
+// another type.
+func (s *Store) Write(ctx context.Context, writer string, seq uint64, b Batch) (skipped int, err error) {
 	if len(b) == 0 {
-		return nil
+		return 0, nil
 	}
-	expiry := map[string]time.Time{}
-	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for k, v := range b {
-			if len(k.Date) != len(dateLayout) {
-				continue // never produced by a Recorder
-			}
-			key := s.key(k.Kind, k.ID, k.Date[:7])
-			p.HIncrBy(ctx, key, k.Date[8:]+":"+k.Status, v)
-			if _, ok := expiry[key]; !ok {
-				expiry[key] = monthExpiry(k.Date)
-			}
+	type hash struct {
+		expireAt int64
+		fields   []any
+	}
+	hashes := map[string]*hash{}
+	var keys []string
+	for k, v := range b {
+		at, ok := monthExpiry(k.Date)
+		if !ok {
+			continue // never produced by a Recorder
 		}
-		for key, at := range expiry {
-			p.ExpireAt(ctx, key, at)
+		key := s.key(k.Kind, k.ID, k.Date[:7])
+		h := hashes[key]
+		if h == nil {
+			h = &hash{expireAt: at.Unix()}
+			hashes[key] = h
+			keys = append(keys, key)
 		}
-		return nil
-	})
+		h.fields = append(h.fields, k.Date[8:]+":"+k.Status, v)
+	}
+	args := []any{seq, int64(writerKeyTTL / time.Second)}
+	for _, key := range keys {
+		h := hashes[key]
+		args = append(args, h.expireAt, len(h.fields)/2)
+		args = append(args, h.fields...)
+	}
+	res, err := s.write.Run(ctx, s.client, append([]string{s.prefix + "writer:" + writer}, keys...), args...).Int64Slice()
 	if err != nil {
-		return fmt.Errorf("uptime: write: %w", err)
+		return 0, fmt.Errorf("uptime: write: %w", err)
 	}
-	return nil
+	if len(res) == 2 {
+		skipped = int(res[1])
+	}
+	return skipped, nil
 }
 
 // monthExpiry is when the hash of date's month may go: Days+2 days after the
 // month ends, in UTC (a day of slack for any time zone).
-func monthExpiry(date string) time.Time {
+func monthExpiry(date string) (time.Time, bool) {
 	t, err := time.Parse(dateLayout, date)
 	if err != nil {
-		return time.Now().AddDate(0, 0, Days+2)
+		return time.Time{}, false
 	}
 	first := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
-	return first.AddDate(0, 1, Days+2)
+	return first.AddDate(0, 1, Days+2), true
 }
 
 // Components reads the last days days (ending today in loc) of every
@@ -89,7 +116,9 @@ func (s *Store) Components(ctx context.Context, ids []string, days int, now time
 		for i, d := range dates {
 			ds[i] = ComponentDay{Date: d, Millis: map[detector.ComponentStatus]int64{}}
 			for st, v := range raw[id][d.Format(dateLayout)] {
-				ds[i].Millis[detector.ComponentStatus(st)] = v
+				if cs := detector.ComponentStatus(st); cs.Valid() && v > 0 {
+					ds[i].Millis[cs] = v
+				}
 			}
 		}
 		out[id] = ds
@@ -109,7 +138,9 @@ func (s *Store) Checks(ctx context.Context, names []string, days int, now time.T
 		for i, d := range dates {
 			ds[i] = CheckDay{Date: d, Counts: map[probe.Status]int64{}}
 			for st, v := range raw[name][d.Format(dateLayout)] {
-				ds[i].Counts[probe.Status(st)] = v
+				if ps := probe.Status(st); (ps == probe.StatusUp || ps == probe.StatusDegraded || ps == probe.StatusDown) && v > 0 {
+					ds[i].Counts[ps] = v
+				}
 			}
 		}
 		out[name] = ds
@@ -169,9 +200,7 @@ func (s *Store) read(ctx context.Context, kind Kind, ids []string, days int, now
 	return out, dates, nil
 }
 
-// ReadWriter is what the engine writes buckets to and the status page reads
-// them from; *Store is one.
-type ReadWriter interface {
-	Write(ctx context.Context, b Batch) error
+// Reader reads component histories; *Store is one.
+type Reader interface {
 	Components(ctx context.Context, ids []string, days int, now time.Time, loc *time.Location) (map[string][]ComponentDay, error)
 }

@@ -46,8 +46,15 @@ func TestStore(t *testing.T) {
 				{KindCheck, "home", day(0), "up"}:                                   10,
 				{KindCheck, "home", day(0), "down"}:                                 2,
 			}
-			for range 2 { // counters add up
-				if err := s.Write(ctx, b); err != nil {
+			for seq := range uint64(2) { // two batches add up
+				if _, err := s.Write(ctx, "w1", seq+1, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// A resend of a batch that landed (its reply was lost) and an
+			// older one change nothing.
+			for _, seq := range []uint64{2, 1} {
+				if _, err := s.Write(ctx, "w1", seq, b); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -79,7 +86,7 @@ func TestStore(t *testing.T) {
 				t.Errorf("check counts %v", c)
 			}
 			// Every hash expires on its own: history is bounded.
-			keys, err := rdb.Keys(ctx, "t:{st}:uptime:*").Result()
+			keys, err := rdb.Keys(ctx, "t:{st}:uptime:[ck]:*").Result()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,10 +112,39 @@ func TestStoreWriteFailsWhole(t *testing.T) {
 	srv.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := s.Write(ctx, Batch{{KindCheck, "home", "2026-03-02", "up"}: 1}); err == nil {
+	if _, err := s.Write(ctx, "w1", 1, Batch{{KindCheck, "home", "2026-03-02", "up"}: 1}); err == nil {
 		t.Fatal("write to a stopped Redis succeeded")
 	}
 	if _, err := s.Components(ctx, []string{"web"}, 3, time.Now(), time.UTC); err == nil {
 		t.Fatal("read from a stopped Redis succeeded")
+	}
+}
+
+// TestStoreSkipsForeignKeys: a hash key that holds another type (written
+// by someone else) is skipped; the rest of the batch lands, once.
+func TestStoreSkipsForeignKeys(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client(t)
+	s := NewStore(rdb, "t:")
+	today := time.Now().UTC().Format(dateLayout)
+	if err := rdb.Set(ctx, "t:{st}:uptime:k:broken:"+today[:7], "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b := Batch{{KindCheck, "broken", today, "up"}: 1, {KindCheck, "home", today, "up"}: 1}
+	for range 2 {
+		if _, err := s.Write(ctx, "w1", 1, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checks, err := s.Checks(ctx, []string{"home"}, 1, time.Now(), time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := checks["home"][0].Counts[probe.StatusUp]; got != 1 {
+		t.Errorf("home up = %d, want 1", got)
+	}
+	if skipped, _ := s.Write(ctx, "w1", 2, b); skipped != 1 {
+		t.Errorf("skipped = %d, want 1", skipped)
 	}
 }

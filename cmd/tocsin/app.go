@@ -20,7 +20,6 @@ import (
 	"github.com/tocsin/tocsin/probe"
 	"github.com/tocsin/tocsin/schedule"
 	"github.com/tocsin/tocsin/status"
-	"github.com/tocsin/tocsin/uptime"
 )
 
 // app holds the running parts and the config in force.
@@ -35,7 +34,7 @@ type app struct {
 	refresher *status.Refresher
 	beats     *heartbeat.Store
 	human     incident.HumanStore // people's incident actions (the write API)
-	uptime    uptime.ReadWriter   // daily uptime buckets
+	uptime    engine.UptimeStore  // daily uptime buckets
 	// heartbeats are the heartbeat checks in force, for the beat endpoint.
 	heartbeats atomic.Pointer[map[string]config.HeartbeatCheck]
 }

@@ -35,7 +35,7 @@ func seedDemoHistory(ctx context.Context, client *redis.Client, cfg *config.Conf
 			batch[uptime.Bucket{Kind: uptime.KindComponent, ID: c.ID, Date: date, Status: string(detector.Operational)}] = day - ms
 		}
 	}
-	if err := uptime.NewStore(client, cfg.Redis.KeyPrefix).Write(ctx, batch); err != nil {
+	if _, err := uptime.NewStore(client, cfg.Redis.KeyPrefix).Write(ctx, "demo-seed", 1, batch); err != nil {
 		return fmt.Errorf("demo: seed uptime history: %w", err)
 	}
 	return nil
