@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/xml"
 	"fmt"
+	"html"
 	"net/url"
 	"slices"
 	"strings"
@@ -166,13 +167,20 @@ func (b *builder) renderRSS() ([]byte, error) {
 		ch.Items = append(ch.Items, rssItem{
 			Title:       it.title,
 			Link:        it.link,
-			Description: it.summary,
+			Description: rssHTML(it.summary),
 			Categories:  []string{"status:" + it.status, "impact:" + it.impact},
 			GUID:        rssGUID{IsPermaLink: false, ID: it.id},
 			PubDate:     b.rfc1123(it.updated),
 		})
 	}
 	return encodeFeed("rss", rssDoc{Version: "2.0", AtomNS: atomNamespace, Channel: ch})
+}
+
+// rssHTML turns plain text into what an RSS description holds: readers
+// render it as HTML, so the text is escaped (an incident body or a probe
+// message must never become markup) and line breaks are kept as <br>.
+func rssHTML(text string) string {
+	return strings.ReplaceAll(html.EscapeString(text), "\n", "<br>\n")
 }
 
 func encodeFeed(kind string, v any) ([]byte, error) {

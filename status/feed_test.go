@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"html"
 	"regexp"
 	"strings"
 	"testing"
@@ -168,7 +169,7 @@ func parseRSS(t *testing.T, data []byte) parsedFeed {
 		}
 		ids[it.GUID.ID] = true
 		out.entries = append(out.entries, parsedEntry{id: it.GUID.ID, title: it.Title, link: it.Link,
-			summary: it.Description, updated: parseTime(t, "pubDate", time.RFC1123Z, it.PubDate)})
+			summary: rssText(t, it.Description), updated: parseTime(t, "pubDate", time.RFC1123Z, it.PubDate)})
 	}
 	return out
 }
@@ -312,6 +313,17 @@ func TestFeedEscapesAndScrubs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rssText reads an RSS description back as the text it was made from; it
+// must hold no markup but <br>.
+func rssText(t *testing.T, desc string) string {
+	t.Helper()
+	text := strings.ReplaceAll(desc, "<br>\n", "\n")
+	if strings.ContainsAny(text, "<>") {
+		t.Errorf("RSS description holds markup: %q", desc)
+	}
+	return html.UnescapeString(text)
 }
 
 // TestFeedEmpty: no incidents is a valid feed whose updated time comes from
