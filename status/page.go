@@ -21,6 +21,9 @@ const (
 	// incidents; /history lists all that are kept.
 	pastIncidentsWindow = 14 * 24 * time.Hour
 	pathHistory         = "/history"
+	// pathPageStatic keys the front page without auto-refresh, served at
+	// /?refresh=off.
+	pathPageStatic = "/?refresh=off"
 	// refreshSeconds is the pages' meta refresh.
 	refreshSeconds = 60
 )
@@ -73,9 +76,13 @@ type barView struct {
 	Date  string
 	Label string // status and uptime in words
 	Notes []string
+	// Focus makes the bar a tab stop: only days with something to say, so
+	// that a keyboard does not wade through 90 good days per component.
+	Focus bool
 }
 
 type incidentView struct {
+	Nested     bool // under a month heading (history page)
 	ID         string
 	Name       string
 	Status     string
@@ -110,8 +117,15 @@ type monthView struct {
 }
 
 // renderPage renders the front page from the already mapped data.
-func (b *builder) renderPage() ([]byte, error) {
+func (b *builder) renderPage() ([]byte, error) { return b.renderFront(refreshSeconds) }
+
+// renderStaticPage is the front page without the meta refresh, for people
+// who asked it to stop (WCAG 2.2.1: a time limit the user can turn off).
+func (b *builder) renderStaticPage() ([]byte, error) { return b.renderFront(0) }
+
+func (b *builder) renderFront(refresh int) ([]byte, error) {
 	v := b.basePage()
+	v.Refresh = refresh
 	v.Sections = b.sections()
 	cutoff := b.in.Now.Add(-pastIncidentsWindow)
 	for _, in := range b.incidents {
@@ -129,7 +143,7 @@ func (b *builder) renderPage() ([]byte, error) {
 		var names []string
 		for _, c := range m.win.Components {
 			if comp, ok := b.byID[c]; ok {
-				names = append(names, comp.Name)
+				names = append(names, b.scrub(comp.Name))
 			}
 		}
 		v.Maintenance = append(v.Maintenance, maintView{Name: b.scrub(m.win.Name), Status: m.phase,
@@ -143,20 +157,25 @@ func (b *builder) renderPage() ([]byte, error) {
 func (b *builder) renderHistory() ([]byte, error) {
 	v := b.basePage()
 	v.History = true
+	v.Refresh = 0 // an archive: nothing to follow
 	for _, in := range b.incidents {
-		month := in.StartedAt.In(b.loc).Format("January 2006")
+		// By creation, the order incidents are listed in, so that a month
+		// never comes twice.
+		month := in.CreatedAt.In(b.loc).Format("January 2006")
 		if len(v.Months) == 0 || v.Months[len(v.Months)-1].Name != month {
 			v.Months = append(v.Months, monthView{Name: month})
 		}
 		last := &v.Months[len(v.Months)-1]
-		last.Incidents = append(last.Incidents, b.incidentView(in))
+		iv := b.incidentView(in)
+		iv.Nested = true
+		last.Incidents = append(last.Incidents, iv)
 	}
 	return b.execute(v)
 }
 
 func (b *builder) basePage() pageView {
 	return pageView{
-		Name:        b.page.Name,
+		Name:        b.scrub(b.page.Name),
 		URL:         b.pageURL,
 		Indicator:   b.indicator,
 		Description: b.indicator.Description(),
@@ -182,7 +201,7 @@ func (b *builder) sections() []sectionView {
 	var out []sectionView
 	for _, c := range b.components {
 		if c.Group {
-			out = append(out, sectionView{ID: c.ID, Name: c.Name, Status: c.Status, Label: c.Status.Label()})
+			out = append(out, sectionView{ID: c.ID, Name: b.scrub(c.Name), Status: c.Status, Label: c.Status.Label()})
 			continue
 		}
 		if c.GroupID == nil && (len(out) == 0 || out[len(out)-1].Name != "") {
@@ -194,7 +213,7 @@ func (b *builder) sections() []sectionView {
 		}
 		days := b.days[c.ID]
 		last := &out[len(out)-1]
-		last.Components = append(last.Components, compView{ID: c.ID, Name: c.Name, Description: desc,
+		last.Components = append(last.Components, compView{ID: c.ID, Name: b.scrub(c.Name), Description: b.scrub(desc),
 			Status: c.Status, Label: c.Status.Label(), Bars: b.bars(days), Uptime: uptimeSummary(historyRatio(days))})
 	}
 	return out
@@ -226,6 +245,7 @@ func (b *builder) bars(days []dayView) []barView {
 		for _, in := range d.Incidents {
 			bar.Notes = append(bar.Notes, in.Name)
 		}
+		bar.Focus = len(bar.Notes) > 0 || (d.Status != "" && d.Status != detector.Operational)
 		out[i] = bar
 	}
 	return out

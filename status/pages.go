@@ -45,6 +45,7 @@ func (b *builder) pageBodies(snap *Snapshot, o buildOptions) error {
 		render            func() ([]byte, error)
 	}{
 		{pathPage, contentTypeHTML, b.renderPage},
+		{pathPageStatic, contentTypeHTML, b.renderStaticPage},
 		{pathHistory, contentTypeHTML, b.renderHistory},
 		{pathHistoryAtom, contentTypeAtom, b.renderAtom},
 		{pathHistoryRSS, contentTypeRSS, b.renderRSS},

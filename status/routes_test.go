@@ -16,7 +16,8 @@ func TestPageRoutes(t *testing.T) {
 		path, contentType, contains string
 		code                        int
 	}{
-		{"/", contentTypeHTML, `id="banner"`, http.StatusOK},
+		{"/", contentTypeHTML, `<meta http-equiv="refresh" content="60">`, http.StatusOK},
+		{"/?refresh=off", contentTypeHTML, `automatic refresh is off (<a href="/">turn it on</a>)`, http.StatusOK},
 		{"/history", contentTypeHTML, "Incident history", http.StatusOK},
 		{"/history.atom", contentTypeAtom, "<feed", http.StatusOK},
 		{"/history.rss", contentTypeRSS, "<rss", http.StatusOK},
@@ -44,5 +45,22 @@ func TestPageRoutes(t *testing.T) {
 		if rec.Header().Get("Cache-Control") != "public, max-age=10" {
 			t.Errorf("GET %s Cache-Control %q", tc.path, rec.Header().Get("Cache-Control"))
 		}
+	}
+}
+
+// TestPageRefreshCanStop: the front page refreshes itself unless asked not
+// to (WCAG 2.2.1); the history page, an archive, never does.
+func TestPageRefreshCanStop(t *testing.T) {
+	t.Parallel()
+	in := uptimeInputs()
+	h := newTestServer(t, ServerOptions{}, &in).Handler()
+	for path, refreshes := range map[string]bool{"/": true, "/?refresh=off": false, "/history": false} {
+		body := do(t, h, http.MethodGet, path, nil).Body.String()
+		if got := strings.Contains(body, `http-equiv="refresh"`); got != refreshes {
+			t.Errorf("GET %s: refreshes %v, want %v", path, got, refreshes)
+		}
+	}
+	if body := do(t, h, http.MethodGet, "/history", nil).Body.String(); !strings.Contains(body, "<h4>Email delays</h4>") {
+		t.Error("incidents under a month heading should be h4")
 	}
 }

@@ -74,7 +74,13 @@ func NewServer(o ServerOptions) *Server {
 		pathMaintenances, pathMaintUpcoming, pathMaintActive, pathChecks} {
 		s.Handle(p, readMethods, s.snapshotHandler(p))
 	}
-	s.Handle("/{$}", readMethods, s.snapshotHandler(pathPage))
+	s.Handle("/{$}", readMethods, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := pathPage
+		if r.URL.Query().Get("refresh") == "off" {
+			path = pathPageStatic
+		}
+		s.serveSnapshot(w, r, path)
+	}))
 	s.Handle(pathHistory, readMethods, s.snapshotHandler(pathHistory))
 	for _, p := range []string{pathHistoryAtom, pathHistoryRSS, pathBadge} {
 		s.Handle(p, readMethods, s.snapshotHandler(p))

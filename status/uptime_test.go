@@ -47,8 +47,11 @@ func TestUptimeBars(t *testing.T) {
 	web = web[:strings.Index(web, `class="uptime-pct"`)+60]
 	for _, want := range []string{
 		`<li class="bar major_outage" tabindex="0"><span class="tip">Nov 21, 2026: major outage, 75.00% uptime; incident: Web App and API unavailable</span></li>`,
-		`<li class="bar operational" tabindex="0"><span class="tip">Nov 19, 2026: no downtime, 100.00% uptime</span></li>`,
-		`<li class="bar nodata" tabindex="0"><span class="tip">Nov 20, 2026: no data</span></li>`,
+		// Only days with something to say are tab stops.
+		`<li class="bar operational"><span class="tip">Nov 19, 2026: no downtime, 100.00% uptime</span></li>`,
+		`<li class="bar nodata"><span class="tip">Nov 20, 2026: no data</span></li>`,
+		// The first bar is 89 days before today.
+		`<div class="span"><span>Aug 24, 2026</span>`,
 		// (86400 + 3600) s watched, 900 s down.
 		`<span class="uptime-pct">99.00% uptime</span>`,
 	} {
