@@ -78,8 +78,12 @@ type Refresher struct {
 	snap      *Snapshot // the last one built, reused by the next build
 	failing   bool
 	days      map[string][]uptime.ComponentDay
-	daysRead  time.Time
-	daysCfg   *config.Config
+	daysRead  time.Time      // when days was read
+	daysTried time.Time      // the last attempt, successful or not
+	daysCfg   *config.Config // the config days was read for
+	daysFail  bool           // the last attempt failed
+	loc       *time.Location // the page's time zone, for locCfg
+	locCfg    *config.Config
 }
 
 // UptimeReader reads the daily uptime buckets; *uptime.Store is one.
@@ -97,6 +101,7 @@ type buildKey struct {
 	checks uint64 // fingerprint of the check states
 	maint  string // phase of every maintenance window
 	stale  bool
+	day    time.Time // today in the page's time zone: the bars move at midnight
 }
 
 // cycleKind is why a cycle runs.
@@ -259,12 +264,10 @@ func (r *Refresher) cycle(ctx context.Context, kind cycleKind) error {
 	}
 	daysRead := false
 	if kind != cycleChecks && storeErr == nil {
-		var err error
-		if daysRead, err = r.readUptime(ctx, cfg, now); err != nil {
-			storeErr = errors.Join(storeErr, err)
-		}
+		daysRead = r.readUptime(ctx, cfg, now)
 	}
-	key := buildKey{cfg: cfg, maint: maintenanceKey(cfg, now), stale: r.stale}
+	key := buildKey{cfg: cfg, maint: maintenanceKey(cfg, now), stale: r.stale,
+		day: uptime.Midnight(now, r.location(cfg))}
 	// A poll leaves the checks alone: reading them copies every check's
 	// history, and ChecksChanged announces their changes.
 	if kind == cyclePoll && !loaded && !daysRead && now.Sub(r.lastBuild) < reloadEvery {
@@ -332,22 +335,24 @@ func (r *Refresher) read(ctx context.Context, now time.Time, force bool) (bool, 
 	return true, nil
 }
 
-// readUptime reads the history of every component when the last read is
-// older than uptimeEvery (a twelfth of it during the first uptimeEvery, so
-// that today's bars fill soon after a start) or was for another config. It
-// reports whether it read; on error the last history stays.
-func (r *Refresher) readUptime(ctx context.Context, cfg *config.Config, now time.Time) (bool, error) {
+// readUptime reads the history of every component when the last attempt
+// is older than uptimeEvery (a twelfth of it during the first uptimeEvery,
+// so that today's bars fill soon after a start), the day has turned since
+// the last read, or the config changed. It reports whether it read. A
+// failure keeps the last history, is logged once and retried at the same
+// pace; it does not make the status stale (the incidents are current).
+func (r *Refresher) readUptime(ctx context.Context, cfg *config.Config, now time.Time) bool {
 	every := uptimeEvery
 	if now.Sub(r.epoch) < uptimeEvery {
 		every = uptimeEvery / 12
 	}
-	if r.Uptime == nil || (cfg == r.daysCfg && now.Sub(r.daysRead) < every) {
-		return false, nil
+	loc := r.location(cfg)
+	due := cfg != r.daysCfg || now.Sub(r.daysTried) >= every ||
+		!uptime.Midnight(now, loc).Equal(uptime.Midnight(r.daysRead, loc))
+	if r.Uptime == nil || !due {
+		return false
 	}
-	loc, err := time.LoadLocation(cfg.Page.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
+	r.daysTried = now
 	ids := make([]string, len(cfg.Components))
 	for i, c := range cfg.Components {
 		ids[i] = c.ID
@@ -355,11 +360,31 @@ func (r *Refresher) readUptime(ctx context.Context, cfg *config.Config, now time
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
 	days, err := r.Uptime.Components(ctx, ids, uptime.Days, now, loc)
+	switch {
+	case err != nil && !r.daysFail:
+		r.daysFail = true
+		r.Logger.Warn("status: uptime history unreadable, showing the last one read", "error", err)
+	case err == nil && r.daysFail:
+		r.daysFail = false
+		r.Logger.Info("status: uptime history readable again")
+	}
 	if err != nil {
-		return false, fmt.Errorf("status: uptime read: %w", err)
+		return false
 	}
 	r.days, r.daysRead, r.daysCfg = days, now, cfg
-	return true, nil
+	return true
+}
+
+// location is the page's time zone (UTC if it does not load), looked up
+// once per config.
+func (r *Refresher) location(cfg *config.Config) *time.Location {
+	if cfg != r.locCfg {
+		r.loc, r.locCfg = time.UTC, cfg
+		if loc, err := time.LoadLocation(cfg.Page.TimeZone); err == nil {
+			r.loc = loc
+		}
+	}
+	return r.loc
 }
 
 // noteStore logs when the store becomes unreadable and when it recovers,

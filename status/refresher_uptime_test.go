@@ -17,12 +17,22 @@ import (
 type fakeUptime struct {
 	mu    sync.Mutex
 	reads int
+	err   error
+}
+
+func (f *fakeUptime) fail(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.err = err
 }
 
 func (f *fakeUptime) Components(_ context.Context, ids []string, _ int, now time.Time, loc *time.Location) (map[string][]uptime.ComponentDay, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads++
+	if f.err != nil {
+		return nil, f.err
+	}
 	return map[string][]uptime.ComponentDay{"web-app": {{Date: uptime.Midnight(now, loc),
 		Millis: map[detector.ComponentStatus]int64{detector.Operational: int64(f.reads) * 1000}}}}, nil
 }
@@ -82,5 +92,46 @@ func TestRefresherReadsUptime(t *testing.T) {
 	_ = env.r.cycle(ctx, cyclePoll)
 	if up.count() != 4 {
 		t.Errorf("uptime read while the store was unreadable")
+	}
+}
+
+// TestRefresherUptimeFailureAndMidnight: an unreadable history keeps the
+// last one, is retried at the usual pace, does not make the status stale;
+// the bars move on at midnight without waiting for the next read.
+func TestRefresherUptimeFailureAndMidnight(t *testing.T) {
+	t.Parallel()
+	env := newRefresherEnv(t, time.Second)
+	up := &fakeUptime{}
+	clk := time.Date(2026, 11, 21, 23, 58, 0, 0, time.UTC)
+	env.r.Uptime, env.r.Now = up, func() time.Time { return clk }
+	env.r.epoch = clk.Add(-time.Hour) // long running: once a minute
+	ctx := context.Background()
+	if err := env.r.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	up.fail(errors.New("READONLY"))
+	for range 10 { // 10 polls within the minute: no retry
+		clk = clk.Add(5 * time.Second)
+		if err := env.r.cycle(ctx, cyclePoll); err != nil {
+			t.Fatalf("an uptime failure is not a store failure: %v", err)
+		}
+	}
+	if up.count() != 1 || env.server.Snapshot().Stale {
+		t.Errorf("%d reads, stale %v; want 1 and false", up.count(), env.server.Snapshot().Stale)
+	}
+	clk = clk.Add(15 * time.Second) // 23:59:05, a minute after the start: retried
+	_ = env.r.cycle(ctx, cyclePoll)
+	if up.count() != 2 {
+		t.Errorf("%d reads after a minute, want 2", up.count())
+	}
+	up.fail(nil)
+	clk = time.Date(2026, 11, 22, 0, 0, 1, 0, time.UTC) // the day turns
+	_ = env.r.cycle(ctx, cyclePoll)
+	if up.count() != 3 {
+		t.Errorf("%d reads after midnight, want 3", up.count())
+	}
+	data, _, _ := env.server.Snapshot().Body(pathComponentsV1 + "web-app" + uptimeQuery + "1")
+	if !strings.Contains(string(data), `"date":"2026-11-22"`) {
+		t.Errorf("after midnight the history does not end today: %s", data)
 	}
 }
