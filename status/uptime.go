@@ -161,6 +161,12 @@ func (b *builder) uptimeBodies(enc *encoder, days map[string][]dayView) *uptimeB
 		}}
 }
 
+// cached reports whether the documents over n days are kept once made:
+// the ranges widgets ask for. Any other range is encoded per request and
+// not kept, so a client walking every range of every component cannot make
+// a snapshot hold components x 90 documents.
+func cached(n int) bool { return n == 7 || n == 30 || n == uptime.Days }
+
 // get returns the document of component id over the last n days.
 func (u *uptimeBodies) get(id string, n int) (*body, bool) {
 	if u == nil {
@@ -170,6 +176,9 @@ func (u *uptimeBodies) get(id string, n int) (*body, bool) {
 	if !ok || n < 1 || n > uptime.Days {
 		return nil, false
 	}
+	if !cached(n) {
+		return u.encode(id, name, n), true
+	}
 	key := id + "/" + strconv.Itoa(n)
 	u.mu.Lock()
 	lb := u.docs[key]
@@ -178,40 +187,44 @@ func (u *uptimeBodies) get(id string, n int) (*body, bool) {
 		u.docs[key] = lb
 	}
 	u.mu.Unlock()
-	lb.once.Do(func() {
-		days := u.days[id]
-		days = days[max(0, len(days)-n):]
-		doc := u.head(n)
-		doc.Component = uptimeComponent{ID: id, Name: name}
-		if r, ok := historyRatio(days); ok {
-			doc.Uptime = &r
-		}
-		doc.History = make([]uptimeDayJSON, len(days))
-		for i, d := range days {
-			j := uptimeDayJSON{Date: d.Date.Format(time.DateOnly), Incidents: d.Incidents,
-				Durations: map[detector.ComponentStatus]float64{}}
-			if j.Incidents == nil {
-				j.Incidents = []dayIncident{}
-			}
-			if d.Status != "" {
-				st := d.Status
-				j.Status = &st
-			}
-			if d.HasRatio {
-				r := d.Ratio
-				j.Uptime = &r
-			}
-			for st, ms := range d.Millis {
-				j.Durations[st] = float64(ms) / 1000
-			}
-			doc.History[i] = j
-		}
-		data, err := json.Marshal(doc)
-		if err != nil {
-			// Only maps, strings and numbers: cannot fail.
-			data = fmt.Appendf(nil, `{"error":%q}`, err.Error())
-		}
-		lb.b = u.enc.newBody(data, contentTypeJSON, false)
-	})
+	lb.once.Do(func() { lb.b = u.encode(id, name, n) })
 	return lb.b, true
+}
+
+// encode makes the document of component id over the last n days.
+func (u *uptimeBodies) encode(id, name string, n int) *body {
+	days := u.days[id]
+	days = days[max(0, len(days)-n):]
+	doc := u.head(n)
+	doc.Component = uptimeComponent{ID: id, Name: name}
+	if r, ok := historyRatio(days); ok {
+		doc.Uptime = &r
+	}
+	doc.History = make([]uptimeDayJSON, len(days))
+	for i, d := range days {
+		j := uptimeDayJSON{Date: d.Date.Format(time.DateOnly), Incidents: d.Incidents,
+			Durations: map[detector.ComponentStatus]float64{}}
+		if j.Incidents == nil {
+			j.Incidents = []dayIncident{}
+		}
+		if d.Status != "" {
+			st := d.Status
+			j.Status = &st
+		}
+		if d.HasRatio {
+			r := d.Ratio
+			j.Uptime = &r
+		}
+		for st, ms := range d.Millis {
+			j.Durations[st] = float64(ms) / 1000
+		}
+		doc.History[i] = j
+	}
+	data, err := json.Marshal(doc)
+	if err != nil {
+		// Strings, numbers and maps of them: Marshal cannot fail.
+		panic(fmt.Sprintf("status: encode uptime document: %v", err))
+	}
+	// Lazy: the ETag and gzip variant are made when first served.
+	return u.enc.newBody(data, contentTypeJSON, true)
 }
