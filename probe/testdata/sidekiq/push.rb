@@ -18,6 +18,9 @@ Sidekiq::DeadSet.new.kill(Sidekiq.dump_json(failed.merge("jid" => "d" * 24)), no
 sleep 0.25 # let the oldest job age
 
 q = Sidekiq::Queue.new(queue)
+# Queue#latency reads the clock itself, somewhere between these two.
 now = Time.now.to_f
-puts JSON.generate("size" => q.size, "latency" => q.latency, "now" => now,
+latency = q.latency
+later = Time.now.to_f
+puts JSON.generate("size" => q.size, "latency" => latency, "now" => now, "later" => later,
                    "retry" => Sidekiq::RetrySet.new.size, "dead" => Sidekiq::DeadSet.new.size)
