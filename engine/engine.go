@@ -207,7 +207,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			if e.flush(ctx) {
 				e.tick(ctx)
 			}
-			e.writeUptime(ctx)
+			e.writeUptime(ctx, false)
 		}
 	}
 }
@@ -215,19 +215,25 @@ func (e *Engine) Run(ctx context.Context) error {
 // Flush sends pending component changes and uptime now; used at shutdown.
 func (e *Engine) Flush(ctx context.Context) {
 	e.flush(ctx)
-	e.writeUptime(ctx)
+	e.writeUptime(ctx, true)
 }
 
 // writeUptime sends the buckets gathered since the last write, numbered;
 // a batch that fails is held and sent again, alone and with its number,
-// until it lands, while newer counts keep gathering in the recorder.
-func (e *Engine) writeUptime(ctx context.Context) {
+// until it lands, while newer counts keep gathering in the recorder. all
+// sends every component's time up to now (at shutdown), not only runs
+// long enough to be worth a write.
+func (e *Engine) writeUptime(ctx context.Context, all bool) {
 	if e.uptime == nil {
 		return
 	}
 	if e.upHeld == nil {
 		e.mu.Lock()
-		b := e.up.Take()
+		take := e.up.Take
+		if all {
+			take = e.up.TakeAll
+		}
+		b := take()
 		e.mu.Unlock()
 		if len(b) == 0 {
 			return

@@ -44,7 +44,7 @@ func TestEngineWritesUptime(t *testing.T) {
 	f.feed("web-home", "u")  // starts web's clock
 	f.feed("web-home", "DD") // 20 s operational, then down
 	f.feed("web-home", "u")  // 10 s major outage (not yet recovered)
-	eng.writeUptime(ctx)
+	eng.writeUptime(ctx, true)
 
 	read := func() (uptime.ComponentDay, uptime.CheckDay) {
 		t.Helper()
@@ -71,12 +71,12 @@ func TestEngineWritesUptime(t *testing.T) {
 
 	mr.SetError("LOADING") // every command fails until cleared
 	f.feed("web-home", "u")
-	eng.writeUptime(ctx)
+	eng.writeUptime(ctx, true)
 	if got := storeErrors(t, reg, "uptime_write"); got != 1 {
 		t.Errorf("uptime_write errors = %v, want 1", got)
 	}
 	mr.SetError("")
-	eng.writeUptime(ctx)
+	eng.writeUptime(ctx, true)
 	web, home = read()
 	if web.Millis[detector.MajorOutage] != 20_000 || home.Counts[probe.StatusUp] != 3 {
 		t.Errorf("after the outage: web %v, web-home %v; want the held batch added once", web.Millis, home.Counts)
@@ -118,10 +118,10 @@ func TestEngineUptimeLostReply(t *testing.T) {
 	f := &fixture{eng: eng, store: base.store, clk: clk, cfg: base.cfg}
 	ctx := context.Background()
 	f.feed("web-home", "uu")
-	eng.writeUptime(ctx) // lands, reported lost
+	eng.writeUptime(ctx, true) // lands, reported lost
 	f.feed("web-home", "u")
-	eng.writeUptime(ctx) // the same batch again: nothing added
-	eng.writeUptime(ctx) // the newer count
+	eng.writeUptime(ctx, true) // the same batch again: nothing added
+	eng.writeUptime(ctx, true) // the newer count
 	checks, err := up.Checks(ctx, []string{"web-home"}, 1, clk.now(), time.UTC)
 	if err != nil {
 		t.Fatal(err)

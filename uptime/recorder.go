@@ -39,69 +39,133 @@ type Batch map[Bucket]int64
 // concurrent use: the engine calls it under its lock.
 type Recorder struct {
 	loc     *time.Location
-	marks   map[string]mark
+	marks   map[string]*mark
 	pending Batch
+	// The day last looked up, [dayStart, dayEnd) named dayName: formatting
+	// a date for each of thousands of components every second would
+	// allocate under the engine's lock.
+	dayStart, dayEnd time.Time
+	dayName          string
 }
 
+// mark is a component's clock: when it was last observed and in which
+// status, and the time credited since to one (day, status) that is not in
+// pending yet. Crediting a component every second then costs one map
+// lookup, not a map write keyed by three strings.
 type mark struct {
 	at     time.Time
 	status detector.ComponentStatus
+	run    time.Duration
+	runDay string
+	runSt  detector.ComponentStatus
 }
+
+// flushRunAfter is how much time a run gathers before Take hands it on:
+// the history is read once a minute, so a few seconds' delay shows nowhere.
+const flushRunAfter = 10 * time.Second
 
 // NewRecorder returns a Recorder bucketing days in loc (UTC if nil).
 func NewRecorder(loc *time.Location) *Recorder {
 	if loc == nil {
 		loc = time.UTC
 	}
-	return &Recorder{loc: loc, marks: map[string]mark{}, pending: Batch{}}
+	return &Recorder{loc: loc, marks: map[string]*mark{}, pending: Batch{}}
 }
 
 // SetLocation changes the time zone of later buckets.
 func (r *Recorder) SetLocation(loc *time.Location) {
-	if loc != nil {
+	if loc != nil && loc != r.loc {
 		r.loc = loc
+		r.dayStart, r.dayEnd = time.Time{}, time.Time{}
 	}
+}
+
+// day returns the name of t's day in the recorder's zone and when the next
+// day starts.
+func (r *Recorder) day(t time.Time) (string, time.Time) {
+	if t.Before(r.dayStart) || !t.Before(r.dayEnd) {
+		r.dayStart = Midnight(t, r.loc)
+		r.dayEnd = r.dayStart.AddDate(0, 0, 1)
+		r.dayName = r.dayStart.Format(dateLayout)
+	}
+	return r.dayName, r.dayEnd
 }
 
 // CheckResult counts one result of a check.
 func (r *Recorder) CheckResult(name string, s probe.Status, at time.Time) {
-	r.pending[Bucket{KindCheck, name, at.In(r.loc).Format(dateLayout), string(s)}]++
+	date, _ := r.day(at)
+	r.pending[Bucket{KindCheck, name, date, string(s)}]++
 }
 
 // Component records that component id is in status s at at: the time since
 // its previous observation is credited to the status it had then, split at
 // midnight. known false (no result yet) stops the clock.
 func (r *Recorder) Component(id string, s detector.ComponentStatus, known bool, at time.Time) {
-	prev, ok := r.marks[id]
-	if !known {
-		delete(r.marks, id)
-	} else {
-		r.marks[id] = mark{at, s}
-	}
-	if !ok || !at.After(prev.at) || at.Sub(prev.at) > MaxGap {
+	m := r.marks[id]
+	if m == nil {
+		if known {
+			r.marks[id] = &mark{at: at, status: s}
+		}
 		return
 	}
-	from := prev.at
-	for from.Before(at) {
-		next := Midnight(from, r.loc).AddDate(0, 0, 1)
-		to := at
-		if next.Before(at) {
-			to = next
+	if at.After(m.at) && at.Sub(m.at) <= MaxGap {
+		for from := m.at; from.Before(at); {
+			day, next := r.day(from)
+			to := at
+			if next.Before(at) {
+				to = next
+			}
+			if m.run > 0 && (day != m.runDay || m.status != m.runSt) {
+				r.flushRun(id, m)
+			}
+			m.run += to.Sub(from)
+			m.runDay, m.runSt = day, m.status
+			from = to
 		}
-		if ms := to.Sub(from).Milliseconds(); ms > 0 {
-			r.pending[Bucket{KindComponent, id, from.In(r.loc).Format(dateLayout), string(prev.status)}] += ms
-		}
-		from = to
+	}
+	m.at, m.status = at, s
+	if !known {
+		r.flushRun(id, m)
+		delete(r.marks, id)
 	}
 }
 
-// Forget drops a component's clock (it left the config).
-func (r *Recorder) Forget(id string) { delete(r.marks, id) }
+// flushRun moves a component's run into pending, in whole milliseconds;
+// the remainder stays in the run.
+func (r *Recorder) flushRun(id string, m *mark) {
+	if ms := m.run.Milliseconds(); ms > 0 {
+		r.pending[Bucket{KindComponent, id, m.runDay, string(m.runSt)}] += ms
+		m.run -= time.Duration(ms) * time.Millisecond
+	}
+}
+
+// Forget drops a component's clock (it left the config), handing on what
+// it had gathered.
+func (r *Recorder) Forget(id string) {
+	if m := r.marks[id]; m != nil {
+		r.flushRun(id, m)
+		delete(r.marks, id)
+	}
+}
 
 // Take returns everything accumulated since the last Take and starts afresh.
 // While nothing is taken (the store is away) the counts keep adding up in
 // place: memory grows by at most a day's buckets per day.
-func (r *Recorder) Take() Batch {
+//
+// A component's time within one status and day is handed on once it
+// reaches flushRunAfter (or the status or day changes); TakeAll hands on
+// everything, for a shutdown.
+func (r *Recorder) Take() Batch { return r.take(flushRunAfter) }
+
+// TakeAll is Take with every component's time up to now.
+func (r *Recorder) TakeAll() Batch { return r.take(0) }
+
+func (r *Recorder) take(minRun time.Duration) Batch {
+	for id, m := range r.marks {
+		if m.run > 0 && m.run >= minRun {
+			r.flushRun(id, m)
+		}
+	}
 	if len(r.pending) == 0 {
 		return nil
 	}

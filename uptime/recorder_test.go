@@ -60,7 +60,7 @@ func TestRecorderComponent(t *testing.T) {
 			for _, o := range tc.obs {
 				r.Component("web", o.status, o.known, at(o.at))
 			}
-			got := r.Take()
+			got := r.TakeAll()
 			if len(got) != len(tc.want) {
 				t.Fatalf("batch %v, want %v", got, tc.want)
 			}
@@ -69,7 +69,7 @@ func TestRecorderComponent(t *testing.T) {
 					t.Errorf("%+v = %d, want %d (batch %v)", k, got[k], v, got)
 				}
 			}
-			if again := r.Take(); again != nil {
+			if again := r.TakeAll(); again != nil {
 				t.Errorf("second Take = %v, want nothing", again)
 			}
 		})
@@ -158,4 +158,32 @@ func abs(f float64) float64 {
 		return -f
 	}
 	return f
+}
+
+// TestRecorderHandsOnLongRuns: Take hands on a component's time once it
+// reaches flushRunAfter, or when its status changes; TakeAll everything.
+func TestRecorderHandsOnLongRuns(t *testing.T) {
+	r := NewRecorder(nil)
+	t0 := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
+	for i := range 6 { // 5 s of operational, a second at a time
+		r.Component("web", detector.Operational, true, t0.Add(time.Duration(i)*time.Second))
+	}
+	if b := r.Take(); b != nil {
+		t.Errorf("Take after 5 s = %v, want nothing yet", b)
+	}
+	for i := 6; i <= 12; i++ {
+		r.Component("web", detector.Operational, true, t0.Add(time.Duration(i)*time.Second))
+	}
+	if b := r.Take(); b[Bucket{KindComponent, "web", "2026-05-10", "operational"}] != 12_000 {
+		t.Errorf("Take after 12 s = %v, want 12 s", b)
+	}
+	r.Component("web", detector.MajorOutage, true, t0.Add(13*time.Second))
+	r.Component("web", detector.MajorOutage, true, t0.Add(15*time.Second))
+	b := r.Take() // the status changed: the operational second is handed on
+	if b[Bucket{KindComponent, "web", "2026-05-10", "operational"}] != 1000 || len(b) != 1 {
+		t.Errorf("Take after a change = %v, want the 1 s operational", b)
+	}
+	if b := r.TakeAll(); b[Bucket{KindComponent, "web", "2026-05-10", "major_outage"}] != 2000 {
+		t.Errorf("TakeAll = %v, want 2 s of major outage", b)
+	}
 }
