@@ -62,7 +62,7 @@ type mark struct {
 
 // flushRunAfter is how much time a run gathers before Take hands it on:
 // the history is read once a minute, so a few seconds' delay shows nowhere.
-const flushRunAfter = 10 * time.Second
+const flushRunAfter = 5 * time.Second
 
 // NewRecorder returns a Recorder bucketing days in loc (UTC if nil).
 func NewRecorder(loc *time.Location) *Recorder {

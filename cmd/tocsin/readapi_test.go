@@ -32,7 +32,7 @@ func TestReadAPIHeaders(t *testing.T) {
 	eventually(t, 10*time.Second, "check up", func() bool { return p.checkStatus("web-app-home") == "up" })
 	// The whole uptime path — engine, Redis, Refresher, snapshot — fills
 	// today's bar within seconds of a start.
-	eventually(t, 15*time.Second, "today's uptime", func() bool {
+	eventually(t, 20*time.Second, "today's uptime", func() bool {
 		var doc struct {
 			History []struct {
 				Status    *string            `json:"status"`
