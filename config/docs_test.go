@@ -8,23 +8,36 @@ import (
 	"testing"
 )
 
-// TestDocsCompleteExample loads the "Complete example" of
-// docs/configuration.md, with its secret files and CA made up in a
-// temporary directory: the reference's example must stay a valid config.
-func TestDocsCompleteExample(t *testing.T) {
+// TestDocsExamples loads the config examples of the README and of
+// docs/configuration.md ("Complete example"), with their secret files and
+// CA made up in a temporary directory: what people copy must stay valid.
+func TestDocsExamples(t *testing.T) {
 	t.Parallel()
-	doc, err := os.ReadFile("../docs/configuration.md")
+	for _, tc := range []struct{ file, heading string }{
+		{"../README.md", "## A config"},
+		{"../docs/configuration.md", "## Complete example"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			t.Parallel()
+			loadDocExample(t, tc.file, tc.heading)
+		})
+	}
+}
+
+// loadDocExample loads the first yaml block after heading in file.
+func loadDocExample(t *testing.T, file, heading string) {
+	doc, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(doc), "## Complete example")
+	_, rest, ok := strings.Cut(string(doc), heading)
 	if !ok {
-		t.Fatal(`docs/configuration.md has no "## Complete example"`)
+		t.Fatalf("%s has no %q", file, heading)
 	}
 	_, rest, _ = strings.Cut(rest, "```yaml\n")
 	example, _, ok := strings.Cut(rest, "```")
 	if !ok {
-		t.Fatal("the complete example has no closed yaml block")
+		t.Fatalf("%s: no closed yaml block after %q", file, heading)
 	}
 	dir := t.TempDir()
 	example = strings.ReplaceAll(example, "/etc/tocsin/", dir+"/")
@@ -56,6 +69,6 @@ func TestDocsCompleteExample(t *testing.T) {
 		env = append(env, m[1]+"=made-up")
 	}
 	if _, err := Load(LoadOptions{File: path, Env: env}); err != nil {
-		t.Errorf("the documented complete example does not load:\n%v", err)
+		t.Errorf("the example in %s does not load:\n%v", file, err)
 	}
 }
