@@ -3,7 +3,6 @@ package status
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,10 +18,6 @@ import (
 	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/incident"
 )
-
-// updateGolden is separate from snapshot_test.go's -update, which rewrites
-// only the snapshot goldens under testdata/<scenario>.
-var updateGolden = flag.Bool("update-golden", false, "rewrite the /api/v2 golden files under testdata/golden")
 
 // v2Paths are the Statuspage v2 endpoints, each golden-tested in every state.
 var v2Paths = []string{pathStatus, pathSummary, pathComponents, pathIncidents, pathUnresolved,
@@ -214,7 +209,7 @@ func v2Fetch(t *testing.T, in Inputs) map[string][]byte {
 }
 
 // goldenCompare compares data, indented, with the golden file, or rewrites
-// the file with -update-golden.
+// the file with -update.
 func goldenCompare(t *testing.T, golden string, data []byte) {
 	t.Helper()
 	var pretty bytes.Buffer
@@ -222,7 +217,7 @@ func goldenCompare(t *testing.T, golden string, data []byte) {
 		t.Fatal(err)
 	}
 	pretty.WriteByte('\n')
-	if *updateGolden {
+	if *update {
 		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -232,7 +227,7 @@ func goldenCompare(t *testing.T, golden string, data []byte) {
 	}
 	want, err := os.ReadFile(golden)
 	if err != nil {
-		t.Fatalf("%v (run with -update-golden to create)", err)
+		t.Fatalf("%v (run with -update to create)", err)
 	}
 	if bytes.Equal(pretty.Bytes(), want) {
 		return
@@ -242,7 +237,7 @@ func goldenCompare(t *testing.T, golden string, data []byte) {
 	for i < len(got) && i < len(exp) && got[i] == exp[i] {
 		i++
 	}
-	t.Errorf("%s differs from line %d on (run with -update-golden after checking); got:\n%swant:\n%s", golden,
+	t.Errorf("%s differs from line %d on (run with -update after checking); got:\n%swant:\n%s", golden,
 		i+1, strings.Join(got[i:min(i+3, len(got))], ""), strings.Join(exp[i:min(i+3, len(exp))], ""))
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,7 +15,7 @@ import (
 	"github.com/tocsin/tocsin/incident"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata")
+var update = flag.Bool("update", false, "rewrite the golden files under testdata (snapshots and /api/v2)")
 
 func mustBuild(t testing.TB, in Inputs) *Snapshot {
 	t.Helper()
@@ -48,27 +47,7 @@ func TestGolden(t *testing.T) {
 			t.Run(sc.name+"/"+file, func(t *testing.T) {
 				t.Parallel()
 				data, _, _ := snap.Body(path)
-				var pretty bytes.Buffer
-				if err := json.Indent(&pretty, data, "", "  "); err != nil {
-					t.Fatal(err)
-				}
-				pretty.WriteByte('\n')
-				golden := filepath.Join("testdata", sc.name, file)
-				if *update {
-					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run with -update to create)", err)
-				}
-				if !bytes.Equal(pretty.Bytes(), want) {
-					t.Errorf("%s differs from %s (run with -update after checking):\n%s", path, golden, pretty.String())
-				}
+				goldenCompare(t, filepath.Join("testdata", sc.name, file), data)
 			})
 		}
 	}
