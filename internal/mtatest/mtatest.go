@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin/internal/testport"
+	"github.com/tocsin/tocsin/internal/testproc"
 )
 
 const (
@@ -87,26 +88,17 @@ func Start(t testing.TB) *MTA {
 	}
 	t.Cleanup(m.Stop)
 
-	var errs []error
-	for range startAttempts {
-		ports, err := testport.Free(2)
-		if err != nil {
-			t.Fatalf("mtatest: pick ports: %v", err)
-		}
+	err := testproc.OnFreePorts(startAttempts, 2, func(ports []int) error {
 		m.port, m.tlsPort = ports[0], ports[1]
 		if err := m.writeConfig(); err != nil {
-			t.Fatalf("mtatest: %v", err)
+			return err
 		}
-		if err := m.start(); err != nil {
-			// Most likely another process took a port between our close
-			// and exim's bind; pick others.
-			errs = append(errs, err)
-			continue
-		}
-		return m
+		return m.start()
+	}, nil)
+	if err != nil {
+		t.Fatalf("mtatest: start exim: %v\n%s", err, m.Log(t))
 	}
-	t.Fatalf("mtatest: start exim: %v\n%s", errors.Join(errs...), m.Log(t))
-	return nil
+	return m
 }
 
 // Addr is host:port of the plain SMTP listener, which offers STARTTLS and,
@@ -233,15 +225,9 @@ func (m *MTA) writeConfig() error {
 // findExim returns the exim binary or fails the test.
 func findExim(t testing.TB) string {
 	t.Helper()
-	for _, name := range []string{"exim4", "exim"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
+	if p, err := exec.LookPath("exim"); err == nil {
+		return p
 	}
-	if _, err := os.Stat(Binary); err != nil {
-		t.Fatalf("mtatest: exim is not installed (exim4 is not on $PATH, not at %s): "+
-			"run ./scripts/test, which installs exim4-daemon-light "+
-			"(Debian/Ubuntu: apt-get install -y exim4-daemon-light)", Binary)
-	}
-	return Binary
+	return testproc.Find(t, "exim4", Binary, "run ./scripts/test, which installs exim4-daemon-light "+
+		"(Debian/Ubuntu: apt-get install -y exim4-daemon-light)")
 }

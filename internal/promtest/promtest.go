@@ -27,7 +27,7 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin/internal/syncbuf"
-	"github.com/tocsin/tocsin/internal/testport"
+	"github.com/tocsin/tocsin/internal/testproc"
 )
 
 // Binary is where prometheus is expected when it is not on $PATH (Debian's
@@ -54,12 +54,7 @@ type Server struct {
 }
 
 // process is one run of prometheus.
-type process struct {
-	cmd    *exec.Cmd
-	done   chan struct{} // closed when the process has exited
-	err    error         // Wait's result, valid after done is closed
-	output *syncbuf.Buffer
-}
+type process = testproc.Process
 
 // Start runs Prometheus scraping the given host:port targets (path
 // /metrics, every second, job "test") and stops it when the test ends. It
@@ -77,17 +72,11 @@ func Start(t testing.TB, scrapeTargets ...string) *Server {
 // ALERTS series: WaitForSeries(t, `ALERTS{alertname="X",alertstate="firing"}`, d).
 func StartWithRules(t testing.TB, rules []string, scrapeTargets ...string) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		if _, statErr := os.Stat(Binary); statErr != nil {
-			t.Fatalf("promtest: prometheus is not installed (not on $PATH, not at %s). "+
-				"Install it (Debian/Ubuntu: apt-get install -y prometheus) and run the tests again: "+
-				"go test -race ./...", Binary)
-		}
-		bin = Binary
-	}
+	bin := testproc.Find(t, "prometheus", Binary,
+		"run ./scripts/test, which installs it (Debian/Ubuntu: apt-get install -y prometheus)")
 	abs := make([]string, len(rules))
 	for i, r := range rules {
+		var err error
 		if abs[i], err = filepath.Abs(r); err != nil {
 			t.Fatalf("promtest: rule file %s: %v", r, err)
 		}
@@ -109,27 +98,18 @@ func StartWithRules(t testing.TB, rules []string, scrapeTargets ...string) *Serv
 	}
 	t.Cleanup(s.Stop)
 
-	var errs []error
-	for range startAttempts {
-		ports, err := testport.Free(1)
-		if err != nil {
-			t.Fatalf("promtest: pick a port: %v", err)
-		}
+	err := testproc.OnFreePorts(startAttempts, 1, func(ports []int) error {
 		s.port = ports[0]
-		err = s.start()
-		if err == nil {
-			return s
-		}
-		errs = append(errs, err)
-		// Another process may have taken the port between our close and
-		// Prometheus' bind: pick another. Any other failure (a rule file
-		// that does not load) would only repeat.
-		if !strings.Contains(err.Error(), "address already in use") && !errors.Is(err, errNotOurs) {
-			break
-		}
+		return s.start()
+	}, func(err error) bool {
+		// Any failure but a lost port (a rule file that does not load)
+		// would only repeat.
+		return strings.Contains(err.Error(), "address already in use") || errors.Is(err, errNotOurs)
+	})
+	if err != nil {
+		t.Fatalf("promtest: start prometheus: %v", err)
 	}
-	t.Fatalf("promtest: start prometheus: %v", errors.Join(errs...))
-	return nil
+	return s
 }
 
 // Addr is host:port of the server.
@@ -160,13 +140,7 @@ func (s *Server) Stop() {
 	if p == nil {
 		return
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(stopTimeout):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+	p.Stop(syscall.SIGTERM, stopTimeout)
 }
 
 // start runs prometheus on s.port and waits until it is ready and proven to
@@ -183,17 +157,12 @@ func (s *Server) start() error {
 	cmd.Dir = s.dir
 	cmd.Stdout = out
 	cmd.Stderr = out
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("run %s: %w", s.bin, err)
+	p, err := testproc.Start(cmd)
+	if err != nil {
+		return err
 	}
-	p := &process{cmd: cmd, done: make(chan struct{}), output: out}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
 	if err := s.waitReady(p); err != nil {
-		_ = cmd.Process.Kill()
-		<-p.done
+		p.Stop(syscall.SIGKILL, stopTimeout)
 		return fmt.Errorf("port %d: %w; output:\n%s", s.port, err, out.String())
 	}
 	s.mu.Lock()
@@ -205,22 +174,10 @@ func (s *Server) start() error {
 // waitReady polls /-/ready until it answers 200, the process exits or time
 // is up, then checks the server answering is the one we started.
 func (s *Server) waitReady(p *process) error {
-	deadline := time.Now().Add(startTimeout)
-	var err error
-	for {
-		select {
-		case <-p.done:
-			return fmt.Errorf("prometheus exited: %v", p.err)
-		default:
-		}
-		if err = s.ready(); err == nil {
-			return s.checkOwner()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready within %s: %w", startTimeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := p.WaitReady(startTimeout, 50*time.Millisecond, s.ready); err != nil {
+		return err
 	}
+	return s.checkOwner()
 }
 
 // ready asks /-/ready once.

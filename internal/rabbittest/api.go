@@ -184,8 +184,8 @@ func (b *Broker) StartConsumer(t testing.TB, queue string, prefetch int) (stop f
 
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if p.exited() {
-			t.Fatalf("rabbittest: consumer of %q exited: %v; output:\n%s", queue, p.err, p.output())
+		if p.Exited() {
+			t.Fatalf("rabbittest: consumer of %q exited: %v; output:\n%s", queue, p.Err(), p.output())
 		}
 		if q := b.QueueInfo(t, DefaultVhost, queue); q.Consumers > max(before, 0) {
 			return stop

@@ -14,7 +14,6 @@
 package rabbittest
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -28,6 +27,7 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin/internal/testport"
+	"github.com/tocsin/tocsin/internal/testproc"
 )
 
 // The test administrator every Broker has: created by RabbitMQ at first
@@ -84,20 +84,12 @@ func Start(t testing.TB) *Broker {
 	// Registered after TempDir's cleanup, so it runs before the directory
 	// is removed.
 	t.Cleanup(b.shutdown)
-	var errs []error
 	start := time.Now()
-	for range startAttempts {
-		// Another process may take a port between our check and the
-		// broker's bind; pick new ones and try again.
-		if err := b.boot(); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		t.Logf("rabbittest: RabbitMQ node %s up in %s", b.Node(), time.Since(start).Round(100*time.Millisecond))
-		return b
+	if err := testproc.OnFreePorts(startAttempts, 4, b.boot, nil); err != nil {
+		t.Fatalf("rabbittest: start RabbitMQ: %v", err)
 	}
-	t.Fatalf("rabbittest: start RabbitMQ: %v", errors.Join(errs...))
-	return nil
+	t.Logf("rabbittest: RabbitMQ node %s up in %s", b.Node(), time.Since(start).Round(100*time.Millisecond))
+	return b
 }
 
 // findBinaries locates the start script and epmd or fails the test.
@@ -110,23 +102,12 @@ func findBinaries(t testing.TB) (server, epmd string) {
 				ServerScript, installHint)
 		}
 	}
-	epmd, err := exec.LookPath("epmd")
-	if err != nil {
-		if _, statErr := os.Stat("/usr/lib/erlang/bin/epmd"); statErr != nil {
-			t.Fatalf("rabbittest: epmd (Erlang) is not installed; %s", installHint)
-		}
-		epmd = "/usr/lib/erlang/bin/epmd"
-	}
-	return server, epmd
+	return server, testproc.Find(t, "epmd", "/usr/lib/erlang/bin/epmd", installHint)
 }
 
-// boot picks ports, writes the configuration and starts epmd and the
+// boot takes its ports, writes the configuration and starts epmd and the
 // broker. On failure nothing is left running.
-func (b *Broker) boot() error {
-	ports, err := testport.Free(4)
-	if err != nil {
-		return fmt.Errorf("pick ports: %w", err)
-	}
+func (b *Broker) boot(ports []int) error {
 	b.amqpPort, b.mgmtPort, b.distPort, b.epmdPort = ports[0], ports[1], ports[2], ports[3]
 	if err := b.writeConfig(); err != nil {
 		return err
@@ -268,8 +249,8 @@ func (b *Broker) startEpmd() error {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if p.exited() {
-			return fmt.Errorf("epmd on port %d exited: %v; output:\n%s", b.epmdPort, p.err, p.output())
+		if p.Exited() {
+			return fmt.Errorf("epmd on port %d exited: %v; output:\n%s", b.epmdPort, p.Err(), p.output())
 		}
 		if c, err := net.DialTimeout("tcp", testport.HostPort(b.epmdPort), time.Second); err == nil {
 			_ = c.Close()
@@ -311,8 +292,8 @@ func (b *Broker) startServer() error {
 func (b *Broker) waitReady(p *process) error {
 	deadline := time.Now().Add(startTimeout)
 	for {
-		if p.exited() {
-			return fmt.Errorf("rabbitmq-server exited: %v", p.err)
+		if p.Exited() {
+			return fmt.Errorf("rabbitmq-server exited: %v", p.Err())
 		}
 		err := b.checkOverview()
 		if err == nil {

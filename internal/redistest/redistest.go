@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -24,7 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tocsin/tocsin/internal/syncbuf"
-	"github.com/tocsin/tocsin/internal/testport"
+	"github.com/tocsin/tocsin/internal/testproc"
 )
 
 // Binary is where redis-server is expected when it is not on $PATH.
@@ -48,12 +47,7 @@ type Server struct {
 }
 
 // process is one run of redis-server.
-type process struct {
-	cmd    *exec.Cmd
-	done   chan struct{} // closed when the process has exited
-	err    error         // Wait's result, valid after done is closed
-	output *syncbuf.Buffer
-}
+type process = testproc.Process
 
 // Start starts a redis-server on 127.0.0.1 on a free port and stops it when
 // the test ends. It fails the test if redis-server is not installed.
@@ -71,35 +65,18 @@ func StartDurable(t testing.TB) *Server {
 
 func start(t testing.TB, durable bool) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if _, statErr := os.Stat(Binary); statErr != nil {
-			t.Fatalf("redistest: redis-server is not installed (not on $PATH, not at %s). "+
-				"Install it (Debian/Ubuntu: apt-get install -y redis-server) and run the tests again: "+
-				"go test -race ./...", Binary)
-		}
-		bin = Binary
-	}
+	bin := testproc.Find(t, "redis-server", Binary,
+		"run ./scripts/test, which installs it (Debian/Ubuntu: apt-get install -y redis-server)")
 	s := &Server{bin: bin, dir: t.TempDir(), durable: durable}
 	t.Cleanup(s.Stop)
-
-	var errs []error
-	for range startAttempts {
-		ports, err := testport.Free(1)
-		if err != nil {
-			t.Fatalf("redistest: pick a port: %v", err)
-		}
+	err := testproc.OnFreePorts(startAttempts, 1, func(ports []int) error {
 		s.port = ports[0]
-		if err := s.start(); err != nil {
-			// Most likely another process took the port between our close
-			// and redis' bind; pick another.
-			errs = append(errs, err)
-			continue
-		}
-		return s
+		return s.start()
+	}, nil)
+	if err != nil {
+		t.Fatalf("redistest: start redis-server: %v", err)
 	}
-	t.Fatalf("redistest: start redis-server: %v", errors.Join(errs...))
-	return nil
+	return s
 }
 
 // Addr is host:port of the server.
@@ -134,13 +111,7 @@ func (s *Server) Stop() {
 		return
 	}
 	s.proc = nil
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(stopTimeout):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+	p.Stop(syscall.SIGTERM, stopTimeout)
 }
 
 // Restart starts a stopped server again on the same port and directory. The
@@ -241,18 +212,12 @@ func (s *Server) start() error {
 	}, aof...)...)
 	cmd.Stdout = out
 	cmd.Stderr = out
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("run %s: %w", s.bin, err)
+	p, err := testproc.Start(cmd)
+	if err != nil {
+		return err
 	}
-	p := &process{cmd: cmd, done: make(chan struct{}), output: out}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-
 	if err := s.waitReady(p); err != nil {
-		_ = cmd.Process.Kill()
-		<-p.done
+		p.Stop(syscall.SIGKILL, stopTimeout)
 		return fmt.Errorf("port %d: %w; output:\n%s", s.port, err, out.String())
 	}
 	s.mu.Lock()
@@ -271,28 +236,14 @@ func (s *Server) waitReady(p *process) error {
 		DisableIdentity: true,
 	})
 	defer c.Close()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		select {
-		case <-p.done:
-			return fmt.Errorf("redis-server exited: %v", p.err)
-		default:
-		}
+	return p.WaitReady(startTimeout, 20*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		err := c.Ping(ctx).Err()
-		if err == nil {
-			err = checkPID(ctx, c, p.cmd.Process.Pid)
-			if err == nil {
-				cancel()
-				return nil
-			}
+		defer cancel()
+		if err := c.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("no PONG: %w", err)
 		}
-		cancel()
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no PONG within %s: %w", startTimeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return checkPID(ctx, c, p.Cmd.Process.Pid)
+	})
 }
 
 // checkPID makes sure the server answering is the process we started, not
