@@ -62,6 +62,20 @@ type Check struct {
 	// change (see FlapPercent).
 	Flapping    bool
 	FlapPercent float64
+	// Base is what the threshold machine says, and Runs its counters;
+	// Status differs from Base only while the check flaps. With them a
+	// Check holds everything the detector knows, so another replica can
+	// continue from it (Restore).
+	Base CheckStatus
+	Runs Runs
+}
+
+// Runs are the threshold machine's counters of consecutive results.
+type Runs struct {
+	Down    int // down
+	Bad     int // degraded or down
+	Up      int // up
+	NotDown int // up or degraded
 }
 
 // Change reports a confirmed state change of one check, a start or stop of
@@ -80,16 +94,13 @@ type checkState struct {
 	spec Spec
 	// status is the confirmed state; base is what the threshold machine
 	// says. They differ only while the check flaps.
-	status     CheckStatus
-	base       CheckStatus
-	since      time.Time
-	badSince   time.Time
-	downRun    int // consecutive down results
-	badRun     int // consecutive degraded-or-down results
-	upRun      int // consecutive up results
-	notDownRun int // consecutive up-or-degraded results
-	recent     []probe.Result
-	flapping   bool
+	status   CheckStatus
+	base     CheckStatus
+	since    time.Time
+	badSince time.Time
+	runs     Runs
+	recent   []probe.Result
+	flapping bool
 	// flapPercent is the percent state change after the latest result.
 	flapPercent float64
 }
@@ -151,24 +162,25 @@ func (st *checkState) record(r probe.Result) {
 	keep := st.recent[max(0, len(st.recent)-historySize+1):]
 	next := make([]probe.Result, 0, len(keep)+1)
 	st.recent = append(append(next, keep...), r)
+	n := &st.runs
 	switch r.Status {
 	case probe.StatusDown:
-		st.downRun++
-		st.badRun++
-		st.upRun, st.notDownRun = 0, 0
+		n.Down++
+		n.Bad++
+		n.Up, n.NotDown = 0, 0
 	case probe.StatusDegraded:
-		st.downRun, st.upRun = 0, 0
-		st.badRun++
-		st.notDownRun++
+		n.Down, n.Up = 0, 0
+		n.Bad++
+		n.NotDown++
 	default:
-		st.downRun, st.badRun = 0, 0
-		st.upRun++
-		st.notDownRun++
+		n.Down, n.Bad = 0, 0
+		n.Up++
+		n.NotDown++
 	}
 	switch {
-	case st.badRun == 0:
+	case n.Bad == 0:
 		st.badSince = time.Time{}
-	case st.badRun == 1:
+	case n.Bad == 1:
 		st.badSince = r.Start
 	}
 }
@@ -179,17 +191,17 @@ func (st *checkState) record(r probe.Result) {
 // first good result: there is nothing to recover from yet.
 func (st *checkState) next() CheckStatus {
 	f, s := max(st.spec.FailureThreshold, 1), max(st.spec.SuccessThreshold, 1)
-	cur := st.base
+	cur, n := st.base, st.runs
 	switch {
-	case st.downRun >= f:
+	case n.Down >= f:
 		return Down
-	case st.badRun >= f && (cur == Unknown || cur == Up):
+	case n.Bad >= f && (cur == Unknown || cur == Up):
 		return Degraded
-	case cur == Unknown && st.upRun >= 1:
+	case cur == Unknown && n.Up >= 1:
 		return Up
-	case (cur == Down || cur == Degraded) && st.upRun >= s:
+	case (cur == Down || cur == Degraded) && n.Up >= s:
 		return Up
-	case cur == Down && st.notDownRun >= s:
+	case cur == Down && n.NotDown >= s:
 		return Degraded
 	}
 	return cur
@@ -225,7 +237,7 @@ func (d *Detector) Checks() []Check {
 func (st *checkState) snapshot() Check {
 	c := Check{Spec: st.spec, Status: st.status, Since: st.since, BadSince: st.badSince,
 		Recent:   st.recent, // never written in place: see record
-		Flapping: st.flapping, FlapPercent: st.flapPercent}
+		Flapping: st.flapping, FlapPercent: st.flapPercent, Base: st.base, Runs: st.runs}
 	if n := len(st.recent); n > 0 {
 		c.Last = st.recent[n-1]
 		for i := n - 1; i >= 0 && st.recent[i].Status == c.Last.Status; i-- {
@@ -233,4 +245,34 @@ func (st *checkState) snapshot() Check {
 		}
 	}
 	return c
+}
+
+// Restore sets the named check's state to c, as another replica published
+// it: the check continues from there (its own spec stays). It reports
+// false for a check that is not configured or belongs to another
+// component now.
+func (d *Detector) Restore(c Check) bool {
+	st, ok := d.checks[c.Name]
+	if !ok || st.spec.Component != c.Component {
+		return false
+	}
+	status, base := c.Status, c.Base
+	if status == "" {
+		status = Unknown
+	}
+	if base == "" {
+		base = status
+	}
+	*st = checkState{spec: st.spec, status: status, base: base, since: c.Since, badSince: c.BadSince,
+		runs: c.Runs, recent: c.Recent[max(0, len(c.Recent)-historySize):],
+		flapping: c.Flapping, flapPercent: c.FlapPercent}
+	return true
+}
+
+// Reset forgets the named check's state: it is unknown until its next
+// result (its component moved to another replica, which judges it now).
+func (d *Detector) Reset(name string) {
+	if st, ok := d.checks[name]; ok {
+		*st = checkState{spec: st.spec, status: Unknown, base: Unknown}
+	}
 }
