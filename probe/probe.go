@@ -81,12 +81,23 @@ type Result struct {
 	CertNotAfter time.Time `json:"cert_not_after,omitzero"`
 	// Queue holds the figures of a queue probe, nil for other probes.
 	Queue *QueueStats `json:"queue,omitempty"`
+	// State is the prober's own state after the run (a queue's window of
+	// samples), opaque to all but the prober, nil for stateless probers:
+	// the engine publishes it so that another replica's prober, given it
+	// with RestoreState, continues where this one stopped.
+	State []byte `json:"-"`
 }
 
 // Prober runs one probe. Implementations honour ctx's deadline in every
 // dial, read and write, and never block past it.
 type Prober interface {
 	Probe(ctx context.Context) Result
+}
+
+// Restorer is a stateful Prober that can continue from the State another
+// replica's prober of the same check handed on.
+type Restorer interface {
+	RestoreState(state []byte) error
 }
 
 // ProberFunc adapts a function to a Prober.

@@ -149,6 +149,7 @@ func (q *Queue) Probe(ctx context.Context) Result {
 	res.Status, res.Reason = v.status, v.reason
 	res.Message = clip(v.message(q.name, stats))
 	res.Queue = &stats
+	res.State = encodeWindow(w)
 	return res
 }
 
