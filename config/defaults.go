@@ -55,6 +55,9 @@ func defaultValues() map[string]any {
 			"dial_timeout": "2s",
 			"timeout":      "2s",
 		},
+		"ownership": map[string]any{
+			"lease_duration": "15s",
+		},
 		"page": map[string]any{
 			"id":        "tocsin",
 			"name":      "Status",

@@ -13,6 +13,7 @@ import (
 type Config struct {
 	Server      Server        `koanf:"server"`
 	Redis       Redis         `koanf:"redis"`
+	Ownership   Ownership     `koanf:"ownership"`
 	Page        Page          `koanf:"page"`
 	Log         Log           `koanf:"log"`
 	Defaults    Defaults      `koanf:"defaults"`
@@ -59,6 +60,18 @@ type Redis struct {
 	DialTimeout time.Duration `koanf:"dial_timeout"`
 	// Timeout bounds every read and write to Redis.
 	Timeout time.Duration `koanf:"timeout"`
+}
+
+// Ownership configures how the replicas on one Redis share the
+// components: each live replica holds a membership lease, and each
+// component (with its checks) has one owner among them.
+type Ownership struct {
+	// LeaseDuration is how long a replica that stopped renewing its lease
+	// (it died, froze, or lost Redis) keeps its components: then the
+	// others take them over, within one check interval more. Shorter means
+	// faster takeover and more lease traffic (a round per replica at least
+	// every second, a fifth of this when shorter).
+	LeaseDuration time.Duration `koanf:"lease_duration"`
 }
 
 // Page describes the public status page.

@@ -24,6 +24,7 @@ func (c *Config) validate() problems {
 	var p problems
 	c.Server.validate(&p)
 	c.Redis.validate(&p)
+	c.Ownership.validate(&p)
 	c.Page.validate(&p)
 	c.Log.validate(&p)
 	c.Defaults.validate(&p)
@@ -50,6 +51,20 @@ func (r Redis) validate(p *problems) {
 	}
 	positive(p, "redis.dial_timeout", r.DialTimeout)
 	positive(p, "redis.timeout", r.Timeout)
+}
+
+// Lease bounds: a lease shorter than a few Redis round trips expires while
+// it is renewed; one longer than ten minutes leaves a dead replica's checks
+// unprobed for that long.
+const (
+	minLease = 100 * time.Millisecond
+	maxLease = 10 * time.Minute
+)
+
+func (o Ownership) validate(p *problems) {
+	if o.LeaseDuration < minLease || o.LeaseDuration > maxLease {
+		p.addf("ownership.lease_duration", "must be between %s and %s", minLease, maxLease)
+	}
 }
 
 func (pg Page) validate(p *problems) {
