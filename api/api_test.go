@@ -15,8 +15,9 @@ import (
 	"github.com/tocsin/tocsin/api"
 	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/incident"
-	"github.com/tocsin/tocsin/incident/redisstore"
+	"github.com/tocsin/tocsin/internal/ownertest"
 	"github.com/tocsin/tocsin/internal/redistest"
+	"github.com/tocsin/tocsin/redisstore"
 	"github.com/tocsin/tocsin/status"
 )
 
@@ -86,8 +87,9 @@ func (f *fixture) post(path, body string) (int, map[string]any) {
 // open makes an automatic incident "a" for component web.
 func (f *fixture) open(comp string, s detector.ComponentStatus, off time.Duration) incident.Transition {
 	f.t.Helper()
+	fence := ownertest.Claim(f.t, f.store, "r1", comp)[comp].Fence
 	tr, err := f.store.Observe(f.t.Context(), incident.Observation{
-		Component: comp, ComponentName: comp, Status: s, At: t0.Add(off), NewID: "a",
+		Component: comp, ComponentName: comp, Status: s, At: t0.Add(off), NewID: "a", Fence: fence,
 		Body:   comp + " is " + s.Label() + ".",
 		Policy: incident.Policy{GroupWindow: 15 * time.Minute, ReopenWindow: 30 * time.Minute, ResolveAfter: 5 * time.Minute},
 	})

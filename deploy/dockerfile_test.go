@@ -296,7 +296,7 @@ func copyContext(root, dst string) error {
 	if err != nil {
 		return err
 	}
-	for _, need := range []string{"go.mod", "go.sum", "cmd/tocsin/main.go", "status/page.html.tmpl", "incident/redisstore/observe.lua"} {
+	for _, need := range []string{"go.mod", "go.sum", "cmd/tocsin/main.go", "status/page.html.tmpl", "redisstore/observe.lua"} {
 		if ex, _ := pm.MatchesOrParentMatches(need); ex {
 			return fmt.Errorf("%s excludes %s, which the build needs", dockerignoreFile, need)
 		}

@@ -12,8 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tocsin/tocsin/config"
-	"github.com/tocsin/tocsin/incident/redisstore"
 	"github.com/tocsin/tocsin/probe"
+	"github.com/tocsin/tocsin/redisstore"
 )
 
 // BenchmarkRecord50k measures the per-result cost on the probing path with

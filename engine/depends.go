@@ -1,9 +1,6 @@
 package engine
 
-import (
-	"github.com/tocsin/tocsin/config"
-	"github.com/tocsin/tocsin/detector"
-)
+import "github.com/tocsin/tocsin/config"
 
 // parentsFirst orders components so that each comes after the components it
 // depends on, otherwise keeping config order. A cycle (which validation
@@ -30,18 +27,6 @@ func parentsFirst(cs []config.Component) []config.Component {
 	}
 	for _, c := range cs {
 		visit(c)
-	}
-	return out
-}
-
-// badParents returns the ids of the components comp depends on whose known
-// status is not operational, in depends_on order; nil if none.
-func badParents(comp config.Component, verdicts map[string]detector.Verdict) []string {
-	var out []string
-	for _, d := range comp.DependsOn {
-		if v, ok := verdicts[d]; ok && v.Known && v.Status != detector.Operational {
-			out = append(out, d)
-		}
 	}
 	return out
 }

@@ -15,8 +15,10 @@ import (
 
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/incident"
-	"github.com/tocsin/tocsin/incident/redisstore"
+	"github.com/tocsin/tocsin/internal/ownertest"
+	"github.com/tocsin/tocsin/ownership"
 	"github.com/tocsin/tocsin/probe"
+	"github.com/tocsin/tocsin/redisstore"
 )
 
 type clock struct {
@@ -32,26 +34,30 @@ func (c *clock) add(d time.Duration) {
 }
 
 type fixture struct {
+	t     *testing.T
 	eng   *Engine
-	store incident.Store
+	store *redisstore.Store
 	clk   *clock
 	reg   *prometheus.Registry
 	mr    *miniredis.Miniredis
 	cfg   *config.Config
 }
 
+// newFixture is an engine of replica r1 on miniredis, owning every
+// component of its config.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	mr := miniredis.RunT(t)
 	client := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { _ = client.Close() })
 	reg := prometheus.NewRegistry()
-	store, err := InstrumentStore(redisstore.New(client, "t:"), reg)
+	store, err := redisstore.NewInstrumented(client, "t:", reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	clk := &clock{t: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
-	eng, err := New(Options{Store: store, Registry: reg, Logger: slog.New(slog.DiscardHandler), Now: clk.now})
+	eng, err := New(Options{Store: store, Checks: store, Member: "r1", Registry: reg,
+		Logger: slog.New(slog.DiscardHandler), Now: clk.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +70,20 @@ func newFixture(t *testing.T) *fixture {
 		},
 	}
 	eng.Configure(cfg)
-	return &fixture{eng: eng, store: store, clk: clk, reg: reg, mr: mr, cfg: cfg}
+	f := &fixture{t: t, eng: eng, store: store, clk: clk, reg: reg, mr: mr, cfg: cfg}
+	f.own(eng, "r1", "web", "api")
+	return f
+}
+
+// own grants comps to member and hands the grants to eng, as the
+// ownership manager does.
+func (f *fixture) own(eng *Engine, member string, comps ...string) {
+	f.t.Helper()
+	var acq []ownership.Acquired
+	for _, g := range ownertest.Claim(f.t, f.store, member, comps...) {
+		acq = append(acq, ownership.Acquired{Grant: g})
+	}
+	eng.Adopt(context.Background(), acq)
 }
 
 // feed records results ("u", "d", "D") for a check, 10 s apart, then lets
@@ -150,7 +169,7 @@ func TestEngineRetriesWhenStoreIsDown(t *testing.T) {
 	f.feed("web-home", "u")
 	f.mr.SetError("LOADING Redis is loading the dataset in memory")
 	f.feed("web-home", "DD")
-	if got := storeErrors(t, f.reg, "observe"); got < 1 {
+	if got := storeErrors(t, f.reg, "publish_checks"); got < 1 {
 		t.Errorf("store errors not counted: %v", got)
 	}
 	f.mr.SetError("")
@@ -208,8 +227,9 @@ func storeErrors(t *testing.T, reg *prometheus.Registry, op string) float64 {
 }
 
 // A store that lost its data (Redis restarted without persistence, or was
-// flushed) is repopulated by the periodic resync.
-func TestEngineResyncsAStoreThatLostItsData(t *testing.T) {
+// flushed) is repopulated at the next pass once the ownership manager has
+// the grants back and says so (StoreReset), not at the periodic resync.
+func TestEngineRepopulatesAStoreThatLostItsData(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.feed("web-home", "uDD")
@@ -217,15 +237,55 @@ func TestEngineResyncsAStoreThatLostItsData(t *testing.T) {
 		t.Fatal("no incident")
 	}
 	f.mr.FlushAll()
-	f.eng.flush(context.Background())
-	if len(f.state(t).Incidents) != 0 {
-		t.Fatal("flush resent acknowledged state without a resync")
+	// The manager re-claims what it held (Continue: the state here is the
+	// latest there is) and reports the reset.
+	var acq []ownership.Acquired
+	for _, g := range ownertest.Claim(t, f.store, "r1", "web", "api") {
+		acq = append(acq, ownership.Acquired{Grant: g, Continue: true})
 	}
-	f.clk.add(resyncEvery)
-	f.eng.tick(context.Background())
+	f.eng.StoreReset()
+	f.eng.Adopt(context.Background(), acq)
 	f.eng.flush(context.Background())
 	if st := f.state(t); len(st.Incidents) != 1 || st.Components["web"].Status != "major_outage" {
-		t.Fatalf("after resync: %+v", st)
+		t.Fatalf("after the reset: %+v", st)
+	}
+	ch, err := f.store.ChecksSince(context.Background(), 0, 100)
+	if err != nil || len(ch.Checks) != 2 {
+		t.Fatalf("check states published again: %+v, %v", ch, err)
+	}
+}
+
+// A write the store rejects as stale (another replica owns the component
+// now) drops the component here at once: no more results, states or
+// observations for it, and the ownership manager is told.
+func TestEngineDropsAFencedComponent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var told []string
+	eng, err := New(Options{Store: f.store, Checks: f.store, Member: "r1", Registry: prometheus.NewRegistry(),
+		Logger: slog.New(slog.DiscardHandler), Now: f.clk.now,
+		OnFenced: func(c string, _ ownership.Fence) { told = append(told, c) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Configure(f.cfg)
+	f.own(eng, "r1", "web", "api")
+	f.eng = eng
+	f.feed("web-home", "u")
+	ownertest.Claim(t, f.store, "r2", "web") // r2 takes web over
+	f.feed("web-home", "DD")
+	if len(told) != 1 || told[0] != "web" {
+		t.Fatalf("OnFenced calls %v, want [web]", told)
+	}
+	if st := f.state(t); len(st.Incidents) != 0 || st.Components["web"].Status.Rank() > 0 {
+		t.Fatalf("a fenced replica changed the state: %+v", st)
+	}
+	f.feed("web-home", "DD")
+	if len(told) != 1 {
+		t.Errorf("OnFenced calls after the drop: %v", told)
+	}
+	if n, _ := testutil.GatherAndCount(f.reg, "tocsin_probe_success"); n != 0 {
+		t.Errorf("series of a dropped component's check: %d", n)
 	}
 }
 
@@ -259,8 +319,13 @@ func TestComponentRemovedWhileDownIsSwept(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.feed("api-health", "uDD")
-	// A new process whose config no longer has api.
-	eng, err := New(Options{Store: f.store, Registry: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler), Now: f.clk.now})
+	// The first process is gone (it left the membership); a new one's
+	// config no longer has api.
+	if _, err := f.store.Lease(context.Background(), ownership.LeaseRequest{Member: "r1", Leave: true, Epoch: -1}); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := New(Options{Store: f.store, Checks: f.store, Member: "r2", Registry: prometheus.NewRegistry(),
+		Logger: slog.New(slog.DiscardHandler), Now: f.clk.now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,16 +1,13 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tocsin/tocsin/detector"
-	"github.com/tocsin/tocsin/incident"
 	"github.com/tocsin/tocsin/probe"
-	"github.com/tocsin/tocsin/uptime"
 )
 
 // metrics are the probe and incident series of SPEC §5 that the engine owns.
@@ -26,6 +23,8 @@ type metrics struct {
 	queueRate   *prometheus.GaugeVec
 	opened      prometheus.Counter
 	resolved    prometheus.Counter
+	ownedChecks prometheus.Gauge
+	configured  prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -65,9 +64,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		resolved: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tocsin_incidents_resolved_total", Help: "Incidents resolved by this process.",
 		}),
+		ownedChecks: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tocsin_owned_checks", Help: "Checks this replica owns and probes: those of the components it owns.",
+		}),
+		configured: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tocsin_checks_configured", Help: "Checks in the config this replica has in force.",
+		}),
 	}
 	for _, c := range []prometheus.Collector{m.success, m.duration, m.phases, m.results, m.checkStatus, m.lastEval,
-		m.queueDepth, m.queueAge, m.queueRate, m.opened, m.resolved} {
+		m.queueDepth, m.queueAge, m.queueRate, m.opened, m.resolved, m.ownedChecks, m.configured} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("engine: register metrics: %w", err)
 		}
@@ -131,97 +136,4 @@ func (m *metrics) forget(check string) {
 	m.queueDepth.DeletePartialMatch(l)
 	m.queueAge.DeletePartialMatch(l)
 	m.queueRate.DeletePartialMatch(l)
-}
-
-// InstrumentStore counts the store's errors by operation in
-// tocsin_store_errors_total. Wrap the store once and share the wrapper.
-func InstrumentStore(s incident.Store, reg prometheus.Registerer) (incident.Store, error) {
-	is, _, err := InstrumentStores(s, nil, reg)
-	return is, err
-}
-
-// UptimeWriter takes the engine's uptime batches; *uptime.Store is one.
-type UptimeWriter interface {
-	Write(ctx context.Context, writer string, seq uint64, b uptime.Batch) (skipped int, err error)
-}
-
-// UptimeStore is an UptimeWriter that the status page also reads.
-type UptimeStore interface {
-	UptimeWriter
-	uptime.Reader
-}
-
-// InstrumentStores is InstrumentStore for the incident store and the uptime
-// store together, counted in the same family; u may be nil.
-func InstrumentStores(s incident.Store, u UptimeStore, reg prometheus.Registerer) (incident.Store, UptimeStore, error) {
-	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tocsin_store_errors_total", Help: "Failed store operations.",
-	}, []string{"operation"})
-	if err := reg.Register(errs); err != nil {
-		return nil, nil, fmt.Errorf("engine: register store metrics: %w", err)
-	}
-	for _, op := range []string{"observe", "tick", "version", "load", "uptime_write", "uptime_read"} {
-		errs.WithLabelValues(op)
-	}
-	var iu UptimeStore
-	if u != nil {
-		iu = &instrumentedUptime{UptimeStore: u, errs: errs}
-	}
-	return &instrumented{Store: s, errs: errs}, iu, nil
-}
-
-type instrumentedUptime struct {
-	UptimeStore
-	errs *prometheus.CounterVec
-}
-
-func (u *instrumentedUptime) Write(ctx context.Context, writer string, seq uint64, b uptime.Batch) (int, error) {
-	skipped, err := u.UptimeStore.Write(ctx, writer, seq, b)
-	if err != nil {
-		u.errs.WithLabelValues("uptime_write").Inc()
-	}
-	return skipped, err
-}
-
-func (u *instrumentedUptime) Components(ctx context.Context, ids []string, days int, now time.Time, loc *time.Location) (map[string][]uptime.ComponentDay, error) {
-	out, err := u.UptimeStore.Components(ctx, ids, days, now, loc)
-	if err != nil {
-		u.errs.WithLabelValues("uptime_read").Inc()
-	}
-	return out, err
-}
-
-type instrumented struct {
-	incident.Store
-	errs *prometheus.CounterVec
-}
-
-func (s *instrumented) count(op string, err error) {
-	if err != nil {
-		s.errs.WithLabelValues(op).Inc()
-	}
-}
-
-func (s *instrumented) Observe(ctx context.Context, o incident.Observation) (incident.Transition, error) {
-	t, err := s.Store.Observe(ctx, o)
-	s.count("observe", err)
-	return t, err
-}
-
-func (s *instrumented) Tick(ctx context.Context, now time.Time, p incident.Policy, body string) ([]incident.Transition, error) {
-	t, err := s.Store.Tick(ctx, now, p, body)
-	s.count("tick", err)
-	return t, err
-}
-
-func (s *instrumented) Version(ctx context.Context) (int64, error) {
-	v, err := s.Store.Version(ctx)
-	s.count("version", err)
-	return v, err
-}
-
-func (s *instrumented) Load(ctx context.Context, limit int) (incident.State, error) {
-	st, err := s.Store.Load(ctx, limit)
-	s.count("load", err)
-	return st, err
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/incident"
+	"github.com/tocsin/tocsin/ownership"
 )
 
 // retire marks components of old that are not in next; a component that
@@ -21,8 +22,10 @@ func (e *Engine) retire(old, next []config.Component) {
 	for _, c := range old {
 		if !keep[c.ID] {
 			e.retired[c.ID] = c.Name
+			if _, ok := e.owned[c.ID]; ok {
+				e.releaseLocked(c.ID)
+			}
 			delete(e.acked, c.ID)
-			e.up.Forget(c.ID)
 		}
 	}
 }
@@ -37,6 +40,7 @@ func (e *Engine) retirements(now time.Time) []incident.Observation {
 			Component: id, ComponentName: name, Status: detector.Operational, At: now,
 			Body:  fmt.Sprintf("%s was removed from monitoring.", name),
 			NewID: incident.NewID(), Policy: policy(e.cfg.Incidents),
+			Retire: true, Fence: ownership.Fence{Member: e.o.Member},
 		})
 	}
 	return out

@@ -30,7 +30,7 @@ const MaxBodyBytes = 10 << 10
 // is convenient but ends up in the access logs of every proxy on the way;
 // prefer the header where the client can send one.
 type Handler struct {
-	store  *Store
+	store  Beater
 	checks func() map[string]config.HeartbeatCheck
 	now    func() time.Time
 	log    *slog.Logger
@@ -41,7 +41,7 @@ type Handler struct {
 // reload takes effect at once. now stamps the beats (nil: time.Now).
 // Nothing is logged of the request but the check, the kind and errors: never
 // the token, the URL (which may carry it) or the body.
-func NewHandler(store *Store, checks func() map[string]config.HeartbeatCheck, now func() time.Time, logger *slog.Logger) http.Handler {
+func NewHandler(store Beater, checks func() map[string]config.HeartbeatCheck, now func() time.Time, logger *slog.Logger) http.Handler {
 	if now == nil {
 		now = time.Now
 	}

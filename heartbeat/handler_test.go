@@ -14,12 +14,18 @@ import (
 	"github.com/tocsin/tocsin/heartbeat"
 	"github.com/tocsin/tocsin/internal/redistest"
 	"github.com/tocsin/tocsin/probe"
+	"github.com/tocsin/tocsin/redisstore"
 	"github.com/tocsin/tocsin/status"
 
 	"github.com/tocsin/tocsin/internal/syncbuf"
 )
 
 const testToken = "hb-token-7f3a9c" // never to be seen in logs
+
+// t0 is the injected time the tests count from.
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func at(d time.Duration) time.Time { return t0.Add(d) }
 
 // clock is a settable time source.
 type clock struct {
@@ -34,7 +40,7 @@ func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 // fixture is the beat API mounted on a status.Server, as cmd mounts it.
 type fixture struct {
 	redis *redistest.Server
-	store *heartbeat.Store
+	store *redisstore.Store
 	clock *clock
 	url   string // base URL of the test server
 	logs  *syncbuf.Buffer
@@ -43,7 +49,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{redis: redistest.Start(t), clock: &clock{t: t0}, logs: &syncbuf.Buffer{}}
-	f.store = heartbeat.NewStore(f.redis.Client(t), "tocsin:")
+	f.store = redisstore.New(f.redis.Client(t), "tocsin:")
 	checks := map[string]config.HeartbeatCheck{
 		"job":    {Period: time.Minute, Grace: 30 * time.Second},
 		"secure": {Period: time.Minute, Grace: 30 * time.Second, Token: testToken},
@@ -181,8 +187,8 @@ func TestHandlerStores(t *testing.T) {
 		t.Errorf("secure = %+v, %v; want nothing stored", b, err)
 	}
 	keys, _ := f.redis.Client(t).Keys(t.Context(), "*").Result()
-	if len(keys) != 1 || keys[0] != "tocsin:{hb}:job" {
-		t.Errorf("keys = %q; want only tocsin:{hb}:job (no body, no unknown check)", keys)
+	if len(keys) != 1 || keys[0] != "tocsin:{st}:hb:job" {
+		t.Errorf("keys = %q; want only tocsin:{st}:hb:job (no body, no unknown check)", keys)
 	}
 }
 
@@ -211,7 +217,7 @@ func TestHandlerAlone(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	checks := map[string]config.HeartbeatCheck{"job": {Period: time.Minute}}
-	h := heartbeat.NewHandler(heartbeat.NewStore(srv.Client(t), "tocsin:"),
+	h := heartbeat.NewHandler(redisstore.New(srv.Client(t), "tocsin:"),
 		func() map[string]config.HeartbeatCheck { return checks }, nil, nil)
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/heartbeats/{check}", h)

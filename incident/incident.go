@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin/detector"
+	"github.com/tocsin/tocsin/ownership"
 )
 
 // ComponentStatus is a component's Statuspage status.
@@ -116,11 +117,20 @@ type Observation struct {
 	// news even when the status does not change. Empty when operational.
 	Detail string
 	// Parents are the ids of the components this one depends on (config
-	// depends_on) that are not operational now. A component turning bad
-	// outside any incident joins an open incident in which one of them is
-	// bad, whatever the group window, and the update names the parent.
+	// depends_on). A component turning bad outside any incident joins an
+	// open incident in which one of them is bad, whatever the group window,
+	// and the update names the parent. The store judges the parents by
+	// what it holds, so a parent owned by another replica counts too.
 	Parents []string
 	Policy  Policy
+	// Fence is the grant of the component's owner, on whose behalf the
+	// observation is written; a stale one is rejected with
+	// ownership.ErrFenced.
+	Fence ownership.Fence
+	// Retire says the component left the config: the observation (status
+	// operational) ends its part in incidents. Any replica may retire a
+	// component that no live replica owns; Fence.Member names the caller.
+	Retire bool
 }
 
 // Action is what a transition did.
@@ -145,6 +155,16 @@ type Transition struct {
 	Impact     Impact
 }
 
+// TickRequest asks the store for the time-based transitions due at Now.
+type TickRequest struct {
+	Now          time.Time
+	Policy       Policy
+	ResolvedBody string
+	// Member is the replica asking; only one holding a live membership
+	// lease may (ownership.ErrFenced otherwise).
+	Member string
+}
+
 // ComponentState is a component's stored status.
 type ComponentState struct {
 	Status    ComponentStatus
@@ -153,11 +173,25 @@ type ComponentState struct {
 
 // State is everything the status API shows, read in one consistent step.
 type State struct {
-	Version    int64
-	Components map[string]ComponentState
+	Version int64
+	// UpdatedAt is when the state last changed and CreatedAt when the
+	// store was first written, both by the store's clock, which every
+	// replica shares (zero if never).
+	UpdatedAt, CreatedAt time.Time
+	Components           map[string]ComponentState
 	// Incidents holds the open incidents and the most recent others, newest
 	// first.
 	Incidents []Incident
+}
+
+// Versions tell a reader, in one cheap read, whether to read again.
+type Versions struct {
+	// State changes with every change of the State; Checks with every
+	// change of the published check states.
+	State, Checks int64
+	// Created is when the store was first written: a change means it lost
+	// its data. Now is the store's clock, which every replica shares.
+	Created, Now time.Time
 }
 
 // Store applies incident transitions atomically. Implementations must make
@@ -168,7 +202,7 @@ type Store interface {
 	Observe(ctx context.Context, o Observation) (Transition, error)
 	// Tick resolves incidents whose monitoring period has passed and trims
 	// resolved incidents older than the retention.
-	Tick(ctx context.Context, now time.Time, p Policy, resolvedBody string) ([]Transition, error)
+	Tick(ctx context.Context, t TickRequest) ([]Transition, error)
 	// Version returns a counter that changes whenever the state does.
 	Version(ctx context.Context) (int64, error)
 	// Load reads the state: all component statuses, all open incidents and the

@@ -20,6 +20,8 @@ import (
 
 type storedState struct {
 	Version    int64                      `json:"version"`
+	Updated    unixMS                     `json:"updated"`
+	Created    unixMS                     `json:"created"`
 	Components map[string]storedComponent `json:"components"`
 	Incidents  []storedIncident           `json:"incidents"`
 }
@@ -95,6 +97,8 @@ func decodeState(raw []byte) (incident.State, error) {
 	}
 	st := incident.State{
 		Version:    ss.Version,
+		UpdatedAt:  ss.Updated.time(),
+		CreatedAt:  ss.Created.time(),
 		Components: make(map[string]incident.ComponentState, len(ss.Components)),
 		Incidents:  make([]incident.Incident, 0, len(ss.Incidents)),
 	}

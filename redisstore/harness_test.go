@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,8 +15,10 @@ import (
 
 	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/incident"
-	"github.com/tocsin/tocsin/incident/redisstore"
+	"github.com/tocsin/tocsin/internal/ownertest"
 	"github.com/tocsin/tocsin/internal/redistest"
+	"github.com/tocsin/tocsin/ownership"
+	"github.com/tocsin/tocsin/redisstore"
 )
 
 const (
@@ -63,6 +66,9 @@ func backends(t *testing.T) []backend {
 var prefixSeq atomic.Int64
 
 // env is one test's store plus helpers that fail the test on store errors.
+// It is a live member of the ownership membership ("r1", with a lease
+// long enough for any test) and claims each component it observes, so its
+// writes carry a current fence.
 type env struct {
 	t      *testing.T
 	ctx    context.Context
@@ -70,6 +76,9 @@ type env struct {
 	prefix string
 	store  *redisstore.Store
 	policy incident.Policy
+	member string
+	mu     sync.Mutex // guards fences: tests observe from several goroutines
+	fences map[string]ownership.Fence
 }
 
 func newEnv(t *testing.T, client redis.UniversalClient) *env {
@@ -77,19 +86,48 @@ func newEnv(t *testing.T, client redis.UniversalClient) *env {
 	return &env{
 		t: t, ctx: t.Context(), client: client, prefix: prefix,
 		store: redisstore.New(client, prefix), policy: defaultPolicy(),
+		member: "r1", fences: map[string]ownership.Fence{},
 	}
+}
+
+// fence returns the env's grant of comp, claiming it first if need be.
+func (e *env) fence(comp string) ownership.Fence {
+	e.t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if f, ok := e.fences[comp]; ok {
+		return f
+	}
+	for c, g := range claim(e.t, e.store, e.member, comp) {
+		e.fences[c] = g.Fence
+	}
+	return e.fences[comp]
+}
+
+// claim makes member a live member and claims comps for it.
+func claim(t *testing.T, s *redisstore.Store, member string, comps ...string) map[string]ownership.Grant {
+	t.Helper()
+	return ownertest.Claim(t, s, member, comps...)
 }
 
 // obs builds the observation that component comp is status at base+off.
 func (e *env) obs(off time.Duration, comp string, status incident.ComponentStatus, newID string) incident.Observation {
+	e.t.Helper()
+	return obsAs(e.fence(comp), e.policy, off, comp, status, newID)
+}
+
+// obsAs is the observation that comp is status at base+off, written with
+// fence f (claimed by nobody here).
+func obsAs(f ownership.Fence, p incident.Policy, off time.Duration, comp string, status incident.ComponentStatus, newID string) incident.Observation {
 	return incident.Observation{
+		Fence:         f,
 		Component:     comp,
 		ComponentName: names[comp],
 		Status:        status,
 		At:            at(off),
 		Body:          fmt.Sprintf("%s is %s.", names[comp], status.Label()),
 		NewID:         newID,
-		Policy:        e.policy,
+		Policy:        p,
 	}
 }
 
@@ -129,11 +167,21 @@ func (e *env) observeWith(off time.Duration, comp string, status incident.Compon
 
 func (e *env) tick(off time.Duration) []incident.Transition {
 	e.t.Helper()
-	trs, err := e.store.Tick(e.ctx, at(off), e.policy, "This incident has been resolved.")
+	trs, err := e.store.Tick(e.ctx, e.tickReq(off, "This incident has been resolved."))
 	if err != nil {
 		e.t.Fatalf("Tick(%s): %v", off, err)
 	}
 	return trs
+}
+
+// tickReq is a Tick at base+off by the env's member.
+func (e *env) tickReq(off time.Duration, body string) incident.TickRequest {
+	e.mu.Lock()
+	if len(e.fences) == 0 {
+		claim(e.t, e.store, e.member) // joins the membership
+	}
+	e.mu.Unlock()
+	return incident.TickRequest{Now: at(off), Policy: e.policy, ResolvedBody: body, Member: e.member}
 }
 
 func (e *env) load(limit int) incident.State {

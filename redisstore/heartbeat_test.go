@@ -1,4 +1,4 @@
-package heartbeat_test
+package redisstore_test
 
 import (
 	"fmt"
@@ -8,42 +8,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/tocsin/tocsin/heartbeat"
 	"github.com/tocsin/tocsin/internal/redistest"
 	"github.com/tocsin/tocsin/probe"
+	"github.com/tocsin/tocsin/redisstore"
 )
 
-// t0 is the injected time the tests count from.
-var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
-func at(d time.Duration) time.Time { return t0.Add(d) }
-
-// backend is a Redis the store tests run against: a real redis-server, and
-// miniredis, which backs the embedded store.
-type backend struct {
-	name   string
-	client redis.UniversalClient
-}
-
-func backends(t *testing.T) []backend {
-	t.Helper()
-	mr := miniredis.RunT(t)
-	mc := redis.NewClient(&redis.Options{Addr: mr.Addr(), DialTimeout: time.Second, ReadTimeout: 2 * time.Second,
-		WriteTimeout: 2 * time.Second, ContextTimeoutEnabled: true})
-	t.Cleanup(func() { _ = mc.Close() })
-	return []backend{{"redis", redistest.Start(t).Client(t)}, {"miniredis", mc}}
-}
-
-func TestStore(t *testing.T) {
+func TestHeartbeatStore(t *testing.T) {
 	t.Parallel()
 	for _, be := range backends(t) {
 		t.Run(be.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			s := heartbeat.NewStore(be.client, "tocsin:")
+			s := redisstore.New(be.client, "tocsin:")
 
 			b, err := s.Beats(ctx, "job")
 			if err != nil || b != (probe.Beats{}) {
@@ -81,7 +58,7 @@ func TestStore(t *testing.T) {
 			}
 
 			// The documented layout: one hash, unix ms.
-			raw, err := be.client.HGetAll(ctx, "tocsin:{hb}:job").Result()
+			raw, err := be.client.HGetAll(ctx, "tocsin:{st}:hb:job").Result()
 			wantRaw := map[string]string{
 				"first_seen": ms(at(0)), "start": ms(at(time.Minute)),
 				"fail": ms(at(3 * time.Minute)), "success": ms(at(4*time.Minute + 250*time.Millisecond)),
@@ -109,8 +86,8 @@ func TestStore(t *testing.T) {
 				t.Errorf("after Forget: %+v, %v", b, err)
 			}
 
-			be.client.HSet(ctx, "tocsin:{hb}:bad", "success", "yesterday")
-			if _, err := s.Beats(ctx, "bad"); err == nil || err.Error() != `heartbeat: read beats of "bad": field success: not unix milliseconds` {
+			be.client.HSet(ctx, "tocsin:{st}:hb:bad", "success", "yesterday")
+			if _, err := s.Beats(ctx, "bad"); err == nil || err.Error() != `redisstore: read beats of "bad": field success: not unix milliseconds` {
 				t.Errorf("malformed field: %v", err)
 			}
 		})
@@ -121,12 +98,12 @@ func ms(t time.Time) string { return fmt.Sprint(t.UnixMilli()) }
 
 // TestStoreConcurrentBeats: beats racing from many replicas leave the latest
 // time of each kind, and first_seen is the earliest write's.
-func TestStoreConcurrentBeats(t *testing.T) {
+func TestHeartbeatConcurrentBeats(t *testing.T) {
 	t.Parallel()
 	for _, be := range backends(t) {
 		t.Run(be.name, func(t *testing.T) {
 			t.Parallel()
-			s := heartbeat.NewStore(be.client, "tocsin:")
+			s := redisstore.New(be.client, "tocsin:")
 			var wg sync.WaitGroup
 			for i := range 50 {
 				wg.Go(func() {
@@ -149,10 +126,10 @@ func TestStoreConcurrentBeats(t *testing.T) {
 
 // TestStoreOneCommand: a beat is one script run (one round trip, atomic),
 // whatever it changes.
-func TestStoreOneCommand(t *testing.T) {
+func TestHeartbeatOneCommand(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	s := heartbeat.NewStore(srv.Client(t), "tocsin:")
+	s := redisstore.New(srv.Client(t), "tocsin:")
 	if err := s.Beat(t.Context(), "job", heartbeat.Success, at(0)); err != nil { // loads the script
 		t.Fatal(err)
 	}
@@ -171,12 +148,12 @@ func TestStoreOneCommand(t *testing.T) {
 	}
 }
 
-func TestStoreDown(t *testing.T) {
+func TestHeartbeatStoreDown(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	s := heartbeat.NewStore(srv.Client(t), "tocsin:")
+	s := redisstore.New(srv.Client(t), "tocsin:")
 	srv.Stop()
-	if err := s.Beat(t.Context(), "job", heartbeat.Success, at(0)); err == nil || !strings.HasPrefix(err.Error(), `heartbeat: beat "job" (success): `) {
+	if err := s.Beat(t.Context(), "job", heartbeat.Success, at(0)); err == nil || !strings.HasPrefix(err.Error(), `redisstore: beat "job" (success): `) {
 		t.Errorf("Beat with Redis down: %v", err)
 	}
 	if _, err := s.Beats(t.Context(), "job"); err == nil {
@@ -184,5 +161,34 @@ func TestStoreDown(t *testing.T) {
 	}
 	if err := s.Touch(t.Context(), "job", at(0)); err == nil {
 		t.Error("Touch with Redis down succeeded")
+	}
+}
+
+// TestHeartbeatReadsSchema1Keys: beats a schema-1 replica still takes
+// during a rolling upgrade (its key, <prefix>{hb}:<check>) count: each time
+// is the later of both places, first_seen the earlier; Forget drops both.
+func TestHeartbeatReadsSchema1Keys(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			s := redisstore.New(be.client, "tocsin:")
+			if err := s.Beat(ctx, "job", heartbeat.Success, at(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			be.client.HSet(ctx, "tocsin:{hb}:job", "first_seen", ms(at(-time.Hour)), "success", ms(at(2*time.Minute)),
+				"fail", ms(at(30*time.Second)))
+			want := probe.Beats{FirstSeen: at(-time.Hour), LastSuccess: at(2 * time.Minute), LastFail: at(30 * time.Second)}
+			if b, err := s.Beats(ctx, "job"); err != nil || b != want {
+				t.Errorf("Beats = %+v, %v; want %+v", b, err, want)
+			}
+			if err := s.Forget(ctx, "job"); err != nil {
+				t.Fatal(err)
+			}
+			if n := be.client.Exists(ctx, "tocsin:{hb}:job", "tocsin:{st}:hb:job").Val(); n != 0 {
+				t.Errorf("%d keys left after Forget", n)
+			}
+		})
 	}
 }

@@ -2,26 +2,28 @@ package redisstore
 
 import (
 	"context"
-	_ "embed"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/tocsin/tocsin/incident"
 )
 
-//go:embed human.lua
-var humanLua string
-
-// humanScript runs every human action; a Script holds only its source and
-// hash, so one serves every Store.
-var humanScript = redis.NewScript(libLua + humanLua)
-
 var _ incident.HumanStore = (*Store)(nil)
+
+// humanArgs are human.lua's arguments; which are set depends on Op.
+type humanArgs struct {
+	Op         string      `json:"op"`
+	ID         string      `json:"id"`
+	At         int64       `json:"at"`
+	Name       string      `json:"name,omitempty"`
+	Status     string      `json:"status,omitempty"`
+	Body       string      `json:"body"`
+	Impact     string      `json:"impact,omitempty"`
+	Components [][2]string `json:"components,omitempty"`
+}
 
 // CreateIncident opens a manual incident in one atomic script: not
 // automatic, name-locked, its first update marked as written by a person.
@@ -39,19 +41,12 @@ func (s *Store) CreateIncident(ctx context.Context, m incident.ManualIncident) (
 	if status == "" {
 		status = incident.Investigating
 	}
-	comps := ""
-	if len(m.Components) > 0 {
-		pairs := make([][2]string, 0, len(m.Components))
-		for _, c := range slices.Sorted(maps.Keys(m.Components)) {
-			pairs = append(pairs, [2]string{c, string(m.Components[c])})
-		}
-		b, err := json.Marshal(pairs)
-		if err != nil {
-			return incident.Incident{}, fmt.Errorf("redisstore: create incident %q: %w", id, err)
-		}
-		comps = string(b)
+	var pairs [][2]string
+	for _, c := range slices.Sorted(maps.Keys(m.Components)) {
+		pairs = append(pairs, [2]string{c, string(m.Components[c])})
 	}
-	return s.human(ctx, "create", id, m.At, m.Name, string(status), m.Body, string(m.Impact), comps)
+	return s.human(ctx, humanArgs{Op: "create", ID: id, At: m.At.UnixMilli(), Name: m.Name,
+		Status: string(status), Body: m.Body, Impact: string(m.Impact), Components: pairs})
 }
 
 // AddUpdate adds a person's update and moves the incident to its status in
@@ -63,7 +58,7 @@ func (s *Store) AddUpdate(ctx context.Context, id string, u incident.HumanUpdate
 	if err := u.Validate(); err != nil {
 		return incident.Incident{}, fmt.Errorf("redisstore: update incident %q: %w", id, err)
 	}
-	return s.human(ctx, "update", id, u.At, string(u.Status), u.Body)
+	return s.human(ctx, humanArgs{Op: "update", ID: id, At: u.At.UnixMilli(), Status: string(u.Status), Body: u.Body})
 }
 
 // Rename names an incident and locks the name: automation never renames it
@@ -72,12 +67,13 @@ func (s *Store) Rename(ctx context.Context, id, name string, at time.Time) (inci
 	if err := incident.ValidName(name); err != nil {
 		return incident.Incident{}, fmt.Errorf("redisstore: rename incident %q: %w", id, err)
 	}
-	return s.human(ctx, "rename", id, at, name)
+	return s.human(ctx, humanArgs{Op: "rename", ID: id, At: at.UnixMilli(), Name: name})
 }
 
-func (s *Store) human(ctx context.Context, op, id string, at time.Time, args ...any) (incident.Incident, error) {
-	argv := append([]any{s.incidentPrefix, op, id, at.UnixMilli()}, args...)
-	res, err := humanScript.Run(ctx, s.client, s.keys, argv...).StringSlice()
+func (s *Store) human(ctx context.Context, a humanArgs) (_ incident.Incident, err error) {
+	defer func() { err = s.count("human", err) }()
+	op, id := a.Op, a.ID
+	res, err := s.run(ctx, s.s.human, nil, a).StringSlice()
 	if err != nil {
 		return incident.Incident{}, fmt.Errorf("redisstore: %s incident %q: %w", op, id, err)
 	}

@@ -1,12 +1,13 @@
 -- human.lua: what people do through the API (a manual incident, an update
 -- or resolve, a rename), one atomic step each, keeping the invariants of
--- docs/architecture.md. lib.lua is prepended.
+-- docs/architecture.md. People act through any replica: these writes are
+-- not made on behalf of a component's owner and carry no fence.
 --
--- ARGV: 1 incident key prefix, 2 op, 3 incident id, 4 at (unix ms), then
---   create: 5 name, 6 status, 7 body, 8 least impact ('' = none),
---           9 components as JSON [[id, status], ...] ('' = none)
---   update: 5 status, 6 body
---   rename: 5 name
+-- A: op, id (the incident's), at (unix ms), then
+--   create: name, status, body, impact (least impact, '' = none),
+--           components ([[id, status], ...], absent = none)
+--   update: status, body
+--   rename: name
 -- Returns {'ok', incident JSON} or {'notfound'}.
 --
 -- Updates people write carry human = true. A human resolve of an incident
@@ -20,7 +21,7 @@ if err then
   return err
 end
 
-local op, id, at = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local op, id, at = A.op, A.id, A.at
 
 -- strip drops the empty tables a manual incident may have: none is ever
 -- stored (cjson and miniredis encode them differently).
@@ -47,7 +48,7 @@ end
 
 -- in_other_open reports whether an open incident other than id lists comp.
 local function in_other_open(comp)
-  for _, other in ipairs(redis.call('ZRANGE', K_OPEN, 0, -1)) do
+  for _, other in ipairs(redis.call('ZRANGE', K.open, 0, -1)) do
     if other ~= id then
       local o = load_incident(other)
       if o and o.components[comp] then
@@ -63,11 +64,11 @@ end
 -- reopens the incident.
 local function hold(inc)
   for _, comp in ipairs(inc.codes) do
-    local raw = redis.call('HGET', K_COMPONENTS, comp)
+    local raw = redis.call('HGET', K.components, comp)
     if raw then
       local cur = cjson.decode(raw)
       if not HEALTHY[cur.s] and not in_other_open(comp) then
-        redis.call('HSET', K_COMPONENTS, comp, cjson.encode({s = 'operational', t = at, d = '', h = id}))
+        redis.call('HSET', K.components, comp, cjson.encode({s = 'operational', t = at, d = '', h = id}))
       end
     end
   end
@@ -80,10 +81,10 @@ local function set_status(inc, status)
   if status == 'monitoring' then
     if old ~= 'monitoring' then
       inc.monitoring_at = at
-      redis.call('ZADD', K_MONITORING, at, id)
+      redis.call('ZADD', K.monitoring, at, id)
     end
   else
-    redis.call('ZREM', K_MONITORING, id)
+    redis.call('ZREM', K.monitoring, id)
     if status ~= 'resolved' then
       inc.monitoring_at = nil
     end
@@ -91,14 +92,14 @@ local function set_status(inc, status)
   if status == 'resolved' then
     if old ~= 'resolved' then
       inc.resolved_at = at
-      redis.call('ZREM', K_OPEN, id)
-      redis.call('ZADD', K_RESOLVED, at, id)
+      redis.call('ZREM', K.open, id)
+      redis.call('ZADD', K.resolved, at, id)
       hold(inc)
     end
   elseif old == 'resolved' then
     inc.resolved_at = nil
-    redis.call('ZREM', K_RESOLVED, id)
-    redis.call('ZADD', K_OPEN, inc.created_at, id)
+    redis.call('ZREM', K.resolved, id)
+    redis.call('ZADD', K.open, inc.created_at, id)
   end
   inc.status = status
 end
@@ -107,17 +108,17 @@ if op == 'create' then
   if redis.call('EXISTS', INCIDENT_PREFIX .. id) == 1 then
     return redis.error_reply('tocsin incident id ' .. id .. ' already exists')
   end
-  local impact = ARGV[8]
-  if impact == '' then
+  local impact = A.impact
+  if not impact or impact == '' then
     impact = 'none'
   end
   local inc = {
-    id = id, name = ARGV[5], name_locked = true, status = 'investigating', impact = impact,
+    id = id, name = A.name, name_locked = true, status = 'investigating', impact = impact,
     auto = false, created_at = at, updated_at = at, started_at = at,
     components = {}, component_names = {}, codes = {}, seq = 0, updates = {},
   }
-  if ARGV[9] ~= '' then
-    for _, pair in ipairs(cjson.decode(ARGV[9])) do
+  if type(A.components) == 'table' then
+    for _, pair in ipairs(A.components) do
       local code, s = pair[1], pair[2]
       inc.codes[#inc.codes + 1] = code
       inc.components[code] = s
@@ -125,10 +126,10 @@ if op == 'create' then
       inc.impact = worse_impact(inc.impact, IMPACT_OF[s] or 'none')
     end
   end
-  redis.call('ZADD', K_OPEN, at, id)
-  redis.call('ZADD', K_INCIDENTS, at, id)
-  set_status(inc, ARGV[6])
-  human_update(inc, inc.status, ARGV[7])
+  redis.call('ZADD', K.open, at, id)
+  redis.call('ZADD', K.incidents, at, id)
+  set_status(inc, A.status)
+  human_update(inc, inc.status, A.body)
   return done(inc)
 end
 
@@ -137,11 +138,11 @@ if not inc then
   return {'notfound'}
 end
 if op == 'update' then
-  set_status(inc, ARGV[5])
-  human_update(inc, inc.status, ARGV[6])
+  set_status(inc, A.status)
+  human_update(inc, inc.status, A.body)
   return done(inc)
 elseif op == 'rename' then
-  inc.name = ARGV[5]
+  inc.name = A.name
   inc.name_locked = true
   inc.updated_at = at
   return done(inc)

@@ -1,13 +1,3 @@
-// Package redisstore implements incident.Store on Redis.
-//
-// Every transition is one Lua script (observe.lua, tick.lua), atomic and
-// idempotent, so any number of replicas can share one Redis; Load is one
-// read-only script that returns a consistent snapshot. All keys share the
-// {st} hash tag and so one Redis Cluster slot. The key layout is documented
-// in docs/architecture.md.
-//
-// The same scripts run on Redis and on miniredis, which backs the embedded
-// store.
 package redisstore
 
 import (
@@ -15,68 +5,40 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tocsin/tocsin/incident"
+	"github.com/tocsin/tocsin/ownership"
 )
-
-// SchemaVersion is the layout version the scripts write to <prefix>{st}:schema
-// and refuse to work on any other.
-const SchemaVersion = "1"
-
-// MaxUpdates is how many updates an incident keeps: the first and the latest
-// MaxUpdates-1.
-const MaxUpdates = 100
 
 // maxDeletePerTick bounds the retention work of one Tick.
 const maxDeletePerTick = 100
 
-var (
-	//go:embed lib.lua
-	libLua string
-	//go:embed observe.lua
-	observeLua string
-	//go:embed tick.lua
-	tickLua string
-	//go:embed load.lua
-	loadLua string
-)
-
 var _ incident.Store = (*Store)(nil)
 
-// Store is an incident.Store on Redis. It is safe for concurrent use.
-type Store struct {
-	client         redis.UniversalClient
-	keys           []string // KEYS[] of every script, see lib.lua
-	incidentPrefix string
-	observe        *redis.Script
-	tick           *redis.Script
-	load           *redis.Script
-}
-
-// New returns a Store keeping its keys under prefix (e.g. "tocsin:") in
-// client's database. client should have dial, read and write timeouts.
-func New(client redis.UniversalClient, prefix string) *Store {
-	k := func(name string) string { return prefix + "{st}:" + name }
-	return &Store{
-		client: client,
-		keys: []string{
-			k("schema"), k("version"), k("components"), k("open"),
-			k("incidents"), k("monitoring"), k("resolved"),
-		},
-		incidentPrefix: k("incident:"),
-		observe:        redis.NewScript(libLua + observeLua),
-		tick:           redis.NewScript(libLua + tickLua),
-		load:           redis.NewScript(libLua + loadLua),
-	}
+// observeArgs are observe.lua's arguments.
+type observeArgs struct {
+	Comp         string   `json:"comp"`
+	Name         string   `json:"name"`
+	Status       string   `json:"status"`
+	At           int64    `json:"at"`
+	Started      int64    `json:"started"`
+	Body         string   `json:"body"`
+	NewID        string   `json:"new_id"`
+	GroupWindow  int64    `json:"group_window"`
+	ReopenWindow int64    `json:"reopen_window"`
+	Detail       string   `json:"detail"`
+	Parents      []string `json:"parents,omitempty"`
+	Fence        fenceArg `json:"fence"`
+	Retire       bool     `json:"retire,omitempty"`
 }
 
 // Observe records a component status and applies the incident lifecycle in
 // one atomic script. Replaying an observation returns ActionNone.
-func (s *Store) Observe(ctx context.Context, o incident.Observation) (incident.Transition, error) {
+func (s *Store) Observe(ctx context.Context, o incident.Observation) (_ incident.Transition, err error) {
+	defer func() { err = s.count("observe", err) }()
 	if err := validate(o); err != nil {
 		return incident.Transition{}, fmt.Errorf("redisstore: observe %s: %w", o.Component, err)
 	}
@@ -92,12 +54,12 @@ func (s *Store) Observe(ctx context.Context, o incident.Observation) (incident.T
 	if newID == "" {
 		newID = incident.NewID()
 	}
-	res, err := s.observe.Run(ctx, s.client, s.keys,
-		s.incidentPrefix, o.Component, name, string(o.Status),
-		o.At.UnixMilli(), started.UnixMilli(), o.Body, newID,
-		windowMS(o.Policy.GroupWindow), windowMS(o.Policy.ReopenWindow), o.Detail,
-		strings.Join(o.Parents, ","),
-	).StringSlice()
+	res, err := s.run(ctx, s.s.observe, nil, observeArgs{
+		Comp: o.Component, Name: name, Status: string(o.Status),
+		At: o.At.UnixMilli(), Started: started.UnixMilli(), Body: o.Body, NewID: newID,
+		GroupWindow: windowMS(o.Policy.GroupWindow), ReopenWindow: windowMS(o.Policy.ReopenWindow),
+		Detail: o.Detail, Parents: o.Parents, Fence: toFenceArg(o.Fence), Retire: o.Retire,
+	}).StringSlice()
 	if err != nil {
 		return incident.Transition{}, fmt.Errorf("redisstore: observe %s: %w", o.Component, err)
 	}
@@ -105,17 +67,32 @@ func (s *Store) Observe(ctx context.Context, o incident.Observation) (incident.T
 	if err != nil || len(trs) != 1 {
 		return incident.Transition{}, fmt.Errorf("redisstore: observe %s: unexpected reply %q", o.Component, res)
 	}
+	if trs[0].Action == fencedReply {
+		return incident.Transition{}, fmt.Errorf("redisstore: observe %s: %w", o.Component, ownership.ErrFenced)
+	}
 	return trs[0], nil
+}
+
+// tickArgs are tick.lua's arguments.
+type tickArgs struct {
+	Now          int64  `json:"now"`
+	ResolveAfter int64  `json:"resolve_after"`
+	Retention    int64  `json:"retention"`
+	Body         string `json:"body"`
+	MaxDelete    int    `json:"max_delete"`
+	Member       string `json:"member"`
 }
 
 // Tick resolves incidents that have been monitoring for p.ResolveAfter and
 // deletes up to 100 incidents resolved more than p.Retention ago, in one
-// atomic script. It is idempotent and safe to run from every replica.
-func (s *Store) Tick(ctx context.Context, now time.Time, p incident.Policy, resolvedBody string) ([]incident.Transition, error) {
-	res, err := s.tick.Run(ctx, s.client, s.keys,
-		s.incidentPrefix, now.UnixMilli(), windowMS(p.ResolveAfter), windowMS(p.Retention),
-		resolvedBody, maxDeletePerTick,
-	).StringSlice()
+// atomic script. It is idempotent and safe to run from every replica; only
+// a live member may run it (ownership.ErrFenced otherwise).
+func (s *Store) Tick(ctx context.Context, t incident.TickRequest) (_ []incident.Transition, err error) {
+	defer func() { err = s.count("tick", err) }()
+	res, err := s.run(ctx, s.s.tick, nil, tickArgs{
+		Now: t.Now.UnixMilli(), ResolveAfter: windowMS(t.Policy.ResolveAfter), Retention: windowMS(t.Policy.Retention),
+		Body: t.ResolvedBody, MaxDelete: maxDeletePerTick, Member: t.Member,
+	}).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: tick: %w", err)
 	}
@@ -123,13 +100,17 @@ func (s *Store) Tick(ctx context.Context, now time.Time, p incident.Policy, reso
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: tick: %w", err)
 	}
+	if len(trs) == 1 && trs[0].Action == fencedReply {
+		return nil, fmt.Errorf("redisstore: tick: %w", ownership.ErrFenced)
+	}
 	return trs, nil
 }
 
 // Version returns the counter every transition increments; 0 before the
 // first one.
-func (s *Store) Version(ctx context.Context) (int64, error) {
-	v, err := s.client.Get(ctx, s.keys[1]).Int64()
+func (s *Store) Version(ctx context.Context) (_ int64, err error) {
+	defer func() { err = s.count("version", err) }()
+	v, err := s.client.Get(ctx, s.p+"version").Int64()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}
@@ -141,8 +122,11 @@ func (s *Store) Version(ctx context.Context) (int64, error) {
 
 // Load reads all component statuses, the open incidents and the limit most
 // recent incidents in one read-only script, newest first.
-func (s *Store) Load(ctx context.Context, limit int) (incident.State, error) {
-	raw, err := s.load.RunRO(ctx, s.client, s.keys, s.incidentPrefix, max(limit, 0)).Text()
+func (s *Store) Load(ctx context.Context, limit int) (_ incident.State, err error) {
+	defer func() { err = s.count("load", err) }()
+	raw, err := s.runRO(ctx, s.s.load, nil, struct {
+		Limit int `json:"limit"`
+	}{max(limit, 0)}).Text()
 	if err != nil {
 		return incident.State{}, fmt.Errorf("redisstore: load: %w", err)
 	}
@@ -161,11 +145,12 @@ func validate(o incident.Observation) error {
 		return fmt.Errorf("invalid status %q", o.Status)
 	case o.At.IsZero():
 		return errors.New("zero observation time")
+	case !o.Retire && !o.Fence.Valid():
+		return errors.New("no ownership fence")
 	}
 	for _, p := range o.Parents {
-		// The script receives the parents comma-joined.
-		if p == "" || strings.Contains(p, ",") {
-			return fmt.Errorf("invalid parent id %q", p)
+		if p == "" {
+			return errors.New("empty parent id")
 		}
 	}
 	return nil

@@ -1,46 +1,75 @@
--- lib.lua: helpers shared by tocsin's scripts. The Go side prepends this file
--- to observe.lua and tick.lua, so each script stays one EVALSHA.
+-- lib.lua: what every script shares. The Go side puts a generated header
+-- before it (store.go, luaHeader) and the script's own text after it, so
+-- each script stays one EVALSHA.
 --
--- Every script gets the same KEYS (see keys.go and docs/architecture-keys.md):
---   1 schema  2 version  3 components  4 open  5 incidents  6 monitoring
---   7 resolved
--- and ARGV[1] is the prefix of the per-incident keys ("<prefix>{st}:incident:").
--- All keys share the {st} hash tag, so they live in one Cluster slot.
+-- The header defines P, the prefix of every key ("<prefix>{st}:"); A, the
+-- script's named arguments (one JSON object, ARGV[2]); K, the fixed keys by
+-- name (KEYS[1..]); and, generated from the Go definitions, SCHEMA,
+-- SCHEMA_COMPATIBLE, MAX_UPDATES, FENCED, IMPACT_OF, HEALTHY and IMPACT_RANK.
+-- Keys per incident, check or month are P .. '<kind>:<id>', all carrying
+-- the {st} hash tag, so one Cluster slot holds everything.
 --
 -- Portability: the same text runs on Redis (Lua 5.1, cjson) and on miniredis
 -- (gopher-lua, encoding/json). cjson encodes an empty table as {} and
 -- miniredis as [], so no script ever stores an empty table. Times are integer
--- unix milliseconds, exact in a Lua double.
+-- unix milliseconds, exact in a Lua double. Fencing tokens travel as strings.
 
-local SCHEMA = '1'
-local MAX_UPDATES = 100
+local INCIDENT_PREFIX = P .. 'incident:'
 
-local K_SCHEMA, K_VERSION, K_COMPONENTS = KEYS[1], KEYS[2], KEYS[3]
-local K_OPEN, K_INCIDENTS, K_MONITORING, K_RESOLVED = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local INCIDENT_PREFIX = ARGV[1]
+-- now_ms is Redis' clock: the one clock every replica shares. Leases and
+-- fences are judged by it alone, never by a replica's own clock.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 
--- Component statuses that need no incident.
-local HEALTHY = {operational = true, under_maintenance = true}
-local IMPACT_OF = {degraded_performance = 'minor', partial_outage = 'major', major_outage = 'critical'}
-local IMPACT_RANK = {none = 0, minor = 1, major = 2, critical = 3}
-local NAME_OF = {none = 'Incident', minor = 'Degraded performance', major = 'Partial outage',
-  critical = 'Major outage'}
-
--- schema_error returns an error reply if the data was written by another
--- schema version, so a mixed-version rollout fails instead of corrupting it.
+-- schema_error returns an error reply if the data was written by a schema
+-- this one cannot read, so a mixed-version rollout fails instead of
+-- corrupting it.
 local function schema_error()
-  local have = redis.call('GET', K_SCHEMA)
-  if have and have ~= SCHEMA then
+  local have = redis.call('GET', K.schema)
+  if have and not SCHEMA_COMPATIBLE[have] then
     return redis.error_reply('tocsin schema mismatch: have ' .. have .. ' want ' .. SCHEMA)
   end
   return nil
 end
 
--- bump marks a change: stamps the schema and increments the version.
-local function bump()
-  redis.call('SET', K_SCHEMA, SCHEMA)
-  redis.call('INCR', K_VERSION)
+-- stamp marks the keyspace as this schema's and records when it was
+-- created: the instant stands for times the state does not know, and a
+-- change of it tells the replicas that Redis lost its data.
+local function stamp(now)
+  redis.call('SET', K.schema, SCHEMA)
+  redis.call('SET', K.created, now, 'NX')
 end
+
+-- bump marks a change of what the status API shows: the version readers
+-- poll, and when it changed.
+local function bump()
+  local now = now_ms()
+  stamp(now)
+  redis.call('INCR', K.version)
+  redis.call('SET', K.updated, now)
+end
+
+-- live reports whether member holds a membership lease that has not
+-- expired by Redis' clock.
+local function live(member, now)
+  local exp = redis.call('ZSCORE', K.members, member)
+  return exp and tonumber(exp) > now
+end
+
+-- owned reports whether fence f ({m = member, k = token}) is comp's current
+-- ownership grant, held by a live member. Every write on behalf of a
+-- component checks it before writing anything.
+local function owned(comp, f, now)
+  if type(f) ~= 'table' or type(f.m) ~= 'string' or type(f.k) ~= 'string' then
+    return false
+  end
+  return redis.call('HGET', K.owners, comp) == f.m .. ' ' .. f.k and live(f.m, now)
+end
+
+local NAME_OF = {none = 'Incident', minor = 'Degraded performance', major = 'Partial outage',
+  critical = 'Major outage'}
 
 local function load_incident(id)
   local raw = redis.call('GET', INCIDENT_PREFIX .. id)

@@ -1,29 +1,44 @@
 -- observe.lua: record one component status and apply the incident lifecycle
--- (SPEC §3) in one atomic step. lib.lua is prepended.
+-- (SPEC §3) in one atomic step, on behalf of the component's owner.
 --
--- ARGV: 1 incident key prefix, 2 component id, 3 component name, 4 status,
---       5 at (unix ms), 6 started at (unix ms), 7 body, 8 new incident id,
---       9 group window (ms, 0 = never join), 10 reopen window (ms, 0 = never),
---       11 detail (which checks are behind the status),
---       12 parents (comma-separated ids of the components this one depends on
---          that are not operational; may be empty)
+-- A: comp, name, status, at (unix ms), started (unix ms), body, new_id,
+--    group_window (ms, 0 = never join), reopen_window (ms, 0 = never),
+--    detail (which checks are behind the status), parents (the ids of the
+--    components this one depends on), fence ({m, k}: the owner's grant),
+--    retire (true: the component left the config; see below).
 -- Returns {action, incident id, impact}; id and impact are '' when no
--- incident is involved.
+-- incident is involved; {FENCED, '', ''} when the fence is stale.
 
 local err = schema_error()
 if err then
   return err
 end
 
-local comp, cname, new = ARGV[2], ARGV[3], ARGV[4]
-local at, started = tonumber(ARGV[5]), tonumber(ARGV[6])
-local body, new_id = ARGV[7], ARGV[8]
-local group_window, reopen_window = tonumber(ARGV[9]), tonumber(ARGV[10])
+local comp, cname, new = A.comp, A.name, A.status
+local at, started = A.at, A.started
+local body, new_id = A.body, A.new_id
+local group_window, reopen_window = A.group_window, A.reopen_window
 local REOPEN_SCAN = 20
 
-local detail = ARGV[11] or ''
+-- Only the owner's grant may write. A component that left the config may
+-- be retired by any replica once no live replica owns it any more (a
+-- replica still running the old config keeps it until it reloads), and
+-- its grant goes with it.
+local now = now_ms()
+if A.retire then
+  local cur = redis.call('HGET', K.owners, comp)
+  local holder = cur and string.match(cur, '^(%S+) ')
+  if holder and holder ~= A.fence.m and live(holder, now) then
+    return {FENCED, '', ''}
+  end
+  redis.call('HDEL', K.owners, comp)
+elseif not owned(comp, A.fence, now) then
+  return {FENCED, '', ''}
+end
+
+local detail = A.detail or ''
 local old, old_detail, held = 'operational', '', nil
-local raw = redis.call('HGET', K_COMPONENTS, comp)
+local raw = redis.call('HGET', K.components, comp)
 if raw then
   local stored = cjson.decode(raw)
   -- held: a person resolved this incident while the component still failed
@@ -61,11 +76,11 @@ end
 local function investigate(inc)
   inc.status = 'investigating'
   inc.monitoring_at = nil
-  redis.call('ZREM', K_MONITORING, inc.id)
+  redis.call('ZREM', K.monitoring, inc.id)
 end
 
 local function finish(action, inc, also)
-  redis.call('HSET', K_COMPONENTS, comp, cjson.encode({s = new, t = at, d = detail}))
+  redis.call('HSET', K.components, comp, cjson.encode({s = new, t = at, d = detail}))
   if inc then
     save_incident(inc)
   end
@@ -85,7 +100,7 @@ end
 local function refresh(inc)
   for c, _ in pairs(inc.components) do
     if c ~= comp then
-      local cur = redis.call('HGET', K_COMPONENTS, c)
+      local cur = redis.call('HGET', K.components, c)
       inc.components[c] = cur and cjson.decode(cur).s or 'operational'
     end
   end
@@ -93,7 +108,7 @@ end
 
 -- The open incidents, newest first.
 local open = {}
-for _, id in ipairs(redis.call('ZREVRANGE', K_OPEN, 0, -1)) do
+for _, id in ipairs(redis.call('ZREVRANGE', K.open, 0, -1)) do
   local inc = load_incident(id)
   if inc then
     open[#open + 1] = inc
@@ -110,7 +125,7 @@ local function apply(inc)
       action = 'monitoring'
       inc.status = 'monitoring'
       inc.monitoring_at = at
-      redis.call('ZADD', K_MONITORING, at, inc.id)
+      redis.call('ZADD', K.monitoring, at, inc.id)
       text = sentence(body, 'All affected components are operational again; monitoring.')
     end
   elseif inc.status == 'monitoring' then
@@ -158,8 +173,8 @@ local function reopen(inc, text)
   touch(inc)
   investigate(inc)
   inc.resolved_at = nil
-  redis.call('ZREM', K_RESOLVED, inc.id)
-  redis.call('ZADD', K_OPEN, inc.created_at, inc.id)
+  redis.call('ZREM', K.resolved, inc.id)
+  redis.call('ZADD', K.open, inc.created_at, inc.id)
   add_update(inc, inc.status, text, at, change)
   return finish('reopened', inc)
 end
@@ -176,10 +191,7 @@ end
 
 -- 2. A parent (depends_on) is bad in an open incident: join the newest such
 -- incident, however old, and say what likely caused this.
-local parents = {}
-for p in string.gmatch(ARGV[12] or '', '[^,]+') do
-  parents[#parents + 1] = p
-end
+local parents = A.parents or {}
 for _, inc in ipairs(open) do
   for _, p in ipairs(parents) do
     local ps = inc.components[p]
@@ -210,7 +222,7 @@ end
 -- 4. Reopen the most recently resolved incident with this component if it
 -- was resolved within the reopen window.
 if reopen_window > 0 then
-  local recent = redis.call('ZREVRANGEBYSCORE', K_RESOLVED, '+inf', at - reopen_window,
+  local recent = redis.call('ZREVRANGEBYSCORE', K.resolved, '+inf', at - reopen_window,
     'LIMIT', 0, REOPEN_SCAN)
   for _, id in ipairs(recent) do
     local inc = load_incident(id)
@@ -231,6 +243,6 @@ local inc = {
 }
 touch(inc)
 add_update(inc, 'investigating', body, at, change)
-redis.call('ZADD', K_OPEN, at, new_id)
-redis.call('ZADD', K_INCIDENTS, at, new_id)
+redis.call('ZADD', K.open, at, new_id)
+redis.call('ZADD', K.incidents, at, new_id)
 return finish('opened', inc)

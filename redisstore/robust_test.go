@@ -15,8 +15,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tocsin/tocsin/incident"
-	"github.com/tocsin/tocsin/incident/redisstore"
 	"github.com/tocsin/tocsin/internal/redistest"
+	"github.com/tocsin/tocsin/ownership"
+	"github.com/tocsin/tocsin/redisstore"
 )
 
 // TestConcurrentReplicas applies the same observation from 8 goroutines, each
@@ -73,7 +74,7 @@ func TestConcurrentReplicas(t *testing.T) {
 				var resolved []incident.Transition
 				for range n {
 					wg.Go(func() {
-						trs, err := e.store.Tick(e.ctx, at(10*time.Minute), e.policy, "Resolved.")
+						trs, err := e.store.Tick(e.ctx, e.tickReq(10*time.Minute, "Resolved."))
 						if err != nil {
 							t.Errorf("Tick: %v", err)
 						}
@@ -97,10 +98,11 @@ func TestSchemaMismatch(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, b.client)
-			if err := e.client.Set(e.ctx, e.prefix+"{st}:schema", "2", 0).Err(); err != nil {
+			e.fence("web") // granted before a newer tocsin took the keyspace over
+			if err := e.client.Set(e.ctx, e.prefix+"{st}:schema", "3", 0).Err(); err != nil {
 				t.Fatal(err)
 			}
-			const want = "tocsin schema mismatch: have 2 want 1"
+			const want = "tocsin schema mismatch: have 3 want 2"
 			_, err := e.store.Observe(e.ctx, e.obs(0, "web", major, "a"))
 			if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "redisstore: observe web: ") {
 				t.Errorf("Observe err = %v, want %q", err, want)
@@ -109,11 +111,14 @@ func TestSchemaMismatch(t *testing.T) {
 			if !errors.As(err, &rerr) {
 				t.Errorf("Observe err %T does not wrap a redis.Error", err)
 			}
-			if _, err := e.store.Tick(e.ctx, at(0), e.policy, ""); err == nil || !strings.Contains(err.Error(), want) {
+			if _, err := e.store.Tick(e.ctx, e.tickReq(0, "")); err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("Tick err = %v, want %q", err, want)
 			}
 			if _, err := e.store.Load(e.ctx, 10); err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("Load err = %v, want %q", err, want)
+			}
+			if _, err := e.store.Lease(e.ctx, ownership.LeaseRequest{Member: "r1", TTL: time.Minute, Epoch: -1}); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("Lease err = %v, want %q", err, want)
 			}
 			if n := e.client.Exists(e.ctx, e.prefix+"{st}:components", e.prefix+"{st}:version").Val(); n != 0 {
 				t.Errorf("a script wrote despite the mismatch")
@@ -124,6 +129,18 @@ func TestSchemaMismatch(t *testing.T) {
 			e.observe(0, "web", major, "a")
 			if got := e.client.Get(e.ctx, e.prefix+"{st}:schema").Val(); got != redisstore.SchemaVersion {
 				t.Errorf("schema = %q, want %q", got, redisstore.SchemaVersion)
+			}
+
+			// Data of schema 1 is read and written as it is, and stamped
+			// with schema 2 by the first write: from then on, schema-1
+			// replicas (whose scripts want exactly 1) are refused.
+			e = newEnv(t, b.client)
+			if err := e.client.Set(e.ctx, e.prefix+"{st}:schema", "1", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			expect(t, e.observe(0, "web", major, "a"), opened, "a", incident.ImpactCritical)
+			if got := e.client.Get(e.ctx, e.prefix+"{st}:schema").Val(); got != redisstore.SchemaVersion {
+				t.Errorf("schema after a write on schema 1 data = %q, want %q", got, redisstore.SchemaVersion)
 			}
 		})
 	}
@@ -161,7 +178,7 @@ func TestRedisGoesAway(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), "redisstore: observe web: ") || !errors.As(err, &opErr) {
 		t.Errorf("Observe err = %v (%T), want a wrapped *net.OpError", err, errors.Unwrap(err))
 	}
-	if _, err := e.store.Tick(ctx, at(time.Minute), e.policy, ""); err == nil {
+	if _, err := e.store.Tick(ctx, e.tickReq(time.Minute, "")); err == nil {
 		t.Error("Tick with Redis stopped succeeded")
 	}
 	if _, err := e.store.Load(ctx, 10); err == nil {
@@ -172,8 +189,13 @@ func TestRedisGoesAway(t *testing.T) {
 	}
 
 	// The restarted Redis is empty (nothing persisted) and loaded no scripts:
-	// EVALSHA falls back to EVAL.
+	// EVALSHA falls back to EVAL. The grants went with the data: a write
+	// with the old fence is refused until the component is claimed again.
 	srv.Restart(t)
+	if _, err := e.store.Observe(e.ctx, e.obs(2*time.Minute, "web", major, "c")); !errors.Is(err, ownership.ErrFenced) {
+		t.Fatalf("Observe with a grant Redis lost: %v, want ErrFenced", err)
+	}
+	clear(e.fences)
 	expect(t, e.observe(2*time.Minute, "web", major, "c"), opened, "c", incident.ImpactCritical)
 	if st := e.load(10); ids(st) != "c" {
 		t.Errorf("incidents after restart = %q, want c", ids(st))
@@ -224,6 +246,8 @@ func TestEnginesAgree(t *testing.T) {
 		}
 	}
 	a, b := envs[0].load(1000), envs[1].load(1000)
+	// Each server's clock stamped its own state.
+	a.UpdatedAt, a.CreatedAt, b.UpdatedAt, b.CreatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("states differ:\n%s: %+v\n%s: %+v", bs[0].name, a, bs[1].name, b)
 	}

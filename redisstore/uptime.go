@@ -1,8 +1,7 @@
-package uptime
+package redisstore
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,110 +11,119 @@ import (
 
 	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/probe"
+	"github.com/tocsin/tocsin/uptime"
 )
 
-// Store keeps the buckets in Redis, one hash per component or check and
-// month:
+// The uptime buckets are one hash per component or check and month:
 //
-//	<prefix>{st}:uptime:c:<component>:<yyyy-mm>  <dd>:<status> -> milliseconds
-//	<prefix>{st}:uptime:k:<check>:<yyyy-mm>      <dd>:<status> -> results
+//	P uptime:c:<component>:<yyyy-mm>  <dd>:<status> -> milliseconds
+//	P uptime:k:<check>:<yyyy-mm>      <dd>:<status> -> results
 //
-// Each hash expires Days+2 days after its month ends, so history is bounded
-// without any sweeping, and a removed component's buckets go by themselves.
-// The {st} hash tag keeps them in the incident store's cluster slot.
-type Store struct {
-	client redis.UniversalClient
-	prefix string
-	write  *redis.Script
-}
-
-//go:embed write.lua
-var writeLua string
+// Each hash expires uptime.Days+2 days after its month ends, so history is
+// bounded without any sweeping, and a removed component's buckets go by
+// themselves.
 
 // writerKeyTTL is how long a writer's last sequence number is kept: a
 // resend after longer (Redis away that long, right after a batch landed
 // without its reply) could count that batch twice.
 const writerKeyTTL = 24 * time.Hour
 
-// NewStore returns a Store under prefix (e.g. "tocsin:").
-func NewStore(client redis.UniversalClient, prefix string) *Store {
-	return &Store{client: client, prefix: prefix + "{st}:uptime:", write: redis.NewScript(writeLua)}
+func (s *Store) uptimeKey(kind uptime.Kind, id, month string) string {
+	return s.p + "uptime:" + string(kind) + ":" + id + ":" + month
 }
 
-func (s *Store) key(kind Kind, id, month string) string {
-	return s.prefix + string(kind) + ":" + id + ":" + month
+// uptimeHash is one hash of an uptime batch, as uptime.lua takes it.
+type uptimeHash struct {
+	Component string `json:"c"`
+	ExpireAt  int64  `json:"x"`
+	Fields    []any  `json:"f"`
 }
 
-// Write adds a batch in one script run, at most once per (writer, seq): a
-// batch resent after an error whose first attempt did land (a lost reply)
-// is not counted again. seq must increase with every new batch of a
+// WriteUptime adds a batch in one script run, at most once per (writer,
+// seq): a batch resent after an error whose first attempt did land (a lost
+// reply) is not counted again. seq must increase with every new batch of a
 // writer; resend a failed batch with its own seq, not merged with newer
-// counts. It returns how many hashes were skipped because they hold
-// another type.
-func (s *Store) Write(ctx context.Context, writer string, seq uint64, b Batch) (skipped int, err error) {
-	if len(b) == 0 {
-		return 0, nil
+// counts. Buckets of a component the writer's grant no longer covers are
+// dropped and counted in Fenced; hashes holding another type are skipped.
+func (s *Store) WriteUptime(ctx context.Context, w uptime.Write) (_ uptime.WriteResult, err error) {
+	defer func() { err = s.count("uptime_write", err) }()
+	if len(w.Batch) == 0 {
+		return uptime.WriteResult{}, nil
 	}
-	type hash struct {
-		expireAt int64
-		fields   []any
-	}
-	hashes := map[string]*hash{}
-	var keys []string
-	for k, v := range b {
+	hashes := map[string]*uptimeHash{}
+	keys := []string{s.p + "uptime:writer:" + w.Writer}
+	for k, v := range w.Batch {
 		at, ok := monthExpiry(k.Date)
 		if !ok {
 			continue // never produced by a Recorder
 		}
-		key := s.key(k.Kind, k.ID, k.Date[:7])
+		comp := k.ID
+		if k.Kind == uptime.KindCheck {
+			comp = w.CheckComponent[k.ID]
+		}
+		key := s.uptimeKey(k.Kind, k.ID, k.Date[:7])
 		h := hashes[key]
 		if h == nil {
-			h = &hash{expireAt: at.Unix()}
+			h = &uptimeHash{Component: comp, ExpireAt: at.Unix()}
 			hashes[key] = h
 			keys = append(keys, key)
 		}
-		h.fields = append(h.fields, k.Date[8:]+":"+k.Status, v)
+		h.Fields = append(h.Fields, k.Date[8:]+":"+k.Status, v)
 	}
-	args := []any{seq, int64(writerKeyTTL / time.Second)}
-	for _, key := range keys {
-		h := hashes[key]
-		args = append(args, h.expireAt, len(h.fields)/2)
-		args = append(args, h.fields...)
+	args := struct {
+		Seq    uint64            `json:"seq"`
+		TTL    int64             `json:"ttl"`
+		Member string            `json:"member"`
+		Grants map[string]string `json:"grants"`
+		Hashes []*uptimeHash     `json:"hashes"`
+	}{Seq: w.Seq, TTL: int64(writerKeyTTL / time.Second), Member: w.Member, Grants: tokenStrings(w.Tokens)}
+	for _, key := range keys[1:] {
+		args.Hashes = append(args.Hashes, hashes[key])
 	}
-	res, err := s.write.Run(ctx, s.client, append([]string{s.prefix + "writer:" + writer}, keys...), args...).Int64Slice()
+	res, err := s.run(ctx, s.s.uptime, keys, args).Int64Slice()
 	if err != nil {
-		return 0, fmt.Errorf("uptime: write: %w", err)
+		return uptime.WriteResult{}, fmt.Errorf("redisstore: write uptime: %w", err)
 	}
-	if len(res) == 2 {
-		skipped = int(res[1])
+	if len(res) != 3 {
+		return uptime.WriteResult{}, fmt.Errorf("redisstore: write uptime: unexpected reply %v", res)
 	}
-	return skipped, nil
+	s.countFenced("uptime_write", int(res[2]))
+	return uptime.WriteResult{Skipped: int(res[1]), Fenced: int(res[2])}, nil
+}
+
+// tokenStrings encodes tokens as the scripts compare them: as strings.
+func tokenStrings(tokens map[string]int64) map[string]string {
+	out := make(map[string]string, len(tokens))
+	for c, k := range tokens {
+		out[c] = strconv.FormatInt(k, 10)
+	}
+	return out
 }
 
 // monthExpiry is when the hash of date's month may go: Days+2 days after the
 // month ends, in UTC (a day of slack for any time zone).
 func monthExpiry(date string) (time.Time, bool) {
-	t, err := time.Parse(dateLayout, date)
+	t, err := time.Parse(uptime.DateLayout, date)
 	if err != nil {
 		return time.Time{}, false
 	}
 	first := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
-	return first.AddDate(0, 1, Days+2), true
+	return first.AddDate(0, 1, uptime.Days+2), true
 }
 
-// Components reads the last days days (ending today in loc) of every
+// ComponentUptime reads the last days days (ending today in loc) of every
 // component in ids, oldest first; a day without data has an empty map.
-func (s *Store) Components(ctx context.Context, ids []string, days int, now time.Time, loc *time.Location) (map[string][]ComponentDay, error) {
-	raw, dates, err := s.read(ctx, KindComponent, ids, days, now, loc)
+func (s *Store) ComponentUptime(ctx context.Context, ids []string, days int, now time.Time, loc *time.Location) (map[string][]uptime.ComponentDay, error) {
+	raw, dates, err := s.readUptime(ctx, uptime.KindComponent, ids, days, now, loc)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string][]ComponentDay, len(ids))
+	out := make(map[string][]uptime.ComponentDay, len(ids))
 	for _, id := range ids {
-		ds := make([]ComponentDay, len(dates))
+		ds := make([]uptime.ComponentDay, len(dates))
 		for i, d := range dates {
-			ds[i] = ComponentDay{Date: d, Millis: map[detector.ComponentStatus]int64{}}
-			for st, v := range raw[id][d.Format(dateLayout)] {
+			ds[i] = uptime.ComponentDay{Date: d, Millis: map[detector.ComponentStatus]int64{}}
+			for st, v := range raw[id][d.Format(uptime.DateLayout)] {
 				if cs := detector.ComponentStatus(st); cs.Valid() && v > 0 {
 					ds[i].Millis[cs] = v
 				}
@@ -126,18 +134,18 @@ func (s *Store) Components(ctx context.Context, ids []string, days int, now time
 	return out, nil
 }
 
-// Checks is Components for checks: results per status per day.
-func (s *Store) Checks(ctx context.Context, names []string, days int, now time.Time, loc *time.Location) (map[string][]CheckDay, error) {
-	raw, dates, err := s.read(ctx, KindCheck, names, days, now, loc)
+// CheckUptime is ComponentUptime for checks: results per status per day.
+func (s *Store) CheckUptime(ctx context.Context, names []string, days int, now time.Time, loc *time.Location) (map[string][]uptime.CheckDay, error) {
+	raw, dates, err := s.readUptime(ctx, uptime.KindCheck, names, days, now, loc)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string][]CheckDay, len(names))
+	out := make(map[string][]uptime.CheckDay, len(names))
 	for _, name := range names {
-		ds := make([]CheckDay, len(dates))
+		ds := make([]uptime.CheckDay, len(dates))
 		for i, d := range dates {
-			ds[i] = CheckDay{Date: d, Counts: map[probe.Status]int64{}}
-			for st, v := range raw[name][d.Format(dateLayout)] {
+			ds[i] = uptime.CheckDay{Date: d, Counts: map[probe.Status]int64{}}
+			for st, v := range raw[name][d.Format(uptime.DateLayout)] {
 				if ps := probe.Status(st); (ps == probe.StatusUp || ps == probe.StatusDegraded || ps == probe.StatusDown) && v > 0 {
 					ds[i].Counts[ps] = v
 				}
@@ -148,13 +156,14 @@ func (s *Store) Checks(ctx context.Context, names []string, days int, now time.T
 	return out, nil
 }
 
-// read fetches every month hash the range touches, pipelined, and returns
-// id -> date -> status -> value.
-func (s *Store) read(ctx context.Context, kind Kind, ids []string, days int, now time.Time, loc *time.Location) (map[string]map[string]map[string]int64, []time.Time, error) {
+// readUptime fetches every month hash the range touches, pipelined, and
+// returns id -> date -> status -> value.
+func (s *Store) readUptime(ctx context.Context, kind uptime.Kind, ids []string, days int, now time.Time, loc *time.Location) (_ map[string]map[string]map[string]int64, _ []time.Time, err error) {
+	defer func() { err = s.count("uptime_read", err) }()
 	if loc == nil {
 		loc = time.UTC
 	}
-	dates := Range(now, days, loc)
+	dates := uptime.Range(now, days, loc)
 	var months []string
 	for _, d := range dates {
 		if m := d.Format("2006-01"); len(months) == 0 || months[len(months)-1] != m {
@@ -166,16 +175,16 @@ func (s *Store) read(ctx context.Context, kind Kind, ids []string, days int, now
 		cmd       *redis.MapStringStringCmd
 	}
 	reqs := make([]req, 0, len(ids)*len(months))
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, id := range ids {
 			for _, m := range months {
-				reqs = append(reqs, req{id, m, p.HGetAll(ctx, s.key(kind, id, m))})
+				reqs = append(reqs, req{id, m, p.HGetAll(ctx, s.uptimeKey(kind, id, m))})
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("uptime: read: %w", err)
+		return nil, nil, fmt.Errorf("redisstore: read uptime: %w", err)
 	}
 	out := make(map[string]map[string]map[string]int64, len(ids))
 	for _, r := range reqs {
@@ -200,7 +209,24 @@ func (s *Store) read(ctx context.Context, kind Kind, ids []string, days int, now
 	return out, dates, nil
 }
 
-// Reader reads component histories; *Store is one.
-type Reader interface {
-	Components(ctx context.Context, ids []string, days int, now time.Time, loc *time.Location) (map[string][]ComponentDay, error)
+// ImportUptime adds buckets as they are, outside any ownership: history
+// brought from elsewhere (the demo's made-up days). A replica never writes
+// its own measurements this way; they go through WriteUptime, fenced.
+func (s *Store) ImportUptime(ctx context.Context, b uptime.Batch) error {
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for k, v := range b {
+			at, ok := monthExpiry(k.Date)
+			if !ok {
+				continue
+			}
+			key := s.uptimeKey(k.Kind, k.ID, k.Date[:7])
+			p.HIncrBy(ctx, key, k.Date[8:]+":"+k.Status, v)
+			p.ExpireAt(ctx, key, at)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redisstore: import uptime: %w", err)
+	}
+	return nil
 }

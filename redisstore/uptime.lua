@@ -1,41 +1,56 @@
--- write.lua: adds one batch of uptime counters, at most once.
+-- uptime.lua: adds one batch of uptime counters, at most once, each on
+-- behalf of the component it belongs to.
 --
--- KEYS[1]   the writer's sequence key (<prefix>{st}:uptime:writer:<id>)
--- KEYS[2..] the month hashes the batch touches
--- ARGV[1]   the batch's sequence number (increasing per writer)
--- ARGV[2]   seconds the sequence key lives
--- then, for each hash in KEYS order: its EXPIREAT (unix seconds), the
--- number of fields n, and n pairs of field, increment.
+-- KEYS after the fixed ones: the writer's sequence key
+-- (P uptime:writer:<id>), then the month hashes the batch touches.
+-- A: seq (the batch's number, increasing per writer), ttl (seconds the
+--    sequence key lives), member (the writer's replica), grants
+--    ({component: token}), hashes ([{c = component, x = EXPIREAT unix
+--    seconds, f = {field, increment, ...}}], in KEYS order).
 --
 -- A batch whose number is not above the writer's last is a resend of one
--- that landed (its reply was lost): nothing is added again. A hash of the
+-- that landed (its reply was lost): nothing is added again. A hash whose
+-- component this writer does not own (its grant is stale) is dropped and
+-- counted as fenced: a paused replica's time is not credited. A hash of the
 -- wrong type (written by someone else) is skipped, not fatal: the rest of
--- the batch still lands exactly once. Returns {applied (0/1), skipped}.
+-- the batch still lands exactly once. Returns {applied (0/1), skipped,
+-- fenced}.
 
-local seq = tonumber(ARGV[1])
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
-if seq <= last then
-  return {0, 0}
+local first = #KEYS - #A.hashes
+local seq_key = KEYS[first]
+local last = tonumber(redis.call('GET', seq_key) or '0')
+if A.seq <= last then
+  return {0, 0, 0}
 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
-local skipped = 0
-local a = 3
-for k = 2, #KEYS do
-  local expire_at, n = ARGV[a], tonumber(ARGV[a + 1])
-  a = a + 2
-  local ok = true
-  for _ = 1, n do
-    if ok then
-      local r = redis.pcall('HINCRBY', KEYS[k], ARGV[a], ARGV[a + 1])
+redis.call('SET', seq_key, A.seq, 'EX', A.ttl)
+
+local now = now_ms()
+local allowed = {}
+local function may(comp)
+  if allowed[comp] == nil then
+    allowed[comp] = owned(comp, {m = A.member, k = A.grants[comp]}, now)
+  end
+  return allowed[comp]
+end
+
+local skipped, fenced = 0, 0
+for i, h in ipairs(A.hashes) do
+  local key = KEYS[first + i]
+  if not may(h.c) then
+    fenced = fenced + 1
+  else
+    local ok = true
+    for j = 1, #h.f, 2 do
+      local r = redis.pcall('HINCRBY', key, h.f[j], h.f[j + 1])
       if type(r) == 'table' and r.err then
         ok = false
         skipped = skipped + 1
+        break
       end
     end
-    a = a + 2
-  end
-  if ok then
-    redis.call('EXPIREAT', KEYS[k], expire_at)
+    if ok then
+      redis.call('EXPIREAT', key, h.x)
+    end
   end
 end
-return {1, skipped}
+return {1, skipped, fenced}

@@ -1,6 +1,10 @@
-// Package schedule runs each check's prober on its own interval with gocron:
-// one named job per check, singleton (an overrunning probe skips its next run
-// instead of piling up), start times spread over the interval.
+// Package schedule runs the probers of the checks this replica owns, each on
+// its own interval with gocron: one named job per check, singleton (an
+// overrunning probe skips its next run instead of piling up), start times
+// spread over the interval. A check runs only while its component is owned
+// here; when ownership moves, its job stops (an in-flight probe is
+// cancelled and its result dropped) and the new owner resumes it where the
+// last run left off.
 package schedule
 
 import (
@@ -28,6 +32,18 @@ type Job struct {
 	Prober probe.Prober
 }
 
+// Resume is where a check continues when its component comes to this
+// replica from another.
+type Resume struct {
+	// LastStart is when the last owner last probed it (zero: never): the
+	// next run is one interval later, so a handover neither skips nor
+	// doubles a run.
+	LastStart time.Time
+	// ProbeState is the last owner's prober state (nil: none), for
+	// stateful probers (probe.Restorer).
+	ProbeState []byte
+}
+
 // Sink receives every result. It is called from the job's goroutine.
 type Sink func(ctx context.Context, check config.Check, r probe.Result)
 
@@ -35,6 +51,10 @@ type entry struct {
 	id     uuid.UUID
 	check  config.Check
 	prober probe.Prober
+	// ctx ends when the job is removed or the scheduler shuts down: an
+	// in-flight probe is cancelled then and its result dropped.
+	ctx    context.Context
+	cancel context.CancelFunc
 	mu     sync.Mutex
 	next   time.Time // when the next run is due, for the lag metric
 }
@@ -46,13 +66,19 @@ type Scheduler struct {
 	logger *slog.Logger
 	now    func() time.Time
 	lag    prometheus.Histogram
+	// base ends at Shutdown: every probe's context derives from it.
+	base context.Context
+	stop context.CancelFunc
 
-	mu   sync.Mutex
-	jobs map[string]*entry
+	mu    sync.Mutex
+	want  map[string]Job    // the config's checks
+	owned map[string]bool   // components owned here
+	jobs  map[string]*entry // running jobs
 }
 
-// New returns a stopped scheduler. stopTimeout bounds how long Shutdown waits
-// for in-flight probes.
+// New returns a stopped scheduler that runs nothing until components are
+// owned (Acquire). stopTimeout bounds how long Shutdown waits for probes to
+// return once cancelled.
 func New(sink Sink, reg prometheus.Registerer, logger *slog.Logger, stopTimeout time.Duration) (*Scheduler, error) {
 	cron, err := gocron.NewScheduler(gocron.WithStopTimeout(stopTimeout))
 	if err != nil {
@@ -66,74 +92,165 @@ func New(sink Sink, reg prometheus.Registerer, logger *slog.Logger, stopTimeout 
 	if err := reg.Register(lag); err != nil {
 		return nil, fmt.Errorf("schedule: register metrics: %w", err)
 	}
-	return &Scheduler{cron: cron, sink: sink, logger: logger, now: time.Now, lag: lag, jobs: map[string]*entry{}}, nil
+	base, stop := context.WithCancel(context.Background())
+	return &Scheduler{cron: cron, sink: sink, logger: logger, now: time.Now, lag: lag, base: base, stop: stop,
+		want: map[string]Job{}, owned: map[string]bool{}, jobs: map[string]*entry{}}, nil
 }
 
 // Start begins running jobs.
 func (s *Scheduler) Start() { s.cron.Start() }
 
-// Shutdown stops scheduling and waits for in-flight probes, which run to
-// their own timeouts rather than being cancelled.
+// Shutdown stops scheduling and cancels in-flight probes (their results
+// are dropped, never counted as failures), then waits for them to return.
 func (s *Scheduler) Shutdown() error {
+	s.stop()
 	if err := s.cron.Shutdown(); err != nil {
 		return fmt.Errorf("schedule: shutdown: %w", err)
 	}
 	return nil
 }
 
-// Reconcile makes the running jobs match jobs: new checks are added, removed
-// ones stopped, changed ones replaced; unchanged ones keep their schedule.
+// Reconcile makes the config's checks jobs: of the owned components, new
+// checks are added, removed ones stopped, changed ones replaced; unchanged
+// ones keep their schedule.
 func (s *Scheduler) Reconcile(jobs []Job) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	want := make(map[string]Job, len(jobs))
+	old := s.want
+	s.want = make(map[string]Job, len(jobs))
 	for _, j := range jobs {
-		want[j.Check.Name] = j
+		s.want[j.Check.Name] = j
 	}
+	// A replaced prober whose check is not running here (its component is
+	// owned elsewhere) has nothing in flight: release it now.
+	for name, j := range old {
+		if _, running := s.jobs[name]; !running && !sameProber(s.want[name].Prober, j.Prober) {
+			if c, ok := j.Prober.(io.Closer); ok {
+				_ = c.Close()
+			}
+		}
+	}
+	return s.syncLocked(nil)
+}
+
+// Acquire runs the checks of components, now owned here. resume holds, by
+// check, where to continue a check the last owner ran.
+func (s *Scheduler) Acquire(components []string, resume map[string]Resume) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range components {
+		s.owned[c] = true
+	}
+	return s.syncLocked(resume)
+}
+
+// Lose stops the checks of components, owned elsewhere now; probes in
+// flight are cancelled and their results dropped.
+func (s *Scheduler) Lose(components []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range components {
+		delete(s.owned, c)
+	}
+	_ = s.syncLocked(nil) // removals only: they cannot fail in a way worth more than a log
+}
+
+// syncLocked makes the running jobs the wanted checks of owned components.
+func (s *Scheduler) syncLocked(resume map[string]Resume) error {
 	var errs []error
 	for name, e := range s.jobs {
-		if j, ok := want[name]; ok && reflect.DeepEqual(j.Check, e.check) {
-			delete(want, name)
+		if j, ok := s.want[name]; ok && s.owned[j.Check.Component] && reflect.DeepEqual(j.Check, e.check) {
 			continue
 		}
 		if err := s.cron.RemoveJob(e.id); err != nil && !errors.Is(err, gocron.ErrJobNotFound) {
 			errs = append(errs, fmt.Errorf("schedule: remove %s: %w", name, err))
 		}
-		closeLater(e)
+		e.cancel()
+		if j, ok := s.want[name]; !ok || !sameProber(j.Prober, e.prober) {
+			closeLater(e) // the prober itself is gone, not only its job
+		}
 		delete(s.jobs, name)
 	}
-	for name, j := range want {
-		e, err := s.add(j)
+	for name, j := range s.want {
+		if _, running := s.jobs[name]; running || !s.owned[j.Check.Component] {
+			continue
+		}
+		r, resumed := resume[name]
+		if resumed {
+			s.restore(j, r)
+		}
+		e, err := s.add(j, r, resumed)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("schedule: add %s: %w", name, err))
 			continue
 		}
 		s.jobs[name] = e
 	}
+	for _, err := range errs {
+		s.logger.Error("schedule", "error", err)
+	}
 	return errors.Join(errs...)
 }
 
-func (s *Scheduler) add(j Job) (*entry, error) {
+// restore hands a stateful prober the last owner's state, or clears the
+// state it kept from an earlier time it ran here.
+func (s *Scheduler) restore(j Job, r Resume) {
+	rs, ok := j.Prober.(probe.Restorer)
+	if !ok {
+		return
+	}
+	if err := rs.RestoreState(r.ProbeState); err != nil {
+		s.logger.Warn("schedule: the last owner's prober state cannot be used; starting afresh",
+			"check", j.Check.Name, "error", err)
+		_ = rs.RestoreState(nil)
+	}
+}
+
+func (s *Scheduler) add(j Job, r Resume, resumed bool) (*entry, error) {
 	c := j.Check
-	start := s.now().Add(spread(c.Name, c.Interval))
-	e := &entry{check: c, prober: j.Prober, next: start}
+	now := s.now()
+	start := now.Add(spread(c.Name, c.Interval))
+	if resumed {
+		// Continue the last owner's rhythm: one interval after its last
+		// run, or now if that is past.
+		start = now
+		if next := r.LastStart.Add(c.Interval); !r.LastStart.IsZero() && next.After(now) {
+			start = next
+		}
+	}
+	// gocron refuses a start time in the past, which "soon" may be by the
+	// time it looks: anything due within a few milliseconds runs now.
+	startAt := gocron.WithStartAt(gocron.WithStartDateTime(start))
+	if !start.After(now.Add(startSlack)) {
+		start, startAt = now, gocron.WithStartAt(gocron.WithStartImmediately())
+	}
+	ctx, cancel := context.WithCancel(s.base)
+	e := &entry{check: c, prober: j.Prober, next: start, ctx: ctx, cancel: cancel}
 	job, err := s.cron.NewJob(
 		gocron.DurationJob(c.Interval),
-		gocron.NewTask(func() { s.run(e, j.Prober) }),
+		gocron.NewTask(func() { s.run(e) }),
 		gocron.WithName(c.Name),
 		gocron.WithSingletonMode(gocron.LimitModeReschedule),
-		gocron.WithStartAt(gocron.WithStartDateTime(start)),
+		startAt,
 	)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	e.id = job.ID()
 	return e, nil
 }
 
-// run probes once. The context is not gocron's: shutdown must let an
-// in-flight probe finish within its timeout, not cancel it mid-way.
-func (s *Scheduler) run(e *entry, p probe.Prober) {
+// startSlack is how soon a start time counts as now (see add).
+const startSlack = 50 * time.Millisecond
+
+// run probes once, with the check's timeout as the deadline. A probe whose
+// job was removed or whose scheduler shut down meanwhile was cancelled: its
+// result says nothing about the target and is dropped.
+func (s *Scheduler) run(e *entry) {
+	if e.ctx.Err() != nil {
+		return
+	}
 	now := s.now()
 	e.mu.Lock()
 	if lag := now.Sub(e.next); lag >= 0 {
@@ -142,15 +259,18 @@ func (s *Scheduler) run(e *entry, p probe.Prober) {
 	e.next = nextDue(e.next, now, e.check.Interval)
 	e.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(context.Background(), e.check.Timeout)
+	ctx, cancel := context.WithTimeout(e.ctx, e.check.Timeout)
 	defer cancel()
-	r := p.Probe(ctx)
+	r := e.prober.Probe(ctx)
+	if e.ctx.Err() != nil {
+		return
+	}
 	s.sink(ctx, e.check, r)
 }
 
 // closeLater releases a removed prober's resources (connection pools of
-// queue sources) once a probe still in flight has surely hit its timeout:
-// closing at once would turn that probe into a false failure.
+// queue sources) once a probe still in flight has surely returned: its
+// context is cancelled, but a prober may take a moment to notice.
 func closeLater(e *entry) {
 	c, ok := e.prober.(io.Closer)
 	if !ok {
@@ -182,7 +302,7 @@ func spread(name string, interval time.Duration) time.Duration {
 	return time.Millisecond + time.Duration(h.Sum64()%uint64(interval-time.Millisecond))
 }
 
-// Names returns the names of the scheduled checks.
+// Names returns the names of the running checks.
 func (s *Scheduler) Names() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -191,4 +311,14 @@ func (s *Scheduler) Names() []string {
 		out = append(out, n)
 	}
 	return out
+}
+
+// sameProber reports whether a and b are the same prober; probers of
+// uncomparable types (a ProberFunc) never are.
+func sameProber(a, b probe.Prober) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
+	return ta == tb && ta.Comparable() && a == b
 }

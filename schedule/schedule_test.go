@@ -41,6 +41,9 @@ func newScheduler(t *testing.T) (*Scheduler, *recorder) {
 	}
 	s.Start()
 	t.Cleanup(func() { _ = s.Shutdown() })
+	if err := s.Acquire([]string{"web"}, nil); err != nil { // the tests' checks' component
+		t.Fatal(err)
+	}
 	return s, rec
 }
 
@@ -171,4 +174,105 @@ func TestRemovedProberIsClosedAfterItsTimeout(t *testing.T) {
 		t.Fatal("closed at once: an in-flight probe would fail")
 	}
 	waitFor(t, "closed", p.closed.Load)
+}
+
+// blockingProber blocks until its context ends, then returns down (what a
+// cancelled probe looks like).
+type blockingProber struct {
+	started chan struct{}
+	ended   atomic.Bool
+}
+
+func (b *blockingProber) Probe(ctx context.Context) probe.Result {
+	select {
+	case b.started <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	b.ended.Store(true)
+	return probe.Result{Status: probe.StatusDown, Reason: probe.ReasonTimeout}
+}
+
+// TestLoseAndShutdownCancelInFlightProbes: a probe in flight when its
+// component moves away, or when tocsin shuts down, is cancelled at once and
+// its result never reaches the sink (it says nothing about the target).
+func TestLoseAndShutdownCancelInFlightProbes(t *testing.T) {
+	t.Parallel()
+	for _, stop := range []struct {
+		name string
+		do   func(s *Scheduler)
+	}{
+		{"lose", func(s *Scheduler) { s.Lose([]string{"web"}) }},
+		{"shutdown", func(s *Scheduler) { _ = s.Shutdown() }},
+	} {
+		t.Run(stop.name, func(t *testing.T) {
+			t.Parallel()
+			s, rec := newScheduler(t)
+			p := &blockingProber{started: make(chan struct{}, 1)}
+			if err := s.Reconcile([]Job{{Check: check("slow", 50*time.Millisecond, time.Minute), Prober: p}}); err != nil {
+				t.Fatal(err)
+			}
+			<-p.started
+			stop.do(s)
+			waitFor(t, "the probe cancelled", p.ended.Load)
+			if n := rec.count("slow"); n != 0 {
+				t.Errorf("%d results of cancelled probes reached the sink", n)
+			}
+		})
+	}
+}
+
+type restoringProber struct {
+	probe.ProberFunc
+	mu    sync.Mutex
+	state []byte
+	calls int
+}
+
+func (r *restoringProber) RestoreState(b []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.state, r.calls = b, r.calls+1
+	return nil
+}
+
+// TestAcquireResumes: a check whose component comes from another replica
+// gets that replica's prober state and runs one interval after its last
+// run there, not at once and not a whole interval late.
+func TestAcquireResumes(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{runs: map[string]int{}}
+	s, err := New(rec.sink, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	t.Cleanup(func() { _ = s.Shutdown() })
+	var firstRun atomic.Int64
+	p := &restoringProber{ProberFunc: func(context.Context) probe.Result {
+		firstRun.CompareAndSwap(0, time.Now().UnixNano())
+		return probe.Result{Status: probe.StatusUp}
+	}}
+	c := check("q", 2*time.Second, time.Second)
+	if err := s.Reconcile([]Job{{Check: c, Prober: p}}); err != nil {
+		t.Fatal(err)
+	}
+	if rec.count("q") != 0 {
+		t.Fatal("a check of a component owned elsewhere ran")
+	}
+	last := time.Now().Add(-1500 * time.Millisecond) // due 500ms from now
+	acquired := time.Now()
+	if err := s.Acquire([]string{"web"}, map[string]Resume{"q": {LastStart: last, ProbeState: []byte("window")}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first run", func() bool { return rec.count("q") > 0 })
+	p.mu.Lock()
+	if p.calls != 1 || string(p.state) != "window" {
+		t.Errorf("RestoreState calls %d with %q, want the last owner's state once", p.calls, p.state)
+	}
+	p.mu.Unlock()
+	// Not before its due time; how late it may be depends on the machine.
+	if at := time.Unix(0, firstRun.Load()); at.Before(last.Add(c.Interval)) {
+		t.Errorf("first run %v after the acquisition, before it was due (%v)", at.Sub(acquired), last.Add(c.Interval).Sub(acquired))
+	}
 }

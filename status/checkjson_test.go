@@ -94,6 +94,20 @@ func (b *builder) refCheck(c config.Check, st detector.Check) checkJSON {
 	return cj
 }
 
+// refGeneratedAt is when what is shown last changed, by the store's
+// clock; failing that the epoch, failing that Now.
+func refGeneratedAt(in Inputs) time.Time {
+	switch {
+	case in.ChecksUpdated.After(in.State.UpdatedAt):
+		return in.ChecksUpdated
+	case !in.State.UpdatedAt.IsZero():
+		return in.State.UpdatedAt
+	case !in.Epoch.IsZero():
+		return in.Epoch
+	}
+	return in.Now
+}
+
 // refLists encodes both documents of in's checks with encoding/json.
 func refLists(t testing.TB, in Inputs) (list []byte, docs map[string][]byte) {
 	t.Helper()
@@ -102,7 +116,7 @@ func refLists(t testing.TB, in Inputs) (list []byte, docs map[string][]byte) {
 	for _, c := range in.Checks {
 		states[c.Name] = c
 	}
-	gen := b.ts(in.Now)
+	gen := b.ts(refGeneratedAt(in))
 	doc := checksDoc{GeneratedAt: gen, Stale: in.Stale, Checks: []checkJSON{}}
 	docs = map[string][]byte{}
 	for _, c := range in.Config.Checks {
@@ -148,11 +162,19 @@ func oddChecks() (*config.Config, []detector.Check) {
 	return cfg, checks
 }
 
+// published is in as read from a store: the state changed ten minutes
+// before Now and the checks five seconds before.
+func published(in Inputs) Inputs {
+	in.State.UpdatedAt, in.ChecksUpdated = in.Now.Add(-10*time.Minute), in.Now.Add(-5*time.Second)
+	return in
+}
+
 func TestCheckEncodingMatchesEncodingJSON(t *testing.T) {
 	t.Parallel()
 	cfg, checks := oddChecks()
 	ins := map[string]Inputs{
 		"scenario":     scenarios()[1].in,
+		"published":    published(scenarios()[1].in),
 		"odd":          {Config: cfg, Checks: checks, Now: t0},
 		"odd stale":    {Config: cfg, Checks: checks, Now: t0.Add(time.Second), Stale: true},
 		"no checks":    {Config: &config.Config{}, Now: t0},

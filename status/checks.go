@@ -135,7 +135,7 @@ func (b *builder) checkList(ctx context.Context, enc *encoder, prev *Snapshot) (
 		}
 	}
 	state := b.statesByConfig(out.names)
-	head := append(append(append([]byte(`{"generated_at":`), b.quotedTime(b.in.Now)...), `,"stale":`...),
+	head := append(append(append([]byte(`{"generated_at":`), b.quotedTime(b.generatedAt())...), `,"stale":`...),
 		strconv.FormatBool(b.in.Stale)...)
 	parts := make([][]byte, 0, len(checks)+2)
 	parts = append(parts, append(slices.Clip(head), `,"checks":[`...))

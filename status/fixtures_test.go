@@ -1,13 +1,9 @@
 package status
 
 import (
-	"cmp"
-	"context"
 	"fmt"
-	"maps"
 	"regexp"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/tocsin/tocsin/config"
@@ -132,81 +128,6 @@ func scenarios() []scenario {
 		{"incident", Inputs{Config: testConfig(), State: incidentState(), Checks: testChecks(detector.Degraded),
 			Now: t0, Epoch: t0.Add(-100 * time.Hour)}},
 	}
-}
-
-// fakeStore is an in-memory incident.Store for Refresher tests.
-type fakeStore struct {
-	mu       sync.Mutex
-	state    incident.State
-	err      error // fails every read
-	loadErr  error // fails Load only
-	loads    int
-	versions int
-	version  int64
-}
-
-var _ incident.Store = (*fakeStore)(nil)
-
-func (f *fakeStore) Observe(context.Context, incident.Observation) (incident.Transition, error) {
-	return incident.Transition{Action: incident.ActionNone}, nil
-}
-
-func (f *fakeStore) Tick(context.Context, time.Time, incident.Policy, string) ([]incident.Transition, error) {
-	return nil, nil
-}
-
-func (f *fakeStore) Version(context.Context) (int64, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.versions++
-	return f.version, f.err
-}
-
-func (f *fakeStore) Load(context.Context, int) (incident.State, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := cmp.Or(f.err, f.loadErr); err != nil {
-		return incident.State{}, err
-	}
-	f.loads++
-	st := f.state
-	st.Version = f.version
-	st.Components = maps.Clone(f.state.Components)
-	st.Incidents = slices.Clone(f.state.Incidents)
-	return st, nil
-}
-
-// set replaces the state and bumps the version.
-func (f *fakeStore) set(st incident.State) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.state = st
-	f.version++
-}
-
-func (f *fakeStore) setErr(err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.err = err
-}
-
-func (f *fakeStore) setLoadErr(err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.loadErr = err
-}
-
-// loadCount counts successful Loads.
-func (f *fakeStore) loadCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.loads
-}
-
-func (f *fakeStore) versionCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.versions
 }
 
 // shape checks one decoded JSON value and returns its problems.

@@ -20,8 +20,9 @@ import (
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/incident"
-	"github.com/tocsin/tocsin/incident/redisstore"
 	"github.com/tocsin/tocsin/internal/redistest"
+	"github.com/tocsin/tocsin/ownership"
+	"github.com/tocsin/tocsin/redisstore"
 	"github.com/tocsin/tocsin/status"
 )
 
@@ -96,12 +97,16 @@ func loadConfig(tb testing.TB) *config.Config {
 	return cfg
 }
 
+// loadMember is the replica that writes the load test's state.
+const loadMember = "load"
+
 // writeLoadState writes, through the store's own scripts, loadOpen open
 // incidents of one component each with four updates, and loadResolved
-// resolved ones.
+// resolved ones, as loadMember, a live member owning every component.
 func writeLoadState(tb testing.TB, store *redisstore.Store) {
 	tb.Helper()
 	ctx := tb.Context()
+	fences := claimAll(tb, store)
 	// No grouping: every failing component opens its own incident.
 	policy := incident.Policy{ResolveAfter: 5 * time.Minute, ReopenWindow: 0, Retention: 2160 * time.Hour}
 	base := time.Now().Add(-3 * time.Hour).Truncate(time.Second)
@@ -109,7 +114,7 @@ func writeLoadState(tb testing.TB, store *redisstore.Store) {
 		id := fmt.Sprintf("comp-%02d", comp)
 		_, err := store.Observe(ctx, incident.Observation{Component: id, ComponentName: fmt.Sprintf("Component %02d", comp),
 			Status: s, At: at, Body: fmt.Sprintf("Component %02d is %s.", comp, s.Label()),
-			Detail: fmt.Sprintf("check-%02d: slow (p95 2.5s > 2s)", comp), Policy: policy})
+			Detail: fmt.Sprintf("check-%02d: slow (p95 2.5s > 2s)", comp), Policy: policy, Fence: fences[id]})
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -126,9 +131,40 @@ func writeLoadState(tb testing.TB, store *redisstore.Store) {
 		observe(i, detector.MajorOutage, at)
 		observe(i, detector.Operational, at.Add(10*time.Minute))
 	}
-	if _, err := store.Tick(ctx, base.Add(time.Hour), policy, "This incident has been resolved."); err != nil {
+	if _, err := store.Tick(ctx, incident.TickRequest{Now: base.Add(time.Hour), Policy: policy,
+		ResolvedBody: "This incident has been resolved.", Member: loadMember}); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// claimAll makes loadMember a live member for the test and claims every
+// component for it; it returns the grants by component.
+func claimAll(tb testing.TB, store *redisstore.Store) map[string]ownership.Fence {
+	tb.Helper()
+	comps := make([]string, loadComponents)
+	for i := range comps {
+		comps[i] = fmt.Sprintf("comp-%02d", i)
+	}
+	for range 3 { // the first round may change the epoch (the join)
+		rep, err := store.Lease(tb.Context(), ownership.LeaseRequest{Member: loadMember, TTL: time.Hour, Epoch: -1})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		rep, err = store.Lease(tb.Context(), ownership.LeaseRequest{Member: loadMember, TTL: time.Hour,
+			Epoch: rep.Epoch, Claim: comps})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if len(rep.Granted) == len(comps) {
+			fences := make(map[string]ownership.Fence, len(comps))
+			for _, g := range rep.Granted {
+				fences[g.Component] = g.Fence
+			}
+			return fences
+		}
+	}
+	tb.Fatalf("the claims of %d components were never granted", len(comps))
+	return nil
 }
 
 // serve serves h on 127.0.0.1 with the daemon's server settings until the

@@ -2,16 +2,15 @@ package status
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/tocsin/tocsin/checkstate"
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/incident"
@@ -19,58 +18,72 @@ import (
 )
 
 const (
-	defaultInterval    = 500 * time.Millisecond
-	defaultChecksEvery = time.Second
+	defaultInterval = 500 * time.Millisecond
 	// reloadEvery bounds how long a state is trusted without a Load, in case
-	// a version bump was missed; it also refreshes time-dependent output and
-	// picks up check states nobody announced.
+	// a version bump was missed; it also refreshes time-dependent output.
 	reloadEvery = time.Minute
 	// storeTimeout bounds each store call, whatever the store's own timeouts.
 	storeTimeout = 5 * time.Second
+	// checksPerRead bounds one read of changed check states.
+	checksPerRead = 5000
 )
 
+// StoreReader is what the Refresher reads; redisstore.Store is one.
+type StoreReader interface {
+	// Versions tells whether the state or the check states changed.
+	Versions(ctx context.Context) (incident.Versions, error)
+	Load(ctx context.Context, limit int) (incident.State, error)
+	// ChecksSince reads the published check states changed after since.
+	ChecksSince(ctx context.Context, since int64, max int) (checkstate.Changes, error)
+}
+
 // Refresher keeps the Server's snapshot current: it polls the store's
-// version and rebuilds when the state, the config or a maintenance window
-// changed, and when told that the store or the checks changed. Set the
-// fields, then call Refresh once and Run.
+// versions and rebuilds when the state, the published check states, the
+// config or a maintenance window changed, and when told that the store
+// changed. It shows only what the store holds, never this process' own
+// view, so every replica serves the same bodies. Set the fields, then call
+// Refresh once and Run.
 type Refresher struct {
-	Store incident.Store
-	// Checks returns this process's check states. It is called only for a
-	// rebuild: a poll does not read it (call ChecksChanged instead), though
-	// the reload every minute does.
-	Checks func() []detector.Check
+	Store StoreReader
 	// Config returns the config in force. A config is never modified: a new
 	// one is a new pointer, and what was encoded for the old one is not
 	// reused.
 	Config func() *config.Config
 	Server *Server
 	Logger *slog.Logger
-	// Interval is how often the store version is polled (default 500ms).
+	// Interval is how often the store versions are polled (default 500ms).
 	// Rebuilds asked for with Trigger happen at most once per Interval/2.
 	Interval time.Duration
-	// ChecksEvery is the least time between two rebuilds asked for with
-	// ChecksChanged (default 1s).
-	ChecksEvery time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// StoreClock, when set, corrects Now by the store's clock, read at every
+	// poll, so that time-dependent output (maintenance phases, the day)
+	// turns at the same instant on every replica.
+	StoreClock bool
 	// Metrics, if set, follows every snapshot.
 	Metrics *Metrics
 	// Uptime, if set, is read for the 90-day history at most once per
 	// uptimeEvery, and when the config changes.
 	Uptime UptimeReader
 
-	once          sync.Once
-	trigger       chan struct{}
-	checksTrigger chan struct{}
-	lastOK        atomic.Int64 // unix nanoseconds of the last successful store read
-	enc           *encoder
+	once    sync.Once
+	trigger chan struct{}
+	lastOK  atomic.Int64 // unix nanoseconds of the last successful store read
+	skew    atomic.Int64 // store clock minus Now, nanoseconds
+	enc     *encoder
 
 	mu        sync.Mutex // serialises cycles; guards the fields below
 	state     incident.State
 	haveState bool
 	loadOK    bool // the last Load succeeded: state is the store's
 	version   int64
-	stale     bool // the last store read failed
+	created   time.Time // the store's creation time at the last read
+	checks    map[string]detector.Check
+	checksSeq int64
+	checksOK  bool      // the check states are the store's
+	checksGen uint64    // changes whenever checks does
+	checksAt  time.Time // when the check states were last published
+	stale     bool      // the last store read failed
 	lastLoad  time.Time
 	lastBuild time.Time
 	epoch     time.Time
@@ -89,30 +102,17 @@ type Refresher struct {
 // buildKey is what the last snapshot was built from, besides the state.
 type buildKey struct {
 	cfg    *config.Config
-	checks uint64 // fingerprint of the check states
+	checks uint64 // generation of the check states
 	maint  string // phase of every maintenance window
 	stale  bool
 	day    time.Time // today in the page's time zone: the bars move at midnight
 }
 
-// cycleKind is why a cycle runs.
-type cycleKind int
-
-const (
-	// cyclePoll polls the version and rebuilds if anything shown changed,
-	// except the checks.
-	cyclePoll cycleKind = iota
-	// cycleStore loads the state and rebuilds.
-	cycleStore
-	// cycleChecks rebuilds from the loaded state if the checks changed.
-	cycleChecks
-)
-
 func (r *Refresher) init() {
 	r.once.Do(func() {
 		r.trigger = make(chan struct{}, 1)
-		r.checksTrigger = make(chan struct{}, 1)
 		r.enc = newEncoder()
+		r.checks = map[string]detector.Check{}
 		if r.Logger == nil {
 			r.Logger = slog.New(slog.DiscardHandler)
 		}
@@ -122,10 +122,13 @@ func (r *Refresher) init() {
 		if r.Interval <= 0 {
 			r.Interval = defaultInterval
 		}
-		if r.ChecksEvery <= 0 {
-			r.ChecksEvery = defaultChecksEvery
-		}
 	})
+}
+
+// now is the refresher's clock: Now, corrected by the store's when
+// StoreClock is set.
+func (r *Refresher) now() time.Time {
+	return r.Now().Add(time.Duration(r.skew.Load()))
 }
 
 // Trigger says the store changed: the state is loaded again and the
@@ -138,19 +141,8 @@ func (r *Refresher) Trigger() {
 	}
 }
 
-// ChecksChanged says only this process's check states changed (a probe
-// result arrived): the snapshot is rebuilt from the state already loaded,
-// without reading the store, at most once per ChecksEvery. It never blocks.
-func (r *Refresher) ChecksChanged() {
-	r.init()
-	select {
-	case r.checksTrigger <- struct{}{}:
-	default:
-	}
-}
-
 // LastSuccess is when the store was last read successfully (zero if never):
-// the version, and the state too whenever it had to be loaded.
+// the versions, and the state too whenever it had to be loaded.
 func (r *Refresher) LastSuccess() time.Time {
 	n := r.lastOK.Load()
 	if n == 0 {
@@ -164,7 +156,7 @@ func (r *Refresher) LastSuccess() time.Time {
 // returns the error.
 func (r *Refresher) Refresh(ctx context.Context) error {
 	r.init()
-	return r.cycle(ctx, cycleStore)
+	return r.cycle(ctx, true)
 }
 
 // Run keeps the snapshot current until ctx is done; it returns nil then.
@@ -174,24 +166,17 @@ func (r *Refresher) Run(ctx context.Context) error {
 	defer tick.Stop()
 	store := newCoalescer(r.Interval / 2)
 	defer store.stop()
-	checks := newCoalescer(r.ChecksEvery)
-	defer checks.stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-			_ = r.cycle(ctx, cyclePoll)
+			_ = r.cycle(ctx, false)
 		case <-r.trigger:
 			store.request()
 		case <-store.timer.C:
 			store.fired()
-			_ = r.cycle(ctx, cycleStore)
-		case <-r.checksTrigger:
-			checks.request()
-		case <-checks.timer.C:
-			checks.fired()
-			_ = r.cycle(ctx, cycleChecks)
+			_ = r.cycle(ctx, true)
 		}
 	}
 }
@@ -222,27 +207,25 @@ func (c *coalescer) fired() { c.pending, c.last = false, time.Now() }
 
 func (c *coalescer) stop() { c.timer.Stop() }
 
-// cycle reads the store as kind says and rebuilds if anything shown
-// changed. It gives up, publishing nothing, once ctx is done.
-func (r *Refresher) cycle(ctx context.Context, kind cycleKind) error {
+// cycle reads what changed in the store (everything if force) and
+// rebuilds if anything shown changed. It gives up, publishing nothing,
+// once ctx is done.
+func (r *Refresher) cycle(ctx context.Context, force bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	now := r.Now()
+	loaded, storeErr := r.read(ctx, force)
+	if err := ctx.Err(); err != nil {
+		return err // shutting down: not the store's fault
+	}
+	now := r.now()
 	if r.epoch.IsZero() {
 		r.epoch = now
 	}
-	loaded, storeErr := false, error(nil)
-	if kind != cycleChecks {
-		loaded, storeErr = r.read(ctx, now, kind == cycleStore)
-		if err := ctx.Err(); err != nil {
-			return err // shutting down: not the store's fault
-		}
-		r.noteStore(storeErr)
-		r.stale = storeErr != nil
-	}
+	r.noteStore(storeErr)
+	r.stale = storeErr != nil
 	if !r.haveState {
 		if storeErr == nil {
 			storeErr = errors.New("status: no state loaded")
@@ -254,30 +237,24 @@ func (r *Refresher) cycle(ctx context.Context, kind cycleKind) error {
 		return errors.New("status: no config")
 	}
 	daysRead := false
-	if kind != cycleChecks && storeErr == nil {
+	if storeErr == nil {
 		daysRead = r.readUptime(ctx, cfg, now)
 	}
-	key := buildKey{cfg: cfg, maint: maintenanceKey(cfg, now), stale: r.stale,
+	key := buildKey{cfg: cfg, checks: r.checksGen, maint: maintenanceKey(cfg, now), stale: r.stale,
 		day: uptime.Midnight(now, r.location(cfg))}
-	// A poll leaves the checks alone: reading them copies every check's
-	// history, and ChecksChanged announces their changes.
-	if kind == cyclePoll && !loaded && !daysRead && now.Sub(r.lastBuild) < reloadEvery {
-		shown := r.built
-		shown.checks = 0
-		if key == shown {
-			return storeErr
-		}
+	if !loaded && !daysRead && key == r.built && now.Sub(r.lastBuild) < reloadEvery {
+		return storeErr
 	}
-	var checks []detector.Check
-	if r.Checks != nil {
-		checks = r.Checks()
+	checks := make([]detector.Check, 0, len(r.checks))
+	for _, c := range r.checks {
+		checks = append(checks, c)
 	}
-	key.checks = fingerprint(checks)
-	if kind == cycleChecks && key == r.built {
-		return nil
+	epoch := r.state.CreatedAt
+	if epoch.IsZero() {
+		epoch = r.epoch
 	}
-	if err := r.rebuild(ctx, Inputs{Config: cfg, State: r.state, Checks: checks, Now: now, Stale: r.stale,
-		Epoch: r.epoch, Uptime: r.days, StateRead: r.lastLoad, UptimeRead: r.daysRead}); err != nil {
+	if err := r.rebuild(ctx, Inputs{Config: cfg, State: r.state, Checks: checks, ChecksUpdated: r.checksAt,
+		Now: now, Stale: r.stale, Epoch: epoch, Uptime: r.days, StateRead: r.lastLoad, UptimeRead: r.daysRead}); err != nil {
 		return errors.Join(storeErr, err)
 	}
 	r.built, r.lastBuild = key, now
@@ -301,29 +278,102 @@ func (r *Refresher) rebuild(ctx context.Context, in Inputs) error {
 	return nil
 }
 
-// read polls the version and loads the state when it changed, when forced,
-// when the last Load failed, or when the state is older than reloadEvery. It
-// reports whether it loaded. LastSuccess advances only when the state held
-// is the store's current one.
-func (r *Refresher) read(ctx context.Context, now time.Time, force bool) (bool, error) {
+// read polls the versions, loads the state when it changed, when forced,
+// when the last Load failed, or when the state is older than reloadEvery,
+// and reads the check states that changed. It reports whether it read
+// anything new. LastSuccess advances only when what is held is the
+// store's current state.
+func (r *Refresher) read(ctx context.Context, force bool) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
-	v, err := r.Store.Version(ctx)
+	asked := r.Now()
+	v, err := r.Store.Versions(ctx)
 	if err != nil {
-		return false, fmt.Errorf("status: store version: %w", err)
+		return false, fmt.Errorf("status: store versions: %w", err)
 	}
-	if r.loadOK && !force && v == r.version && now.Sub(r.lastLoad) < reloadEvery {
-		r.lastOK.Store(now.UnixNano())
-		return false, nil
+	if r.StoreClock && !v.Now.IsZero() {
+		// The store read its clock somewhere between asking and the answer.
+		mid := asked.Add(r.Now().Sub(asked) / 2)
+		r.skew.Store(int64(v.Now.Sub(mid)))
 	}
-	st, err := r.Store.Load(ctx, incidentLimit)
-	if err != nil {
-		r.loadOK = false
-		return false, fmt.Errorf("status: store load: %w", err)
+	now := r.now()
+	if !v.Created.Equal(r.created) {
+		// Emptied or restarted without its data: nothing read before holds.
+		r.created, r.checksOK, r.loadOK = v.Created, false, false
 	}
-	r.lastOK.Store(now.UnixNano())
-	r.state, r.haveState, r.loadOK, r.version, r.lastLoad = st, true, true, v, now
-	return true, nil
+	loaded := false
+	if !r.loadOK || force || v.State != r.version || now.Sub(r.lastLoad) >= reloadEvery {
+		st, err := r.Store.Load(ctx, incidentLimit)
+		if err != nil {
+			r.loadOK = false
+			return false, fmt.Errorf("status: store load: %w", err)
+		}
+		r.state, r.haveState, r.loadOK, r.version, r.lastLoad = st, true, true, v.State, now
+		loaded = true
+	}
+	if !r.checksOK || v.Checks != r.checksSeq {
+		changed, err := r.readChecks(ctx)
+		if err != nil {
+			return loaded, err
+		}
+		loaded = loaded || changed
+	}
+	// LastSuccess is judged against this host's clock (readiness), not the
+	// store's.
+	r.lastOK.Store(r.Now().UnixNano())
+	return loaded, nil
+}
+
+// readChecks applies the published check states that changed since the
+// last read, all of them after a reset, once every part is read: a read
+// that fails half way changes nothing. It reports whether any changed. A
+// state that cannot be decoded is shown as unknown and logged, not retried
+// forever.
+func (r *Refresher) readChecks(ctx context.Context) (bool, error) {
+	since := r.checksSeq
+	if !r.checksOK {
+		since = 0
+	}
+	fresh := since == 0
+	var parts []checkstate.Changes
+	for {
+		ch, err := r.Store.ChecksSince(ctx, since, checksPerRead)
+		if err != nil {
+			r.checksOK = false
+			return false, fmt.Errorf("status: read check states: %w", err)
+		}
+		if ch.Reset {
+			fresh, parts = true, nil
+		}
+		parts = append(parts, ch)
+		since = ch.Seq
+		if !ch.More {
+			break
+		}
+	}
+	changed := fresh
+	if fresh {
+		clear(r.checks)
+	}
+	for _, ch := range parts {
+		for _, c := range ch.Checks {
+			r.checks[c.Name] = c
+		}
+		for _, name := range append(ch.Removed, ch.Undecodable...) {
+			delete(r.checks, name)
+		}
+		if len(ch.Undecodable) > 0 {
+			r.Logger.Error("status: published check states that cannot be decoded are shown as unknown",
+				"checks", ch.Undecodable)
+		}
+		changed = changed || len(ch.Checks) > 0 || len(ch.Removed) > 0 || len(ch.Undecodable) > 0
+		r.checksAt = ch.Updated
+	}
+	r.checksSeq, r.checksOK = since, true
+	if changed {
+		r.checksGen++
+	}
+	return changed, nil
 }
 
 // noteStore logs when the store becomes unreadable and when it recovers,
@@ -337,28 +387,6 @@ func (r *Refresher) noteStore(err error) {
 		r.failing = false
 		r.Logger.Info("status: store readable again")
 	}
-}
-
-// fingerprint changes whenever a check's state or latest result does. It
-// does not depend on the order of checks (the detector's is random).
-func fingerprint(checks []detector.Check) uint64 {
-	var sum uint64
-	var buf [8]byte
-	for _, c := range checks {
-		h := fnv.New64a()
-		num := func(n int64) {
-			binary.LittleEndian.PutUint64(buf[:], uint64(n))
-			_, _ = h.Write(buf[:])
-		}
-		_, _ = h.Write([]byte(c.Name))
-		_, _ = h.Write([]byte{0})
-		_, _ = h.Write([]byte(c.Status))
-		num(c.Since.UnixNano())
-		num(c.Last.Start.UnixNano())
-		num(int64(len(c.Recent)))
-		sum += h.Sum64()
-	}
-	return sum
 }
 
 // maintenanceKey changes when any maintenance window changes phase, or a

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/incident"
+	"github.com/tocsin/tocsin/probe"
 )
 
 // checkStatusIn returns the status of check name as the snapshot serves it.
@@ -28,84 +31,255 @@ func checkStatusIn(t *testing.T, s *Server, name string) string {
 	return doc.Check.Status
 }
 
-func TestRefresherChecksChangedDoesNotReadStore(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		env := newRefresherEnv(t, time.Hour) // no poll during the test
-		if err := env.r.Refresh(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		loads, versions := env.store.loadCount(), env.store.versionCount()
-		stop := env.start()
-		defer stop()
-		env.checks.set(testChecks(detector.Up))
-		env.r.ChecksChanged()
-		synctest.Wait()
-		if got := checkStatusIn(t, env.server, "web-app-home"); got != "up" {
-			t.Errorf("web-app-home = %s after ChecksChanged, want up", got)
-		}
-		if l, v := env.store.loadCount(), env.store.versionCount(); l != loads || v != versions {
-			t.Errorf("ChecksChanged read the store: %d loads, %d version reads; want %d, %d", l, v, loads, versions)
-		}
-	})
+// smtpCheck is smtp-inbound's state with one result ten seconds before t0.
+func smtpCheck(status detector.CheckStatus) detector.Check {
+	res := probe.Result{Status: probe.StatusUp, Start: t0.Add(-10 * time.Second), Duration: 40 * time.Millisecond}
+	if status == detector.Down {
+		res.Status, res.Reason, res.Message = probe.StatusDown, probe.ReasonConnect, "connection refused"
+	}
+	return detector.Check{Spec: detector.Spec{Name: "smtp-inbound", Component: "email", Impact: detector.MajorOutage},
+		Status: status, Since: res.Start, Last: res, Recent: []probe.Result{res}, Streak: 1}
 }
 
-func TestRefresherChecksChangedIsRateLimited(t *testing.T) {
+// TestRefresherReadsPublishedChecks: a poll reads the check states only
+// when the store's sequence number moved, and then only what changed
+// since the last one it read; a reset, or a store created anew, reads
+// everything afresh; a removed state is gone. It rebuilds exactly when it
+// read something new.
+func TestRefresherReadsPublishedChecks(t *testing.T) {
+	t.Parallel()
+	const unknown = string(detector.Unknown)
+	for _, tc := range []struct {
+		name      string
+		change    func(f *fakeStore)
+		wantReads []int64 // the since of each ChecksSince of the poll
+		wantLoad  bool
+		rebuilt   bool
+		web, smtp string // the statuses shown after the poll
+	}{{
+		name:   "unchanged",
+		change: func(*fakeStore) {},
+		web:    "degraded", smtp: "up",
+	}, {
+		name:      "changed",
+		change:    func(f *fakeStore) { f.publish([]detector.Check{smtpCheck(detector.Down)}) },
+		wantReads: []int64{2}, rebuilt: true,
+		web: "degraded", smtp: "down",
+	}, {
+		name:      "removed",
+		change:    func(f *fakeStore) { f.publish(nil, "web-app-home") },
+		wantReads: []int64{2}, rebuilt: true,
+		web: unknown, smtp: "up",
+	}, {
+		// Redis lost its data but not its creation time: its sequence
+		// number is behind the reader's, and ChecksSince says Reset.
+		name: "reset",
+		change: func(f *fakeStore) {
+			f.lose(true)
+			f.publish([]detector.Check{smtpCheck(detector.Down)})
+		},
+		wantReads: []int64{2}, rebuilt: true,
+		web: unknown, smtp: "down",
+	}, {
+		// A new creation time: nothing read before holds, the state is
+		// loaded again though its version did not move.
+		name: "store created anew",
+		change: func(f *fakeStore) {
+			f.lose(false)
+			f.publish([]detector.Check{smtpCheck(detector.Down)})
+		},
+		wantReads: []int64{0}, wantLoad: true, rebuilt: true,
+		web: unknown, smtp: "down",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := newRefresherEnv(t, time.Hour)
+			env.r.Now = func() time.Time { return t0 } // no rebuild for the time's sake
+			env.store.publish(append(testChecks(detector.Up), smtpCheck(detector.Up)))
+			env.store.publish(testChecks(detector.Degraded))
+			ctx := t.Context()
+			if err := env.r.Refresh(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := env.store.checkReads(); !slices.Equal(got, []int64{0}) {
+				t.Fatalf("Refresh read the checks since %v, want everything once ([0])", got)
+			}
+			before, loads := env.server.Snapshot(), env.store.loadCount()
+			tc.change(env.store)
+			if err := env.r.cycle(ctx, false); err != nil {
+				t.Fatal(err)
+			}
+			if got := env.store.checkReads()[1:]; !slices.Equal(got, tc.wantReads) {
+				t.Errorf("the poll read the checks since %v, want %v", got, tc.wantReads)
+			}
+			if got := env.store.loadCount() - loads; (got != 0) != tc.wantLoad {
+				t.Errorf("the poll loaded the state %d times, want a load: %v", got, tc.wantLoad)
+			}
+			if rebuilt := env.server.Snapshot() != before; rebuilt != tc.rebuilt {
+				t.Errorf("rebuilt = %v, want %v", rebuilt, tc.rebuilt)
+			}
+			web, smtp := checkStatusIn(t, env.server, "web-app-home"), checkStatusIn(t, env.server, "smtp-inbound")
+			if web != tc.web || smtp != tc.smtp {
+				t.Errorf("web-app-home %s, smtp-inbound %s; want %s, %s", web, smtp, tc.web, tc.smtp)
+			}
+		})
+	}
+}
+
+// TestRefresherReadsChecksInParts: a read that stops early (More) is
+// continued from where it stopped, in the same poll.
+func TestRefresherReadsChecksInParts(t *testing.T) {
+	t.Parallel()
+	env := newRefresherEnv(t, time.Hour)
+	ctx := t.Context()
+	if err := env.r.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Three passes of 3,000 checks: more than one read takes, and the
+	// configured check that shows is in the last pass.
+	const pass = 3000
+	for p := range 3 {
+		cs := make([]detector.Check, 0, pass)
+		for i := range pass {
+			cs = append(cs, detector.Check{Spec: detector.Spec{Name: fmt.Sprintf("extra-%d-%04d", p, i)},
+				Status: detector.Up})
+		}
+		if p == 2 {
+			cs[pass-1] = testChecks(detector.Degraded)[0]
+		}
+		env.store.publish(cs)
+	}
+	if err := env.r.cycle(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	// 0 at Refresh; then from 0 (nothing read yet) to 2, and from 2.
+	if got := env.store.checkReads(); !slices.Equal(got, []int64{0, 0, 2}) {
+		t.Errorf("reads since %v, want [0 0 2]", got)
+	}
+	if got := checkStatusIn(t, env.server, "web-app-home"); got != "degraded" {
+		t.Errorf("web-app-home = %s, want the last pass's degraded", got)
+	}
+	env.r.mu.Lock()
+	n := len(env.r.checks)
+	env.r.mu.Unlock()
+	if n != 3*pass {
+		t.Errorf("%d check states held, want %d", n, 3*pass)
+	}
+}
+
+// TestRefresherChecksFollowPolls: check states published every 10ms are
+// read once per poll, not once per publish, each read taking up where
+// the last stopped; the last one shows within a poll.
+func TestRefresherChecksFollowPolls(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		env := newRefresherEnv(t, time.Hour)
-		env.r.ChecksEvery = time.Second
+		env := newRefresherEnv(t, time.Second)
 		if err := env.r.Refresh(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		reads := env.checks.readCount()
 		stop := env.start()
 		defer stop()
-		// A result every 10ms for 3s, each changing the checks.
 		for i := range 300 {
 			st := detector.Up
 			if i%2 == 1 {
 				st = detector.Degraded
 			}
-			env.checks.set(testChecks(st))
-			env.r.ChecksChanged()
+			env.store.publish(testChecks(st))
 			time.Sleep(10 * time.Millisecond)
-		}
-		// One rebuild at once, then one per second; and the last change shows
-		// within ChecksEvery.
-		if n := env.checks.readCount() - reads; n < 3 || n > 4 {
-			t.Errorf("%d rebuilds for 3s of results, want 3..4", n)
 		}
 		time.Sleep(time.Second)
 		synctest.Wait()
+		reads := env.store.checkReads()
+		if n := len(reads) - 1; n < 3 || n > 4 {
+			t.Errorf("%d check reads for 4s of polls, want 3..4", n)
+		}
+		for i := 2; i < len(reads); i++ {
+			if reads[i] <= reads[i-1] {
+				t.Errorf("read %d since %d after one since %d: want each read to go on from the last", i,
+					reads[i], reads[i-1])
+			}
+		}
 		if got := checkStatusIn(t, env.server, "web-app-home"); got != "degraded" {
-			t.Errorf("web-app-home = %s, want the last result's degraded", got)
+			t.Errorf("web-app-home = %s, want the last publish's degraded", got)
 		}
 	})
 }
 
-func TestRefresherPollLeavesChecksAlone(t *testing.T) {
+// TestRefresherReloadLeavesChecksAlone: polls that find the checks'
+// sequence number unchanged read no check state, not even the reload of
+// the state every reloadEvery, which rebuilds with the checks held.
+func TestRefresherReloadLeavesChecksAlone(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		env := newRefresherEnv(t, 10*time.Millisecond)
+		env.store.publish(testChecks(detector.Up))
 		if err := env.r.Refresh(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		reads := env.checks.readCount()
+		first, loads := env.server.Snapshot(), env.store.loadCount()
 		stop := env.start()
 		defer stop()
-		env.checks.set(testChecks(detector.Up))
 		time.Sleep(reloadEvery / 2)
-		if n := env.checks.readCount(); n != reads {
-			t.Errorf("polls read the checks %d times", n-reads)
+		synctest.Wait()
+		if env.server.Snapshot() != first {
+			t.Error("polls rebuilt though nothing changed")
 		}
-		// The state is reloaded every reloadEvery, and the checks with it.
 		time.Sleep(reloadEvery)
 		synctest.Wait()
+		if n := len(env.store.checkReads()); n != 1 {
+			t.Errorf("%d check reads, want only Refresh's", n)
+		}
+		if n := env.store.loadCount() - loads; n != 1 {
+			t.Errorf("%d loads in 1.5 reloadEvery, want 1", n)
+		}
+		if env.server.Snapshot() == first {
+			t.Error("no rebuild after reloadEvery")
+		}
 		if got := checkStatusIn(t, env.server, "web-app-home"); got != "up" {
 			t.Errorf("web-app-home = %s after reloadEvery, want up", got)
 		}
 	})
+}
+
+// TestRefresherChecksReadFailureIsStale: when the check states cannot be
+// read, the snapshot goes stale with the checks last read, and
+// LastSuccess stays put; the next good read catches up.
+func TestRefresherChecksReadFailureIsStale(t *testing.T) {
+	t.Parallel()
+	env := newRefresherEnv(t, time.Hour)
+	var clock atomic.Int64
+	clock.Store(t0.UnixNano())
+	env.r.Now = func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	env.store.publish(testChecks(detector.Up))
+	ctx := t.Context()
+	if err := env.r.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	good := env.r.LastSuccess()
+	env.store.setChecksErr(errors.New("READONLY"))
+	env.store.publish(testChecks(detector.Degraded))
+	clock.Add(int64(time.Second))
+	if err := env.r.cycle(ctx, false); err == nil || !strings.Contains(err.Error(), "READONLY") {
+		t.Errorf("cycle = %v, want the read error", err)
+	}
+	if !env.server.Snapshot().Stale || !env.r.LastSuccess().Equal(good) {
+		t.Errorf("stale %v, LastSuccess %v; want stale and %v", env.server.Snapshot().Stale,
+			env.r.LastSuccess(), good)
+	}
+	if got := checkStatusIn(t, env.server, "web-app-home"); got != "up" {
+		t.Errorf("web-app-home = %s while unreadable, want the last read's up", got)
+	}
+	env.store.setChecksErr(nil)
+	clock.Add(int64(time.Second))
+	if err := env.r.cycle(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if env.server.Snapshot().Stale || !env.r.LastSuccess().After(good) {
+		t.Errorf("after recovery: stale %v, LastSuccess %v", env.server.Snapshot().Stale, env.r.LastSuccess())
+	}
+	if got := checkStatusIn(t, env.server, "web-app-home"); got != "degraded" {
+		t.Errorf("web-app-home = %s after recovery, want degraded", got)
+	}
 }
 
 // TestRefresherLoadFailureIsNoSuccess: the version read works but Load
@@ -124,10 +298,10 @@ func TestRefresherLoadFailureIsNoSuccess(t *testing.T) {
 	good := env.r.LastSuccess()
 	env.store.setLoadErr(errors.New("state schema 3, want 2"))
 	env.store.set(incidentState()) // a new version to load
-	for i, kind := range []cycleKind{cyclePoll, cyclePoll, cycleStore, cycleChecks} {
+	for i, force := range []bool{false, false, true, false} {
 		clock.Add(int64(time.Second))
-		err := env.r.cycle(ctx, kind)
-		if kind != cycleChecks && (err == nil || !strings.Contains(err.Error(), "schema")) {
+		err := env.r.cycle(ctx, force)
+		if err == nil || !strings.Contains(err.Error(), "schema") {
 			t.Errorf("cycle %d = %v, want the Load error", i, err)
 		}
 		if got := env.r.LastSuccess(); !got.Equal(good) {
@@ -142,7 +316,7 @@ func TestRefresherLoadFailureIsNoSuccess(t *testing.T) {
 	// until a Load succeeds.
 	env.store.setLoadErr(nil)
 	clock.Add(int64(time.Second))
-	if err := env.r.cycle(ctx, cyclePoll); err != nil {
+	if err := env.r.cycle(ctx, false); err != nil {
 		t.Fatal(err)
 	}
 	if snap := env.server.Snapshot(); snap.Stale || snap.Indicator != IndicatorCritical ||
@@ -176,7 +350,7 @@ func TestRefresherCycleRespectsContext(t *testing.T) {
 	if env.server.Snapshot() != before || !env.r.LastSuccess().Equal(good) {
 		t.Error("a cancelled cycle published a snapshot or moved LastSuccess")
 	}
-	if err := env.r.cycle(ctx, cycleChecks); !errors.Is(err, context.Canceled) {
+	if err := env.r.cycle(ctx, false); !errors.Is(err, context.Canceled) {
 		t.Errorf("cycle after cancel = %v, want context.Canceled", err)
 	}
 	if env.server.Snapshot() != before {

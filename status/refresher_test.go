@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,37 +27,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// checksSource is a concurrency-safe stand-in for the detector's owner.
-type checksSource struct {
-	mu     sync.Mutex
-	checks []detector.Check
-	reads  int
-}
-
-func (c *checksSource) get() []detector.Check {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.reads++
-	return c.checks
-}
-
-// readCount counts get calls: each is a copy of every check's history in
-// the daemon.
-func (c *checksSource) readCount() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.reads
-}
-
-func (c *checksSource) set(cs []detector.Check) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.checks = cs
-}
-
 type refresherEnv struct {
 	store  *fakeStore
-	checks *checksSource
 	server *Server
 	r      *Refresher
 }
@@ -66,10 +36,9 @@ type refresherEnv struct {
 func newRefresherEnv(t *testing.T, interval time.Duration) *refresherEnv {
 	t.Helper()
 	cfg := testConfig()
-	env := &refresherEnv{store: &fakeStore{state: operationalState()}, checks: &checksSource{},
-		server: NewServer(ServerOptions{})}
-	env.r = &Refresher{Store: env.store, Checks: env.checks.get, Config: func() *config.Config { return cfg },
-		Server: env.server, Interval: interval}
+	env := &refresherEnv{store: newFakeStore(operationalState()), server: NewServer(ServerOptions{})}
+	env.r = &Refresher{Store: env.store, Config: func() *config.Config { return cfg }, Server: env.server,
+		Interval: interval}
 	return env
 }
 
@@ -170,7 +139,7 @@ func TestRefresherTriggerCoalesces(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.run(t)
-	env.checks.set(testChecks(detector.Degraded))
+	env.store.publish(testChecks(detector.Degraded))
 	for range 200 {
 		env.r.Trigger()
 	}

@@ -8,9 +8,9 @@ import (
 	"github.com/tocsin/tocsin/uptime"
 )
 
-// UptimeReader reads the daily uptime buckets; *uptime.Store is one.
+// UptimeReader reads the daily uptime buckets; redisstore.Store is one.
 type UptimeReader interface {
-	Components(ctx context.Context, ids []string, days int, now time.Time, loc *time.Location) (map[string][]uptime.ComponentDay, error)
+	ComponentUptime(ctx context.Context, ids []string, days int, now time.Time, loc *time.Location) (map[string][]uptime.ComponentDay, error)
 }
 
 // uptimeEvery is how often the uptime history is read: the bars move by the
@@ -41,7 +41,7 @@ func (r *Refresher) readUptime(ctx context.Context, cfg *config.Config, now time
 	}
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
-	days, err := r.Uptime.Components(ctx, ids, uptime.Days, now, loc)
+	days, err := r.Uptime.ComponentUptime(ctx, ids, uptime.Days, now, loc)
 	switch {
 	case err != nil && !r.daysFail:
 		r.daysFail = true

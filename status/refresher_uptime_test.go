@@ -26,7 +26,7 @@ func (f *fakeUptime) fail(err error) {
 	f.err = err
 }
 
-func (f *fakeUptime) Components(_ context.Context, ids []string, _ int, now time.Time, loc *time.Location) (map[string][]uptime.ComponentDay, error) {
+func (f *fakeUptime) ComponentUptime(_ context.Context, ids []string, _ int, now time.Time, loc *time.Location) (map[string][]uptime.ComponentDay, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads++
@@ -79,7 +79,7 @@ func TestRefresherReadsUptime(t *testing.T) {
 		{31 * time.Second, 4},
 	} {
 		clk = clk.Add(step.after)
-		_ = env.r.cycle(ctx, cyclePoll)
+		_ = env.r.cycle(ctx, false)
 		if up.count() != step.reads {
 			t.Fatalf("at %v: %d reads, want %d", clk.Sub(t0), up.count(), step.reads)
 		}
@@ -89,7 +89,7 @@ func TestRefresherReadsUptime(t *testing.T) {
 	}
 	env.store.setErr(errors.New("connection refused"))
 	clk = clk.Add(2 * time.Minute)
-	_ = env.r.cycle(ctx, cyclePoll)
+	_ = env.r.cycle(ctx, false)
 	if up.count() != 4 {
 		t.Errorf("uptime read while the store was unreadable")
 	}
@@ -112,7 +112,7 @@ func TestRefresherUptimeFailureAndMidnight(t *testing.T) {
 	up.fail(errors.New("READONLY"))
 	for range 10 { // 10 polls within the minute: no retry
 		clk = clk.Add(5 * time.Second)
-		if err := env.r.cycle(ctx, cyclePoll); err != nil {
+		if err := env.r.cycle(ctx, false); err != nil {
 			t.Fatalf("an uptime failure is not a store failure: %v", err)
 		}
 	}
@@ -120,13 +120,13 @@ func TestRefresherUptimeFailureAndMidnight(t *testing.T) {
 		t.Errorf("%d reads, stale %v; want 1 and false", up.count(), env.server.Snapshot().Stale)
 	}
 	clk = clk.Add(15 * time.Second) // 23:59:05, a minute after the start: retried
-	_ = env.r.cycle(ctx, cyclePoll)
+	_ = env.r.cycle(ctx, false)
 	if up.count() != 2 {
 		t.Errorf("%d reads after a minute, want 2", up.count())
 	}
 	up.fail(nil)
 	clk = time.Date(2026, 11, 22, 0, 0, 1, 0, time.UTC) // the day turns
-	_ = env.r.cycle(ctx, cyclePoll)
+	_ = env.r.cycle(ctx, false)
 	if up.count() != 3 {
 		t.Errorf("%d reads after midnight, want 3", up.count())
 	}

@@ -46,9 +46,15 @@ type Inputs struct {
 	// State holds the components' stored statuses and the incidents (open
 	// and recent), newest first.
 	State incident.State
-	// Checks are the current check states of this process.
+	// Checks are the check states their owners published.
 	Checks []detector.Check
-	Now    time.Time
+	// ChecksUpdated is when the check states were last published, by the
+	// store's clock (zero: unknown).
+	ChecksUpdated time.Time
+	// Now is the clock time-dependent output is judged by (maintenance
+	// phases, the day, what counts as past); the Refresher takes it from
+	// the store, whose clock every replica shares.
+	Now time.Time
 	// Stale is set when the store could not be read; State is the last good
 	// one.
 	Stale bool
@@ -62,8 +68,9 @@ type Inputs struct {
 	// documents instead of rendering them again.
 	StateRead, UptimeRead time.Time
 	// Epoch stands in for times the state does not know (a component never
-	// stored yet); the Refresher passes its first build time so that bodies
-	// stay byte-identical across rebuilds. Zero means Now.
+	// stored yet); the Refresher passes when the store was created, which
+	// every replica reads alike, so bodies stay byte-identical across
+	// rebuilds and replicas. Zero means Now.
 	Epoch time.Time
 }
 
@@ -228,6 +235,19 @@ func build(ctx context.Context, in Inputs, o buildOptions) (*Snapshot, error) {
 	}
 	snap.bodies[pathChecks] = snap.checks.list
 	return snap, nil
+}
+
+// generatedAt is when what the documents show last changed in the store,
+// by the store's clock: the same on every replica, and unchanged while the
+// store does not change, so that an unchanged document keeps its ETag.
+// Changes that are not the store's (a config reload, a maintenance window
+// beginning, a new read of the uptime history) change a document without
+// moving it.
+func (b *builder) generatedAt() time.Time {
+	if t := maxTime(b.in.State.UpdatedAt, b.in.ChecksUpdated); !t.IsZero() {
+		return t
+	}
+	return b.base
 }
 
 // newBuilder prepares a build; the time zone and the scrubber, which only

@@ -86,7 +86,7 @@ func (r *Recorder) day(t time.Time) (string, time.Time) {
 	if t.Before(r.dayStart) || !t.Before(r.dayEnd) {
 		r.dayStart = Midnight(t, r.loc)
 		r.dayEnd = r.dayStart.AddDate(0, 0, 1)
-		r.dayName = r.dayStart.Format(dateLayout)
+		r.dayName = r.dayStart.Format(DateLayout)
 	}
 	return r.dayName, r.dayEnd
 }

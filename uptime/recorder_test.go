@@ -145,10 +145,10 @@ func TestRangeAcrossDST(t *testing.T) {
 			t.Errorf("day %d starts at %v, want midnight", i, d)
 		}
 	}
-	if got := days[4].Format(dateLayout); got != "2026-03-10" {
+	if got := days[4].Format(DateLayout); got != "2026-03-10" {
 		t.Errorf("last day %s, want today", got)
 	}
-	if got := days[0].Format(dateLayout); got != "2026-03-06" {
+	if got := days[0].Format(DateLayout); got != "2026-03-06" {
 		t.Errorf("first day %s", got)
 	}
 }

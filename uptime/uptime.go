@@ -15,8 +15,8 @@ import (
 // Days is how many days of history are kept and shown.
 const Days = 90
 
-// dateLayout names a day in the page's time zone.
-const dateLayout = "2006-01-02"
+// DateLayout names a day in the page's time zone.
+const DateLayout = "2006-01-02"
 
 // partialWeight is how much of a partial outage counts as downtime, as
 // Statuspage weighs it: a major outage counts fully, a partial one at 30%.
@@ -111,4 +111,27 @@ func Range(now time.Time, n int, loc *time.Location) []time.Time {
 		out[i] = last.AddDate(0, 0, i-n+1)
 	}
 	return out
+}
+
+// Write is one numbered batch of a writer (an engine), on behalf of the
+// components its replica owns.
+type Write struct {
+	// Writer identifies the engine; Seq numbers its batches, increasing.
+	Writer string
+	Seq    uint64
+	Batch  Batch
+	// Member is the writer's replica and Tokens its grants, by component:
+	// the buckets of a component it no longer owns are not added.
+	Member string
+	Tokens map[string]int64
+	// CheckComponent names the component of each check in Batch.
+	CheckComponent map[string]string
+}
+
+// WriteResult says what of a batch was not added.
+type WriteResult struct {
+	// Skipped counts hashes holding another type (written by someone else).
+	Skipped int
+	// Fenced counts hashes of components the writer no longer owns.
+	Fenced int
 }

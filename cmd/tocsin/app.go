@@ -16,8 +16,9 @@ import (
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/engine"
 	"github.com/tocsin/tocsin/heartbeat"
-	"github.com/tocsin/tocsin/incident"
+	"github.com/tocsin/tocsin/ownership"
 	"github.com/tocsin/tocsin/probe"
+	"github.com/tocsin/tocsin/redisstore"
 	"github.com/tocsin/tocsin/schedule"
 	"github.com/tocsin/tocsin/status"
 )
@@ -28,13 +29,13 @@ type app struct {
 	scrub     *scrubber
 	reloads   *prometheus.CounterVec
 	cfg       atomic.Pointer[config.Config]
+	store     *redisstore.Store
+	member    string // this replica in the ownership membership
+	owners    *ownership.Manager
 	eng       *engine.Engine
 	sched     *schedule.Scheduler
 	status    *status.Server
 	refresher *status.Refresher
-	beats     *heartbeat.Store
-	human     incident.HumanStore // people's incident actions (the write API)
-	uptime    engine.UptimeStore  // daily uptime buckets
 	// heartbeats are the heartbeat checks in force, for the beat endpoint.
 	heartbeats atomic.Pointer[map[string]config.HeartbeatCheck]
 }
@@ -43,7 +44,11 @@ type app struct {
 // /readyz fails.
 const readyAfter = 5 * time.Second
 
-func (a *app) build(store incident.Store, reg *prometheus.Registry) error {
+// probeStopTimeout bounds how long shutdown waits for cancelled probes to
+// return; every prober honours its context, so they return at once.
+const probeStopTimeout = 2 * time.Second
+
+func (a *app) build(reg *prometheus.Registry) error {
 	cfg := a.cfg.Load()
 	sm, err := status.NewMetrics(reg)
 	if err != nil {
@@ -54,23 +59,77 @@ func (a *app) build(store incident.Store, reg *prometheus.Registry) error {
 		CORSOrigins: cfg.Server.CORSOrigins, CacheMaxAge: cfg.Server.CacheMaxAge,
 	})
 	a.refresher = &status.Refresher{
-		Store: store, Config: a.cfg.Load, Server: a.status, Logger: a.logger,
-		Now: time.Now, Metrics: sm, Uptime: a.uptime,
+		Store: a.store, Config: a.cfg.Load, Server: a.status, Logger: a.logger,
+		Now: time.Now, StoreClock: true, Metrics: sm, Uptime: a.store,
 	}
-	a.eng, err = engine.New(engine.Options{
-		Store: store, Registry: reg, Logger: a.logger,
-		OnChange: a.refresher.Trigger, OnResult: a.refresher.ChecksChanged, Uptime: a.uptime,
+	a.owners, err = ownership.New(ownership.Options{
+		Leaser: a.store, Member: a.member, TTL: cfg.Ownership.LeaseDuration,
+		Components: a.componentIDs, OnChange: a.ownershipChanged, Logger: a.logger, Registry: reg,
 	})
 	if err != nil {
 		return err
 	}
-	a.refresher.Checks = a.eng.Checks
-	hb := heartbeat.NewHandler(a.beats, a.heartbeatChecks, time.Now, a.logger)
+	a.eng, err = engine.New(engine.Options{
+		Store: a.store, Checks: a.store, Uptime: a.store, Member: a.member, OnFenced: a.owners.Fenced,
+		Registry: reg, Logger: a.logger, OnChange: a.refresher.Trigger,
+	})
+	if err != nil {
+		return err
+	}
+	hb := heartbeat.NewHandler(a.store, a.heartbeatChecks, time.Now, a.logger)
 	a.status.Handle("/api/v1/heartbeats/{check}", []string{"POST"}, hb)
 	a.status.Handle("/api/v1/heartbeats/{check}/{kind}", []string{"POST"}, hb)
-	api.New(a.human, a.apiToken, time.Now, a.logger).Mount(a.status)
-	a.sched, err = schedule.New(a.eng.Record, reg, a.logger, shutdownBudget-time.Second)
+	api.New(a.store, a.apiToken, time.Now, a.logger).Mount(a.status)
+	a.sched, err = schedule.New(a.eng.Record, reg, a.logger, probeStopTimeout)
 	return err
+}
+
+// ownershipChanged follows the lease rounds: lost components stop being
+// probed and judged here; acquired ones continue from what their last
+// owner published.
+func (a *app) ownershipChanged(ctx context.Context, ch ownership.Change) {
+	if ch.Reset {
+		a.logger.Warn("Redis lost its data: writing everything this replica owns again")
+		a.eng.StoreReset()
+	}
+	if len(ch.Lost) > 0 {
+		a.sched.Lose(ch.Lost)
+		a.eng.Release(ch.Lost)
+	}
+	if len(ch.Acquired) == 0 {
+		return
+	}
+	states := a.eng.Adopt(ctx, ch.Acquired)
+	comps := make([]string, 0, len(ch.Acquired))
+	resume := map[string]schedule.Resume{}
+	cfg := a.cfg.Load()
+	for _, acq := range ch.Acquired {
+		comps = append(comps, acq.Component)
+		if acq.Continue {
+			continue
+		}
+		for _, c := range cfg.Checks {
+			if c.Component != acq.Component {
+				continue
+			}
+			st := states[c.Name]
+			resume[c.Name] = schedule.Resume{LastStart: st.State.Last.Start, ProbeState: st.ProbeState}
+		}
+	}
+	if err := a.sched.Acquire(comps, resume); err != nil {
+		a.logger.Error("some checks of acquired components could not be scheduled", "error", err)
+	}
+}
+
+// componentIDs are the components of the config in force, for the lease
+// rounds.
+func (a *app) componentIDs() []string {
+	cfg := a.cfg.Load()
+	ids := make([]string, len(cfg.Components))
+	for i, c := range cfg.Components {
+		ids[i] = c.ID
+	}
+	return ids
 }
 
 func (a *app) ready() error {
@@ -91,7 +150,7 @@ var errPartial = errors.New("applied, but scheduling failed")
 // apply puts cfg in force. Probers are built first, so a config whose
 // probes cannot be built is rejected before anything changes.
 func (a *app) apply(cfg *config.Config) error {
-	jobs, err := buildJobs(cfg, a.beats)
+	jobs, err := buildJobs(cfg, a.store)
 	if err != nil {
 		return err
 	}
@@ -100,6 +159,7 @@ func (a *app) apply(cfg *config.Config) error {
 	a.cfg.Store(cfg)
 	a.eng.Configure(cfg)
 	a.refresher.Trigger()
+	a.owners.Refresh()
 	if err := a.sched.Reconcile(jobs); err != nil {
 		return fmt.Errorf("%w: %w", errPartial, err)
 	}
@@ -166,7 +226,7 @@ func (a *app) touchHeartbeats(cfg *config.Config) {
 		}
 		hb[c.Name] = *c.Heartbeat
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.Redis.Timeout)
-		if err := a.beats.Touch(ctx, c.Name, time.Now()); err != nil {
+		if err := a.store.Touch(ctx, c.Name, time.Now()); err != nil {
 			a.logger.Warn("heartbeat: cannot record first-seen time; will use the process start", "check", c.Name, "error", err)
 		}
 		cancel()
@@ -179,7 +239,7 @@ func (a *app) touchHeartbeats(cfg *config.Config) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.Redis.Timeout)
-		if err := a.beats.Forget(ctx, name); err != nil {
+		if err := a.store.Forget(ctx, name); err != nil {
 			a.logger.Warn("heartbeat: cannot forget a removed check's beats", "check", name, "error", err)
 		}
 		cancel()

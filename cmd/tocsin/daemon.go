@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,15 +20,14 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tocsin/tocsin/config"
-	"github.com/tocsin/tocsin/engine"
-	"github.com/tocsin/tocsin/heartbeat"
-	"github.com/tocsin/tocsin/incident/redisstore"
-	"github.com/tocsin/tocsin/uptime"
+	"github.com/tocsin/tocsin/incident"
+	"github.com/tocsin/tocsin/redisstore"
 )
 
-// shutdownBudget is how long in-flight work may take after SIGTERM; the whole
+// shutdownBudget is how long the last writes, the leave and the HTTP
+// shutdown may take after SIGTERM, after probeStopTimeout; the whole
 // shutdown stays within the 10 s the contract promises.
-const shutdownBudget = 8 * time.Second
+const shutdownBudget = 6 * time.Second
 
 // daemonOptions are what `run` and `demo` share.
 type daemonOptions struct {
@@ -86,16 +87,14 @@ func daemon(ctx context.Context, o daemonOptions) error {
 			return err
 		}
 	}
-	rs := redisstore.New(client, cfg.Redis.KeyPrefix)
-	store, up, err := engine.InstrumentStores(rs, uptime.NewStore(client, cfg.Redis.KeyPrefix), reg)
+	store, err := redisstore.NewInstrumented(client, cfg.Redis.KeyPrefix, reg)
 	if err != nil {
 		return err
 	}
 
-	a := &app{logger: logger, scrub: sc, reloads: reloads, beats: heartbeat.NewStore(client, cfg.Redis.KeyPrefix),
-		human: rs, uptime: up}
+	a := &app{logger: logger, scrub: sc, reloads: reloads, store: store, member: memberID()}
 	a.cfg.Store(cfg)
-	if err := a.build(store, reg); err != nil {
+	if err := a.build(reg); err != nil {
 		return err
 	}
 	if err := a.apply(cfg); err != nil {
@@ -142,11 +141,13 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	// The engine is the only writer to the store; it runs outside the
-	// errgroup so shutdown can stop it before the final flush.
-	engCtx, stopEngine := context.WithCancel(runCtx)
-	engDone := make(chan struct{})
-	go func() { defer close(engDone); _ = a.eng.Run(engCtx) }()
+	// The engine (the only writer on behalf of owned components) and the
+	// ownership rounds run outside the errgroup, so that shutdown can stop
+	// them before the final flush and the leave.
+	loopCtx, stopLoops := context.WithCancel(runCtx)
+	var loops sync.WaitGroup
+	loops.Go(func() { _ = a.eng.Run(loopCtx) })
+	loops.Go(func() { _ = a.owners.Run(loopCtx) })
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return a.refresher.Run(gctx) })
 	g.Go(func() error { a.reloadLoop(gctx, o.load, o.hup); return nil })
@@ -162,17 +163,22 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 	case <-gctx.Done():
 	}
 	a.logger.Info("shutting down")
-	// Stop probing and let in-flight probes finish within their own
-	// timeouts; stop the engine's loop; then write the last observations
-	// once, from here; then stop serving.
+	// Stop probing (in-flight probes are cancelled, their results dropped),
+	// stop the engine's loop and the lease rounds; write the last check
+	// states and observations once, from here; then leave the membership,
+	// so the other replicas take the components over at their next round;
+	// then stop serving. One deadline bounds it all, whatever Redis does.
 	deadline, done := context.WithTimeout(context.Background(), shutdownBudget)
 	defer done()
 	if err := a.sched.Shutdown(); err != nil {
 		a.logger.Warn("scheduler shutdown", "error", err)
 	}
-	stopEngine()
-	<-engDone
+	stopLoops()
+	loops.Wait()
 	a.eng.Flush(deadline)
+	if err := a.owners.Leave(deadline); err != nil {
+		a.logger.Warn("leaving the membership failed; the others take over when the lease ends", "error", err)
+	}
 	if err := srv.Shutdown(deadline); err != nil {
 		a.logger.Warn("http shutdown", "error", err)
 	}
@@ -207,4 +213,21 @@ func (a *app) reloadLoop(ctx context.Context, lo config.LoadOptions, hup <-chan 
 		}
 		a.reload(lo)
 	}
+}
+
+// memberID names this replica in the ownership membership: the host name
+// (the pod's, in Kubernetes) for people reading logs, and a random suffix,
+// since a restarted process is a new member whose grants are new.
+func memberID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "tocsin"
+	}
+	clean := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_' {
+			return r
+		}
+		return '-'
+	}, host)
+	return clean + "-" + incident.NewID()[:6]
 }

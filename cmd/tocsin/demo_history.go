@@ -10,6 +10,7 @@ import (
 
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/detector"
+	"github.com/tocsin/tocsin/redisstore"
 	"github.com/tocsin/tocsin/uptime"
 )
 
@@ -35,7 +36,7 @@ func seedDemoHistory(ctx context.Context, client *redis.Client, cfg *config.Conf
 			batch[uptime.Bucket{Kind: uptime.KindComponent, ID: c.ID, Date: date, Status: string(detector.Operational)}] = day - ms
 		}
 	}
-	if _, err := uptime.NewStore(client, cfg.Redis.KeyPrefix).Write(ctx, "demo-seed", 1, batch); err != nil {
+	if err := redisstore.New(client, cfg.Redis.KeyPrefix).ImportUptime(ctx, batch); err != nil {
 		return fmt.Errorf("demo: seed uptime history: %w", err)
 	}
 	return nil

@@ -54,7 +54,7 @@ func TestRedisGoesAway(t *testing.T) {
 	if code != http.StatusOK {
 		t.Errorf("/readyz = %d after Redis is back", code)
 	}
-	if !strings.Contains(p.out.String(), "store observe failed") {
+	if !strings.Contains(p.out.String(), "failed; will retry") {
 		t.Error("store errors were not logged")
 	}
 }

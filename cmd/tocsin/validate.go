@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tocsin/tocsin/config"
-	"github.com/tocsin/tocsin/heartbeat"
 	"github.com/tocsin/tocsin/probe"
+	"github.com/tocsin/tocsin/redisstore"
 )
 
 // parseConfigFlags parses the flags shared by validate and check.
@@ -91,7 +91,7 @@ func runCheck(ctx context.Context, args, env []string, stdout io.Writer) error {
 				return err
 			}
 			defer closeRedis()
-			o.Beats = heartbeat.NewStore(client, cfg.Redis.KeyPrefix)
+			o.Beats = redisstore.New(client, cfg.Redis.KeyPrefix)
 		}
 		p, err := probe.New(c, o)
 		if err != nil {

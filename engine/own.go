@@ -1,0 +1,110 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/tocsin/tocsin/checkstate"
+	"github.com/tocsin/tocsin/ownership"
+)
+
+// Adopt takes the components the ownership manager granted. A component
+// this replica did not hold until now continues from the check states its
+// last owner published (read from the store here): detector history,
+// thresholds and flapping carry over, so a handover neither opens nor
+// resolves an incident by itself. It returns what was read, for the
+// scheduler to resume the probers (their state, their last run). A
+// component it did hold (only the token changed) keeps its own state.
+func (e *Engine) Adopt(ctx context.Context, acquired []ownership.Acquired) map[string]checkstate.Check {
+	var load []string
+	e.mu.Lock()
+	for _, a := range acquired {
+		if !a.Continue {
+			for _, c := range e.byComponent[a.Component] {
+				load = append(load, c.Name)
+			}
+		}
+	}
+	e.mu.Unlock()
+	states := map[string]checkstate.Check{}
+	if len(load) > 0 && e.checks != nil {
+		var err error
+		states, err = e.checks.LoadChecks(ctx, load)
+		if err != nil {
+			// What could be read is used; the rest starts unknown, which
+			// publishes nothing until the checks have spoken.
+			e.logger.Warn("reading the published check states of adopted components failed; they start unknown",
+				"checks", len(load), "error", err)
+		}
+	}
+	e.mu.Lock()
+	for _, a := range acquired {
+		e.owned[a.Component] = a.Fence
+		if a.Continue {
+			continue
+		}
+		delete(e.acked, a.Component)
+		for _, c := range e.byComponent[a.Component] {
+			e.det.Reset(c.Name)
+			if st, ok := states[c.Name]; ok {
+				e.det.Restore(st.State)
+			}
+			if ch, ok := e.det.Check(c.Name); ok {
+				e.m.setCheckStatus(c.Name, ch.Status)
+			}
+		}
+	}
+	e.countOwnedLocked()
+	e.mu.Unlock()
+	e.poke()
+	return states
+}
+
+// Release stops judging and writing the components: another replica owns
+// them now. Their checks' state and metric series go.
+func (e *Engine) Release(components []string) {
+	e.mu.Lock()
+	for _, comp := range components {
+		if _, ok := e.owned[comp]; ok {
+			e.releaseLocked(comp)
+		}
+	}
+	e.mu.Unlock()
+}
+
+// releaseLocked drops an owned component. The caller holds e.mu.
+func (e *Engine) releaseLocked(comp string) {
+	delete(e.owned, comp)
+	delete(e.acked, comp)
+	e.up.Forget(comp)
+	for _, c := range e.byComponent[comp] {
+		e.det.Reset(c.Name)
+		e.m.forget(c.Name)
+		delete(e.dirty, c.Name)
+		delete(e.probeState, c.Name)
+	}
+	e.countOwnedLocked()
+}
+
+// StoreReset says the store lost its data: every owned status is sent
+// again at the next pass, and every owned check published again.
+func (e *Engine) StoreReset() {
+	e.mu.Lock()
+	clear(e.acked)
+	e.storeSwept = false
+	for comp := range e.owned {
+		for _, c := range e.byComponent[comp] {
+			e.dirty[c.Name] = struct{}{}
+		}
+	}
+	e.mu.Unlock()
+	e.poke()
+}
+
+// countOwnedLocked updates the owned-checks gauge. The caller holds e.mu.
+func (e *Engine) countOwnedLocked() {
+	n := 0
+	for comp := range e.owned {
+		n += len(e.byComponent[comp])
+	}
+	e.m.ownedChecks.Set(float64(n))
+}

@@ -1,0 +1,31 @@
+// Package heartbeat takes the beats that jobs push for heartbeat checks
+// (POST /api/v1/heartbeats/{check}, /fail, /start) and hands them to a
+// Beater, which keeps them in Redis (redisstore), so that any replica can
+// take a beat and the check's owner can evaluate it. The evaluation itself
+// is probe.Heartbeat.
+package heartbeat
+
+import (
+	"context"
+	"time"
+)
+
+// Kind is the kind of a beat, as Healthchecks.io has them.
+type Kind string
+
+// The kinds of beat. Each is also the name of the hash field that holds the
+// time of the latest beat of that kind.
+const (
+	// Success: a run finished well (POST /api/v1/heartbeats/{check}).
+	Success Kind = "success"
+	// Fail: a run reported failure (…/fail).
+	Fail Kind = "fail"
+	// Start: a run began (…/start); it must report back within the grace.
+	Start Kind = "start"
+)
+
+// Beater records beats; redisstore.Store is one.
+type Beater interface {
+	// Beat records a beat of kind at time at; times only move forward.
+	Beat(ctx context.Context, check string, kind Kind, at time.Time) error
+}

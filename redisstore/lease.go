@@ -1,0 +1,91 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tocsin/tocsin/ownership"
+)
+
+var _ ownership.Leaser = (*Store)(nil)
+
+// leaseArgs are lease.lua's arguments.
+type leaseArgs struct {
+	Member  string   `json:"member"`
+	TTL     int64    `json:"ttl"`
+	Epoch   int64    `json:"epoch"`
+	Claim   []string `json:"claim,omitempty"`
+	Release []string `json:"release,omitempty"`
+	Leave   bool     `json:"leave,omitempty"`
+}
+
+// Lease runs one round of a member's lease in one atomic script: expire
+// the members whose lease ended (by Redis' clock), renew or join, and take
+// the claims if r.Epoch is still the membership epoch. See lease.lua.
+func (s *Store) Lease(ctx context.Context, r ownership.LeaseRequest) (_ ownership.LeaseReply, err error) {
+	defer func() { err = s.count("lease", err) }()
+	if r.Member == "" || strings.ContainsAny(r.Member, " \t\n") {
+		return ownership.LeaseReply{}, fmt.Errorf("redisstore: lease: member %q: must be non-empty without spaces", r.Member)
+	}
+	if r.TTL < time.Millisecond && !r.Leave {
+		return ownership.LeaseReply{}, errors.New("redisstore: lease: ttl must be at least 1ms")
+	}
+	res, err := s.run(ctx, s.s.lease, nil, leaseArgs{
+		Member: r.Member, TTL: r.TTL.Milliseconds(), Epoch: r.Epoch,
+		Claim: r.Claim, Release: r.Release, Leave: r.Leave,
+	}).StringSlice()
+	if err != nil {
+		return ownership.LeaseReply{}, fmt.Errorf("redisstore: lease %s: %w", r.Member, err)
+	}
+	rep, err := decodeLease(res, r.Member)
+	if err != nil {
+		return ownership.LeaseReply{}, fmt.Errorf("redisstore: lease %s: %w", r.Member, err)
+	}
+	return rep, nil
+}
+
+func decodeLease(res []string, member string) (ownership.LeaseReply, error) {
+	bad := fmt.Errorf("unexpected reply %q", res)
+	if len(res) < 6 {
+		return ownership.LeaseReply{}, bad
+	}
+	var n [6]int64
+	for i := range n {
+		v, err := strconv.ParseFloat(res[i], 64)
+		if err != nil {
+			return ownership.LeaseReply{}, bad
+		}
+		n[i] = int64(v)
+	}
+	rep := ownership.LeaseReply{
+		Epoch: n[0], EpochAt: msTime(n[1]), Now: msTime(n[2]), Created: msTime(n[3]), Expires: msTime(n[4]),
+	}
+	members := int(n[5])
+	rest := res[6:]
+	if members < 0 || members > len(rest) || (len(rest)-members)%4 != 0 {
+		return ownership.LeaseReply{}, bad
+	}
+	rep.Members = rest[:members]
+	for g := rest[members:]; len(g) > 0; g = g[4:] {
+		k, err := strconv.ParseInt(g[1], 10, 64)
+		if err != nil {
+			return ownership.LeaseReply{}, bad
+		}
+		rep.Granted = append(rep.Granted, ownership.Grant{
+			Component: g[0], Fence: ownership.Fence{Member: member, Token: k}, Prev: g[2],
+		})
+	}
+	return rep, nil
+}
+
+// msTime is a unix-millisecond time; 0 is the zero time.
+func msTime(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
