@@ -78,7 +78,7 @@ func TestEveryAlertTested(t *testing.T) {
 		}
 	}
 	anchors := headingAnchors(string(readFile(t, runbookFile)))
-	want := []string{"TocsinAbsent", "TocsinDown", "TocsinEvaluationsStale", "TocsinIncidentOpen",
+	want := []string{"TocsinAbsent", "TocsinDown", "TocsinEvaluationsStale", "TocsinChecksUnowned", "TocsinIncidentOpen",
 		"TocsinConfigReloadFailed", "TocsinStoreErrors", "TocsinNotificationBacklog"}
 	var seen []string
 	for _, g := range ruleFile(t).Groups {
