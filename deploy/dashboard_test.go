@@ -14,8 +14,8 @@ import (
 )
 
 // metricNames are the series the dashboard may use: SPEC §5, the engine's
-// phase histogram, the notification gauge the alert rules expect, and the
-// standard collectors. Recording rules come from the rules file.
+// phase histogram, the notification and ownership gauges the alert rules
+// expect, and the standard collectors. Recording rules come from the rules file.
 var metricNames = map[string]bool{
 	"tocsin_probe_success": true, "tocsin_probe_duration_seconds": true, "tocsin_probe_phase_duration_seconds": true,
 	"tocsin_probe_results_total": true, "tocsin_check_status": true, "tocsin_queue_depth": true,
@@ -23,6 +23,7 @@ var metricNames = map[string]bool{
 	"tocsin_incidents_open": true, "tocsin_incidents_opened_total": true, "tocsin_incidents_resolved_total": true,
 	"tocsin_store_errors_total": true, "tocsin_scheduler_lag_seconds": true, "tocsin_last_evaluation_timestamp_seconds": true,
 	"tocsin_config_reloads_total": true, "tocsin_build_info": true, "tocsin_notification_backlog": true,
+	"tocsin_owned_checks": true, "tocsin_checks_configured": true, "tocsin_ownership_members": true,
 	"up": true, "process_resident_memory_bytes": true, "go_goroutines": true, "ALERTS": true,
 }
 
