@@ -43,6 +43,13 @@ func (e *Engine) Adopt(ctx context.Context, acquired []ownership.Acquired) map[s
 			continue
 		}
 		delete(e.acked, a.Component)
+		// Another replica watched it since this one last did: what this
+		// one gathered (a pause it would credit, say) is not to be added.
+		names := make([]string, 0, len(e.byComponent[a.Component]))
+		for _, c := range e.byComponent[a.Component] {
+			names = append(names, c.Name)
+		}
+		e.up.Drop(a.Component, names)
 		for _, c := range e.byComponent[a.Component] {
 			e.det.Reset(c.Name)
 			if st, ok := states[c.Name]; ok {

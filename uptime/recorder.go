@@ -148,6 +148,23 @@ func (r *Recorder) Forget(id string) {
 	}
 }
 
+// Drop discards what was gathered for the component id and the checks
+// named, without handing it on, and stops its clock: another replica
+// watched them meanwhile (its own pause, say, that this one would
+// otherwise credit) and credited them itself.
+func (r *Recorder) Drop(id string, checks []string) {
+	delete(r.marks, id)
+	drop := make(map[string]bool, len(checks))
+	for _, c := range checks {
+		drop[c] = true
+	}
+	for b := range r.pending {
+		if (b.Kind == KindComponent && b.ID == id) || (b.Kind == KindCheck && drop[b.ID]) {
+			delete(r.pending, b)
+		}
+	}
+}
+
 // Take returns everything accumulated since the last Take and starts afresh.
 // While nothing is taken (the store is away) the counts keep adding up in
 // place: memory grows by at most a day's buckets per day.

@@ -187,3 +187,27 @@ func TestRecorderHandsOnLongRuns(t *testing.T) {
 		t.Errorf("TakeAll = %v, want 2 s of major outage", b)
 	}
 }
+
+func TestRecorderDrop(t *testing.T) {
+	t.Parallel()
+	r := NewRecorder(time.UTC)
+	now := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
+	r.Component("web", "operational", true, now)
+	r.Component("web", "operational", true, now.Add(10*time.Second))
+	r.Component("api", "operational", true, now)
+	r.Component("api", "operational", true, now.Add(10*time.Second))
+	r.CheckResult("home", probe.StatusUp, now)
+	r.CheckResult("health", probe.StatusUp, now)
+	r.Drop("web", []string{"home"})
+	b := r.TakeAll()
+	if len(b) != 2 || b[Bucket{KindComponent, "api", "2026-05-10", "operational"}] != 10_000 ||
+		b[Bucket{KindCheck, "health", "2026-05-10", "up"}] != 1 {
+		t.Errorf("after dropping web: %v", b)
+	}
+	// Its clock stopped: time until its next observation is not credited.
+	r.Component("web", "operational", true, now.Add(20*time.Second))
+	r.Component("web", "operational", true, now.Add(25*time.Second))
+	if got := r.TakeAll()[Bucket{KindComponent, "web", "2026-05-10", "operational"}]; got != 5_000 {
+		t.Errorf("web credited %d ms after the drop, want the 5 s since its clock restarted", got)
+	}
+}
