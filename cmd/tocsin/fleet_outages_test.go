@@ -37,7 +37,7 @@ func TestFleetRandomOutages(t *testing.T) {
 	const total = 20
 	var done []outage
 	failing := map[string]outage{} // comp -> its outage (end: when it is to end)
-	resolving := map[string]bool{}    // healed, incident not resolved yet
+	resolving := map[string]bool{} // healed, incident not resolved yet
 	deadline := time.Now().Add(5 * time.Minute)
 	for len(done) < total || len(failing) > 0 || len(resolving) > 0 {
 		if time.Now().After(deadline) {
