@@ -110,33 +110,46 @@ func TestIncidentLifecycle(t *testing.T) {
 	}
 }
 
-// TestRestartContinuesIncident: SIGKILL during an open incident; the next
-// process continues the same incident and resolves it; never a duplicate.
+// TestRestartContinuesIncident (SCENARIOS.md 7): SIGKILL during an open
+// incident, of the one process or of all three replicas; the next
+// processes continue the same incident and resolve it; never a duplicate.
 func TestRestartContinuesIncident(t *testing.T) {
 	t.Parallel()
-	rds := redistest.Start(t)
-	web := startWeb(t)
-	cfg := e2eConfig(t, rds.URL(), web.URL())
-	p := startTocsin(t, nil, "run", "--config", cfg)
-	web.SetStatus(http.StatusServiceUnavailable)
-	id := waitIncident(t, p, func(spIncident) bool { return true }).ID
-	p.kill()
+	for _, n := range []int{1, 3} {
+		t.Run(fmt.Sprintf("%d replicas", n), func(t *testing.T) {
+			t.Parallel()
+			rds := redistest.Start(t)
+			web := startWeb(t)
+			cfg := e2eConfig(t, rds.URL(), web.URL())
+			ps := startReplicas(t, n, "run", "--config", cfg)
+			web.SetStatus(http.StatusServiceUnavailable)
+			id := waitIncident(t, ps[0], func(spIncident) bool { return true }).ID
+			for _, p := range ps {
+				p.kill()
+			}
 
-	p2 := startTocsin(t, nil, "run", "--config", cfg)
-	if got := p2.incidents("/api/v2/incidents/unresolved.json"); len(got) != 1 || got[0].ID != id {
-		t.Fatalf("after restart: %+v, want incident %s still open", got, id)
+			restarted := time.Now()
+			ps = startReplicas(t, n, "run", "--config", cfg)
+			p2 := ps[n-1]
+			if got := p2.incidents("/api/v2/incidents/unresolved.json"); len(got) != 1 || got[0].ID != id {
+				t.Fatalf("after restart: %+v, want incident %s still open", got, id)
+			}
+			// Still failing after the restart, for more than the failure
+			// threshold: it must not open a second incident.
+			eventually(t, 30*time.Second, "probed again after the restart", func() bool {
+				return p2.resultsSince("web-app-home", restarted) > e2eFailures
+			})
+			if all := p2.incidents("/api/v2/incidents.json"); len(all) != 1 || all[0].ID != id {
+				t.Fatalf("after restart while failing: %+v, want only %s", all, id)
+			}
+			web.Heal()
+			eventually(t, 15*time.Second, "resolved", func() bool {
+				all := p2.incidents("/api/v2/incidents.json")
+				return len(all) == 1 && all[0].ID == id && all[0].Status == "resolved"
+			})
+			checkTimeline(t, p2.incidents("/api/v2/incidents.json")[0], 10)
+		})
 	}
-	// Still failing after the restart: it must not open a second incident.
-	time.Sleep(e2eFailures*e2eInterval + 2*e2eTimeout)
-	if all := p2.incidents("/api/v2/incidents.json"); len(all) != 1 || all[0].ID != id {
-		t.Fatalf("after restart while failing: %+v, want only %s", all, id)
-	}
-	web.Heal()
-	eventually(t, 10*time.Second, "resolved", func() bool {
-		all := p2.incidents("/api/v2/incidents.json")
-		return len(all) == 1 && all[0].ID == id && all[0].Status == "resolved"
-	})
-	checkTimeline(t, p2.incidents("/api/v2/incidents.json")[0], 10)
 }
 
 func updateStatuses(inc spIncident) []string {

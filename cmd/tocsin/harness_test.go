@@ -87,6 +87,38 @@ func startTocsin(t *testing.T, env []string, args ...string) *proc {
 	return nil
 }
 
+// startReplicas runs n processes with the same arguments, each its own
+// replica (REPLICA=r1, r2, ...).
+func startReplicas(t *testing.T, n int, args ...string) []*proc {
+	t.Helper()
+	ps := make([]*proc, n)
+	for i := range ps {
+		ps[i] = startTocsin(t, []string{fmt.Sprintf("REPLICA=r%d", i+1)}, args...)
+	}
+	return ps
+}
+
+// resultsSince counts the recent results of a check (in
+// /api/v1/checks/{name}) that started at or after from.
+func (p *proc) resultsSince(name string, from time.Time) int {
+	p.t.Helper()
+	var v struct {
+		Check struct {
+			Recent []struct {
+				Start time.Time `json:"start"`
+			} `json:"recent"`
+		} `json:"check"`
+	}
+	p.getJSON("/api/v1/checks/"+name, &v)
+	n := 0
+	for _, r := range v.Check.Recent {
+		if !r.Start.Before(from) {
+			n++
+		}
+	}
+	return n
+}
+
 // kill sends SIGKILL and waits for the process to die.
 func (p *proc) kill() {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)

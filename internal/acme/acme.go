@@ -21,7 +21,8 @@ type Service struct {
 	mu      sync.Mutex
 	srv     *http.Server // nil while refusing connections
 	latency time.Duration
-	status  int // 0: healthy (200)
+	status  int   // 0: healthy (200)
+	served  int64 // requests answered
 }
 
 // StartService starts a service on a random loopback port.
@@ -98,6 +99,7 @@ func (s *Service) Heal() {
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	latency, code := s.latency, s.status
+	s.served++
 	s.mu.Unlock()
 	if latency > 0 {
 		select {
@@ -113,6 +115,13 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintf(w, `{"service":%q,"status":"ok"}`, s.name)
+}
+
+// Requests is how many requests the service has taken.
+func (s *Service) Requests() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.served
 }
 
 // Close stops the service.
