@@ -2,7 +2,10 @@ package redisstore
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -229,4 +232,117 @@ func (s *Store) ImportUptime(ctx context.Context, b uptime.Batch) error {
 		return fmt.Errorf("redisstore: import uptime: %w", err)
 	}
 	return nil
+}
+
+// uptimeViewTTL is how long a shared read of the histories is kept: a few
+// slots, so that a replica whose clock or poll lags still finds it.
+const uptimeViewTTL = 3 * time.Minute
+
+// uptimeView is a shared read of component histories, compact: the dates
+// read, and per component flat triplets (date index, status rank, ms).
+type uptimeView struct {
+	Dates []string           `json:"d"`
+	Comps map[string][]int64 `json:"c"`
+}
+
+// ComponentUptimeAt is ComponentUptime as of slot (a time every replica
+// computes alike from Redis' clock): the first replica to ask for a slot
+// reads the buckets and stores what it read, and every other replica that
+// asks for the same slot, ids, days and zone gets exactly that, so that all
+// of them show the same bars, byte for byte, though writers keep adding
+// to the buckets between their reads.
+func (s *Store) ComponentUptimeAt(ctx context.Context, slot time.Time, ids []string, days int, loc *time.Location) (_ map[string][]uptime.ComponentDay, err error) {
+	defer func() { err = s.count("uptime_read", err) }()
+	if loc == nil {
+		loc = time.UTC
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d|%s|", days, loc)
+	for _, id := range ids {
+		_, _ = h.Write([]byte(id))
+		_, _ = h.Write([]byte{0})
+	}
+	key := s.p + "uptime:view:" + strconv.FormatInt(slot.UnixMilli(), 10) + ":" + strconv.FormatUint(h.Sum64(), 36)
+	raw, err := s.client.Get(ctx, key).Bytes()
+	if err == nil {
+		return decodeUptimeView(raw, loc)
+	}
+	if !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redisstore: read shared uptime: %w", err)
+	}
+	read, err := s.ComponentUptime(ctx, ids, days, slot, loc)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := encodeUptimeView(read)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: share uptime: %w", err)
+	}
+	first, err := s.client.SetNX(ctx, key, enc, uptimeViewTTL).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: share uptime: %w", err)
+	}
+	if !first {
+		// Another replica read this slot meanwhile: show what it stored.
+		if enc, err = s.client.Get(ctx, key).Bytes(); err != nil {
+			return nil, fmt.Errorf("redisstore: read shared uptime: %w", err)
+		}
+	}
+	// What was stored, decoded, not what was read: the same value in
+	// every replica, down to the time zone of the dates.
+	return decodeUptimeView(enc, loc)
+}
+
+func encodeUptimeView(read map[string][]uptime.ComponentDay) ([]byte, error) {
+	v := uptimeView{Comps: make(map[string][]int64, len(read))}
+	for id, days := range read {
+		if v.Dates == nil {
+			for _, d := range days {
+				v.Dates = append(v.Dates, d.Date.Format(uptime.DateLayout))
+			}
+		}
+		flat := []int64{}
+		for i, d := range days {
+			for _, st := range detector.ComponentStatuses {
+				if ms := d.Millis[st]; ms > 0 {
+					flat = append(flat, int64(i), int64(st.Rank()), ms)
+				}
+			}
+		}
+		v.Comps[id] = flat
+	}
+	return json.Marshal(v)
+}
+
+func decodeUptimeView(raw []byte, loc *time.Location) (map[string][]uptime.ComponentDay, error) {
+	var v uptimeView
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, fmt.Errorf("redisstore: decode shared uptime: %w", err)
+	}
+	dates := make([]time.Time, len(v.Dates))
+	for i, d := range v.Dates {
+		t, err := time.ParseInLocation(uptime.DateLayout, d, loc)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: decode shared uptime: %w", err)
+		}
+		dates[i] = t
+	}
+	byRank := map[int64]detector.ComponentStatus{}
+	for _, st := range detector.ComponentStatuses {
+		byRank[int64(st.Rank())] = st
+	}
+	out := make(map[string][]uptime.ComponentDay, len(v.Comps))
+	for id, flat := range v.Comps {
+		days := make([]uptime.ComponentDay, len(dates))
+		for i := range days {
+			days[i] = uptime.ComponentDay{Date: dates[i], Millis: map[detector.ComponentStatus]int64{}}
+		}
+		for j := 0; j+2 < len(flat); j += 3 {
+			if i, st := flat[j], byRank[flat[j+1]]; i >= 0 && int(i) < len(days) && st != "" {
+				days[i].Millis[st] = flat[j+2]
+			}
+		}
+		out[id] = days
+	}
+	return out, nil
 }

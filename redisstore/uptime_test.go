@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -181,3 +182,42 @@ func TestUptimeSkipsForeignKeys(t *testing.T) {
 }
 
 var _ ownership.Leaser = (*redisstore.Store)(nil)
+
+// TestUptimeShared: replicas asking for the same slot get the same
+// history, though a writer adds to the buckets between their reads; the
+// next slot reads afresh.
+func TestUptimeShared(t *testing.T) {
+	t.Parallel()
+	runOnBackends(t, []storeCase{{"one read per slot", func(t *testing.T, e *env) {
+		other := redisstore.New(e.client, e.prefix) // another replica
+		now := time.Now().UTC()
+		today := now.Format(uptime.DateLayout)
+		add := func(seq uint64, ms int64) {
+			b := uptime.Batch{{Kind: uptime.KindComponent, ID: "web", Date: today, Status: "major_outage"}: ms}
+			if _, err := e.store.WriteUptime(e.ctx, e.uptimeWrite(seq, b)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		add(1, 1000)
+		slot := now.Truncate(time.Minute)
+		a, err := e.store.ComponentUptimeAt(e.ctx, slot, []string{"web", "api"}, 3, time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(2, 500) // lands between the two replicas' reads
+		b, err := other.ComponentUptimeAt(e.ctx, slot, []string{"web", "api"}, 3, time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(a, b) || a["web"][2].Millis[detector.MajorOutage] != 1000 || len(a["api"]) != 3 {
+			t.Fatalf("same slot, different histories:\n%+v\n%+v", a, b)
+		}
+		c, err := other.ComponentUptimeAt(e.ctx, slot.Add(time.Minute), []string{"web", "api"}, 3, time.UTC)
+		if err != nil || c["web"][2].Millis[detector.MajorOutage] != 1500 {
+			t.Errorf("the next slot: %+v, %v; want the new counts", c["web"], err)
+		}
+		if d := c["web"][2].Date; !d.Equal(uptime.Midnight(now, time.UTC)) {
+			t.Errorf("date %v, want today's midnight", d)
+		}
+	}}})
+}

@@ -180,8 +180,8 @@ func (b *builder) basePage() pageView {
 		Indicator:   b.indicator,
 		Description: b.indicator.Description(),
 		Stale:       b.in.Stale,
-		Generated:   b.human(b.generatedAt()),
-		GeneratedAt: b.ts(b.generatedAt()),
+		Generated:   b.human(b.pageGeneratedAt()),
+		GeneratedAt: b.ts(b.pageGeneratedAt()),
 		Refresh:     refreshSeconds,
 	}
 }

@@ -92,7 +92,8 @@ type Refresher struct {
 	failing   bool
 	days      map[string][]uptime.ComponentDay
 	daysRead  time.Time      // when days was read
-	daysTried time.Time      // the last attempt, successful or not
+	daysSlot  time.Time      // the slot days was read for
+	daysTried time.Time      // the slot of the last attempt, successful or not
 	daysCfg   *config.Config // the config days was read for
 	daysFail  bool           // the last attempt failed
 	loc       *time.Location // the page's time zone, for locCfg
@@ -254,7 +255,8 @@ func (r *Refresher) cycle(ctx context.Context, force bool) error {
 		epoch = r.epoch
 	}
 	if err := r.rebuild(ctx, Inputs{Config: cfg, State: r.state, Checks: checks, ChecksUpdated: r.checksAt,
-		Now: now, Stale: r.stale, Epoch: epoch, Uptime: r.days, StateRead: r.lastLoad, UptimeRead: r.daysRead}); err != nil {
+		Now: now, Stale: r.stale, Epoch: epoch, Uptime: r.days, UptimeAt: r.daysSlot,
+		StateRead: r.lastLoad, UptimeRead: r.daysRead}); err != nil {
 		return errors.Join(storeErr, err)
 	}
 	r.built, r.lastBuild = key, now

@@ -10,38 +10,44 @@ import (
 
 // UptimeReader reads the daily uptime buckets; redisstore.Store is one.
 type UptimeReader interface {
-	ComponentUptime(ctx context.Context, ids []string, days int, now time.Time, loc *time.Location) (map[string][]uptime.ComponentDay, error)
+	// ComponentUptimeAt reads the days days ending on slot's day, as of
+	// slot: every replica that asks for the same slot gets the same
+	// history, though the buckets keep growing between their reads.
+	ComponentUptimeAt(ctx context.Context, slot time.Time, ids []string, days int, loc *time.Location) (map[string][]uptime.ComponentDay, error)
 }
 
 // uptimeEvery is how often the uptime history is read: the bars move by the
 // minute at most.
 const uptimeEvery = time.Minute
 
-// readUptime reads the history of every component when the last attempt
-// is older than uptimeEvery (a twelfth of it during the first uptimeEvery,
-// so that today's bars fill soon after a start), the day has turned since
-// the last read, or the config changed. It reports whether it read. A
-// failure keeps the last history, is logged once and retried at the same
-// pace; it does not make the status stale (the incidents are current).
+// readUptime reads the history of every component once per slot of
+// uptimeEvery (a twelfth of it while the store is younger than
+// uptimeEvery, so that today's bars fill soon after a first start), and
+// when the config changed. Slots are cut from the clock alone, so every
+// replica asks for the same ones and shows the same bars. It reports
+// whether it read. A failure keeps the last history, is logged once and
+// retried in the next slot; it does not make the status stale (the
+// incidents are current).
 func (r *Refresher) readUptime(ctx context.Context, cfg *config.Config, now time.Time) bool {
 	every := uptimeEvery
-	if now.Sub(r.epoch) < uptimeEvery {
+	if !r.created.IsZero() && now.Sub(r.created) < uptimeEvery {
 		every = uptimeEvery / 12
 	}
+	slot := now.Truncate(every)
 	loc := r.location(cfg)
-	due := cfg != r.daysCfg || now.Sub(r.daysTried) >= every ||
-		!uptime.Midnight(now, loc).Equal(uptime.Midnight(r.daysRead, loc))
-	if r.Uptime == nil || !due {
+	read := cfg == r.daysCfg && slot.Equal(r.daysSlot)
+	failed := cfg == r.daysCfg && r.daysFail && slot.Equal(r.daysTried)
+	if r.Uptime == nil || read || failed {
 		return false
 	}
-	r.daysTried = now
+	r.daysTried = slot
 	ids := make([]string, len(cfg.Components))
 	for i, c := range cfg.Components {
 		ids[i] = c.ID
 	}
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
-	days, err := r.Uptime.ComponentUptime(ctx, ids, uptime.Days, now, loc)
+	days, err := r.Uptime.ComponentUptimeAt(ctx, slot, ids, uptime.Days, loc)
 	switch {
 	case err != nil && !r.daysFail:
 		r.daysFail = true
@@ -53,7 +59,7 @@ func (r *Refresher) readUptime(ctx context.Context, cfg *config.Config, now time
 	if err != nil {
 		return false
 	}
-	r.days, r.daysRead, r.daysCfg = days, now, cfg
+	r.days, r.daysRead, r.daysCfg, r.daysSlot = days, now, cfg, slot
 	return true
 }
 

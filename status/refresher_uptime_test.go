@@ -26,7 +26,7 @@ func (f *fakeUptime) fail(err error) {
 	f.err = err
 }
 
-func (f *fakeUptime) ComponentUptime(_ context.Context, ids []string, _ int, now time.Time, loc *time.Location) (map[string][]uptime.ComponentDay, error) {
+func (f *fakeUptime) ComponentUptimeAt(_ context.Context, now time.Time, ids []string, _ int, loc *time.Location) (map[string][]uptime.ComponentDay, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads++
@@ -43,12 +43,14 @@ func (f *fakeUptime) count() int {
 	return f.reads
 }
 
-// TestRefresherReadsUptime: the history is read at start, every 5 s during
-// the first minute (so today's bar fills soon), then once a minute, each
-// read shown at once; never while the store is unreadable.
+// TestRefresherReadsUptime: the history is read at start, once per 5-s
+// slot while the store is younger than a minute (so today's bar fills
+// soon after a first start), then once per minute slot, each read shown at
+// once; never while the store is unreadable.
 func TestRefresherReadsUptime(t *testing.T) {
 	t.Parallel()
 	env := newRefresherEnv(t, time.Second)
+	env.store.created = t0 // a new store: t0 is a whole minute
 	up := &fakeUptime{}
 	clk := t0
 	env.r.Uptime, env.r.Now = up, func() time.Time { return clk }
@@ -72,11 +74,11 @@ func TestRefresherReadsUptime(t *testing.T) {
 		after time.Duration
 		reads int
 	}{
-		{2 * time.Second, 1},  // within 5 s of the last read
-		{4 * time.Second, 2},  // 6 s after start
-		{60 * time.Second, 3}, // past the first minute: now once a minute
-		{30 * time.Second, 3},
-		{31 * time.Second, 4},
+		{2 * time.Second, 1},  // the same 5-s slot
+		{4 * time.Second, 2},  // the next one
+		{60 * time.Second, 3}, // the store is over a minute old: minute slots
+		{30 * time.Second, 3}, // 1m36s: the slot of 1m06s
+		{31 * time.Second, 4}, // 2m07s
 	} {
 		clk = clk.Add(step.after)
 		_ = env.r.cycle(ctx, false)
@@ -104,7 +106,7 @@ func TestRefresherUptimeFailureAndMidnight(t *testing.T) {
 	up := &fakeUptime{}
 	clk := time.Date(2026, 11, 21, 23, 58, 0, 0, time.UTC)
 	env.r.Uptime, env.r.Now = up, func() time.Time { return clk }
-	env.r.epoch = clk.Add(-time.Hour) // long running: once a minute
+	// The store is 100 hours old: minute slots.
 	ctx := context.Background()
 	if err := env.r.Refresh(ctx); err != nil {
 		t.Fatal(err)
@@ -119,7 +121,7 @@ func TestRefresherUptimeFailureAndMidnight(t *testing.T) {
 	if up.count() != 1 || env.server.Snapshot().Stale {
 		t.Errorf("%d reads, stale %v; want 1 and false", up.count(), env.server.Snapshot().Stale)
 	}
-	clk = clk.Add(15 * time.Second) // 23:59:05, a minute after the start: retried
+	clk = clk.Add(15 * time.Second) // 23:59:05, the next slot: retried
 	_ = env.r.cycle(ctx, false)
 	if up.count() != 2 {
 		t.Errorf("%d reads after a minute, want 2", up.count())

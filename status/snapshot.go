@@ -61,6 +61,9 @@ type Inputs struct {
 	// Uptime holds each component's recent days (any order, any range:
 	// the days shown are picked by date); nil shows no data.
 	Uptime map[string][]uptime.ComponentDay
+	// UptimeAt is the instant Uptime stands for (the slot it was read
+	// for, the same on every replica); zero if unknown.
+	UptimeAt time.Time
 	// StateRead and UptimeRead are when State and Uptime were read. When
 	// both are set and the same as for the previous snapshot, as are the
 	// config, staleness, maintenance phases and the minute, a Refresher's
@@ -245,6 +248,15 @@ func build(ctx context.Context, in Inputs, o buildOptions) (*Snapshot, error) {
 // moving it.
 func (b *builder) generatedAt() time.Time {
 	if t := maxTime(b.in.State.UpdatedAt, b.in.ChecksUpdated); !t.IsZero() {
+		return t
+	}
+	return b.base
+}
+
+// pageGeneratedAt is generatedAt for what the HTML page and the uptime
+// documents show: the state and the uptime history, not the checks.
+func (b *builder) pageGeneratedAt() time.Time {
+	if t := maxTime(b.in.State.UpdatedAt, b.in.UptimeAt); !t.IsZero() {
 		return t
 	}
 	return b.base

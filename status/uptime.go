@@ -154,7 +154,7 @@ func (b *builder) uptimeBodies(enc *encoder, days map[string][]dayView) *uptimeB
 	for _, c := range b.cfg.Components {
 		names[c.ID] = c.Name
 	}
-	generated, stale, tz := b.ts(b.generatedAt()), b.in.Stale, b.page.TimeZone
+	generated, stale, tz := b.ts(b.pageGeneratedAt()), b.in.Stale, b.page.TimeZone
 	return &uptimeBodies{days: days, names: names, enc: enc, docs: map[string]*lazyBody{},
 		head: func(n int) uptimeDoc {
 			return uptimeDoc{GeneratedAt: generated, Stale: stale, TimeZone: tz, Days: n}

@@ -18,9 +18,10 @@ func etag(t *testing.T, p *proc, path string) string {
 }
 
 // TestFleetSameAnswers (acceptance 7): every replica serves the same
-// /api/v1/checks and /api/v2/summary.json, byte for byte (the same ETag),
-// within 2 s of a change: after a probe result (checks) and after an
-// incident opens (summary). Checks run every 3 s here, so that each change
+// /api/v1/checks, /api/v2/summary.json, page and uptime document, byte for
+// byte (the same ETag), within 2 s of a change: after a probe result
+// (checks), after an incident opens (summary), after a new uptime slot
+// (the page). Checks run every 3 s here, so that each change
 // can be followed to all replicas before the next.
 func TestFleetSameAnswers(t *testing.T) {
 	t.Parallel()
@@ -69,5 +70,9 @@ func TestFleetSameAnswers(t *testing.T) {
 	}
 	follow("/api/v1/checks", 3, func() {})
 	follow("/api/v2/summary.json", 1, func() { f.targets["e1"].set(http.StatusServiceUnavailable) })
+	// The page shows the uptime history too, read once per slot of the
+	// store's clock and shared: it agrees as well.
+	follow("/", 2, func() {})
+	follow("/api/v1/components/e1/uptime?days=7", 1, func() {})
 	t.Logf("slowest agreement after a change: %s", slowest)
 }
