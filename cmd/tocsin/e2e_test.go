@@ -115,39 +115,52 @@ func TestIncidentLifecycle(t *testing.T) {
 // processes continue the same incident and resolve it; never a duplicate.
 func TestRestartContinuesIncident(t *testing.T) {
 	t.Parallel()
+	e2eReplicas(t, false, func(t *testing.T, n int, rds *redistest.Server, web *acme.Service, cfg string, ps []*proc) {
+		web.SetStatus(http.StatusServiceUnavailable)
+		id := waitIncident(t, ps[0], func(spIncident) bool { return true }).ID
+		for _, p := range ps {
+			p.kill()
+		}
+
+		restarted := time.Now()
+		ps = startReplicas(t, n, "run", "--config", cfg)
+		p2 := ps[n-1]
+		if got := p2.incidents("/api/v2/incidents/unresolved.json"); len(got) != 1 || got[0].ID != id {
+			t.Fatalf("after restart: %+v, want incident %s still open", got, id)
+		}
+		// Still failing after the restart, for more than the failure
+		// threshold: it must not open a second incident.
+		eventually(t, 30*time.Second, "probed again after the restart", func() bool {
+			return p2.resultsSince("web-app-home", restarted) > e2eFailures
+		})
+		if all := p2.incidents("/api/v2/incidents.json"); len(all) != 1 || all[0].ID != id {
+			t.Fatalf("after restart while failing: %+v, want only %s", all, id)
+		}
+		web.Heal()
+		eventually(t, 15*time.Second, "resolved", func() bool {
+			all := p2.incidents("/api/v2/incidents.json")
+			return len(all) == 1 && all[0].ID == id && all[0].Status == "resolved"
+		})
+		checkTimeline(t, p2.incidents("/api/v2/incidents.json")[0], 10)
+	})
+}
+
+// e2eReplicas runs fn in parallel subtests: against one process and
+// against three replicas of the e2e config, each on a fresh redis-server
+// (durable: with the AOF on) and web app.
+func e2eReplicas(t *testing.T, durable bool, fn func(t *testing.T, n int, rds *redistest.Server, web *acme.Service, cfg string, ps []*proc)) {
+	t.Helper()
 	for _, n := range []int{1, 3} {
 		t.Run(fmt.Sprintf("%d replicas", n), func(t *testing.T) {
 			t.Parallel()
-			rds := redistest.Start(t)
+			start := redistest.Start
+			if durable {
+				start = redistest.StartDurable
+			}
+			rds := start(t)
 			web := startWeb(t)
 			cfg := e2eConfig(t, rds.URL(), web.URL())
-			ps := startReplicas(t, n, "run", "--config", cfg)
-			web.SetStatus(http.StatusServiceUnavailable)
-			id := waitIncident(t, ps[0], func(spIncident) bool { return true }).ID
-			for _, p := range ps {
-				p.kill()
-			}
-
-			restarted := time.Now()
-			ps = startReplicas(t, n, "run", "--config", cfg)
-			p2 := ps[n-1]
-			if got := p2.incidents("/api/v2/incidents/unresolved.json"); len(got) != 1 || got[0].ID != id {
-				t.Fatalf("after restart: %+v, want incident %s still open", got, id)
-			}
-			// Still failing after the restart, for more than the failure
-			// threshold: it must not open a second incident.
-			eventually(t, 30*time.Second, "probed again after the restart", func() bool {
-				return p2.resultsSince("web-app-home", restarted) > e2eFailures
-			})
-			if all := p2.incidents("/api/v2/incidents.json"); len(all) != 1 || all[0].ID != id {
-				t.Fatalf("after restart while failing: %+v, want only %s", all, id)
-			}
-			web.Heal()
-			eventually(t, 15*time.Second, "resolved", func() bool {
-				all := p2.incidents("/api/v2/incidents.json")
-				return len(all) == 1 && all[0].ID == id && all[0].Status == "resolved"
-			})
-			checkTimeline(t, p2.incidents("/api/v2/incidents.json")[0], 10)
+			fn(t, n, rds, web, cfg, startReplicas(t, n, "run", "--config", cfg))
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tocsin/tocsin/internal/acme"
 	"github.com/tocsin/tocsin/internal/redistest"
 	"github.com/tocsin/tocsin/internal/syncbuf"
 )
@@ -22,63 +22,57 @@ import (
 // incident resolves. Never a duplicate.
 func TestRedisGoesAway(t *testing.T) {
 	t.Parallel()
-	for _, n := range []int{1, 3} {
-		t.Run(fmt.Sprintf("%d replicas", n), func(t *testing.T) {
-			t.Parallel()
-			rds := redistest.StartDurable(t)
-			web := startWeb(t)
-			ps := startReplicas(t, n, "run", "--config", e2eConfig(t, rds.URL(), web.URL()))
-			web.SetStatus(http.StatusServiceUnavailable)
-			id := waitIncident(t, ps[0], func(spIncident) bool { return true }).ID
-			for _, p := range ps[1:] { // every replica has read it
-				waitIncident(t, p, func(in spIncident) bool { return in.ID == id })
-			}
+	e2eReplicas(t, true, func(t *testing.T, n int, rds *redistest.Server, web *acme.Service, _ string, ps []*proc) {
+		web.SetStatus(http.StatusServiceUnavailable)
+		id := waitIncident(t, ps[0], func(spIncident) bool { return true }).ID
+		for _, p := range ps[1:] { // every replica has read it
+			waitIncident(t, p, func(in spIncident) bool { return in.ID == id })
+		}
 
-			rds.Stop()
-			for _, p := range ps {
-				eventually(t, 10*time.Second, "stale status served", func() bool {
-					resp, err := http.Get(p.base + "/api/v2/summary.json")
-					if err != nil {
-						t.Fatal(err)
-					}
-					resp.Body.Close()
-					return resp.StatusCode == http.StatusOK && resp.Header.Get("X-Tocsin-Stale") == "true"
-				})
-				if got := p.incidents("/api/v2/incidents/unresolved.json"); len(got) != 1 || got[0].ID != id {
-					t.Errorf("while Redis is down the last snapshot should still show %s: %+v", id, got)
+		rds.Stop()
+		for _, p := range ps {
+			eventually(t, 10*time.Second, "stale status served", func() bool {
+				resp, err := http.Get(p.base + "/api/v2/summary.json")
+				if err != nil {
+					t.Fatal(err)
 				}
-				eventually(t, 10*time.Second, "/readyz fails", func() bool {
-					code, _ := p.get("/readyz")
-					return code == http.StatusServiceUnavailable
-				})
-			}
-			web.Heal()
-			// Probes keep running meanwhile; their results must not be lost.
-			healed := web.Requests()
-			eventually(t, 10*time.Second, "the target probed healthy with Redis down", func() bool {
-				return web.Requests() >= healed+3
+				resp.Body.Close()
+				return resp.StatusCode == http.StatusOK && resp.Header.Get("X-Tocsin-Stale") == "true"
 			})
-
-			rds.Restart(t)
-			for _, p := range ps {
-				eventually(t, 15*time.Second, "resolved after Redis is back", func() bool {
-					all := p.incidents("/api/v2/incidents.json")
-					return len(all) == 1 && all[0].ID == id && all[0].Status == "resolved"
-				})
+			if got := p.incidents("/api/v2/incidents/unresolved.json"); len(got) != 1 || got[0].ID != id {
+				t.Errorf("while Redis is down the last snapshot should still show %s: %+v", id, got)
+			}
+			eventually(t, 10*time.Second, "/readyz fails", func() bool {
 				code, _ := p.get("/readyz")
-				if code != http.StatusOK {
-					t.Errorf("/readyz = %d after Redis is back", code)
-				}
-			}
-			logged := false
-			for _, p := range ps {
-				logged = logged || strings.Contains(p.out.String(), "failed; will retry")
-			}
-			if !logged {
-				t.Error("store errors were not logged")
-			}
+				return code == http.StatusServiceUnavailable
+			})
+		}
+		web.Heal()
+		// Probes keep running meanwhile; their results must not be lost.
+		healed := web.Requests()
+		eventually(t, 10*time.Second, "the target probed healthy with Redis down", func() bool {
+			return web.Requests() >= healed+3
 		})
-	}
+
+		rds.Restart(t)
+		for _, p := range ps {
+			eventually(t, 15*time.Second, "resolved after Redis is back", func() bool {
+				all := p.incidents("/api/v2/incidents.json")
+				return len(all) == 1 && all[0].ID == id && all[0].Status == "resolved"
+			})
+			code, _ := p.get("/readyz")
+			if code != http.StatusOK {
+				t.Errorf("/readyz = %d after Redis is back", code)
+			}
+		}
+		logged := false
+		for _, p := range ps {
+			logged = logged || strings.Contains(p.out.String(), "failed; will retry")
+		}
+		if !logged {
+			t.Error("store errors were not logged")
+		}
+	})
 }
 
 // TestInvalidReloadKeepsOldConfig (SCENARIOS.md 11): an invalid config
@@ -86,46 +80,39 @@ func TestRedisGoesAway(t *testing.T) {
 // replica; the old config stays in force.
 func TestInvalidReloadKeepsOldConfig(t *testing.T) {
 	t.Parallel()
-	for _, n := range []int{1, 3} {
-		t.Run(fmt.Sprintf("%d replicas", n), func(t *testing.T) {
-			t.Parallel()
-			rds := redistest.Start(t)
-			web := startWeb(t)
-			cfg := e2eConfig(t, rds.URL(), web.URL())
-			ps := startReplicas(t, n, "run", "--config", cfg)
-			eventually(t, 15*time.Second, "check up", func() bool { return ps[0].checkStatus("web-app-home") == "up" })
+	e2eReplicas(t, false, func(t *testing.T, n int, _ *redistest.Server, web *acme.Service, cfg string, ps []*proc) {
+		eventually(t, 15*time.Second, "check up", func() bool { return ps[0].checkStatus("web-app-home") == "up" })
 
-			if err := os.WriteFile(cfg, []byte("checks: [{name: BAD NAME}]\nbogus: 1\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			for _, p := range ps {
-				eventually(t, 10*time.Second, "reload failure counted", func() bool {
-					_, m := p.get("/metrics")
-					return strings.Contains(string(m), `tocsin_config_reloads_total{result="failure"} 1`)
-				})
-				if !strings.Contains(p.out.String(), "config reload rejected") || !strings.Contains(p.out.String(), "bogus: unknown key") {
-					t.Errorf("the rejection was not logged with its reason")
-				}
-			}
-			// The old config still probes: a failure still opens an incident,
-			// one.
-			web.SetStatus(http.StatusInternalServerError)
-			eventually(t, 10*time.Second, "incident under the old config", func() bool {
-				return len(ps[0].incidents("/api/v2/incidents/unresolved.json")) == 1
+		if err := os.WriteFile(cfg, []byte("checks: [{name: BAD NAME}]\nbogus: 1\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ps {
+			eventually(t, 10*time.Second, "reload failure counted", func() bool {
+				_, m := p.get("/metrics")
+				return strings.Contains(string(m), `tocsin_config_reloads_total{result="failure"} 1`)
 			})
-			// SIGHUP with the same bad file: counted again, still running.
-			for _, p := range ps {
-				_ = p.cmd.Process.Signal(syscall.SIGHUP)
-				eventually(t, 10*time.Second, "second failure counted", func() bool {
-					_, m := p.get("/metrics")
-					return strings.Contains(string(m), `tocsin_config_reloads_total{result="failure"} 2`)
-				})
+			if !strings.Contains(p.out.String(), "config reload rejected") || !strings.Contains(p.out.String(), "bogus: unknown key") {
+				t.Errorf("the rejection was not logged with its reason")
 			}
-			if all := ps[n-1].incidents("/api/v2/incidents.json"); len(all) != 1 {
-				t.Errorf("%d incidents, want 1", len(all))
-			}
+		}
+		// The old config still probes: a failure still opens an incident,
+		// one.
+		web.SetStatus(http.StatusInternalServerError)
+		eventually(t, 10*time.Second, "incident under the old config", func() bool {
+			return len(ps[0].incidents("/api/v2/incidents/unresolved.json")) == 1
 		})
-	}
+		// SIGHUP with the same bad file: counted again, still running.
+		for _, p := range ps {
+			_ = p.cmd.Process.Signal(syscall.SIGHUP)
+			eventually(t, 10*time.Second, "second failure counted", func() bool {
+				_, m := p.get("/metrics")
+				return strings.Contains(string(m), `tocsin_config_reloads_total{result="failure"} 2`)
+			})
+		}
+		if all := ps[n-1].incidents("/api/v2/incidents.json"); len(all) != 1 {
+			t.Errorf("%d incidents, want 1", len(all))
+		}
+	})
 }
 
 // TestValidReloadReconcilesChecks: a check added to the file is scheduled
