@@ -68,6 +68,22 @@ func waitGoroutines(n int, timeout time.Duration) error {
 	}
 }
 
+// checkStoppedAtDeadline fails unless a probe given a context with timeout
+// was ended by that deadline: it ran at least about timeout (its start is
+// a moment after the context's) and stopped long before any later
+// deadline it could wrongly obey, the nearest being DefaultTimeout. The
+// servers in these tests stall or trickle forever, so only a deadline
+// ends the probe; how soon after it the probe returns is up to the
+// scheduler — hundreds of milliseconds late on a busy CI machine, under
+// -race — so the upper bound is not a tolerance around timeout.
+func checkStoppedAtDeadline(t *testing.T, d, timeout time.Duration) {
+	t.Helper()
+	if d < timeout*9/10 || d >= DefaultTimeout/2 {
+		t.Errorf("Duration = %v, want at least %v (the deadline) and under %v (before any later one)",
+			d, timeout*9/10, DefaultTimeout/2)
+	}
+}
+
 // probeWithin runs one probe with a deadline of d.
 func probeWithin(t *testing.T, p Prober, d time.Duration) Result {
 	t.Helper()

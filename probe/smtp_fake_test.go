@@ -9,7 +9,6 @@ import (
 	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tocsin/tocsin/config"
 )
@@ -183,14 +182,6 @@ func mustSMTP(t *testing.T, c config.SMTPCheck, o Options) *SMTP {
 		t.Fatalf("NewSMTP: %v", err)
 	}
 	return s
-}
-
-// checkDuration fails unless d is within ±10% of want.
-func checkDuration(t *testing.T, d, want time.Duration) {
-	t.Helper()
-	if d < want*9/10 || d > want*11/10 {
-		t.Errorf("Duration = %v, want %v ±10%%", d, want)
-	}
 }
 
 // phaseNames lists the names of r's phases.
