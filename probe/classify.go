@@ -147,6 +147,20 @@ func connectError(err error) (string, bool) {
 	return "", false
 }
 
+// budget is the time a probe had, for timeout messages: the caller set the
+// deadline a moment before the probe started — longer before on a busy
+// machine — so the exact figure would read "496ms" for a 500ms timeout.
+// It can only fall short of the configured timeout, so from 100ms up it is
+// rounded up to 10ms: the configured figure for any lag under 10ms.
+func budget(start, deadline time.Time) time.Duration {
+	const step = 10 * time.Millisecond
+	b := deadline.Sub(start)
+	if r := b % step; b >= 100*time.Millisecond && r != 0 {
+		b += step - r
+	}
+	return b
+}
+
 // timeoutMessage says where a probe stalled and after how long.
 func timeoutMessage(stage string, elapsed time.Duration) string {
 	if stage == "" {

@@ -202,4 +202,22 @@ func TestMessageHelpers(t *testing.T) {
 	if got := timeoutMessage("", 5*time.Second); got != "no response within 5s" {
 		t.Errorf("timeoutMessage = %q", got)
 	}
+	// The budget is the configured timeout although the probe started a
+	// moment after its deadline was set.
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		timeout, late, want time.Duration
+	}{
+		{timeout: 500 * time.Millisecond, want: 500 * time.Millisecond},
+		{timeout: 500 * time.Millisecond, late: 4*time.Millisecond + 700*time.Microsecond, want: 500 * time.Millisecond},
+		{timeout: 500 * time.Millisecond, late: 9 * time.Millisecond, want: 500 * time.Millisecond},
+		{timeout: 1500 * time.Millisecond, late: 3 * time.Millisecond, want: 1500 * time.Millisecond},
+		{timeout: 10 * time.Second, late: 2 * time.Millisecond, want: 10 * time.Second},
+		{timeout: 50 * time.Millisecond, late: 2 * time.Millisecond, want: 48 * time.Millisecond},
+	} {
+		deadline := start.Add(-tc.late).Add(tc.timeout)
+		if got := budget(start, deadline); got != tc.want {
+			t.Errorf("budget(%v timeout, started %v late) = %v, want %v", tc.timeout, tc.late, got, tc.want)
+		}
+	}
 }

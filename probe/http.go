@@ -172,7 +172,7 @@ func (h *HTTP) Probe(ctx context.Context) Result {
 		if res.Reason == ReasonTimeout {
 			// The budget, not the elapsed time: it is the number the
 			// user configured.
-			res.Message = timeoutMessage(ex.stage, deadline.Sub(start))
+			res.Message = timeoutMessage(ex.stage, budget(start, deadline))
 		}
 		res.Message = h.scrub(res.Message)
 		return res

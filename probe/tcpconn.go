@@ -87,17 +87,6 @@ func withDeadline(ctx context.Context, start time.Time) (context.Context, time.T
 	return ctx, start.Add(DefaultTimeout), cancel
 }
 
-// budget is the time a probe had, for timeout messages: the caller set the
-// deadline a moment before the probe started, so the exact figure would
-// read "499ms" for a 500ms timeout. Rounded to 10ms from 100ms up.
-func budget(start, deadline time.Time) time.Duration {
-	b := deadline.Sub(start)
-	if b >= 100*time.Millisecond {
-		return b.Round(10 * time.Millisecond)
-	}
-	return b
-}
-
 // dialTarget connects to addr and pins the connection's deadline to
 // deadline, so every later read and write stops there. Canceling ctx
 // closes the connection, which interrupts any blocked read or write. The
