@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -100,6 +101,20 @@ func TestFleetRandomOutages(t *testing.T) {
 		planned := float64(to.Sub(from)) / float64(fleetInterval)
 		if ratio := float64(n) / planned; ratio < 0.8 || ratio > 1.3 {
 			t.Errorf("%s: %d probes in %s, %.2fx of the %.0f planned", c, n, to.Sub(from).Round(time.Millisecond), ratio, planned)
+		}
+	}
+	// Per-check series come from the owner only: each check's are on
+	// exactly one replica.
+	for _, c := range comps {
+		var on []string
+		for r := range f.procs {
+			_, m := f.procs[r].get("/metrics")
+			if strings.Contains(string(m), `tocsin_probe_success{check="`+c+`-http"`) {
+				on = append(on, r)
+			}
+		}
+		if len(on) != 1 {
+			t.Errorf("%s-http's series are on %v, want one replica", c, on)
 		}
 	}
 	t.Logf("%d outages in %s", len(done), to.Sub(from).Round(time.Second))
