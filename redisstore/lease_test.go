@@ -138,6 +138,22 @@ func TestLease(t *testing.T) {
 				t.Errorf("retire of a component nobody holds: %v", err)
 			}
 		}},
+		{"a parent owned by another replica counts", func(t *testing.T, e *env) {
+			// a owns the database and its incident; b owns the web app,
+			// which depends on it: b's observation joins a's incident,
+			// judged by what Redis holds, whatever b knows.
+			fa := claim(t, e.store, "a", "db")["db"].Fence
+			fb := claim(t, e.store, "b", "web")["web"].Fence
+			tr, err := e.store.Observe(e.ctx, obsAs(fa, e.policy, 0, "db", major, "p"))
+			if err != nil || tr.Action != incident.ActionOpened {
+				t.Fatalf("parent: %+v, %v", tr, err)
+			}
+			child := obsAs(fb, e.policy, 30*time.Minute, "web", major, "c") // past the group window
+			child.Parents = []string{"db"}
+			if tr, err := e.store.Observe(e.ctx, child); err != nil || tr.Action != incident.ActionJoined || tr.IncidentID != "p" {
+				t.Fatalf("child: %+v, %v; want it to join the parent's incident", tr, err)
+			}
+		}},
 		{"tokens only grow", func(t *testing.T, e *env) {
 			var last int64
 			for i, m := range []string{"a", "b", "a", "c", "b"} {
