@@ -86,16 +86,6 @@ func (tg *target) since(from time.Time) []hit {
 	return slices.Clone(tg.hits[i:])
 }
 
-// last is the latest hit (zero if none).
-func (tg *target) last() hit {
-	tg.mu.Lock()
-	defer tg.mu.Unlock()
-	if len(tg.hits) == 0 {
-		return hit{}
-	}
-	return tg.hits[len(tg.hits)-1]
-}
-
 // maxGap is the longest time between two consecutive hits in [from, to],
 // counting from from and up to to.
 func (tg *target) maxGap(from, to time.Time) time.Duration {
