@@ -91,6 +91,7 @@ func Load(opts LoadOptions) (*Config, error) {
 	l.resolveFiles(cfg)
 	cfg.applyCheckDefaults()
 	cfg.applyMaintenanceDefaults()
+	cfg.applyNotifyDefaults()
 	cfg.secrets = &secretList{values: cfg.collectSecrets(l.secrets)}
 	if err := append(l.probs, cfg.validate()...).join(cfg.Secrets()); err != nil {
 		return nil, err

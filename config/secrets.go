@@ -153,6 +153,14 @@ func (l *loader) resolveFiles(c *Config) {
 			l.readSecret(fmt.Sprintf("checks[%d].heartbeat.token", i), &h.TokenFile, &h.Token)
 		}
 	}
+	for i := range c.Notify {
+		r := &c.Notify[i]
+		p := fmt.Sprintf("notify[%d]", i)
+		l.readSecret(p+".url", &r.URLFile, &r.URL)
+		l.readSecret(p+".routing_key", &r.RoutingKeyFile, &r.RoutingKey)
+		l.readSecret(p+".secret", &r.SecretFile, &r.Secret)
+	}
+	l.readSecret("watchdog.url", &c.Watchdog.URLFile, &c.Watchdog.URL)
 }
 
 // resolveCAFile makes a relative ca_file relative to the config file.
@@ -256,6 +264,16 @@ func (c *Config) collectSecrets(extra []string) []string {
 			}
 		}
 	}
+	// A receiver's or the watchdog's URL is a secret as a whole: Slack's
+	// and most webhooks' carry their token in the path or the query.
+	for _, r := range c.Notify {
+		if u := r.URL.Reveal(); u != DefaultPagerDutyURL {
+			s = append(s, u)
+			s = append(s, urlSecrets(u)...)
+		}
+		s = append(s, r.RoutingKey.Reveal(), r.Secret.Reveal())
+	}
+	s = append(s, c.Watchdog.URL.Reveal())
 	return cleanSecrets(s)
 }
 

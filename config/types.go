@@ -21,6 +21,8 @@ type Config struct {
 	Components  []Component   `koanf:"components"`
 	Checks      []Check       `koanf:"checks"`
 	Maintenance []Maintenance `koanf:"maintenance"`
+	Notify      []Receiver    `koanf:"notify"`
+	Watchdog    Watchdog      `koanf:"watchdog"`
 
 	// secrets holds every secret value the config resolved (file contents,
 	// ${VAR} expansions, URL passwords, header values) so output can be

@@ -37,6 +37,7 @@ func (c *Config) validate() problems {
 	for i, m := range c.Maintenance {
 		m.validate(&p, fmt.Sprintf("maintenance[%d]", i), ids)
 	}
+	c.validateNotify(&p, ids)
 	return p
 }
 

@@ -64,6 +64,10 @@ type Options struct {
 	// OnChange is called (without blocking) after every stored transition
 	// and every publish of check states: the store's state changed.
 	OnChange func()
+	// OnCertWarning is told (without blocking) of every result of an owned
+	// check whose TLS certificate expires within the check's
+	// cert_expiry_warning.
+	OnCertWarning func(c config.Check, notAfter time.Time)
 }
 
 // Engine owns the detector and what this replica sends to the store.
@@ -131,6 +135,9 @@ func New(o Options) (*Engine, error) {
 	}
 	if o.OnFenced == nil {
 		o.OnFenced = func(string, ownership.Fence) {}
+	}
+	if o.OnCertWarning == nil {
+		o.OnCertWarning = func(config.Check, time.Time) {}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -221,6 +228,9 @@ func (e *Engine) Record(_ context.Context, c config.Check, r probe.Result) {
 		e.m.setCheckStatus(c.Name, ch.To)
 	}
 	e.mu.Unlock()
+	if w := c.CertExpiryWarning(); w > 0 && !r.CertNotAfter.IsZero() && r.CertNotAfter.Sub(now) < w {
+		e.o.OnCertWarning(c, r.CertNotAfter)
+	}
 	// Every result is published (the public check list shows it) at the
 	// next writer pass; a change of state wakes the writer now.
 	if changed {

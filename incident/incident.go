@@ -79,6 +79,9 @@ type Update struct {
 	Body               string              `json:"body"`
 	CreatedAt          time.Time           `json:"created_at"`
 	AffectedComponents []AffectedComponent `json:"affected_components,omitempty"`
+	// Notified is true when the update was queued for at least one
+	// notification receiver (Statuspage's deliver_notifications).
+	Notified bool `json:"notified,omitempty"`
 }
 
 // AffectedComponent records one component's status change in an update.

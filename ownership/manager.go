@@ -72,6 +72,8 @@ type Manager struct {
 	// or a fenced write).
 	full    bool
 	members []string
+	// renewed is when a lease round last succeeded (local clock).
+	renewed time.Time
 	// dropped are components Fenced took away, for the next OnChange.
 	dropped []string
 
@@ -128,6 +130,17 @@ func (m *Manager) Members() []string {
 	defer m.mu.Unlock()
 	return slices.Clone(m.members)
 }
+
+// LastRenewal is when a lease round last succeeded: Redis was reachable
+// and writable then (zero if never).
+func (m *Manager) LastRenewal() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.renewed
+}
+
+// RenewEvery is how often this manager runs a lease round.
+func (m *Manager) RenewEvery() time.Duration { return m.renew }
 
 // Fenced reports that the store rejected a write for component with f:
 // the grant is gone. The component is dropped now (its loss reaches

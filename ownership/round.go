@@ -37,6 +37,9 @@ func (m *Manager) round(ctx context.Context) {
 	m.m.rounds.WithLabelValues("success").Inc()
 	ch := m.apply(req, rep, sentFull)
 	m.mu.Lock()
+	m.renewed = time.Now()
+	m.mu.Unlock()
+	m.mu.Lock()
 	again := m.full && !sentFull
 	m.mu.Unlock()
 	if again {

@@ -52,6 +52,7 @@ type storedUpdate struct {
 	Body               string                       `json:"body"`
 	CreatedAt          unixMS                       `json:"created_at"`
 	AffectedComponents []incident.AffectedComponent `json:"affected_components"`
+	Notified           bool                         `json:"dn"`
 }
 
 // unixMS is a time in unix milliseconds; 0 or absent is the zero time. It
@@ -142,6 +143,7 @@ func (si storedIncident) incident() incident.Incident {
 			Body:               u.Body,
 			CreatedAt:          u.CreatedAt.time(),
 			AffectedComponents: u.AffectedComponents,
+			Notified:           u.Notified,
 		})
 	}
 	return inc

@@ -23,6 +23,7 @@ type humanArgs struct {
 	Body       string      `json:"body"`
 	Impact     string      `json:"impact,omitempty"`
 	Components [][2]string `json:"components,omitempty"`
+	Receivers  []filterArg `json:"receivers,omitempty"`
 }
 
 // CreateIncident opens a manual incident in one atomic script: not
@@ -73,6 +74,7 @@ func (s *Store) Rename(ctx context.Context, id, name string, at time.Time) (inci
 func (s *Store) human(ctx context.Context, a humanArgs) (_ incident.Incident, err error) {
 	defer func() { err = s.count("human", err) }()
 	op, id := a.Op, a.ID
+	a.Receivers = s.receiverArgs()
 	res, err := s.run(ctx, s.s.human, nil, a).StringSlice()
 	if err != nil {
 		return incident.Incident{}, fmt.Errorf("redisstore: %s incident %q: %w", op, id, err)

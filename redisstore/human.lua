@@ -33,7 +33,10 @@ local function strip(inc)
   end
 end
 
-local function done(inc)
+-- done saves inc, after queueing the event kind for the receivers that
+-- want it (before strip: the filters read inc.components).
+local function done(inc, kind)
+  notify(kind, inc, kind ~= 'renamed')
   strip(inc)
   local raw = cjson.encode(inc)
   redis.call('SET', INCIDENT_PREFIX .. inc.id, raw)
@@ -130,7 +133,7 @@ if op == 'create' then
   redis.call('ZADD', K.incidents, at, id)
   set_status(inc, A.status)
   human_update(inc, inc.status, A.body)
-  return done(inc)
+  return done(inc, 'opened')
 end
 
 local inc = load_incident(id)
@@ -138,13 +141,20 @@ if not inc then
   return {'notfound'}
 end
 if op == 'update' then
+  local was = inc.status
   set_status(inc, A.status)
   human_update(inc, inc.status, A.body)
-  return done(inc)
+  local kind = 'updated'
+  if inc.status == 'resolved' and was ~= 'resolved' then
+    kind = 'resolved'
+  elseif was == 'resolved' and inc.status ~= 'resolved' then
+    kind = 'reopened'
+  end
+  return done(inc, kind)
 elseif op == 'rename' then
   inc.name = A.name
   inc.name_locked = true
   inc.updated_at = at
-  return done(inc)
+  return done(inc, 'renamed')
 end
 return redis.error_reply('tocsin human.lua: unknown op ' .. tostring(op))

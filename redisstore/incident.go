@@ -20,19 +20,20 @@ var _ incident.Store = (*Store)(nil)
 
 // observeArgs are observe.lua's arguments.
 type observeArgs struct {
-	Comp         string   `json:"comp"`
-	Name         string   `json:"name"`
-	Status       string   `json:"status"`
-	At           int64    `json:"at"`
-	Started      int64    `json:"started"`
-	Body         string   `json:"body"`
-	NewID        string   `json:"new_id"`
-	GroupWindow  int64    `json:"group_window"`
-	ReopenWindow int64    `json:"reopen_window"`
-	Detail       string   `json:"detail"`
-	Parents      []string `json:"parents,omitempty"`
-	Fence        fenceArg `json:"fence"`
-	Retire       bool     `json:"retire,omitempty"`
+	Comp         string      `json:"comp"`
+	Name         string      `json:"name"`
+	Status       string      `json:"status"`
+	At           int64       `json:"at"`
+	Started      int64       `json:"started"`
+	Body         string      `json:"body"`
+	NewID        string      `json:"new_id"`
+	GroupWindow  int64       `json:"group_window"`
+	ReopenWindow int64       `json:"reopen_window"`
+	Detail       string      `json:"detail"`
+	Parents      []string    `json:"parents,omitempty"`
+	Fence        fenceArg    `json:"fence"`
+	Retire       bool        `json:"retire,omitempty"`
+	Receivers    []filterArg `json:"receivers,omitempty"`
 }
 
 // Observe records a component status and applies the incident lifecycle in
@@ -59,6 +60,7 @@ func (s *Store) Observe(ctx context.Context, o incident.Observation) (_ incident
 		At: o.At.UnixMilli(), Started: started.UnixMilli(), Body: o.Body, NewID: newID,
 		GroupWindow: windowMS(o.Policy.GroupWindow), ReopenWindow: windowMS(o.Policy.ReopenWindow),
 		Detail: o.Detail, Parents: o.Parents, Fence: toFenceArg(o.Fence), Retire: o.Retire,
+		Receivers: s.receiverArgs(),
 	}).StringSlice()
 	if err != nil {
 		return incident.Transition{}, fmt.Errorf("redisstore: observe %s: %w", o.Component, err)
@@ -75,12 +77,13 @@ func (s *Store) Observe(ctx context.Context, o incident.Observation) (_ incident
 
 // tickArgs are tick.lua's arguments.
 type tickArgs struct {
-	Now          int64  `json:"now"`
-	ResolveAfter int64  `json:"resolve_after"`
-	Retention    int64  `json:"retention"`
-	Body         string `json:"body"`
-	MaxDelete    int    `json:"max_delete"`
-	Member       string `json:"member"`
+	Now          int64       `json:"now"`
+	ResolveAfter int64       `json:"resolve_after"`
+	Retention    int64       `json:"retention"`
+	Body         string      `json:"body"`
+	MaxDelete    int         `json:"max_delete"`
+	Member       string      `json:"member"`
+	Receivers    []filterArg `json:"receivers,omitempty"`
 }
 
 // Tick resolves incidents that have been monitoring for p.ResolveAfter and
@@ -91,7 +94,7 @@ func (s *Store) Tick(ctx context.Context, t incident.TickRequest) (_ []incident.
 	defer func() { err = s.count("tick", err) }()
 	res, err := s.run(ctx, s.s.tick, nil, tickArgs{
 		Now: t.Now.UnixMilli(), ResolveAfter: windowMS(t.Policy.ResolveAfter), Retention: windowMS(t.Policy.Retention),
-		Body: t.ResolvedBody, MaxDelete: maxDeletePerTick, Member: t.Member,
+		Body: t.ResolvedBody, MaxDelete: maxDeletePerTick, Member: t.Member, Receivers: s.receiverArgs(),
 	}).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: tick: %w", err)

@@ -71,6 +71,10 @@ end
 local NAME_OF = {none = 'Incident', minor = 'Degraded performance', major = 'Partial outage',
   critical = 'Major outage'}
 
+-- PREV holds, by incident id, the impact, status and components of each
+-- incident as this script loaded it: what an event changed.
+local PREV = {}
+
 local function load_incident(id)
   local raw = redis.call('GET', INCIDENT_PREFIX .. id)
   if not raw then
@@ -87,6 +91,11 @@ local function load_incident(id)
   end
   inc.components = inc.components or {}
   inc.component_names = inc.component_names or {}
+  local codes = {}
+  for i, c in ipairs(inc.codes) do
+    codes[i] = c
+  end
+  PREV[inc.id] = {impact = inc.impact, status = inc.status, codes = codes}
   return inc
 end
 
@@ -140,4 +149,94 @@ local function add_update(inc, status, body, at, affected)
     table.remove(ups, 2)
   end
   inc.updated_at = at
+end
+
+-- Notifications (SPEC §6). A.receivers lists every receiver's filter, from
+-- the config of the replica that runs the script: {n = name, i = least
+-- impact rank, c = components (absent: all), k = {kind = true}, ic = true if
+-- any change of impact counts}. An event is appended to the outbox stream
+-- (K.outbox, field e: the event, field to: the receivers' names) in the
+-- same script as the change it reports, or not at all: a fenced write
+-- appends nothing. P notify:last:<receiver> holds, by incident, when the
+-- receiver was last sent something about it, for reminders.
+
+local function wanted_by(r, kind, inc, impact_changed)
+  if (IMPACT_RANK[inc.impact] or 0) < (r.i or 0) then
+    return false
+  end
+  if type(r.c) == 'table' then
+    local any = false
+    for _, c in ipairs(r.c) do
+      if inc.components[c] then
+        any = true
+        break
+      end
+    end
+    if not any then
+      return false
+    end
+  end
+  return (type(r.k) == 'table' and r.k[kind]) or (r.ic and impact_changed) or false
+end
+
+-- event_of is an incident event as the outbox carries it: the incident
+-- without its timeline, the update it is about, and the incident as it
+-- was before (prev), if it existed.
+local function event_of(kind, inc, u, now)
+  local ev = {
+    v = 1, kind = kind, at = now,
+    incident = {
+      id = inc.id, name = inc.name, status = inc.status, impact = inc.impact, auto = inc.auto,
+      created_at = inc.created_at, started_at = inc.started_at, monitoring_at = inc.monitoring_at,
+      resolved_at = inc.resolved_at, components = inc.components, names = inc.component_names,
+      codes = inc.codes,
+    },
+    prev = PREV[inc.id],
+  }
+  if u then
+    ev.update = {id = u.id, status = u.status, body = u.body, created_at = u.created_at,
+      affected = u.affected_components, human = u.human}
+  end
+  return ev
+end
+
+-- append queues an event for the receivers in to (non-empty).
+local function append(ev, to, incident_id)
+  redis.call('XADD', K.outbox, '*', 'e', cjson.encode(ev), 'to', table.concat(to, ' '))
+  if not incident_id then
+    return
+  end
+  for _, n in ipairs(to) do
+    if ev.kind == 'resolved' then
+      redis.call('HDEL', P .. 'notify:last:' .. n, incident_id)
+    else
+      redis.call('HSET', P .. 'notify:last:' .. n, incident_id, ev.at)
+    end
+  end
+end
+
+-- notify queues an incident event about inc (about its latest update,
+-- unless with_update is false) for every receiver that wants it, and marks that update
+-- deliver_notifications (dn) when it was queued for one at least. Call it
+-- before saving inc.
+local function notify(kind, inc, with_update)
+  local u = nil
+  if with_update ~= false then
+    u = inc.updates[#inc.updates]
+  end
+  local prev = PREV[inc.id]
+  local impact_changed = prev ~= nil and prev.impact ~= inc.impact
+  local to = {}
+  for _, r in ipairs(A.receivers or {}) do
+    if wanted_by(r, kind, inc, impact_changed) then
+      to[#to + 1] = r.n
+    end
+  end
+  if #to == 0 then
+    return
+  end
+  if u then
+    u.dn = true
+  end
+  append(event_of(kind, inc, u, now_ms()), to, inc.id)
 end

@@ -79,13 +79,17 @@ local function investigate(inc)
   redis.call('ZREM', K.monitoring, inc.id)
 end
 
+-- finish stores the component's status and the incidents changed (inc,
+-- and also: {inc, action} pairs), each with its notifications.
 local function finish(action, inc, also)
   redis.call('HSET', K.components, comp, cjson.encode({s = new, t = at, d = detail}))
   if inc then
+    notify(action, inc)
     save_incident(inc)
   end
   for _, other in ipairs(also or {}) do
-    save_incident(other)
+    notify(other[2], other[1])
+    save_incident(other[1])
   end
   bump()
   if inc then
@@ -142,7 +146,7 @@ for _, inc in ipairs(open) do
   if inc.components[comp] then
     local action = apply(inc)
     if first then
-      others[#others + 1] = inc
+      others[#others + 1] = {inc, action}
     else
       first, first_action = inc, action
     end

@@ -29,13 +29,15 @@ var (
 	checksReadLua string
 	//go:embed poll.lua
 	pollLua string
+	//go:embed outbox.lua
+	outboxLua string
 )
 
 // scripts are every script of the store, each the generated header, the
 // shared lib.lua and its own text: one EVALSHA each.
 type scripts struct {
 	observe, tick, load, human, uptime, beat, lease *redis.Script
-	checksWrite, checksRead, poll                   *redis.Script
+	checksWrite, checksRead, poll, outbox           *redis.Script
 }
 
 func newScripts() scripts {
@@ -45,5 +47,6 @@ func newScripts() scripts {
 		observe: s(observeLua), tick: s(tickLua), load: s(loadLua), human: s(humanLua),
 		uptime: s(uptimeLua), beat: s(beatLua), lease: s(leaseLua),
 		checksWrite: s(checksWriteLua), checksRead: s(checksReadLua), poll: s(pollLua),
+		outbox: s(outboxLua),
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 
@@ -53,6 +54,7 @@ var fixedKeys = []string{
 	"components", "open", "incidents", "monitoring", "resolved",
 	"members", "epoch", "owners", "fence",
 	"checks", "checks:seq", "checks:changed", "checks:updated", "probestate",
+	"outbox",
 }
 
 // Store is every tocsin store on one Redis keyspace. It is safe for
@@ -63,6 +65,8 @@ type Store struct {
 	keys   []string // fixedKeys under p
 	s      scripts
 	m      *metrics // nil: not counted
+	// receivers are the notification filters the scripts apply.
+	receivers atomic.Pointer[[]filterArg]
 }
 
 // New returns a Store keeping its keys under prefix (e.g. "tocsin:") in

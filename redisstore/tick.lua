@@ -33,6 +33,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.monitoring, '-inf', now - reso
     inc.status = 'resolved'
     inc.resolved_at = now -- monitoring_at stays: Statuspage shows both
     add_update(inc, 'resolved', body, now, nil)
+    notify('resolved', inc)
     save_incident(inc)
     redis.call('ZREM', K.open, id)
     redis.call('ZADD', K.resolved, now, id)

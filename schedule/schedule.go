@@ -322,3 +322,24 @@ func sameProber(a, b probe.Prober) bool {
 	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
 	return ta == tb && ta.Comparable() && a == b
 }
+
+// Late returns the check most behind its schedule and by how much, in
+// intervals of that check: a job that stopped being run (a stalled
+// scheduler) grows late by an interval per interval. A probe in progress
+// is not late. It returns "" and 0 when nothing runs.
+func (s *Scheduler) Late(now time.Time) (string, float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	worst, by := "", 0.0
+	for name, e := range s.jobs {
+		e.mu.Lock()
+		late := now.Sub(e.next)
+		e.mu.Unlock()
+		if e.check.Interval > 0 && late > 0 {
+			if x := float64(late) / float64(e.check.Interval); x > by {
+				worst, by = name, x
+			}
+		}
+	}
+	return worst, by
+}

@@ -71,11 +71,11 @@ func resolvedIncident() incident.Incident {
 		MonitoringAt: at.Add(20 * time.Minute), ResolvedAt: at.Add(30 * time.Minute),
 		Components: map[string]detector.ComponentStatus{"email": detector.Operational},
 		Updates: []incident.Update{
-			{ID: "upd1", Status: incident.Investigating, Body: "Email Processing is degraded", CreatedAt: at,
+			{ID: "upd1", Status: incident.Investigating, Body: "Email Processing is degraded", CreatedAt: at, Notified: true,
 				AffectedComponents: []incident.AffectedComponent{{Code: "email", Name: "Email Processing",
 					OldStatus: detector.Operational, NewStatus: detector.DegradedPerformance}}},
 			{ID: "upd2", Status: incident.Monitoring, Body: "Recovered", CreatedAt: at.Add(20 * time.Minute)},
-			{ID: "upd3", Status: incident.Resolved, Body: "Resolved", CreatedAt: at.Add(30 * time.Minute)},
+			{ID: "upd3", Status: incident.Resolved, Body: "Resolved", CreatedAt: at.Add(30 * time.Minute), Notified: true},
 		},
 	}
 }
@@ -103,11 +103,11 @@ func incidentState() incident.State {
 		Components: map[string]detector.ComponentStatus{"web-app": detector.DegradedPerformance,
 			"api": detector.MajorOutage},
 		Updates: []incident.Update{
-			{ID: "openupd1", Status: incident.Investigating, Body: "Web App is slow (web-app-home: 2.5s)", CreatedAt: at,
+			{ID: "openupd1", Status: incident.Investigating, Body: "Web App is slow (web-app-home: 2.5s)", CreatedAt: at, Notified: true,
 				AffectedComponents: []incident.AffectedComponent{{Code: "web-app", Name: "Web App",
 					OldStatus: detector.Operational, NewStatus: detector.DegradedPerformance}}},
 			{ID: "openupd2", Status: incident.Investigating, Body: "API is down (api-health: connect refused)",
-				CreatedAt: at.Add(time.Minute), AffectedComponents: []incident.AffectedComponent{{Code: "api",
+				CreatedAt: at.Add(time.Minute), Notified: true, AffectedComponents: []incident.AffectedComponent{{Code: "api",
 					Name: "API", OldStatus: detector.Operational, NewStatus: detector.MajorOutage}}},
 		},
 	}

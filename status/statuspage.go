@@ -280,7 +280,7 @@ func (b *builder) update(incidentID string, u incident.Update) updateJSON {
 		UpdatedAt:            at,
 		DisplayAt:            at,
 		AffectedComponents:   affected,
-		DeliverNotifications: true,
+		DeliverNotifications: u.Notified,
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"reflect"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/engine"
 	"github.com/tocsin/tocsin/heartbeat"
+	"github.com/tocsin/tocsin/notify"
 	"github.com/tocsin/tocsin/ownership"
 	"github.com/tocsin/tocsin/probe"
 	"github.com/tocsin/tocsin/redisstore"
@@ -36,6 +38,8 @@ type app struct {
 	sched     *schedule.Scheduler
 	status    *status.Server
 	refresher *status.Refresher
+	notifier  *notify.Dispatcher
+	watchdog  *notify.Watchdog // nil without watchdog.url
 	// heartbeats are the heartbeat checks in force, for the beat endpoint.
 	heartbeats atomic.Pointer[map[string]config.HeartbeatCheck]
 }
@@ -69,9 +73,14 @@ func (a *app) build(reg *prometheus.Registry) error {
 	if err != nil {
 		return err
 	}
+	a.notifier, err = notify.New(notify.Options{Outbox: a.store, Member: a.member, Version: version,
+		Logger: a.logger, Registry: reg})
+	if err != nil {
+		return err
+	}
 	a.eng, err = engine.New(engine.Options{
 		Store: a.store, Checks: a.store, Uptime: a.store, Member: a.member, OnFenced: a.owners.Fenced,
-		Registry: reg, Logger: a.logger, OnChange: a.refresher.Trigger,
+		Registry: reg, Logger: a.logger, OnChange: a.changed, OnCertWarning: a.notifier.CertWarning,
 	})
 	if err != nil {
 		return err
@@ -81,7 +90,32 @@ func (a *app) build(reg *prometheus.Registry) error {
 	a.status.Handle("/api/v1/heartbeats/{check}/{kind}", []string{"POST"}, hb)
 	api.New(a.store, a.apiToken, time.Now, a.logger).Mount(a.status)
 	a.sched, err = schedule.New(a.eng.Record, reg, a.logger, probeStopTimeout)
+	if err != nil {
+		return err
+	}
+	a.watchdog, err = notify.NewWatchdog(cfg.Watchdog, a.healthy, reg, a.logger)
 	return err
+}
+
+// changed follows every change the engine made to the store: the
+// snapshot is rebuilt, and events it queued are delivered.
+func (a *app) changed() {
+	a.refresher.Trigger()
+	a.notifier.Poke()
+}
+
+// healthy says whether this replica works (the watchdog pings only then):
+// its scheduler runs the checks on time and Redis took a write of it
+// recently.
+func (a *app) healthy() error {
+	renew := a.owners.RenewEvery()
+	if last := a.owners.LastRenewal(); last.IsZero() || time.Since(last) > max(3*renew, 2*time.Second) {
+		return errors.New("Redis has not taken a write of this replica recently")
+	}
+	if check, late := a.sched.Late(time.Now()); late > 1 {
+		return fmt.Errorf("the scheduler is behind: check %s is %.1f intervals late", check, late)
+	}
+	return nil
 }
 
 // ownershipChanged follows the lease rounds: lost components stop being
@@ -92,6 +126,7 @@ func (a *app) ownershipChanged(ctx context.Context, ch ownership.Change) {
 		a.logger.Warn("Redis lost its data: writing everything this replica owns again")
 		a.eng.StoreReset()
 	}
+	ch = a.receiversChanged(ch)
 	if len(ch.Lost) > 0 {
 		a.sched.Lose(ch.Lost)
 		a.eng.Release(ch.Lost)
@@ -121,15 +156,36 @@ func (a *app) ownershipChanged(ctx context.Context, ch ownership.Change) {
 	}
 }
 
-// componentIDs are the components of the config in force, for the lease
-// rounds.
+// receiversChanged hands the notification receivers' grants (their
+// pseudo-components) to the notifier and returns the rest of ch.
+func (a *app) receiversChanged(ch ownership.Change) ownership.Change {
+	rest := ownership.Change{Reset: ch.Reset}
+	for _, acq := range ch.Acquired {
+		if r, ok := strings.CutPrefix(acq.Component, notify.OwnerPrefix); ok {
+			a.notifier.Own(r, acq.Fence)
+			continue
+		}
+		rest.Acquired = append(rest.Acquired, acq)
+	}
+	for _, c := range ch.Lost {
+		if r, ok := strings.CutPrefix(c, notify.OwnerPrefix); ok {
+			a.notifier.Lose(r)
+			continue
+		}
+		rest.Lost = append(rest.Lost, c)
+	}
+	return rest
+}
+
+// componentIDs are the components of the config in force and its
+// notification receivers (as pseudo-components), for the lease rounds.
 func (a *app) componentIDs() []string {
 	cfg := a.cfg.Load()
-	ids := make([]string, len(cfg.Components))
-	for i, c := range cfg.Components {
-		ids[i] = c.ID
+	ids := make([]string, 0, len(cfg.Components)+len(cfg.Notify))
+	for _, c := range cfg.Components {
+		ids = append(ids, c.ID)
 	}
-	return ids
+	return append(ids, notify.Receivers(cfg)...)
 }
 
 func (a *app) ready() error {
@@ -156,6 +212,13 @@ func (a *app) apply(cfg *config.Config) error {
 	}
 	a.touchHeartbeats(cfg)
 	a.scrub.set(cfg.Secrets())
+	a.store.SetReceivers(notify.Filters(cfg))
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Redis.Timeout)
+	err = a.notifier.Configure(ctx, cfg)
+	cancel()
+	if err != nil {
+		return err
+	}
 	a.cfg.Store(cfg)
 	a.eng.Configure(cfg)
 	a.refresher.Trigger()

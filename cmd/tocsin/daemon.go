@@ -150,6 +150,10 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 	loops.Go(func() { _ = a.owners.Run(loopCtx) })
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return a.refresher.Run(gctx) })
+	g.Go(func() error { return a.notifier.Run(gctx) })
+	if a.watchdog != nil {
+		g.Go(func() error { return a.watchdog.Run(gctx) })
+	}
 	g.Go(func() error { a.reloadLoop(gctx, o.load, o.hup); return nil })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -175,6 +179,7 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 	}
 	stopLoops()
 	loops.Wait()
+	a.notifier.Stop() // what is in flight stays pending, for the next owner
 	a.eng.Flush(deadline)
 	if err := a.owners.Leave(deadline); err != nil {
 		a.logger.Warn("leaving the membership failed; the others take over when the lease ends", "error", err)

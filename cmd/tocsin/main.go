@@ -50,6 +50,8 @@ commands:
   demo [--listen ADDR]     everything in one process against a simulated SaaS
   validate --config FILE   check a config; exit 1 listing every problem
   check --config FILE NAME run one check once and print its result
+  notify test --config FILE RECEIVER
+                           send a test event to one notification receiver
   version                  print version information
 
 flags (run): --listen, --redis-url, --log-level, --log-format (json|text)`
@@ -70,6 +72,8 @@ func run(ctx context.Context, args, env []string, stdout io.Writer, hup <-chan o
 		return runValidate(args, env, stdout)
 	case "check":
 		return runCheck(ctx, args, env, stdout)
+	case "notify":
+		return runNotify(ctx, args, env, stdout)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 		return nil
