@@ -110,7 +110,7 @@ func (a *app) changed() {
 func (a *app) healthy() error {
 	renew := a.owners.RenewEvery()
 	if last := a.owners.LastRenewal(); last.IsZero() || time.Since(last) > max(3*renew, 2*time.Second) {
-		return errors.New("Redis has not taken a write of this replica recently")
+		return errors.New("no write of this replica reached Redis recently")
 	}
 	if check, late := a.sched.Late(time.Now()); late > 1 {
 		return fmt.Errorf("the scheduler is behind: check %s is %.1f intervals late", check, late)
