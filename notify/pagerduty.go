@@ -115,4 +115,3 @@ func (p pagerDuty) pageName() string {
 	}
 	return "tocsin"
 }
-

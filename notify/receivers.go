@@ -101,15 +101,15 @@ type webhook struct{ sender }
 
 // webhookEvent is the body a webhook receives.
 type webhookEvent struct {
-	Event    outbox.Kind       `json:"event"`
-	Delivery string            `json:"delivery"`
-	At       string            `json:"at"`
-	Page     webhookPage       `json:"page"`
-	Summary  string            `json:"summary"`
-	Incident *webhookIncident  `json:"incident,omitempty"`
-	Update   *outbox.Update    `json:"update,omitempty"`
-	Subject  string            `json:"subject,omitempty"`
-	Body     string            `json:"body,omitempty"`
+	Event    outbox.Kind      `json:"event"`
+	Delivery string           `json:"delivery"`
+	At       string           `json:"at"`
+	Page     webhookPage      `json:"page"`
+	Summary  string           `json:"summary"`
+	Incident *webhookIncident `json:"incident,omitempty"`
+	Update   *outbox.Update   `json:"update,omitempty"`
+	Subject  string           `json:"subject,omitempty"`
+	Body     string           `json:"body,omitempty"`
 }
 
 type webhookPage struct {
@@ -118,13 +118,13 @@ type webhookPage struct {
 }
 
 type webhookIncident struct {
-	ID         string              `json:"id"`
-	Name       string              `json:"name"`
-	Status     incident.Status     `json:"status"`
-	Impact     incident.Impact     `json:"impact"`
-	Shortlink  string              `json:"shortlink,omitempty"`
-	StartedAt  string              `json:"started_at,omitempty"`
-	ResolvedAt string              `json:"resolved_at,omitempty"`
+	ID         string             `json:"id"`
+	Name       string             `json:"name"`
+	Status     incident.Status    `json:"status"`
+	Impact     incident.Impact    `json:"impact"`
+	Shortlink  string             `json:"shortlink,omitempty"`
+	StartedAt  string             `json:"started_at,omitempty"`
+	ResolvedAt string             `json:"resolved_at,omitempty"`
 	Components []webhookComponent `json:"components"`
 	Previous   *webhookPrevious   `json:"previous,omitempty"`
 }

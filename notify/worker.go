@@ -284,4 +284,3 @@ func (w *worker) sleep() {
 	case <-t.C:
 	}
 }
-
