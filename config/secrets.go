@@ -268,13 +268,41 @@ func (c *Config) collectSecrets(extra []string) []string {
 	// and most webhooks' carry their token in the path or the query.
 	for _, r := range c.Notify {
 		if u := r.URL.Reveal(); u != DefaultPagerDutyURL {
-			s = append(s, u)
-			s = append(s, urlSecrets(u)...)
+			s = append(s, endpointSecrets(u)...)
 		}
 		s = append(s, r.RoutingKey.Reveal(), r.Secret.Reveal())
 	}
-	s = append(s, c.Watchdog.URL.Reveal())
+	s = append(s, endpointSecrets(c.Watchdog.URL.Reveal())...)
 	return cleanSecrets(s)
+}
+
+// minTokenSegment is the length from which a path segment of a receiver's
+// URL counts as a token.
+const minTokenSegment = 16
+
+// endpointSecrets are the secrets of a receiver's or the watchdog's URL:
+// the whole URL, its userinfo, its query values and its long path
+// segments, where Slack, Healthchecks.io and most webhooks carry their
+// tokens: a receiver that echoes the path it was asked for must not put
+// the token into a log.
+func endpointSecrets(raw string) []string {
+	if raw == "" {
+		return nil
+	}
+	s := append([]string{raw}, urlSecrets(raw)...)
+	u, err := url.Parse(raw)
+	if err != nil {
+		return s
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if len(seg) >= minTokenSegment {
+			s = append(s, seg)
+		}
+	}
+	for _, vs := range u.Query() {
+		s = append(s, vs...)
+	}
+	return s
 }
 
 // urlSecrets returns the password in a URL's userinfo, or the user name if
