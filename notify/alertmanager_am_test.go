@@ -22,7 +22,7 @@ func TestAlertmanagerReceiverAgainstRealAlertmanager(t *testing.T) {
 	srv := amtest.Start(t)
 	s, err := notify.NewSender(config.Receiver{Name: "am", Type: config.ReceiverAlertmanager,
 		URL: config.Secret(srv.URL()), Timeout: 5 * time.Second, RetryMin: time.Second, RetryMax: time.Second},
-		notify.Page{Name: "Acme Status", URL: "https://status.acme.example"}, "test")
+		notify.Page{Name: "Acme Status", URL: "https://status.acme.example"}, "test", "r1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,7 +96,7 @@ func (d *Dispatcher) Configure(ctx context.Context, cfg *config.Config) error {
 	page := PageOf(cfg)
 	names := make([]string, 0, len(cfg.Notify))
 	for _, r := range cfg.Notify {
-		s, err := NewSender(r, page, d.o.Version)
+		s, err := NewSender(r, page, d.o.Version, d.o.Member)
 		if err != nil {
 			return err
 		}
@@ -303,7 +303,7 @@ func Test(ctx context.Context, cfg *config.Config, name, version string) error {
 	if i < 0 {
 		return fmt.Errorf("notify: no receiver %q in the config", name)
 	}
-	s, err := NewSender(cfg.Notify[i], PageOf(cfg), version)
+	s, err := NewSender(cfg.Notify[i], PageOf(cfg), version, "")
 	if err != nil {
 		return err
 	}

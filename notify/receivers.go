@@ -24,9 +24,10 @@ type Sender interface {
 }
 
 // NewSender builds the sender of a receiver of the config; version goes
-// into the User-Agent.
-func NewSender(r config.Receiver, page Page, version string) (Sender, error) {
-	base := sender{r: r, page: page, client: &http.Client{Timeout: r.Timeout}, agent: "tocsin/" + version}
+// into the User-Agent, member (the delivering replica, "" if none) into a
+// webhook's X-Tocsin-Replica.
+func NewSender(r config.Receiver, page Page, version, member string) (Sender, error) {
+	base := sender{r: r, page: page, client: &http.Client{Timeout: r.Timeout}, agent: "tocsin/" + version, member: member}
 	switch r.Type {
 	case config.ReceiverWebhook:
 		return webhook{base}, nil
@@ -85,6 +86,7 @@ type sender struct {
 	page   Page
 	client *http.Client
 	agent  string
+	member string // the delivering replica, for the webhook's X-Tocsin-Replica
 }
 
 func (s sender) post(ctx context.Context, url string, body []byte, h http.Header) error {
@@ -174,6 +176,9 @@ func (w webhook) Send(ctx context.Context, e outbox.Entry) error {
 	h := http.Header{}
 	h.Set("X-Tocsin-Event", string(e.Event.Kind))
 	h.Set("X-Tocsin-Delivery", e.Key())
+	if w.member != "" {
+		h.Set("X-Tocsin-Replica", w.member)
+	}
 	if w.r.Secret != "" {
 		h.Set(SignatureHeader, Sign([]byte(w.r.Secret.Reveal()), body))
 	}

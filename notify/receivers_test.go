@@ -92,7 +92,7 @@ func (c *capture) last(t *testing.T) ([]byte, http.Header) {
 func send(t *testing.T, r config.Receiver, e outbox.Entry) error {
 	t.Helper()
 	r.Timeout = 5 * time.Second
-	s, err := notify.NewSender(r, page, "test")
+	s, err := notify.NewSender(r, page, "test", "r1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -276,3 +276,26 @@ func TestAcquireResumes(t *testing.T) {
 		t.Errorf("first run %v after the acquisition, before it was due (%v)", at.Sub(acquired), last.Add(c.Interval).Sub(acquired))
 	}
 }
+
+// TestLateGrowsWhenJobsStopRunning: a scheduler whose jobs stopped being
+// run (stalled) is late by more than an interval; one that runs them on
+// time is not.
+func TestLateGrowsWhenJobsStopRunning(t *testing.T) {
+	t.Parallel()
+	s, rec := newScheduler(t)
+	p := probe.ProberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} })
+	if err := s.Reconcile([]Job{{Check: check("a", 50*time.Millisecond, 40*time.Millisecond), Prober: p}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "runs", func() bool { return rec.count("a") >= 2 })
+	if name, late := s.Late(time.Now()); late > 1 {
+		t.Errorf("on time, yet %s is %.1f intervals late", name, late)
+	}
+	if err := s.cron.StopJobs(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "late by over an interval", func() bool {
+		name, late := s.Late(time.Now())
+		return name == "a" && late > 1
+	})
+}

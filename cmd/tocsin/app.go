@@ -109,7 +109,7 @@ func (a *app) changed() {
 // recently.
 func (a *app) healthy() error {
 	renew := a.owners.RenewEvery()
-	if last := a.owners.LastRenewal(); last.IsZero() || time.Since(last) > max(3*renew, 2*time.Second) {
+	if last := a.owners.LastRenewal(); last.IsZero() || time.Since(last) > max(2*renew, 500*time.Millisecond) {
 		return errors.New("no write of this replica reached Redis recently")
 	}
 	if check, late := a.sched.Late(time.Now()); late > 1 {

@@ -134,7 +134,7 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 		a.logger.Warn("first status snapshot is stale", "error", err)
 	}
 	a.sched.Start()
-	a.logger.Info("listening", "addr", ln.Addr().String())
+	a.logger.Info("listening", "addr", ln.Addr().String(), "member", a.member)
 	if o.ready != nil {
 		o.ready(ln.Addr().String())
 	}

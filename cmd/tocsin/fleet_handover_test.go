@@ -14,15 +14,17 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// openIncident fails comp's target and waits for its one open incident.
+// openIncident fails comp's target and waits for a new incident of comp,
+// open: one it did not have before.
 func (f *fleet) openIncident(comp string) spIncident {
 	f.t.Helper()
+	before := len(incidentsOf(f.any(), comp))
 	f.targets[comp].set(http.StatusServiceUnavailable)
 	var in spIncident
 	eventually(f.t, 30*time.Second, comp+"'s incident open", func() bool {
 		ins := incidentsOf(f.any(), comp)
-		if len(ins) == 1 && ins[0].Status == "investigating" {
-			in = ins[0]
+		if len(ins) == before+1 && ins[before].Status == "investigating" {
+			in = ins[before]
 			return true
 		}
 		return false

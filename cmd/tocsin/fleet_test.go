@@ -117,6 +117,7 @@ type fleetOptions struct {
 	interval time.Duration // default fleetInterval
 	durable  bool          // redis-server with the AOF on
 	viaProxy bool          // the replicas reach Redis through a faultproxy
+	extra    string        // more YAML at the end of the config (notify:, watchdog:)
 }
 
 // startFleet starts redis-server, a target per component and the named
@@ -160,6 +161,7 @@ components:
     http: {url: %q, headers: {X-Replica: "${REPLICA}"}}
 `, c, c, f.targets[c].srv.URL)
 	}
+	b.WriteString(o.extra)
 	f.cfg = writeFile(t, t.TempDir(), "tocsin.yml", b.String())
 	f.started = time.Now()
 	for _, r := range replicas {

@@ -45,11 +45,15 @@ type proc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	out  *syncbuf.Buffer
-	base string // http://127.0.0.1:port
-	done chan error
+	base   string // http://127.0.0.1:port
+	member string // its id among the replicas
+	done   chan error
 }
 
-var listeningRE = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"|msg=listening addr=(\S+)`)
+var (
+	listeningRE = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"|msg=listening addr=(\S+)`)
+	memberRE    = regexp.MustCompile(`"msg":"listening","addr":"[^"]+","member":"([^"]+)"|msg=listening addr=\S+ member=(\S+)`)
+)
 
 // startTocsin runs the binary with args and waits until it serves HTTP.
 func startTocsin(t *testing.T, env []string, args ...string) *proc {
@@ -74,6 +78,9 @@ func startTocsin(t *testing.T, env []string, args ...string) *proc {
 	for time.Now().Before(deadline) {
 		if m := listeningRE.FindStringSubmatch(out.String()); m != nil {
 			p.base = "http://" + m[1] + m[2]
+			if m := memberRE.FindStringSubmatch(out.String()); m != nil {
+				p.member = m[1] + m[2]
+			}
 			return p
 		}
 		select {

@@ -16,19 +16,23 @@ import (
 
 // The canaries: one per way a secret can enter the config.
 const (
-	canaryHeader   = "canary-header-5f1c"     // a header value
-	canaryUserinfo = "canary-userinfo-9a2e"   // the password in a URL
-	canaryFile     = "canary-file-77b0"       // a *_file secret
-	canaryEnv      = "canary-env-3d4d"        // a ${VAR} secret
-	canaryToken    = "canary-query-c0de"      // a token in a URL query
-	canarySMTP     = "canary-smtp-pass-e1f2"  // a (wrong) SMTP AUTH password
-	canaryQueue    = "canary-queue-pass-77aa" // a queue source's HTTP password
-	canaryRedis    = "canary-redis-pass-0b0b" // the password in a queue's redis_url
-	canaryBeat     = "canary-beat-token-5e5e" // a heartbeat token
+	canaryHeader   = "canary-header-5f1c"          // a header value
+	canaryUserinfo = "canary-userinfo-9a2e"        // the password in a URL
+	canaryFile     = "canary-file-77b0"            // a *_file secret
+	canaryEnv      = "canary-env-3d4d"             // a ${VAR} secret
+	canaryToken    = "canary-query-c0de"           // a token in a URL query
+	canarySMTP     = "canary-smtp-pass-e1f2"       // a (wrong) SMTP AUTH password
+	canaryQueue    = "canary-queue-pass-77aa"      // a queue source's HTTP password
+	canaryRedis    = "canary-redis-pass-0b0b"      // the password in a queue's redis_url
+	canaryBeat     = "canary-beat-token-5e5e"      // a heartbeat token
+	canaryPD       = "canary-routing-key-4f4f"     // a PagerDuty routing key (${VAR})
+	canarySlack    = "canarySLACKtoken0123456789"  // the token in a Slack webhook URL's path
+	canaryHook     = "canary-hook-secret-9c9c"     // a webhook's HMAC secret (*_file)
+	canaryDog      = "canaryWATCHDOGtoken01234567" // the token in the watchdog URL's path
 )
 
 var canaries = []string{canaryHeader, canaryUserinfo, canaryFile, canaryEnv, canaryToken, canarySMTP, mtatest.Password,
-	canaryQueue, canaryRedis, canaryBeat,
+	canaryQueue, canaryRedis, canaryBeat, canaryPD, canarySlack, canaryHook, canaryDog,
 	// what a server echoing the request would show: the Basic credentials
 	base64.StdEncoding.EncodeToString([]byte("probe:" + canaryQueue))}
 
@@ -37,9 +41,11 @@ var canaries = []string{canaryHeader, canaryUserinfo, canaryFile, canaryEnv, can
 func TestSecretsNeverLeak(t *testing.T) {
 	t.Parallel()
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Echo what we got, as a buggy target might: it must not reach output.
+		// Echo what we got, as a buggy target or receiver might: it must
+		// not reach output.
+		body, _ := io.ReadAll(r.Body)
 		w.WriteHeader(http.StatusInternalServerError)
-		fmt.Fprintf(w, "%v %s", r.Header, r.URL)
+		fmt.Fprintf(w, "%v %s %s", r.Header, r.URL, body)
 	}))
 	t.Cleanup(failing.Close)
 	dead := httptest.NewServer(http.NotFoundHandler())
@@ -49,6 +55,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	mta := mtatest.Start(t)
 	dir := t.TempDir()
 	tokenFile := writeFile(t, dir, "token", canaryFile+"\n")
+	hookSecretFile := writeFile(t, dir, "hook-secret", canaryHook+"\n")
 	smtpPassFile := writeFile(t, dir, "smtp-pass", mtatest.Password+"\n")
 	hostPort := strings.TrimPrefix(failing.URL, "http://")
 	deadHost := strings.TrimPrefix(deadURL, "http://")
@@ -100,12 +107,31 @@ checks:
 `, tokenFile, hostPort, canaryToken, canaryHeader, tokenFile, canaryUserinfo, deadHost, canaryToken,
 		mta.TLSAddr(), mta.CAFile(), mtatest.ServerName, mtatest.Username,
 		mta.TLSAddr(), mta.CAFile(), mtatest.ServerName, mtatest.Username, smtpPassFile, mtatest.Accepted,
-		hostPort, canaryRedis, deadHost))
-	env := []string{"CANARY_ENV=" + canaryEnv, "CANARY_SMTP=" + canarySMTP, "CANARY_QUEUE=" + canaryQueue, "CANARY_BEAT=" + canaryBeat}
+		hostPort, canaryRedis, deadHost)+fmt.Sprintf(`
+notify:
+  - {name: oncall, type: pagerduty, url: "http://%[1]s/v2/enqueue", routing_key: "${CANARY_PD}", retry_min: 100ms, retry_max: 200ms}
+  - {name: chat, type: slack, url: "http://%[1]s/services/T0/B0/%[2]s", retry_min: 100ms, retry_max: 200ms}
+  - {name: hooks, type: webhook, url: "http://%[1]s/hook", secret_file: %[3]q, retry_min: 100ms, retry_max: 200ms}
+watchdog: {url: "http://%[1]s/ping/%[4]s", interval: 1s}
+`, hostPort, canarySlack, hookSecretFile, canaryDog))
+	env := []string{"CANARY_ENV=" + canaryEnv, "CANARY_SMTP=" + canarySMTP, "CANARY_QUEUE=" + canaryQueue, "CANARY_BEAT=" + canaryBeat,
+		"CANARY_PD=" + canaryPD}
 
 	p := startTocsin(t, env, "run", "--config", cfg, "--log-level", "debug")
 	var seen strings.Builder
 	waitIncident(t, p, func(spIncident) bool { return true })
+	// Every receiver refused (500, echoing the request) and the watchdog
+	// pinged the echoing server.
+	eventually(t, 20*time.Second, "notifications attempted", func() bool {
+		_, m := p.get("/metrics")
+		for _, r := range []string{"oncall", "chat", "hooks"} {
+			if !strings.Contains(string(m), `tocsin_notifications_total{receiver="`+r+`",result="failed"}`) ||
+				strings.Contains(string(m), `tocsin_notifications_total{receiver="`+r+`",result="failed"} 0`) {
+				return false
+			}
+		}
+		return !strings.Contains(string(m), `tocsin_watchdog_pings_total{result="failed"} 0`)
+	})
 	eventually(t, 10*time.Second, "smtp and queue probes ran", func() bool {
 		return p.checkStatus("smtp-wrong-password") == "down" && p.checkStatus("smtp-right-password") == "up" &&
 			p.checkStatus("queue-http-secret") == "down" && p.checkStatus("queue-redis-secret") == "down"
@@ -142,7 +168,8 @@ checks:
 	for _, args := range [][]string{{"validate", "--config", cfg}, {"check", "--config", cfg, "userinfo-secret"},
 		{"check", "--config", cfg, "header-secret"}, {"check", "--config", cfg, "smtp-wrong-password"},
 		{"check", "--config", cfg, "smtp-right-password"}, {"check", "--config", cfg, "queue-http-secret"},
-		{"check", "--config", cfg, "queue-redis-secret"}} {
+		{"check", "--config", cfg, "queue-redis-secret"}, {"notify", "test", "--config", cfg, "oncall"},
+		{"notify", "test", "--config", cfg, "chat"}, {"notify", "test", "--config", cfg, "hooks"}} {
 		cmd := exec.Command(tocsinBinary(t), args...)
 		cmd.Env = env
 		out, _ := cmd.CombinedOutput()
