@@ -42,9 +42,9 @@ func tocsinBinary(t *testing.T) string {
 
 // proc is a running tocsin binary.
 type proc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	out  *syncbuf.Buffer
+	t      *testing.T
+	cmd    *exec.Cmd
+	out    *syncbuf.Buffer
 	base   string // http://127.0.0.1:port
 	member string // its id among the replicas
 	done   chan error
