@@ -166,6 +166,22 @@ func TestLoadInvalid(t *testing.T) {
 		{"incidents", `incidents.resolve_after: must be positive`},
 		{"incidents-negative", `incidents.group_window: must not be negative`},
 
+		// Notifications and the watchdog: never quoting a URL or key.
+		{"notify-type", `notify[0].type: unknown type "sms" (want webhook, slack, pagerduty or alertmanager)`},
+		{"notify-url", `notify[0].url: required`},
+		{"notify-url-scheme", `notify[0].url: scheme must be http or https`},
+		{"notify-routing-key", `notify[0].routing_key: required for pagerduty`},
+		{"notify-routing-key-other", `notify[0].routing_key: only for pagerduty`},
+		{"notify-secret-other", `notify[0].secret: only for webhook`},
+		{"notify-min-impact", `notify[0].min_impact: unknown impact "severe" (want none, minor, major or critical)`},
+		{"notify-component", `notify[0].components[1]: unknown component "db"`},
+		{"notify-repeat", `notify[0].repeat_every: must be at least 1s (or 0: no reminders)`},
+		{"notify-retry", `notify[0].retry_max: must be at least retry_min (1m0s)`},
+		{"notify-duplicate", `notify[1].name: duplicate receiver name "hooks"`},
+		{"notify-name", `notify[0].name: invalid name "On Call" (want [a-z0-9-]+)`},
+		{"watchdog-url", `watchdog.url: required with watchdog.interval`},
+		{"watchdog-interval", `watchdog.interval: must be at least 1s`},
+
 		// Maintenance.
 		{"maintenance-name", `maintenance[0].name: required`},
 		{"maintenance-components", `maintenance[0].components: required`},

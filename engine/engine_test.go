@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -408,5 +409,32 @@ func TestEngineParentsFirst(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "db,api,web,mail" {
 		t.Errorf("parentsFirst = %v, want db,api,web,mail", got)
+	}
+}
+
+// TestEngineTellsOfExpiringCertificates: a result whose certificate
+// expires within the check's cert_expiry_warning is passed on, for the
+// private warning; one further away is not.
+func TestEngineTellsOfExpiringCertificates(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var got []time.Time
+	eng, err := New(Options{Store: f.store, Checks: f.store, Member: "r1", Registry: prometheus.NewRegistry(),
+		Logger: slog.New(slog.DiscardHandler), Now: f.clk.now,
+		OnCertWarning: func(_ config.Check, notAfter time.Time) { got = append(got, notAfter) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := *f.cfg
+	cfg.Checks = slices.Clone(cfg.Checks)
+	cfg.Checks[0].HTTP = &config.HTTPCheck{TLS: config.TLS{CertExpiryWarning: 14 * 24 * time.Hour}}
+	eng.Configure(&cfg)
+	f.own(eng, "r1", "web", "api")
+	soon, later := f.clk.now().Add(3*24*time.Hour), f.clk.now().Add(60*24*time.Hour)
+	for _, na := range []time.Time{later, soon} {
+		eng.Record(context.Background(), cfg.Checks[0], probe.Result{Status: probe.StatusUp, Start: f.clk.now(), CertNotAfter: na})
+	}
+	if len(got) != 1 || !got[0].Equal(soon) {
+		t.Errorf("warned of %v, want only %v", got, soon)
 	}
 }
