@@ -9,13 +9,14 @@ import (
 )
 
 // TestDocsExamples loads the config examples of the README and of
-// docs/configuration.md ("Complete example"), with their secret files and
+// docs/configuration.md ("Complete example") and docs/notifications.md, with their secret files and
 // CA made up in a temporary directory: what people copy must stay valid.
 func TestDocsExamples(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ file, heading string }{
 		{"../README.md", "## A config"},
 		{"../docs/configuration.md", "## Complete example"},
+		{"../docs/notifications.md", "# Notifications"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			t.Parallel()
@@ -52,6 +53,8 @@ func loadDocExample(t *testing.T, file, heading string) {
 			content = string(ca)
 		case strings.Contains(m, "redis-url"):
 			content = "redis://:pass@127.0.0.1:6379/0\n"
+		case strings.HasSuffix(m, "-url"):
+			content = "https://hooks.example/made-up-token-0123456789\n"
 		}
 		if err := os.MkdirAll(filepath.Dir(m), 0o700); err != nil {
 			t.Fatal(err)

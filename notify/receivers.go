@@ -109,7 +109,7 @@ type webhookEvent struct {
 	Page     webhookPage      `json:"page"`
 	Summary  string           `json:"summary"`
 	Incident *webhookIncident `json:"incident,omitempty"`
-	Update   *outbox.Update   `json:"update,omitempty"`
+	Update   *webhookUpdate   `json:"update,omitempty"`
 	Subject  string           `json:"subject,omitempty"`
 	Body     string           `json:"body,omitempty"`
 }
@@ -129,6 +129,15 @@ type webhookIncident struct {
 	ResolvedAt string             `json:"resolved_at,omitempty"`
 	Components []webhookComponent `json:"components"`
 	Previous   *webhookPrevious   `json:"previous,omitempty"`
+}
+
+type webhookUpdate struct {
+	ID                 string                       `json:"id"`
+	Status             incident.Status              `json:"status"`
+	Body               string                       `json:"body"`
+	CreatedAt          string                       `json:"created_at"`
+	AffectedComponents []incident.AffectedComponent `json:"affected_components,omitempty"`
+	Human              bool                         `json:"human"`
 }
 
 type webhookComponent struct {
@@ -156,7 +165,11 @@ func Sign(secret, body []byte) string {
 func (w webhook) Send(ctx context.Context, e outbox.Entry) error {
 	ev := webhookEvent{Event: e.Event.Kind, Delivery: e.Key(), At: rfc3339(e.Event.At.Time()),
 		Page: webhookPage{Name: w.page.Name, URL: w.page.URL}, Summary: headline(e),
-		Update: e.Event.Update, Subject: e.Event.Subject, Body: e.Event.Body}
+		Subject: e.Event.Subject, Body: e.Event.Body}
+	if u := e.Event.Update; u != nil {
+		ev.Update = &webhookUpdate{ID: u.ID, Status: u.Status, Body: u.Body, CreatedAt: rfc3339(u.CreatedAt.Time()),
+			AffectedComponents: u.Affected, Human: u.Human}
+	}
 	if in := e.Event.Incident; in != nil {
 		wi := &webhookIncident{ID: in.ID, Name: in.Name, Status: in.Status, Impact: in.Impact,
 			Shortlink: w.page.incidentURL(in.ID), StartedAt: rfc3339(in.StartedAt.Time()),

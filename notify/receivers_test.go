@@ -129,8 +129,9 @@ func TestWebhookIsSignedJSON(t *testing.T) {
 			Components                          []struct{ ID, Name, Status string }
 		}
 		Update struct {
-			ID, Body string
-			Affected []incident.AffectedComponent
+			ID, Body  string
+			CreatedAt string                       `json:"created_at"`
+			Affected  []incident.AffectedComponent `json:"affected_components"`
 		}
 	}
 	if err := json.Unmarshal(body, &ev); err != nil {
@@ -140,7 +141,8 @@ func TestWebhookIsSignedJSON(t *testing.T) {
 		ev.Incident.ID != "inc1" || ev.Incident.Impact != "critical" || ev.Incident.Status != "investigating" ||
 		ev.Incident.Shortlink != "https://status.acme.example/incidents/inc1" || ev.Incident.StartedAt != "2026-12-01T03:00:00Z" ||
 		len(ev.Incident.Components) != 1 || ev.Incident.Components[0].Name != "Web App" ||
-		ev.Update.ID != "inc1u1" || len(ev.Update.Affected) != 1 || ev.Page.Name != "Acme Status" {
+		ev.Update.ID != "inc1u1" || len(ev.Update.Affected) != 1 || ev.Update.CreatedAt != "2026-12-01T03:02:00Z" ||
+		ev.Page.Name != "Acme Status" {
 		t.Errorf("event %+v\nfrom %s", ev, body)
 	}
 	// Unsigned without a secret.
