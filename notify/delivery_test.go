@@ -260,6 +260,10 @@ func TestDeliveryOutlastsAReceiverOutage(t *testing.T) {
 		b, _ := e.store.OutboxBacklog(e.ctx)
 		return b["hooks"] == 0 && b["oncall"] == 0
 	})
+	// Each delivery's time from queueing to acknowledgement is observed.
+	if n := testutil.CollectAndCount(e.reg, "tocsin_notification_delivery_seconds"); n != 2 {
+		t.Errorf("delivery time series: %d, want one per receiver", n)
+	}
 }
 
 // counter returns tocsin_notifications_total{receiver,result}.
