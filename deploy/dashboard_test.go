@@ -14,8 +14,9 @@ import (
 )
 
 // metricNames are the series the dashboard may use: SPEC §5, the engine's
-// phase histogram, the notification and ownership gauges the alert rules
-// expect, and the standard collectors. Recording rules come from the rules file.
+// phase histogram, the ownership gauges, SPEC §6's notification and
+// watchdog metrics (notify/metrics.go, notify/watchdog.go), and the standard
+// collectors. Recording rules come from the rules file.
 var metricNames = map[string]bool{
 	"tocsin_probe_success": true, "tocsin_probe_duration_seconds": true, "tocsin_probe_phase_duration_seconds": true,
 	"tocsin_probe_results_total": true, "tocsin_check_status": true, "tocsin_queue_depth": true,
@@ -24,6 +25,7 @@ var metricNames = map[string]bool{
 	"tocsin_store_errors_total": true, "tocsin_scheduler_lag_seconds": true, "tocsin_last_evaluation_timestamp_seconds": true,
 	"tocsin_config_reloads_total": true, "tocsin_build_info": true, "tocsin_notification_backlog": true,
 	"tocsin_owned_checks": true, "tocsin_checks_configured": true, "tocsin_ownership_members": true,
+	"tocsin_notifications_total": true, "tocsin_notification_delivery_seconds": true, "tocsin_watchdog_pings_total": true,
 	"up": true, "process_resident_memory_bytes": true, "go_goroutines": true, "ALERTS": true,
 }
 

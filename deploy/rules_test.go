@@ -79,7 +79,8 @@ func TestEveryAlertTested(t *testing.T) {
 	}
 	anchors := headingAnchors(string(readFile(t, runbookFile)))
 	want := []string{"TocsinAbsent", "TocsinDown", "TocsinEvaluationsStale", "TocsinChecksUnowned", "TocsinIncidentOpen",
-		"TocsinConfigReloadFailed", "TocsinStoreErrors", "TocsinNotificationBacklog"}
+		"TocsinConfigReloadFailed", "TocsinStoreErrors", "TocsinNotificationBacklog", "TocsinNotificationReceiverMisconfigured",
+		"TocsinNotificationsDropped"}
 	var seen []string
 	for _, g := range ruleFile(t).Groups {
 		for _, r := range g.Rules {

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 
@@ -69,7 +70,15 @@ func (p pagerDuty) Send(ctx context.Context, e outbox.Entry) error {
 	if err != nil {
 		return &Failure{Outcome: Permanent, Detail: "cannot encode the event"}
 	}
-	return p.post(ctx, p.r.URL.Reveal(), body, nil)
+	err = p.post(ctx, p.r.URL.Reveal(), body, nil)
+	// The Events API answers a wrong routing key with 400 ("Invalid
+	// routing key"): a misconfiguration to retry once fixed, not an event
+	// to drop.
+	var f *Failure
+	if errors.As(err, &f) && f.Outcome == Permanent && strings.Contains(strings.ToLower(f.Detail), "routing") {
+		f.Outcome = Misconfigured
+	}
+	return err
 }
 
 func (p pagerDuty) payload(e outbox.Entry, in *outbox.Incident) *pdPayload {

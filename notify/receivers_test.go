@@ -310,6 +310,22 @@ func TestPagerDutyTriggersAndResolves(t *testing.T) {
 	}
 }
 
+// TestPagerDutyWrongKeyIsMisconfigured: PagerDuty answers a wrong routing
+// key with 400: kept and retried (misconfigured), never dropped.
+func TestPagerDutyWrongKeyIsMisconfigured(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"status":"invalid event","message":"Event object is invalid","errors":["Invalid routing key"]}`)
+	}))
+	t.Cleanup(srv.Close)
+	err := send(t, config.Receiver{Name: "oncall", Type: config.ReceiverPagerDuty, URL: config.Secret(srv.URL),
+		RoutingKey: "wrong-key-0123456789"}, opened())
+	if f, ok := err.(*notify.Failure); !ok || f.Outcome != notify.Misconfigured {
+		t.Errorf("wrong routing key: %v, want misconfigured", err)
+	}
+}
+
 // TestFailuresAreClassified: what each answer means for the retry.
 func TestFailuresAreClassified(t *testing.T) {
 	t.Parallel()
