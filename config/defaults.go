@@ -77,6 +77,7 @@ func defaultValues() map[string]any {
 		},
 		"incidents": map[string]any{
 			"group_window":  "15m",
+			"group_by":      "relation",
 			"resolve_after": "5m",
 			"reopen_window": "30m",
 			"retention":     "2160h",

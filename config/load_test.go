@@ -186,7 +186,7 @@ func TestLoadValidFull(t *testing.T) {
 			FlapLowThreshold: 25, FlapHighThreshold: 40.5,
 		},
 		Incidents: Incidents{
-			GroupWindow: 10 * time.Minute, ResolveAfter: 3 * time.Minute,
+			GroupWindow: 10 * time.Minute, GroupBy: "relation", ResolveAfter: 3 * time.Minute,
 			ReopenWindow: 0, Retention: 720 * time.Hour,
 		},
 		Components: []Component{
@@ -308,7 +308,7 @@ func TestLoadDefaults(t *testing.T) {
 				Page:      Page{ID: "tocsin", Name: "Status", TimeZone: "UTC"},
 				Log:       Log{Level: "info", Format: "json"},
 				Defaults:  Defaults{Interval: 30 * time.Second, Timeout: 10 * time.Second, FailureThreshold: 3, SuccessThreshold: 2, FlapLowThreshold: 20, FlapHighThreshold: 30},
-				Incidents: Incidents{GroupWindow: 15 * time.Minute, ResolveAfter: 5 * time.Minute, ReopenWindow: 30 * time.Minute, Retention: 2160 * time.Hour},
+				Incidents: Incidents{GroupWindow: 15 * time.Minute, GroupBy: "relation", ResolveAfter: 5 * time.Minute, ReopenWindow: 30 * time.Minute, Retention: 2160 * time.Hour},
 				secrets:   cfg.secrets,
 			}
 			if file != "" {

@@ -105,7 +105,11 @@ type Defaults struct {
 
 // Incidents tunes the automatic incident lifecycle.
 type Incidents struct {
-	GroupWindow  time.Duration `koanf:"group_window"`
+	GroupWindow time.Duration `koanf:"group_window"`
+	// GroupBy is how a failure joins an open automatic incident that began
+	// within GroupWindow: "relation" (same group, or linked through
+	// depends_on either way) or "window" (any).
+	GroupBy      string        `koanf:"group_by"`
 	ResolveAfter time.Duration `koanf:"resolve_after"`
 	ReopenWindow time.Duration `koanf:"reopen_window"`
 	Retention    time.Duration `koanf:"retention"`

@@ -114,6 +114,9 @@ func (d Defaults) validate(p *problems) {
 // open incident and a zero reopen_window never reopens one.
 func (in Incidents) validate(p *problems) {
 	nonNegative(p, "incidents.group_window", in.GroupWindow)
+	if in.GroupBy != "relation" && in.GroupBy != "window" {
+		p.addf("incidents.group_by", "unknown grouping %q (want relation or window)", in.GroupBy)
+	}
 	positive(p, "incidents.resolve_after", in.ResolveAfter)
 	nonNegative(p, "incidents.reopen_window", in.ReopenWindow)
 	positive(p, "incidents.retention", in.Retention)

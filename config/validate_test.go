@@ -165,6 +165,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"log-format", `log.format: unknown format "xml" (want json or text)`},
 		{"incidents", `incidents.resolve_after: must be positive`},
 		{"incidents-negative", `incidents.group_window: must not be negative`},
+		{"group-by", `incidents.group_by: unknown grouping "time" (want relation or window)`},
 
 		// Notifications and the watchdog: never quoting a URL or key.
 		{"notify-type", `notify[0].type: unknown type "sms" (want webhook, slack, pagerduty or alertmanager)`},

@@ -1,6 +1,10 @@
 package engine
 
-import "github.com/tocsin/tocsin/config"
+import (
+	"slices"
+
+	"github.com/tocsin/tocsin/config"
+)
 
 // parentsFirst orders components so that each comes after the components it
 // depends on, otherwise keeping config order. A cycle (which validation
@@ -27,6 +31,24 @@ func parentsFirst(cs []config.Component) []config.Component {
 	}
 	for _, c := range cs {
 		visit(c)
+	}
+	return out
+}
+
+// dependencyLinks maps each component to the components linked to it
+// through depends_on in either direction, sorted: under incidents.group_by
+// "relation" a failure joins an open incident holding one of them.
+func dependencyLinks(cs []config.Component) map[string][]string {
+	out := make(map[string][]string, len(cs))
+	for _, c := range cs {
+		for _, d := range c.DependsOn {
+			out[c.ID] = append(out[c.ID], d)
+			out[d] = append(out[d], c.ID)
+		}
+	}
+	for id, l := range out {
+		slices.Sort(l)
+		out[id] = slices.Compact(l)
 	}
 	return out
 }

@@ -115,6 +115,9 @@ type Engine struct {
 	// ordered is cfg.Components with parents before children (depends_on),
 	// computed once per config.
 	ordered []config.Component
+	// links maps each component to those linked to it through depends_on,
+	// in either direction (incident.Observation.Links).
+	links map[string][]string
 	// storeSwept is set once the store's components were compared with the
 	// config (components removed while tocsin was not running).
 	storeSwept bool
@@ -193,6 +196,7 @@ func (e *Engine) Configure(cfg *config.Config) {
 	e.cfg, e.scrub = cfg, strings.NewReplacer(pairs...)
 	e.byComponent, e.checkComp = byComponent, checkComp
 	e.ordered = parentsFirst(cfg.Components)
+	e.links = dependencyLinks(cfg.Components)
 	if loc, err := time.LoadLocation(cfg.Page.TimeZone); err == nil {
 		e.up.SetLocation(loc) // validated by config.Load; a bad zone keeps the last
 	}
@@ -284,6 +288,6 @@ type ack struct {
 }
 
 func policy(c config.Incidents) incident.Policy {
-	return incident.Policy{GroupWindow: c.GroupWindow, ResolveAfter: c.ResolveAfter,
+	return incident.Policy{GroupBy: c.GroupBy, GroupWindow: c.GroupWindow, ResolveAfter: c.ResolveAfter,
 		ReopenWindow: c.ReopenWindow, Retention: c.Retention}
 }

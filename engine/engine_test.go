@@ -63,8 +63,9 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	cfg := &config.Config{
-		Incidents:  config.Incidents{GroupWindow: 15 * time.Minute, ResolveAfter: 5 * time.Minute, ReopenWindow: 30 * time.Minute, Retention: 24 * time.Hour},
-		Components: []config.Component{{ID: "web", Name: "Web App"}, {ID: "api", Name: "API"}},
+		Incidents: config.Incidents{GroupWindow: 15 * time.Minute, ResolveAfter: 5 * time.Minute, ReopenWindow: 30 * time.Minute, Retention: 24 * time.Hour},
+		// One group: related failures share an incident (group_by relation).
+		Components: []config.Component{{ID: "web", Name: "Web App", Group: "Shop"}, {ID: "api", Name: "API", Group: "Shop"}},
 		Checks: []config.Check{
 			{Name: "web-home", Component: "web", Type: "http", Impact: "major_outage", FailureThreshold: 2, SuccessThreshold: 2},
 			{Name: "api-health", Component: "api", Type: "http", Impact: "partial_outage", FailureThreshold: 2, SuccessThreshold: 2},

@@ -149,6 +149,7 @@ func (e *Engine) pending() []incident.Observation {
 			Component: comp.ID, ComponentName: comp.Name, Status: v.Status,
 			At: now, StartedAt: v.BadSince, Body: evidence(comp, v, e.det.Check),
 			Detail: detail, NewID: incident.NewID(), Parents: comp.DependsOn,
+			Group: comp.Group, Links: e.links[comp.ID],
 			Policy: policy(e.cfg.Incidents), Fence: f,
 		})
 	}
@@ -173,7 +174,9 @@ func (e *Engine) tick(ctx context.Context) {
 		e.forgetAcks()
 	}
 	body := fmt.Sprintf("This incident has been resolved: every affected component has been operational for %s.", p.ResolveAfter)
-	trs, err := e.store.Tick(ctx, incident.TickRequest{Now: e.now(), Policy: p, ResolvedBody: body, Member: e.o.Member})
+	gone := fmt.Sprintf("This incident has been resolved: every affected component still monitored has been operational for %s; {gone} left monitoring before recovering.", p.ResolveAfter)
+	trs, err := e.store.Tick(ctx, incident.TickRequest{Now: e.now(), Policy: p, ResolvedBody: body, GoneBody: gone,
+		Member: e.o.Member})
 	if errors.Is(err, ownership.ErrFenced) {
 		return // not a live member (yet, or any more): the lease round decides
 	}

@@ -38,7 +38,7 @@ func (e *Engine) retirements(now time.Time) []incident.Observation {
 	for id, name := range e.retired {
 		out = append(out, incident.Observation{
 			Component: id, ComponentName: name, Status: detector.Operational, At: now,
-			Body:  fmt.Sprintf("%s was removed from monitoring.", name),
+			Body:  fmt.Sprintf("%s was removed from monitoring; its recovery is not confirmed.", name),
 			NewID: incident.NewID(), Policy: policy(e.cfg.Incidents),
 			Retire: true, Fence: ownership.Fence{Member: e.o.Member},
 		})

@@ -68,6 +68,13 @@ type Incident struct {
 	// Components maps every component the incident ever affected to its
 	// current status.
 	Components map[string]ComponentStatus `json:"components"`
+	// ByHand is true for an incident a person opened or moved: only a
+	// person resolves it; automation adds evidence (SPEC §3).
+	ByHand bool `json:"by_hand,omitempty"`
+	// HumanComponents are the component statuses a person set on the
+	// incident. While it is unresolved they show on the components, worst
+	// of them and the automatic status.
+	HumanComponents map[string]ComponentStatus `json:"human_components,omitempty"`
 	// Updates is the timeline, oldest first; never empty.
 	Updates []Update `json:"updates"`
 }
@@ -94,11 +101,21 @@ type AffectedComponent struct {
 
 // Policy tunes the automatic lifecycle (config "incidents").
 type Policy struct {
+	// GroupBy is how a failure joins an open automatic incident that began
+	// within GroupWindow: GroupByRelation (the default) only when related,
+	// GroupByWindow whatever it is.
+	GroupBy      string
 	GroupWindow  time.Duration
 	ResolveAfter time.Duration
 	ReopenWindow time.Duration
 	Retention    time.Duration
 }
+
+// Grouping policies (config incidents.group_by).
+const (
+	GroupByRelation = "relation"
+	GroupByWindow   = "window"
+)
 
 // Observation says that a component's status is now Status. Applying the same
 // observation twice changes nothing.
@@ -125,6 +142,13 @@ type Observation struct {
 	// and the update names the parent. The store judges the parents by
 	// what it holds, so a parent owned by another replica counts too.
 	Parents []string
+	// Group and Links relate this component to others: under Policy.GroupBy
+	// "relation" it joins an open automatic incident that began within the
+	// group window only if the incident holds a component of the same
+	// Group (config group; "" = none) or one of Links, the components
+	// linked to it through depends_on in either direction.
+	Group string
+	Links []string
 	Policy  Policy
 	// Fence is the grant of the component's owner, on whose behalf the
 	// observation is written; a stale one is rejected with
@@ -163,6 +187,10 @@ type TickRequest struct {
 	Now          time.Time
 	Policy       Policy
 	ResolvedBody string
+	// GoneBody replaces ResolvedBody for an incident some of whose
+	// components left monitoring (a reload removed them) before they
+	// recovered: its "{gone}" is replaced by their names.
+	GoneBody string
 	// Member is the replica asking; only one holding a live membership
 	// lease may (ownership.ErrFenced otherwise).
 	Member string

@@ -43,6 +43,8 @@ type storedIncident struct {
 	MonitoringAt unixMS          `json:"monitoring_at"`
 	ResolvedAt   unixMS          `json:"resolved_at"`
 	Components   statusMap       `json:"components"`
+	Hand         bool            `json:"hand"`
+	Human        statusMap       `json:"hc"`
 	Updates      []storedUpdate  `json:"updates"`
 }
 
@@ -131,7 +133,11 @@ func (si storedIncident) incident() incident.Incident {
 		MonitoringAt: si.MonitoringAt.time(),
 		ResolvedAt:   si.ResolvedAt.time(),
 		Components:   map[string]incident.ComponentStatus(si.Components),
+		ByHand:       si.Hand || !si.Auto,
 		Updates:      make([]incident.Update, 0, len(si.Updates)),
+	}
+	if len(si.Human) > 0 {
+		inc.HumanComponents = map[string]incident.ComponentStatus(si.Human)
 	}
 	if inc.Components == nil {
 		inc.Components = map[string]incident.ComponentStatus{}

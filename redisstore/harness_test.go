@@ -38,6 +38,9 @@ var names = map[string]string{"web": "Web App", "api": "API", "mail": "Email", "
 
 func defaultPolicy() incident.Policy {
 	return incident.Policy{
+		// Most cases predate incidents.group_by "relation": they show the
+		// lifecycle under "window"; relation_test.go shows the default.
+		GroupBy:      incident.GroupByWindow,
 		GroupWindow:  15 * time.Minute,
 		ResolveAfter: 5 * time.Minute,
 		ReopenWindow: 30 * time.Minute,

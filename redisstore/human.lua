@@ -10,7 +10,13 @@
 --   rename: name
 -- Returns {'ok', incident JSON} or {'notfound'}.
 --
--- Updates people write carry human = true. A human resolve of an incident
+-- Updates people write carry human = true. An incident a person opened or
+-- moved carries hand = true (a manual one has auto = false): automation
+-- then adds evidence but never changes its status, and it never enters
+-- P monitoring, so only a person resolves it (SPEC §3). A person's resolve
+-- hands an automatic incident back to automation. The component statuses
+-- a person sets are kept apart from the automatic ones, in hc, so that
+-- automation never overwrites them. A human resolve of an incident
 -- whose components still fail sets those components to operational in
 -- P components (with h = the incident id): the engine resends every status
 -- at least every 30 s, so a failure that persists is seen as a change and
@@ -84,7 +90,6 @@ local function set_status(inc, status)
   if status == 'monitoring' then
     if old ~= 'monitoring' then
       inc.monitoring_at = at
-      redis.call('ZADD', K.monitoring, at, id)
     end
   else
     redis.call('ZREM', K.monitoring, id)
@@ -105,6 +110,11 @@ local function set_status(inc, status)
     redis.call('ZADD', K.open, inc.created_at, id)
   end
   inc.status = status
+  if status == 'resolved' then
+    inc.hand = nil
+  elseif status ~= old or not inc.auto then
+    inc.hand = true
+  end
 end
 
 if op == 'create' then
@@ -126,6 +136,8 @@ if op == 'create' then
       inc.codes[#inc.codes + 1] = code
       inc.components[code] = s
       inc.component_names[code] = code
+      inc.hc = inc.hc or {}
+      inc.hc[code] = s
       inc.impact = worse_impact(inc.impact, IMPACT_OF[s] or 'none')
     end
   end

@@ -66,7 +66,9 @@ func (e *env) checkSets() {
 		for set, want := range map[string]bool{
 			"open":       inc.Status != incident.Resolved,
 			"resolved":   inc.Status == incident.Resolved,
-			"monitoring": inc.Status == incident.Monitoring,
+			// Only automation resolves from monitoring, and never what a
+			// person handles.
+			"monitoring": inc.Status == incident.Monitoring && !inc.ByHand,
 			"incidents":  true,
 		} {
 			err := e.client.ZScore(e.ctx, e.prefix+"{st}:"+set, inc.ID).Err()
@@ -125,7 +127,12 @@ var human = []storeCase{
 			t.Fatalf("incident = %+v", inc)
 		}
 		e.checkSets()
-		expectTicks(t, e.tick(6*time.Minute), resolved("m", incident.ImpactMinor))
+		// Only a person resolves what a person opened.
+		expectTicks(t, e.tick(6*time.Minute))
+		if got := e.incident("m"); got.Status != incident.Monitoring || !got.ByHand {
+			t.Errorf("after the monitoring period: %s (by hand %v), want monitoring by hand", got.Status, got.ByHand)
+		}
+		e.human(7*time.Minute, "m", incident.Resolved, "Done.")
 		e.checkSets()
 	}},
 	{"manual incident id taken", func(t *testing.T, e *env) {
@@ -173,17 +180,26 @@ var human = []storeCase{
 			t.Fatalf("incident = %+v", inc)
 		}
 		expect(t, e.observe(2*time.Minute, "web", major, "b"), updated, "a", incident.ImpactCritical)
-		expect(t, e.observe(3*time.Minute, "web", operational, "b"), monitoring, "a", incident.ImpactCritical)
+		// Moved by hand: recovery is evidence, not a status change, and
+		// the monitoring period does not resolve it (SPEC §3).
+		expect(t, e.observe(3*time.Minute, "web", operational, "b"), updated, "a", incident.ImpactCritical)
+		expectTicks(t, e.tick(10*time.Minute))
 		got := e.incident("a")
 		want := []string{"investigating: Web App is partial outage.", "identified: A bad deploy; rolling back.",
-			"identified: Web App is major outage.",
-			"monitoring: Web App is operational. All affected components are operational again; monitoring."}
-		if strings.Join(bodies(got), "|") != strings.Join(want, "|") {
-			t.Errorf("updates = %q", bodies(got))
+			"identified: Web App is major outage.", "identified: Web App is operational."}
+		if strings.Join(bodies(got), "|") != strings.Join(want, "|") || got.Status != incident.Identified || !got.ByHand {
+			t.Errorf("%s (by hand %v), updates = %q", got.Status, got.ByHand, bodies(got))
 		}
 		if f := e.humanFlags("a"); f != "ahaa" {
 			t.Errorf("human flags = %q", f)
 		}
+		e.checkSets()
+		// A person's resolve hands it back: a relapse reopens it and
+		// automation runs its lifecycle again.
+		e.human(11*time.Minute, "a", incident.Resolved, "Rolled back.")
+		expect(t, e.observe(12*time.Minute, "web", major, "c"), reopened, "a", incident.ImpactCritical)
+		expect(t, e.observe(13*time.Minute, "web", operational, "c"), monitoring, "a", incident.ImpactCritical)
+		expectTicks(t, e.tick(18*time.Minute), resolved("a", incident.ImpactCritical))
 		e.checkSets()
 	}},
 	{"rename survives automation", func(t *testing.T, e *env) {

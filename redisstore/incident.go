@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
@@ -28,6 +29,9 @@ type observeArgs struct {
 	Body         string      `json:"body"`
 	NewID        string      `json:"new_id"`
 	GroupWindow  int64       `json:"group_window"`
+	GroupBy      string      `json:"group_by"`
+	Group        string      `json:"group,omitempty"`
+	Links        []string    `json:"links,omitempty"`
 	ReopenWindow int64       `json:"reopen_window"`
 	Detail       string      `json:"detail"`
 	Parents      []string    `json:"parents,omitempty"`
@@ -58,7 +62,8 @@ func (s *Store) Observe(ctx context.Context, o incident.Observation) (_ incident
 	res, err := s.run(ctx, s.s.observe, nil, observeArgs{
 		Comp: o.Component, Name: name, Status: string(o.Status),
 		At: o.At.UnixMilli(), Started: started.UnixMilli(), Body: o.Body, NewID: newID,
-		GroupWindow: windowMS(o.Policy.GroupWindow), ReopenWindow: windowMS(o.Policy.ReopenWindow),
+		GroupWindow: windowMS(o.Policy.GroupWindow), GroupBy: cmp.Or(o.Policy.GroupBy, incident.GroupByRelation),
+		Group: o.Group, Links: o.Links, ReopenWindow: windowMS(o.Policy.ReopenWindow),
 		Detail: o.Detail, Parents: o.Parents, Fence: toFenceArg(o.Fence), Retire: o.Retire,
 		Receivers: s.receiverArgs(),
 	}).StringSlice()
@@ -81,6 +86,7 @@ type tickArgs struct {
 	ResolveAfter int64       `json:"resolve_after"`
 	Retention    int64       `json:"retention"`
 	Body         string      `json:"body"`
+	GoneBody     string      `json:"gone_body,omitempty"`
 	MaxDelete    int         `json:"max_delete"`
 	Member       string      `json:"member"`
 	Receivers    []filterArg `json:"receivers,omitempty"`
@@ -94,7 +100,7 @@ func (s *Store) Tick(ctx context.Context, t incident.TickRequest) (_ []incident.
 	defer func() { err = s.count("tick", err) }()
 	res, err := s.run(ctx, s.s.tick, nil, tickArgs{
 		Now: t.Now.UnixMilli(), ResolveAfter: windowMS(t.Policy.ResolveAfter), Retention: windowMS(t.Policy.Retention),
-		Body: t.ResolvedBody, MaxDelete: maxDeletePerTick, Member: t.Member, Receivers: s.receiverArgs(),
+		Body: t.ResolvedBody, GoneBody: t.GoneBody, MaxDelete: maxDeletePerTick, Member: t.Member, Receivers: s.receiverArgs(),
 	}).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: tick: %w", err)

@@ -99,6 +99,12 @@ local function load_incident(id)
   return inc
 end
 
+-- by_hand reports whether a person opened inc or moved it (human.lua):
+-- then only a person changes its status or resolves it.
+local function by_hand(inc)
+  return inc.hand == true or inc.auto == false
+end
+
 local function save_incident(inc)
   redis.call('SET', INCIDENT_PREFIX .. inc.id, cjson.encode(inc))
 end

@@ -213,10 +213,12 @@ var lifecycle = []storeCase{
 		expectTicks(t, e.tick(7*time.Minute), resolved("a", incident.ImpactCritical))
 		expect(t, e.observe(8*time.Minute, "api", major, "c"), opened, "c", incident.ImpactCritical)
 	}},
-	{"a component listed in two reopened incidents recovers in both", func(t *testing.T, e *env) {
-		// Found in review: p = {web, api} and q = {mail, web} both get
-		// reopened; web then sits in two open incidents, and recovering
-		// must move both to monitoring, never leave one open forever.
+	{"relapses reopen each component's own incident", func(t *testing.T, e *env) {
+		// Found in review, when grouping came before relapse: p = {web,
+		// api} and q = {mail, web} both got reopened and web sat in two
+		// open incidents. A relapse now takes precedence over grouping
+		// (SPEC §3): web goes back to p, mail to q, and recovering ends
+		// both.
 		m := time.Minute
 		e.observe(0, "web", major, "p")
 		e.observe(30*time.Second, "api", major, "x1")
@@ -233,8 +235,12 @@ var lifecycle = []storeCase{
 		e.tick(29 * m)
 		e.observe(31*m, "web", major, "x9")
 		e.observe(32*m, "mail", major, "x10")
-		if inc := e.incident("q"); inc.Components["web"] != major {
-			t.Errorf("reopened q lists web as %s, want its current status %s", inc.Components["web"], major)
+		if p := e.incident("p"); p.Status != incident.Investigating || p.Components["web"] != major ||
+			p.Components["api"] != operational {
+			t.Errorf("p after web's relapse: %s %v, want investigating with web major and api operational", p.Status, p.Components)
+		}
+		if q := e.incident("q"); q.Status != incident.Investigating || len(q.Components) != 1 || q.Components["mail"] != major {
+			t.Errorf("q after mail's relapse: %s %v, want investigating with mail alone", q.Status, q.Components)
 		}
 		e.observe(33*m, "web", operational, "x11")
 		e.observe(34*m, "mail", operational, "x12")

@@ -2,7 +2,10 @@
 -- (SPEC §3) in one atomic step, on behalf of the component's owner.
 --
 -- A: comp, name, status, at (unix ms), started (unix ms), body, new_id,
---    group_window (ms, 0 = never join), reopen_window (ms, 0 = never),
+--    group_window (ms, 0 = never join), group_by ('relation' or 'window'),
+--    group (the component's group, '' = none), links (the ids of the
+--    components linked to it through depends_on, either way),
+--    reopen_window (ms, 0 = never),
 --    detail (which checks are behind the status), parents (the ids of the
 --    components this one depends on), fence ({m, k}: the owner's grant),
 --    retire (true: the component left the config; see below).
@@ -50,7 +53,12 @@ if old == new and old_detail == detail then
   return {'none', '', ''}
 end
 
+-- A retired component's last status is not a recovery: its update names no
+-- component change (the body says it left monitoring).
 local change = {code = comp, name = cname, old_status = old, new_status = new}
+if A.retire then
+  change = nil
+end
 
 -- touch puts the component's new status into an incident.
 local function touch(inc)
@@ -59,6 +67,20 @@ local function touch(inc)
   end
   inc.components[comp] = new
   inc.component_names[comp] = cname
+  if A.group and A.group ~= '' then
+    inc.groups = inc.groups or {}
+    inc.groups[A.group] = true
+  end
+  if A.retire then
+    inc.gone = inc.gone or {}
+    inc.gone[comp] = cname
+  elseif type(inc.gone) == 'table' and inc.gone[comp] then
+    -- Back in the config: its recovery can be seen again.
+    inc.gone[comp] = nil
+    if next(inc.gone) == nil then
+      inc.gone = nil
+    end
+  end
   -- Impact never decreases during an incident: it shows the peak.
   inc.impact = worse_impact(inc.impact, IMPACT_OF[new] or 'none')
   rename(inc)
@@ -73,7 +95,12 @@ local function all_healthy(inc)
   return true
 end
 
+-- investigate returns inc to investigating, unless a person set its
+-- status: automation only adds evidence to such an incident.
 local function investigate(inc)
+  if by_hand(inc) then
+    return
+  end
   inc.status = 'investigating'
   inc.monitoring_at = nil
   redis.call('ZREM', K.monitoring, inc.id)
@@ -124,13 +151,20 @@ end
 local function apply(inc)
   touch(inc)
   local action, text = 'updated', body
-  if all_healthy(inc) then
+  if by_hand(inc) then
+    -- A person opened or moved it: its status stays theirs, and only a
+    -- person resolves it.
+  elseif all_healthy(inc) then
     if inc.status ~= 'monitoring' then
       action = 'monitoring'
       inc.status = 'monitoring'
       inc.monitoring_at = at
       redis.call('ZADD', K.monitoring, at, inc.id)
-      text = sentence(body, 'All affected components are operational again; monitoring.')
+      if A.retire then
+        text = sentence(body, 'No other affected component is failing; monitoring.')
+      else
+        text = sentence(body, 'All affected components are operational again; monitoring.')
+      end
     end
   elseif inc.status == 'monitoring' then
     action = 'reopened'
@@ -172,10 +206,14 @@ local function join(inc, text)
 end
 
 -- reopen brings a resolved incident back to investigating.
+-- A person's resolve is undone only by a failure confirmed again, so this
+-- returns even an incident a person handles to investigating.
 local function reopen(inc, text)
   refresh(inc)
   touch(inc)
-  investigate(inc)
+  inc.status = 'investigating'
+  inc.monitoring_at = nil
+  redis.call('ZREM', K.monitoring, inc.id)
   inc.resolved_at = nil
   redis.call('ZREM', K.resolved, inc.id)
   redis.call('ZADD', K.open, inc.created_at, inc.id)
@@ -193,7 +231,21 @@ if held then
   end
 end
 
--- 2. A parent (depends_on) is bad in an open incident: join the newest such
+-- 2. A relapse: reopen the most recently resolved incident with this
+-- component if it was resolved within the reopen window. It takes
+-- precedence over joining another incident (SPEC §3).
+if reopen_window > 0 then
+  local recent = redis.call('ZREVRANGEBYSCORE', K.resolved, '+inf', at - reopen_window,
+    'LIMIT', 0, REOPEN_SCAN)
+  for _, id in ipairs(recent) do
+    local inc = load_incident(id)
+    if inc and inc.status == 'resolved' and inc.components[comp] then
+      return reopen(inc, sentence(body, 'The problem has recurred shortly after it was resolved; investigating again.'))
+    end
+  end
+end
+
+-- 3. A parent (depends_on) is bad in an open incident: join the newest such
 -- incident, however old, and say what likely caused this.
 local parents = A.parents or {}
 for _, inc in ipairs(open) do
@@ -210,28 +262,35 @@ for _, inc in ipairs(open) do
   end
 end
 
--- 3. Join the newest open automatic incident if it began within the group
--- window. Older ones began even earlier, so only the newest can qualify.
+-- 4. Join an open automatic incident that began within the group window:
+-- under 'window' the newest one, whatever it holds; under 'relation' (the
+-- default) the newest one that holds a component of the same group or one
+-- linked to this one through depends_on. open is newest first, so the
+-- search ends at the first incident older than the window.
+local function related(inc)
+  if A.group and A.group ~= '' and type(inc.groups) == 'table' and inc.groups[A.group] then
+    return true
+  end
+  for _, l in ipairs(A.links or {}) do
+    if inc.components[l] then
+      return true
+    end
+  end
+  return false
+end
+
 if group_window > 0 then
   for _, inc in ipairs(open) do
     if inc.auto then
-      if inc.created_at >= at - group_window then
+      if inc.created_at < at - group_window then
+        break
+      end
+      if A.group_by == 'window' then
         return join(inc, body)
       end
-      break
-    end
-  end
-end
-
--- 4. Reopen the most recently resolved incident with this component if it
--- was resolved within the reopen window.
-if reopen_window > 0 then
-  local recent = redis.call('ZREVRANGEBYSCORE', K.resolved, '+inf', at - reopen_window,
-    'LIMIT', 0, REOPEN_SCAN)
-  for _, id in ipairs(recent) do
-    local inc = load_incident(id)
-    if inc and inc.status == 'resolved' and inc.components[comp] then
-      return reopen(inc, sentence(body, 'The problem has recurred shortly after it was resolved; investigating again.'))
+      if related(inc) then
+        return join(inc, body)
+      end
     end
   end
 end

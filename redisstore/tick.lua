@@ -3,8 +3,11 @@
 -- there is nothing to do: two range queries on small sorted sets.
 --
 -- A: now (unix ms), resolve_after (ms), retention (ms, 0 = keep forever),
---    body of the resolving update, max_delete (most incidents to delete in
---    this call), member (the replica ticking: only a live member may).
+--    body of the resolving update, gone_body (the body instead when some of
+--    the incident's components left monitoring before they recovered: its
+--    '{gone}' is replaced by their names), max_delete (most incidents to
+--    delete in this call), member (the replica ticking: only a live member
+--    may).
 -- Returns a flat array {action, incident id, impact, action, ...};
 -- {FENCED, '', ''} when member holds no live lease (it was paused or cut
 -- off for longer than its lease: it may not act on a state it no longer
@@ -29,10 +32,23 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.monitoring, '-inf', now - reso
   local inc = load_incident(id)
   redis.call('ZREM', K.monitoring, id)
   changed = true
-  if inc and inc.status == 'monitoring' then
+  if inc and inc.status == 'monitoring' and not by_hand(inc) then
     inc.status = 'resolved'
     inc.resolved_at = now -- monitoring_at stays: Statuspage shows both
-    add_update(inc, 'resolved', body, now, nil)
+    local text = body
+    if type(inc.gone) == 'table' and A.gone_body and A.gone_body ~= '' then
+      local names = {}
+      for _, code in ipairs(inc.codes) do
+        if inc.gone[code] then
+          names[#names + 1] = inc.gone[code]
+        end
+      end
+      if #names > 0 then
+        local list = table.concat(names, ', ')
+        text = string.gsub(A.gone_body, '{gone}', function() return list end)
+      end
+    end
+    add_update(inc, 'resolved', text, now, nil)
     notify('resolved', inc)
     save_incident(inc)
     redis.call('ZREM', K.open, id)

@@ -122,9 +122,10 @@ type compRow struct {
 // the Statuspage component list: each group right before its members,
 // positions 1..n in config order.
 func (b *builder) buildComponents() {
+	human := b.humanStatuses()
 	rows := make([]compRow, 0, len(b.cfg.Components))
 	for _, c := range b.cfg.Components {
-		rows = append(rows, b.componentRow(c))
+		rows = append(rows, b.componentRow(c, human[c.ID]))
 	}
 	b.rows = rows
 	b.components = make([]componentJSON, 0, len(rows))
@@ -151,10 +152,37 @@ func (b *builder) buildComponents() {
 	}
 }
 
-// componentRow takes the stored status (operational when none is stored)
-// and shows under_maintenance while a maintenance window covers an otherwise
-// operational component.
-func (b *builder) componentRow(c config.Component) compRow {
+// humanStatus is the worst status people set on a component through its
+// unresolved incidents, and when they set it.
+type humanStatus struct {
+	status detector.ComponentStatus
+	at     time.Time
+}
+
+// humanStatuses collects, per component, the worst status people set on
+// it in an unresolved incident (SPEC §3: worst of human and automatic).
+func (b *builder) humanStatuses() map[string]humanStatus {
+	var out map[string]humanStatus
+	for _, in := range b.in.State.Incidents {
+		if in.Status == incident.Resolved {
+			continue
+		}
+		for id, s := range in.HumanComponents {
+			if out == nil {
+				out = map[string]humanStatus{}
+			}
+			if cur, ok := out[id]; !ok || s.Rank() > cur.status.Rank() {
+				out[id] = humanStatus{s, in.CreatedAt}
+			}
+		}
+	}
+	return out
+}
+
+// componentRow takes the stored status (operational when none is stored),
+// shows under_maintenance while a maintenance window covers an otherwise
+// operational component, and the status people set (h) when it is worse.
+func (b *builder) componentRow(c config.Component, h humanStatus) compRow {
 	r := compRow{cfg: c, status: detector.Operational, updated: b.base}
 	if st, ok := b.in.State.Components[c.ID]; ok {
 		if st.Status.Valid() {
@@ -166,6 +194,10 @@ func (b *builder) componentRow(c config.Component) compRow {
 	}
 	if r.status == detector.Operational && b.inMaintenance(c.ID) {
 		r.status = detector.UnderMaintenance
+	}
+	if h.status.Valid() && h.status.Rank() > r.status.Rank() {
+		r.status = h.status
+		r.updated = maxTime(r.updated, h.at)
 	}
 	r.created = minTime(b.base, r.updated)
 	if c.Group != "" {
