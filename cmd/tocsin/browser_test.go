@@ -24,7 +24,7 @@ server: {listen: "127.0.0.1:0"}
 redis: {url: %q, key_prefix: "browser:"}
 page: {name: "Acme Status"}
 defaults: {interval: 500ms, timeout: 450ms, failure_threshold: 2, success_threshold: 2}
-incidents: {group_window: 1m, resolve_after: 1m, reopen_window: 1m}
+incidents: {group_window: 1m, group_by: window, resolve_after: 1m, reopen_window: 1m}
 components:
   - {id: inbound-mail, name: Inbound Mail, group: Email}
   - {id: outbound-mail, name: Outbound Mail, group: Email}

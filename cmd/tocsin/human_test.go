@@ -56,8 +56,13 @@ checks: [{name: web-app-home, component: web-app, type: http, http: {url: %q}}]
 	var got spIncident
 	eventually(t, 10*time.Second, "an automatic update after the human one", func() bool {
 		got = p.incidents("/api/v2/incidents.json")[0]
-		return got.Status == "monitoring" || got.Status == "resolved"
+		return strings.Contains(latestBody(got), "operational again")
 	})
+	// Moved by hand: the recovery is evidence; the status stays the
+	// person's until a person resolves it (SPEC §3).
+	if got.Status != "identified" {
+		t.Errorf("after automation: status %s, want identified", got.Status)
+	}
 	if got.Name != "Database failover" {
 		t.Errorf("after automation: name %q, want the human's name", got.Name)
 	}

@@ -29,9 +29,11 @@ redis: {url: %q, key_prefix: "s1:"}
 defaults: {interval: 200ms, timeout: 150ms, failure_threshold: 2, success_threshold: 2}
 incidents: {group_window: 1m, resolve_after: 2s, reopen_window: 30s}
 components:
+  # The web app and the API share the database the indexer floods: a user
+  # says so with depends_on, and their failures join its incident.
   - {id: search-indexing, name: Search Indexing}
-  - {id: web-app, name: Web App}
-  - {id: api, name: Public API}
+  - {id: web-app, name: Web App, depends_on: [search-indexing]}
+  - {id: api, name: Public API, depends_on: [search-indexing]}
 checks:
   - name: search-queue
     component: search-indexing

@@ -27,8 +27,8 @@ redis: {url: %q, key_prefix: "s2:"}
 defaults: {interval: 200ms, timeout: 150ms, failure_threshold: 2, success_threshold: 2}
 incidents: {group_window: 1m, resolve_after: 2s, reopen_window: 20s}
 components:
-  - {id: web-app, name: Web App}
-  - {id: email-processing, name: Email Processing}
+  - {id: web-app, name: Web App, group: Help Desk}
+  - {id: email-processing, name: Email Processing, group: Help Desk}
 checks:
   - {name: web-app-home, component: web-app, type: http, http: {url: %q, degraded_latency: 80ms}}
   - name: mail-queue

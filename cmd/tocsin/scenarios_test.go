@@ -25,8 +25,8 @@ redis: {url: %q, key_prefix: "s5:"}
 defaults: {interval: 300ms, timeout: 250ms, failure_threshold: 2, success_threshold: 2}
 incidents: {group_window: 1m, resolve_after: 2s, reopen_window: 30s}
 components:
-  - {id: web-app, name: Web App}
-  - {id: api, name: Public API}
+  - {id: web-app, name: Web App, group: Intercom}
+  - {id: api, name: Public API, group: Intercom}
 checks:
   - {name: web-app-home, component: web-app, type: http, http: {url: %q, degraded_latency: 100ms}}
   - {name: api-health, component: api, type: http, http: {url: %q}}
