@@ -115,6 +115,10 @@ type Engine struct {
 	// ordered is cfg.Components with parents before children (depends_on),
 	// computed once per config.
 	ordered []config.Component
+	// removed holds, by component, its checks a reload removed while they
+	// failed, until the store accepts the component's next status: that
+	// status is no recovery, and its update says so (retire.go).
+	removed map[string][]string
 	// links maps each component to those linked to it through depends_on,
 	// in either direction (incident.Observation.Links).
 	links map[string][]string
@@ -152,7 +156,7 @@ func New(o Options) (*Engine, error) {
 		scrub: strings.NewReplacer(), acked: map[string]ack{}, owned: map[string]ownership.Fence{},
 		byComponent: map[string][]config.Check{}, checkComp: map[string]string{},
 		dirty: map[string]struct{}{}, probeState: map[string][]byte{},
-		retired: map[string]string{},
+		retired: map[string]string{}, removed: map[string][]string{},
 	}, nil
 }
 
@@ -179,6 +183,7 @@ func (e *Engine) Configure(cfg *config.Config) {
 		pairs = append(pairs, s, "<redacted>")
 	}
 	e.mu.Lock()
+	e.noteRemoved(cfg, checkComp)
 	for _, c := range e.cfg.Checks {
 		if !keep[c.Name] {
 			e.m.forget(c.Name)

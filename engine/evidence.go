@@ -14,10 +14,10 @@ import (
 // say so, their errors and their figures (latency, queue depth, drain ETA),
 // so a reader sees why without opening logs. Every failing check is named,
 // worst first.
-func evidence(comp config.Component, v detector.Verdict, check func(string) (detector.Check, bool)) string {
+func evidence(comp config.Component, checks []config.Check, v detector.Verdict, check func(string) (detector.Check, bool)) string {
 	switch v.Status {
 	case detector.Operational:
-		return fmt.Sprintf("%s is operational again: all of its checks are passing.", comp.Name)
+		return fmt.Sprintf("%s is operational again: all of its checks are passing.%s", comp.Name, figures(checks, check))
 	case detector.UnderMaintenance:
 		return fmt.Sprintf("%s is under scheduled maintenance.", comp.Name)
 	}
@@ -43,6 +43,11 @@ func describe(b *strings.Builder, c detector.Check) {
 	}
 	fmt.Fprintf(b, "Check %s is %s", c.Name, c.Status)
 	last := c.Last
+	if last.Status.Rank() < probe.Status(c.Status).Rank() {
+		// Recovering, not yet confirmed: the figures below are the last
+		// probe's, which passed; say so, or they read like the failure's.
+		fmt.Fprintf(b, ", recovering: its last probe was %s", last.Status)
+	}
 	if last.Reason != probe.ReasonNone || last.Message != "" {
 		b.WriteString(" (")
 		b.WriteString(string(last.Reason))
@@ -78,6 +83,22 @@ func (e *Engine) draining(v detector.Verdict) string {
 		if c, ok := e.det.Check(f.Check); ok && c.Last.Queue != nil && c.Last.Queue.DrainETA != nil {
 			b.WriteString(";" + f.Check + "~draining")
 		}
+	}
+	return b.String()
+}
+
+// figures are the latest queue figures of a component's checks, for the
+// update that says it recovered: a reader sees the queue draining, from
+// the probe that recovered, not the figures of the failure.
+func figures(checks []config.Check, check func(string) (detector.Check, bool)) string {
+	var b strings.Builder
+	for _, cc := range checks {
+		c, ok := check(cc.Name)
+		if !ok || c.Last.Queue == nil || c.Last.Message == "" {
+			continue
+		}
+		msg, _, _ := strings.Cut(c.Last.Message, " — ") // the figures, not the rules
+		b.WriteString(" " + msg + ".")
 	}
 	return b.String()
 }

@@ -45,6 +45,7 @@ func (e *Engine) flush(ctx context.Context) bool {
 			delete(e.acked, o.Component)
 		} else if f, ok := e.owned[o.Component]; ok && f == o.Fence {
 			e.acked[o.Component] = ack{o.Status, o.Detail}
+			delete(e.removed, o.Component)
 		}
 		e.mu.Unlock()
 		e.transitioned(tr, o.Component)
@@ -145,13 +146,15 @@ func (e *Engine) pending() []incident.Observation {
 		if acked, ok := e.acked[comp.ID]; ok && acked == (ack{v.Status, detail}) {
 			continue
 		}
-		out = append(out, incident.Observation{
+		o := incident.Observation{
 			Component: comp.ID, ComponentName: comp.Name, Status: v.Status,
-			At: now, StartedAt: v.BadSince, Body: evidence(comp, v, e.det.Check),
+			At: now, StartedAt: v.BadSince, Body: evidence(comp, e.byComponent[comp.ID], v, e.det.Check),
 			Detail: detail, NewID: incident.NewID(), Parents: comp.DependsOn,
 			Group: comp.Group, Links: e.links[comp.ID],
 			Policy: policy(e.cfg.Incidents), Fence: f,
-		})
+		}
+		e.removalNote(&o, comp, v)
+		out = append(out, o)
 	}
 	return out
 }

@@ -82,6 +82,7 @@ func (e *Engine) Release(components []string) {
 func (e *Engine) releaseLocked(comp string) {
 	delete(e.owned, comp)
 	delete(e.acked, comp)
+	delete(e.removed, comp)
 	e.up.Forget(comp)
 	for _, c := range e.byComponent[comp] {
 		e.det.Reset(c.Name)

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tocsin/tocsin/config"
@@ -40,7 +41,7 @@ func (e *Engine) retirements(now time.Time) []incident.Observation {
 			Component: id, ComponentName: name, Status: detector.Operational, At: now,
 			Body:  fmt.Sprintf("%s was removed from monitoring; its recovery is not confirmed.", name),
 			NewID: incident.NewID(), Policy: policy(e.cfg.Incidents),
-			Retire: true, Fence: ownership.Fence{Member: e.o.Member},
+			Retire: true, Gone: name, Fence: ownership.Fence{Member: e.o.Member},
 		})
 	}
 	return out
@@ -71,4 +72,45 @@ func (e *Engine) sweepStore(ctx context.Context) {
 		}
 	}
 	e.storeSwept = true
+}
+
+// noteRemoved records the failing checks that next drops from components
+// it keeps (removed, or moved to another component). The caller holds e.mu.
+func (e *Engine) noteRemoved(next *config.Config, checkComp map[string]string) {
+	kept := make(map[string]bool, len(next.Components))
+	for _, c := range next.Components {
+		kept[c.ID] = true
+	}
+	for _, c := range e.cfg.Checks {
+		if checkComp[c.Name] == c.Component || !kept[c.Component] {
+			continue
+		}
+		if st, ok := e.det.Check(c.Name); ok && (st.Status == detector.Down || st.Status == detector.Degraded) {
+			e.removed[c.Component] = append(e.removed[c.Component], c.Name)
+		}
+	}
+}
+
+// removalNote rewrites the observation of a component whose failing checks
+// a reload removed: it is no recovery, so the update names the checks and
+// says what is left instead of "operational again". The caller holds e.mu.
+func (e *Engine) removalNote(o *incident.Observation, comp config.Component, v detector.Verdict) {
+	rm := e.removed[comp.ID]
+	if len(rm) == 0 {
+		return
+	}
+	checks := "check " + rm[0]
+	if len(rm) > 1 {
+		checks = "checks " + strings.Join(rm, ", ")
+	}
+	note := fmt.Sprintf("The failing %s of %s left monitoring (a reload removed them), so their recovery is not confirmed.", checks, comp.Name)
+	switch {
+	case v.Status != detector.Operational:
+		o.Body = note + " " + o.Body
+	case len(e.byComponent[comp.ID]) == 0:
+		o.Body = note + " " + comp.Name + " has no checks left."
+	default:
+		o.Body = note + " The other checks of " + comp.Name + " are passing."
+	}
+	o.Gone = comp.Name + "'s " + checks
 }

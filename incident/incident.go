@@ -158,6 +158,11 @@ type Observation struct {
 	// operational) ends its part in incidents. Any replica may retire a
 	// component that no live replica owns; Fence.Member names the caller.
 	Retire bool
+	// Gone names what left monitoring when this status is no recovery: the
+	// component's name when it is retired, or its checks a reload removed
+	// while they failed. The incident's updates then say so instead of
+	// claiming a recovery.
+	Gone string
 }
 
 // Action is what a transition did.

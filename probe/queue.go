@@ -226,8 +226,9 @@ func thin(w []queuePoint) []queuePoint {
 }
 
 // queueStats computes the figures of a window: the latest sample's
-// readings, the rate of change (least-squares slope of depth over time) and
-// the time to drain at that rate.
+// readings, the rate of change (least-squares slope of depth over time,
+// over the trend's current run: see trendRun) and the time to drain at
+// that rate.
 func queueStats(w []queuePoint) QueueStats {
 	last := w[len(w)-1]
 	st := QueueStats{
@@ -236,7 +237,7 @@ func queueStats(w []queuePoint) QueueStats {
 		Consumers: last.Consumers,
 		Extra:     maps.Clone(last.Extra),
 	}
-	if rate, ok := slope(w); ok {
+	if rate, ok := slope(trendRun(w)); ok {
 		st.RatePerSecond = &rate
 		if rate < 0 && last.Depth > 0 {
 			eta := time.Duration(last.Depth / -rate * float64(time.Second))
@@ -244,6 +245,47 @@ func queueStats(w []queuePoint) QueueStats {
 		}
 	}
 	return st
+}
+
+// trendRun is the part of the window the rate is taken over: from the
+// last turn of the depth (growing to falling or back) when the new
+// direction has held for at least two steps, else the whole window. A slope
+// over the whole window lags a turn by half of it: a queue that drains
+// after a stall read "growing" for seconds while it emptied, and the
+// figures in an update said so (issue 13). Two steps, not one, so that a
+// noisy but steady queue keeps its whole-window slope.
+func trendRun(w []queuePoint) []queuePoint {
+	n := len(w)
+	if n < 3 {
+		return w
+	}
+	dir := func(i int) int { // the direction of the step into w[i]
+		switch d := w[i].Depth - w[i-1].Depth; {
+		case d > 0:
+			return 1
+		case d < 0:
+			return -1
+		}
+		return 0
+	}
+	last := dir(n - 1)
+	if last == 0 {
+		return w
+	}
+	start := n - 1 // the run's first step goes into w[start]
+	for start > 1 && dir(start-1) != -last {
+		start--
+	}
+	if start == 1 && dir(1) != -last {
+		return w // no turn: the whole window runs one way
+	}
+	for dir(start) == 0 {
+		start++ // a flat stretch at the turn (a stall) is not the new run
+	}
+	if n-start < 2 {
+		return w // the turn is one step old
+	}
+	return w[start-1:]
 }
 
 // slope is the least-squares slope of depth over time in items per second;

@@ -182,6 +182,37 @@ func TestSlope(t *testing.T) {
 	}
 }
 
+// TestTrendRun: the rate follows a turn of the depth once the new
+// direction has held for two steps, and only then.
+func TestTrendRun(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		w     []queuePoint
+		first float64 // the depth the run starts at
+	}{
+		{"short", series(time.Second, 5, 9), 5},
+		{"one way", series(time.Second, 0, 10, 20, 30), 0},
+		{"flat steps continue a run", series(time.Second, 0, 10, 10, 20), 0},
+		{"a turn one step old", series(time.Second, 0, 10, 20, 30, 25), 0},
+		{"a drain after a stall", series(time.Second, 0, 10, 20, 30, 25, 15), 30},
+		{"a drain with a flat step", series(time.Second, 0, 10, 20, 30, 30, 25, 15), 30},
+		{"growth after a drain", series(time.Second, 30, 20, 10, 15, 20), 10},
+		{"noise", series(time.Second, 5, 7, 4, 6, 5, 7), 5},
+		{"ends flat", series(time.Second, 0, 10, 20, 20), 0},
+	}
+	for _, tt := range tests {
+		if got := trendRun(tt.w); got[0].Depth != tt.first {
+			t.Errorf("%s: the run starts at %v, want %v", tt.name, got[0].Depth, tt.first)
+		}
+	}
+	// The figures of a queue draining after a stall say so at once.
+	st := queueStats(series(2*time.Second, 100, 200, 300, 300, 250, 200))
+	if st.RatePerSecond == nil || *st.RatePerSecond != -25 || st.DrainETA == nil || *st.DrainETA != 8*time.Second {
+		t.Errorf("after a stall: rate %v, eta %v; want -25/s, 8s", ptrVal(st.RatePerSecond), st.DrainETA)
+	}
+}
+
 func near(got, want, tol float64) bool {
 	d := got - want
 	return d <= tol && d >= -tol

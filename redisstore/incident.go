@@ -37,6 +37,7 @@ type observeArgs struct {
 	Parents      []string    `json:"parents,omitempty"`
 	Fence        fenceArg    `json:"fence"`
 	Retire       bool        `json:"retire,omitempty"`
+	Gone         string      `json:"gone,omitempty"`
 	Receivers    []filterArg `json:"receivers,omitempty"`
 }
 
@@ -64,7 +65,7 @@ func (s *Store) Observe(ctx context.Context, o incident.Observation) (_ incident
 		At: o.At.UnixMilli(), Started: started.UnixMilli(), Body: o.Body, NewID: newID,
 		GroupWindow: windowMS(o.Policy.GroupWindow), GroupBy: cmp.Or(o.Policy.GroupBy, incident.GroupByRelation),
 		Group: o.Group, Links: o.Links, ReopenWindow: windowMS(o.Policy.ReopenWindow),
-		Detail: o.Detail, Parents: o.Parents, Fence: toFenceArg(o.Fence), Retire: o.Retire,
+		Detail: o.Detail, Parents: o.Parents, Fence: toFenceArg(o.Fence), Retire: o.Retire, Gone: o.Gone,
 		Receivers: s.receiverArgs(),
 	}).StringSlice()
 	if err != nil {

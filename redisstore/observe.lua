@@ -8,7 +8,9 @@
 --    reopen_window (ms, 0 = never),
 --    detail (which checks are behind the status), parents (the ids of the
 --    components this one depends on), fence ({m, k}: the owner's grant),
---    retire (true: the component left the config; see below).
+--    retire (true: the component left the config; see below), gone (when
+--    the status is no recovery because checks or the component left
+--    monitoring: what left, named for the resolving update; tick.lua).
 -- Returns {action, incident id, impact}; id and impact are '' when no
 -- incident is involved; {FENCED, '', ''} when the fence is stale.
 
@@ -71,9 +73,9 @@ local function touch(inc)
     inc.groups = inc.groups or {}
     inc.groups[A.group] = true
   end
-  if A.retire then
+  if A.gone and A.gone ~= '' then
     inc.gone = inc.gone or {}
-    inc.gone[comp] = cname
+    inc.gone[comp] = A.gone
   elseif type(inc.gone) == 'table' and inc.gone[comp] then
     -- Back in the config: its recovery can be seen again.
     inc.gone[comp] = nil
@@ -160,7 +162,7 @@ local function apply(inc)
       inc.status = 'monitoring'
       inc.monitoring_at = at
       redis.call('ZADD', K.monitoring, at, inc.id)
-      if A.retire then
+      if A.gone and A.gone ~= '' then
         text = sentence(body, 'No other affected component is failing; monitoring.')
       else
         text = sentence(body, 'All affected components are operational again; monitoring.')

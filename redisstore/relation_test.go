@@ -132,7 +132,7 @@ var retired = []storeCase{
 	{"a removed component's incident says it left monitoring", func(t *testing.T, e *env) {
 		expect(t, e.observe(0, "web", major, "a"), opened, "a", incident.ImpactCritical)
 		tr := e.observeWith(time.Minute, "web", operational, "x", func(o *incident.Observation) {
-			o.Retire = true
+			o.Retire, o.Gone = true, "Web App"
 			o.Body = "Web App was removed from monitoring; its recovery is not confirmed."
 		})
 		expect(t, tr, monitoring, "a", incident.ImpactCritical)
