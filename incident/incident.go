@@ -147,9 +147,9 @@ type Observation struct {
 	// group window only if the incident holds a component of the same
 	// Group (config group; "" = none) or one of Links, the components
 	// linked to it through depends_on in either direction.
-	Group string
-	Links []string
-	Policy  Policy
+	Group  string
+	Links  []string
+	Policy Policy
 	// Fence is the grant of the component's owner, on whose behalf the
 	// observation is written; a stale one is rejected with
 	// ownership.ErrFenced.

@@ -64,8 +64,8 @@ func (e *env) checkSets() {
 	e.t.Helper()
 	for _, inc := range e.load(1000).Incidents {
 		for set, want := range map[string]bool{
-			"open":       inc.Status != incident.Resolved,
-			"resolved":   inc.Status == incident.Resolved,
+			"open":     inc.Status != incident.Resolved,
+			"resolved": inc.Status == incident.Resolved,
 			// Only automation resolves from monitoring, and never what a
 			// person handles.
 			"monitoring": inc.Status == incident.Monitoring && !inc.ByHand,
