@@ -3,9 +3,11 @@ package status
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/maintenance"
 )
 
@@ -30,10 +32,36 @@ type maintRow struct {
 	win   maintenance.Window
 	id    string
 	phase string
-	// changed is when the occurrence last changed phase (its start or end),
-	// or when it became known while still scheduled.
-	changed time.Time
+	// created is when the occurrence became known: when the store was
+	// created (Inputs.Epoch), or its start if that is earlier.
 	created time.Time
+	// changed is when the occurrence entered its current phase.
+	changed time.Time
+}
+
+// maintStep is one phase an occurrence has been through, with the change
+// it made to its components. Statuspage keeps each phase as an update of
+// its own; the scheduled one changes nothing (operational to operational).
+type maintStep struct {
+	phase    string
+	at       time.Time
+	old, new detector.ComponentStatus
+}
+
+// steps are the phases r has been through, oldest first: scheduled when it
+// became known, in progress at its start, completed at its end.
+func (r maintRow) steps() []maintStep {
+	all := []maintStep{
+		{phaseScheduled, r.created, detector.Operational, detector.Operational},
+		{phaseInProgress, r.win.Start, detector.Operational, detector.UnderMaintenance},
+		{phaseCompleted, r.win.End, detector.UnderMaintenance, detector.Operational},
+	}
+	for i, s := range all {
+		if s.phase == r.phase {
+			return all[:i+1]
+		}
+	}
+	return all[:1]
 }
 
 // buildMaintenance resolves every configured window against Now. A fixed
@@ -72,14 +100,8 @@ func (b *builder) maintRow(w maintenance.Window, phase string) maintRow {
 		r.id += "-" + w.Start.UTC().Format("200601021504")
 	}
 	r.created = minTime(b.base, w.Start)
-	switch phase {
-	case phaseScheduled:
-		r.changed = r.created
-	case phaseInProgress:
-		r.changed = w.Start
-	default:
-		r.changed = w.End
-	}
+	steps := r.steps()
+	r.changed = steps[len(steps)-1].at
 	return r
 }
 
@@ -123,32 +145,74 @@ func (b *builder) maintenance(r maintRow) maintenanceJSON {
 	for _, id := range r.win.Components {
 		affected[id] = struct{}{}
 	}
-	body := r.win.Message
-	if body == "" {
-		body = r.win.Name
-	}
-	at := b.ts(r.changed)
-	upd := updateJSON{
-		ID: r.id + "-" + r.phase, Status: r.phase, Body: b.scrub(body), IncidentID: r.id,
-		CreatedAt: at, UpdatedAt: at, DisplayAt: at, DeliverNotifications: true,
+	steps := r.steps()
+	updates := make([]updateJSON, 0, len(steps))
+	for _, s := range slices.Backward(steps) {
+		updates = append(updates, b.maintUpdate(r, s))
 	}
 	inc := incidentJSON{
 		ID:              r.id,
 		Name:            r.win.Name,
 		Status:          r.phase,
 		CreatedAt:       b.ts(r.created),
-		UpdatedAt:       at,
+		UpdatedAt:       b.ts(r.changed),
 		Impact:          string(IndicatorMaintenance),
 		Shortlink:       b.shortlink(r.id),
 		StartedAt:       b.ts(r.win.Start),
 		PageID:          b.page.ID,
-		IncidentUpdates: []updateJSON{upd},
+		IncidentUpdates: updates,
 		Components:      b.componentsOfIDs(affected),
 	}
 	if r.phase == phaseCompleted {
 		inc.ResolvedAt = b.tsNull(r.win.End)
 	}
 	return maintenanceJSON{incidentJSON: inc, ScheduledFor: b.ts(r.win.Start), ScheduledUntil: b.ts(r.win.End)}
+}
+
+// maintUpdate is the update of one step. Its id is the occurrence's and
+// the phase's, so every rebuild and every replica gives the same one.
+func (b *builder) maintUpdate(r maintRow, s maintStep) updateJSON {
+	var affected []affectedJSON
+	for _, c := range b.components {
+		if !c.Group && slices.Contains(r.win.Components, c.ID) {
+			affected = append(affected, affectedJSON{Code: c.ID, Name: c.Name, OldStatus: s.old, NewStatus: s.new})
+		}
+	}
+	at := b.ts(s.at)
+	return updateJSON{
+		ID: r.id + "-" + s.phase, Status: s.phase, Body: b.maintBody(r, s.phase), IncidentID: r.id,
+		CreatedAt: at, UpdatedAt: at, DisplayAt: at, AffectedComponents: affected,
+		DeliverNotifications: b.maintNotified(r, s.phase),
+	}
+}
+
+// maintBody is what an update says: the configured message when
+// scheduled, the phase after that.
+func (b *builder) maintBody(r maintRow, phase string) string {
+	switch phase {
+	case phaseInProgress:
+		return "Maintenance is in progress."
+	case phaseCompleted:
+		return "Maintenance has been completed."
+	}
+	return b.scrub(cmp.Or(r.win.Message, r.win.Name))
+}
+
+// maintNotified reports whether a phase of r is sent to a receiver: a
+// start or an end, to a receiver that asked for maintenance (about one of
+// r's components, if it names any), as notify/events.go queues them.
+// Nothing is sent when a window is scheduled.
+func (b *builder) maintNotified(r maintRow, phase string) bool {
+	if phase == phaseScheduled {
+		return false
+	}
+	for _, rc := range b.cfg.Notify {
+		if rc.Maintenance && (len(rc.Components) == 0 ||
+			slices.ContainsFunc(r.win.Components, func(c string) bool { return slices.Contains(rc.Components, c) })) {
+			return true
+		}
+	}
+	return false
 }
 
 // componentsOfIDs is componentsOf for a plain set of ids; unknown ids are
@@ -162,3 +226,31 @@ func (b *builder) componentsOfIDs(ids map[string]struct{}) []componentJSON {
 	}
 	return out
 }
+
+// maintViews are the page's maintenance windows, in progress or upcoming,
+// each with its timeline as maintenances gives it.
+func (b *builder) maintViews() []maintView {
+	var out []maintView
+	for _, m := range b.maint {
+		if m.phase == phaseCompleted {
+			continue
+		}
+		var names []string
+		for _, c := range m.win.Components {
+			if comp, ok := b.byID[c]; ok {
+				names = append(names, b.scrub(comp.Name))
+			}
+		}
+		v := maintView{ID: m.id, Name: b.scrub(m.win.Name), Status: m.phase, StatusText: phaseText(m.phase),
+			From: b.human(m.win.Start), Until: b.human(m.win.End), Components: strings.Join(names, ", ")}
+		for _, s := range slices.Backward(m.steps()) {
+			v.Updates = append(v.Updates, updateView{Status: phaseText(s.phase), Body: b.maintBody(m, s.phase),
+				At: b.human(s.at), AtISO: b.ts(s.at)})
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// phaseText is a phase for people: "in progress".
+func phaseText(phase string) string { return strings.ReplaceAll(phase, "_", " ") }

@@ -102,13 +102,15 @@ type updateView struct {
 }
 
 type maintView struct {
+	ID         string
 	Name       string
 	Status     string
 	StatusText string
 	From       string
 	Until      string
 	Components string
-	Body       string
+	// Updates are its phases so far, newest first.
+	Updates []updateView
 }
 
 type monthView struct {
@@ -136,20 +138,7 @@ func (b *builder) renderFront(refresh int) ([]byte, error) {
 			v.Past = append(v.Past, b.incidentView(in))
 		}
 	}
-	for _, m := range b.maint {
-		if m.phase == phaseCompleted {
-			continue
-		}
-		var names []string
-		for _, c := range m.win.Components {
-			if comp, ok := b.byID[c]; ok {
-				names = append(names, b.scrub(comp.Name))
-			}
-		}
-		v.Maintenance = append(v.Maintenance, maintView{Name: b.scrub(m.win.Name), Status: m.phase,
-			StatusText: strings.ReplaceAll(m.phase, "_", " "), From: b.human(m.win.Start), Until: b.human(m.win.End),
-			Components: strings.Join(names, ", "), Body: b.scrub(m.win.Message)})
-	}
+	v.Maintenance = b.maintViews()
 	return b.execute(v)
 }
 

@@ -90,12 +90,13 @@ checks:
 // the window ends — the incident opens then.
 func TestScenario10Maintenance(t *testing.T) {
 	t.Parallel()
+	tocsinBinary(t) // build first: the window's time starts counting after
 	rds := redistest.Start(t)
 	web := startWeb(t)
 	web.SetStatus(http.StatusServiceUnavailable)
 	// The config holds whole seconds; the window must end where the test
 	// thinks it does.
-	end := time.Now().Add(6 * time.Second).UTC().Truncate(time.Second)
+	end := time.Now().Add(10 * time.Second).UTC().Truncate(time.Second)
 	cfg := writeFile(t, t.TempDir(), "tocsin.yml", fmt.Sprintf(`
 server: {listen: "127.0.0.1:0"}
 redis: {url: %q, key_prefix: "s10:"}
