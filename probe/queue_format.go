@@ -134,6 +134,8 @@ func formatAge(d time.Duration) string {
 // to 10 minutes from an hour on.
 func formatETA(d time.Duration) string {
 	switch {
+	case d < time.Second:
+		d = time.Second // "about 0s to drain" reads like a bug
 	case d < time.Minute:
 		d = d.Round(time.Second)
 	case d < 10*time.Minute:

@@ -32,6 +32,8 @@ func TestFormatQueue(t *testing.T) {
 			"mailers: 40 items, draining at 1.8/h, about 22h10m to drain"},
 		{"rounds to steady", QueueStats{Depth: 40, RatePerSecond: rate(1e-7)}, "mailers: 40 items, steady"},
 		{"drained", QueueStats{Depth: 0, RatePerSecond: rate(-2.5)}, "mailers: 0 items, draining at 2.5/s"},
+		{"eta under a second", QueueStats{Depth: 45, RatePerSecond: rate(-135), DrainETA: dur(333 * time.Millisecond)},
+			"mailers: 45 items, draining at 135/s, about 1s to drain"},
 		{"eta minutes", QueueStats{Depth: 9000, RatePerSecond: rate(-20), DrainETA: dur(450 * time.Second)},
 			"mailers: 9,000 items, draining at 20/s, about 7m30s to drain"},
 		{"eta an hour", QueueStats{Depth: 9000, RatePerSecond: rate(-2), DrainETA: dur(4500 * time.Second)},

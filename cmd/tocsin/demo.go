@@ -39,7 +39,7 @@ func demoScript() []demoStep {
 		{95 * time.Second, "a bad deploy breaks the background workers: jobs pile up, heartbeats stop (the web app stays green)",
 			func(a *acme.Acme) { a.Queue.SetRates(demoJobRate, 0) }},
 		{135 * time.Second, "the fix is deployed: workers drain the backlog",
-			func(a *acme.Acme) { a.Queue.SetRates(demoJobRate, 10*demoJobRate) }},
+			func(a *acme.Acme) { a.Queue.SetRates(demoJobRate, 3*demoJobRate) }},
 	}
 }
 
@@ -78,7 +78,7 @@ checks:
   - name: mailers-queue
     component: background-jobs
     type: queue
-    queue: {source: redis_list, redis_url: "{{.QueueRedis}}", key: mailers, stall_after: 10s, window: 30s, degraded_depth: 2000, down_depth: 50000}
+    queue: {source: redis_list, redis_url: "{{.QueueRedis}}", key: mailers, stall_after: 10s, window: 30s, degraded_depth: 200, down_depth: 50000}
   - name: mail-worker
     component: background-jobs
     type: heartbeat
