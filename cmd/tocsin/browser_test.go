@@ -171,8 +171,8 @@ type apiComponent struct {
 }
 
 type apiIncident struct {
-	ID, Name, LatestBody string
-	Components           []string
+	ID, Name, Status, LatestBody string
+	Components                   []string
 }
 
 // readPageAPI reads the page's state from the Statuspage v2 API.
@@ -194,7 +194,7 @@ func readPageAPI(p *proc) pageAPI {
 		v.Components = append(v.Components, apiComponent(c))
 	}
 	for _, in := range p.incidents("/api/v2/incidents/unresolved.json") {
-		ai := apiIncident{ID: in.ID, Name: in.Name}
+		ai := apiIncident{ID: in.ID, Name: in.Name, Status: in.Status}
 		if len(in.IncidentUpdates) > 0 {
 			ai.LatestBody = in.IncidentUpdates[0].Body
 		}
@@ -237,16 +237,35 @@ func checkRenderedPage(t *testing.T, doc *domNode, api pageAPI, st browserState)
 	if b := doc.first(byID("banner")); b == nil {
 		t.Error(`no element with id="banner"`)
 	} else {
-		if got := b.visibleText(); got != api.Description {
-			t.Errorf("banner text %q, want %q (status.json)", got, api.Description)
+		class, text := wantBanner(api)
+		if got := b.visibleText(); got != text {
+			t.Errorf("banner text %q, want %q", got, text)
 		}
-		if !b.hasClass("banner") || !b.hasClass(api.Indicator) {
-			t.Errorf("banner class %q, want banner %s", b.attrs["class"], api.Indicator)
+		if !b.hasClass("banner") || !b.hasClass(class) || b.attrs["data-indicator"] != api.Indicator {
+			t.Errorf("banner class %q data-indicator %q, want banner %s and %s (status.json)", b.attrs["class"],
+				b.attrs["data-indicator"], class, api.Indicator)
 		}
 	}
 	checkComponents(t, doc, api, st)
 	checkIncidents(t, doc, api, st)
 	checkMaintenance(t, doc, api, st)
+}
+
+// wantBanner is the banner's class and text for what the API says: the
+// indicator and its phrase (status.json), but a calm "recovered" while
+// every open incident is monitoring and every component operational.
+func wantBanner(api pageAPI) (class, text string) {
+	recovered := len(api.Incidents) > 0
+	for _, in := range api.Incidents {
+		recovered = recovered && in.Status == "monitoring"
+	}
+	for _, c := range api.Components {
+		recovered = recovered && c.Status == "operational"
+	}
+	if recovered {
+		return "monitoring", "Service Recovered — Monitoring"
+	}
+	return api.Indicator, api.Description
 }
 
 func checkComponents(t *testing.T, doc *domNode, api pageAPI, st browserState) {
