@@ -19,10 +19,13 @@ const (
 )
 
 // incidentPageView is an incident's own page: everything incidentView has,
-// and the worst status each component reached.
+// and the worst status each component reached. A scheduled maintenance's
+// page has its window instead (Started to Until) and no statuses.
 type incidentPageView struct {
 	incidentView
-	Affected []affectedView
+	Affected       []affectedView
+	Maintenance    bool
+	Until, UntilAt string
 }
 
 type affectedView struct {
@@ -66,7 +69,8 @@ type renderedPage struct {
 	data []byte
 }
 
-// incidentPages returns the page of every incident
+// incidentPages returns the page of every incident and scheduled
+// maintenance
 // incidents.json or incidents/unresolved.json lists, and the page served
 // for any other id.
 //
@@ -96,6 +100,11 @@ func (b *builder) incidentPages() ([]renderedPage, []byte, error) {
 		}
 		out = append(out, renderedPage{path: pathIncidentPrefix + in.ID, data: data})
 	}
+	maint, err := b.maintenancePages()
+	if err != nil {
+		return nil, nil, err
+	}
+	out = append(out, maint...)
 	v := b.basePage()
 	v.Refresh, v.NotFound = 0, true
 	notFound, err := b.execute(v)

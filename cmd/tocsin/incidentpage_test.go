@@ -17,8 +17,8 @@ import (
 )
 
 // shortlinkConfig: two unrelated components, each watched by its own
-// target, incidents resolved a second after the recovery, and an external
-// page.url as a real deployment has.
+// target, incidents resolved a second after the recovery, an external
+// page.url as a real deployment has, and a maintenance window tomorrow.
 const shortlinkConfig = `
 server: {listen: "127.0.0.1:0"}
 redis: {url: %q, key_prefix: "shortlinks:"}
@@ -31,6 +31,8 @@ components:
 checks:
   - {name: web-app-check, component: web-app, type: http, http: {url: %q}}
   - {name: api-check, component: api, type: http, impact: major_outage, http: {url: %q}}
+maintenance:
+  - {name: Database upgrade, components: [api], start: %q, end: %q}
 `
 
 // pageIncident is what the incident pages are checked against: an
@@ -58,13 +60,16 @@ func (p *proc) pageIncidents() []pageIncident {
 // answers 200 with the incident's page: its timeline (every update's
 // status, body and time to the second), components and duration. page.url
 // is external: only its scheme and host are replaced by the daemon's. The
-// front page and the Atom feed link each incident to the same URL; an
-// unknown id gets an HTML 404.
+// front page and the Atom feed link each incident to the same URL; a
+// scheduled maintenance's shortlink is served too; an unknown id gets an
+// HTML 404.
 func TestShortlinksServed(t *testing.T) {
 	t.Parallel()
 	rds := redistest.Start(t)
 	web, api := startWeb(t), startWeb(t)
-	cfg := writeFile(t, t.TempDir(), "tocsin.yml", fmt.Sprintf(shortlinkConfig, rds.URL(), web.URL(), api.URL()))
+	tomorrow := time.Now().Add(24 * time.Hour).UTC()
+	cfg := writeFile(t, t.TempDir(), "tocsin.yml", fmt.Sprintf(shortlinkConfig, rds.URL(), web.URL(), api.URL(),
+		tomorrow.Format(time.RFC3339), tomorrow.Add(time.Hour).Format(time.RFC3339)))
 	p := startTocsin(t, nil, "run", "--config", cfg)
 	eventually(t, 20*time.Second, "checks up", func() bool {
 		return p.checkStatus("web-app-check") == "up" && p.checkStatus("api-check") == "up"
@@ -108,6 +113,17 @@ func TestShortlinksServed(t *testing.T) {
 			}
 		}
 		break
+	}
+	var maint struct {
+		ScheduledMaintenances []pageIncident `json:"scheduled_maintenances"`
+	}
+	p.getJSON("/api/v2/scheduled-maintenances.json", &maint)
+	if len(maint.ScheduledMaintenances) != 1 {
+		t.Fatalf("%d maintenances, want 1", len(maint.ScheduledMaintenances))
+	}
+	m := maint.ScheduledMaintenances[0]
+	if h := getShortlink(t, p, m).first(byTag("h2")); textOf(h) != m.Name {
+		t.Errorf("maintenance %s: title %q on its page, want %q", m.ID, textOf(h), m.Name)
 	}
 	for _, path := range []string{"/incidents/zzzzzzzzzzzz", "/incidents/..%2Fhistory", "/incidents/"} {
 		resp, err := http.Get(p.base + path)
