@@ -17,13 +17,15 @@ import (
 
 // browserConfig is the page the browser tests load: a group of two mail
 // components and two components on their own, each watched by an HTTP check
-// of its own target (named <component>-check), in compressed time. The last
-// verb takes extra YAML.
+// of its own target (named <component>-check), in compressed time. The
+// latencies leave a loaded machine room: a healthy target answers well
+// within degraded_latency, a slow one (650 ms) well within the timeout. The
+// last verb takes extra YAML.
 const browserConfig = `
 server: {listen: "127.0.0.1:0"}
 redis: {url: %q, key_prefix: "browser:"}
 page: {name: "Acme Status"}
-defaults: {interval: 500ms, timeout: 450ms, failure_threshold: 2, success_threshold: 2}
+defaults: {interval: 1s, timeout: 950ms, failure_threshold: 2, success_threshold: 2}
 incidents: {group_window: 1m, resolve_after: 1m, reopen_window: 1m}
 components:
   - {id: inbound-mail, name: Inbound Mail, group: Email}
@@ -33,7 +35,7 @@ components:
 checks:
   - {name: inbound-mail-check, component: inbound-mail, type: http, http: {url: %q}}
   - {name: outbound-mail-check, component: outbound-mail, type: http, http: {url: %q}}
-  - {name: web-app-check, component: web-app, type: http, http: {url: %q, degraded_latency: 150ms}}
+  - {name: web-app-check, component: web-app, type: http, http: {url: %q, degraded_latency: 400ms}}
   - {name: api-check, component: api, type: http, impact: major_outage, http: {url: %q}}
 %s`
 
@@ -77,7 +79,7 @@ func TestBrowserStatusPage(t *testing.T) {
 		{
 			name: "incident",
 			faults: func(svc map[string]*acme.Service) {
-				svc["web-app"].SetLatency(300 * time.Millisecond) // beyond degraded_latency, within the timeout
+				svc["web-app"].SetLatency(650 * time.Millisecond) // beyond degraded_latency, within the timeout
 				svc["api"].SetStatus(http.StatusServiceUnavailable)
 			},
 			want:     map[string]string{"web-app": "degraded_performance", "api": "major_outage"},

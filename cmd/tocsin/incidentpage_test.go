@@ -12,18 +12,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tocsin/tocsin/internal/acme"
 	"github.com/tocsin/tocsin/internal/redistest"
 )
 
-// shortlinkConfig: two unrelated components, each watched by its own
-// target, incidents resolved a second after the recovery, an external
-// page.url as a real deployment has, and a maintenance window tomorrow.
-const shortlinkConfig = `
+// incidentPageConfig: two unrelated components, each watched by its own
+// target, incidents resolved a second after the recovery
+// (TOCSIN_INCIDENTS__RESOLVE_AFTER changes it). The timeout leaves a
+// loaded machine room: only the targets' faults fail a probe. The last
+// verb takes extra YAML.
+const incidentPageConfig = `
 server: {listen: "127.0.0.1:0"}
-redis: {url: %q, key_prefix: "shortlinks:"}
-page: {name: "Acme Status", url: "https://status.acme.example"}
-defaults: {interval: 200ms, timeout: 150ms, failure_threshold: 2, success_threshold: 2}
+redis: {url: %q, key_prefix: "incpage:"}
+page: {name: "Acme Status"}
+defaults: {interval: 1s, timeout: 950ms, failure_threshold: 2, success_threshold: 2}
 incidents: {group_window: 1m, resolve_after: 1s, reopen_window: 1s}
 components:
   - {id: web-app, name: Web App}
@@ -31,9 +32,7 @@ components:
 checks:
   - {name: web-app-check, component: web-app, type: http, http: {url: %q}}
   - {name: api-check, component: api, type: http, impact: major_outage, http: {url: %q}}
-maintenance:
-  - {name: Database upgrade, components: [api], start: %q, end: %q}
-`
+%s`
 
 // pageIncident is what the incident pages are checked against: an
 // incident as incidents.json has it.
@@ -67,22 +66,25 @@ func TestShortlinksServed(t *testing.T) {
 	t.Parallel()
 	rds := redistest.Start(t)
 	web, api := startWeb(t), startWeb(t)
+	// A maintenance window tomorrow, and an external page.url as a real
+	// deployment has.
 	tomorrow := time.Now().Add(24 * time.Hour).UTC()
-	cfg := writeFile(t, t.TempDir(), "tocsin.yml", fmt.Sprintf(shortlinkConfig, rds.URL(), web.URL(), api.URL(),
-		tomorrow.Format(time.RFC3339), tomorrow.Add(time.Hour).Format(time.RFC3339)))
-	p := startTocsin(t, nil, "run", "--config", cfg)
-	eventually(t, 20*time.Second, "checks up", func() bool {
+	maint := fmt.Sprintf("maintenance: [{name: Database upgrade, components: [api], start: %q, end: %q}]\n",
+		tomorrow.Format(time.RFC3339), tomorrow.Add(time.Hour).Format(time.RFC3339))
+	cfg := writeFile(t, t.TempDir(), "tocsin.yml", fmt.Sprintf(incidentPageConfig, rds.URL(), web.URL(), api.URL(), maint))
+	p := startTocsin(t, []string{"TOCSIN_PAGE__URL=https://status.acme.example"}, "run", "--config", cfg)
+	eventually(t, 30*time.Second, "checks up", func() bool {
 		return p.checkStatus("web-app-check") == "up" && p.checkStatus("api-check") == "up"
 	})
 	api.SetStatus(http.StatusServiceUnavailable)
-	eventually(t, 20*time.Second, "the API's incident", func() bool { return len(p.pageIncidents()) == 1 })
+	eventually(t, 30*time.Second, "the API's incident", func() bool { return len(p.pageIncidents()) == 1 })
 	api.Heal()
-	eventually(t, 20*time.Second, "the API's incident resolved", func() bool {
+	eventually(t, 30*time.Second, "the API's incident resolved", func() bool {
 		all := p.pageIncidents()
 		return len(all) == 1 && all[0].Status == "resolved"
 	})
 	web.SetStatus(http.StatusInternalServerError)
-	eventually(t, 20*time.Second, "the Web App's incident", func() bool { return len(p.pageIncidents()) == 2 })
+	eventually(t, 30*time.Second, "the Web App's incident", func() bool { return len(p.pageIncidents()) == 2 })
 
 	for attempt := 0; ; attempt++ {
 		before := p.pageIncidents()
@@ -114,14 +116,14 @@ func TestShortlinksServed(t *testing.T) {
 		}
 		break
 	}
-	var maint struct {
+	var sm struct {
 		ScheduledMaintenances []pageIncident `json:"scheduled_maintenances"`
 	}
-	p.getJSON("/api/v2/scheduled-maintenances.json", &maint)
-	if len(maint.ScheduledMaintenances) != 1 {
-		t.Fatalf("%d maintenances, want 1", len(maint.ScheduledMaintenances))
+	p.getJSON("/api/v2/scheduled-maintenances.json", &sm)
+	if len(sm.ScheduledMaintenances) != 1 {
+		t.Fatalf("%d maintenances, want 1", len(sm.ScheduledMaintenances))
 	}
-	m := maint.ScheduledMaintenances[0]
+	m := sm.ScheduledMaintenances[0]
 	if h := getShortlink(t, p, m).first(byTag("h2")); textOf(h) != m.Name {
 		t.Errorf("maintenance %s: title %q on its page, want %q", m.ID, textOf(h), m.Name)
 	}
@@ -328,26 +330,21 @@ func TestBrowserIncidentPages(t *testing.T) {
 	})
 }
 
-// startRecovered runs the daemon of the browser tests with the API failing
-// and resolve_after as given, waits for its incident, heals the API and
-// waits until every component is operational, every check up and the
-// incidents are as done says.
+// startRecovered runs the daemon with the API failing and resolve_after as
+// given, waits for its incident, heals the API and waits until every
+// component is operational, every check up and the incidents are as done
+// says.
 func startRecovered(t *testing.T, resolveAfter string, done func([]pageIncident) bool) *proc {
 	t.Helper()
 	rds := redistest.Start(t)
-	svc := map[string]*acme.Service{}
-	args := []any{rds.URL()}
-	for _, id := range browserComponentIDs {
-		svc[id] = startWeb(t)
-		args = append(args, svc[id].URL())
-	}
-	svc["api"].SetStatus(http.StatusServiceUnavailable)
-	cfg := writeFile(t, t.TempDir(), "tocsin.yml", fmt.Sprintf(browserConfig, append(args, "")...))
+	web, api := startWeb(t), startWeb(t)
+	api.SetStatus(http.StatusServiceUnavailable)
+	cfg := writeFile(t, t.TempDir(), "tocsin.yml", fmt.Sprintf(incidentPageConfig, rds.URL(), web.URL(), api.URL(), ""))
 	p := startTocsin(t, []string{"TOCSIN_INCIDENTS__RESOLVE_AFTER=" + resolveAfter}, "run", "--config", cfg)
 	eventually(t, 30*time.Second, "the API's incident", func() bool { return len(p.pageIncidents()) == 1 })
-	svc["api"].Heal()
+	api.Heal()
 	eventually(t, 30*time.Second, "recovered", func() bool {
-		for _, id := range browserComponentIDs {
+		for _, id := range []string{"web-app", "api"} {
 			if p.componentStatus(id) != "operational" || p.checkStatus(id+"-check") != "up" {
 				return false
 			}
