@@ -27,8 +27,9 @@ func TestPageContrast(t *testing.T) {
 				t.Errorf("%s: --%s on --%s contrast %.2f, want >= 4.5", name, p[0], p[1], r)
 			}
 		}
-		// The banner's white text on each status colour.
-		for _, bg := range []string{"ok", "minor", "major", "critical", "maint"} {
+		// The banner's white text on each status colour, and on the calm one
+		// after a recovery.
+		for _, bg := range []string{"ok", "minor", "major", "critical", "maint", "watch"} {
 			if r := contrast("#ffffff", vars[bg]); r < 4.5 {
 				t.Errorf("%s: banner text on --%s contrast %.2f, want >= 4.5", name, bg, r)
 			}

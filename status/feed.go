@@ -8,7 +8,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"html"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -224,7 +223,7 @@ func (b *builder) feedItem(in incident.Incident) feedItem {
 	return feedItem{
 		id:        b.feedID(in.ID),
 		title:     b.scrub(in.Name),
-		link:      b.feedLink(pathHistory + "#incident-" + url.PathEscape(in.ID)),
+		link:      b.incidentHref(in.ID),
 		summary:   b.scrub(b.feedSummary(in, impact)),
 		status:    string(in.Status),
 		impact:    impact,
@@ -250,6 +249,11 @@ func (b *builder) feedSummary(in incident.Incident, impact string) string {
 	}
 	if !in.ResolvedAt.IsZero() {
 		fmt.Fprintf(&sb, "\nResolved: %s.", b.human(in.ResolvedAt))
+	}
+	// Not an open incident's "ongoing for": the feeds would change every
+	// minute for nothing a reader needs from them.
+	if d := lasted(in); d != "" {
+		fmt.Fprintf(&sb, "\nLasted: %s.", d)
 	}
 	for _, u := range slices.Backward(in.Updates) {
 		fmt.Fprintf(&sb, "\n\n%s - %s: %s", b.human(u.CreatedAt), u.Status, u.Body)

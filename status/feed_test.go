@@ -210,18 +210,18 @@ func TestFeeds(t *testing.T) {
 		summary0 []string // in this order
 	}{
 		{"incident", scenarios()[1].in, "https://status.acme.example",
-			"https://status.acme.example/history#incident-openincident",
+			"https://status.acme.example/incidents/openincident",
 			[]string{"Web App and API unavailable", "Email delays"}, t0.Add(-9 * time.Minute),
-			[]string{"Status: investigating. Impact: critical.", "Affected: Web App, API.", "Started: Nov 21, 2026 09:49 UTC",
-				"09:51 UTC - investigating: API is down", "09:50 UTC - investigating: Web App is slow"}},
-		{"no page url", noURL, "/", "/history#incident-openincident",
+			[]string{"Status: investigating. Impact: critical.", "Affected: Web App, API.", "Started: Nov 21, 2026 09:49:00 UTC",
+				"09:51:00 UTC - investigating: API is down", "09:50:00 UTC - investigating: Web App is slow"}},
+		{"no page url", noURL, "/", "/incidents/openincident",
 			[]string{"Web App and API unavailable", "Email delays"}, t0.Add(-9 * time.Minute), nil},
 		{"operational", scenarios()[0].in, "https://status.acme.example",
-			"https://status.acme.example/history#incident-oldincident01",
+			"https://status.acme.example/incidents/oldincident01",
 			[]string{"Email delays"}, t0.Add(-48*time.Hour + 30*time.Minute),
-			[]string{"Status: resolved. Impact: minor.", "Affected: Email Processing.", "Resolved: Nov 19, 2026 10:30 UTC.",
-				"10:30 UTC - resolved: Resolved", "10:20 UTC - monitoring: Recovered",
-				"10:00 UTC - investigating: Email Processing is degraded"}},
+			[]string{"Status: resolved. Impact: minor.", "Affected: Email Processing.", "Resolved: Nov 19, 2026 10:30:00 UTC.",
+				"Lasted: 32 min.", "10:30:00 UTC - resolved: Resolved", "10:20:00 UTC - monitoring: Recovered",
+				"10:00:00 UTC - investigating: Email Processing is degraded"}},
 	}
 	for _, f := range feedFormats {
 		for _, tt := range tests {

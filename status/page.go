@@ -33,10 +33,13 @@ const (
 var pageTemplate = template.Must(template.New("page").Parse(pageTemplateText))
 
 type pageView struct {
-	Name        string
-	URL         string
-	Indicator   Indicator
-	Description string
+	Name      string
+	URL       string
+	Indicator Indicator
+	// Banner and BannerClass are the headline and its colour: the
+	// indicator's, or a calm one after a recovery (see banner).
+	Banner      string
+	BannerClass string
 	Stale       bool
 	Generated   string
 	GeneratedAt string // machine-readable
@@ -48,6 +51,10 @@ type pageView struct {
 	// History is set on the history page.
 	History bool
 	Months  []monthView
+	// Incident is set on an incident's own page, NotFound on the page
+	// served for an unknown incident.
+	Incident *incidentPageView
+	NotFound bool
 }
 
 // sectionView is a component group, or a run of ungrouped components (Name
@@ -82,7 +89,8 @@ type barView struct {
 }
 
 type incidentView struct {
-	Nested     bool // under a month heading (history page)
+	Nested     bool   // under a month heading (history page)
+	Href       string // the incident's own page: its shortlink
 	ID         string
 	Name       string
 	Status     string
@@ -90,6 +98,9 @@ type incidentView struct {
 	Started    string
 	StartedAt  string
 	Resolved   string
+	ResolvedAt string
+	// Duration is "lasted 4 min 12 s" or "ongoing for 12 min".
+	Duration   string
 	Components string
 	Updates    []updateView
 }
@@ -99,6 +110,9 @@ type updateView struct {
 	Body   string
 	At     string
 	AtISO  string
+	// Affected is what the update changed, "Web App: operational →
+	// major outage" (shown on the incident's own page).
+	Affected []string
 }
 
 type maintView struct {
@@ -163,16 +177,56 @@ func (b *builder) renderHistory() ([]byte, error) {
 }
 
 func (b *builder) basePage() pageView {
+	class, text := b.banner()
 	return pageView{
 		Name:        b.scrub(b.page.Name),
 		URL:         b.pageURL,
 		Indicator:   b.indicator,
-		Description: b.indicator.Description(),
+		Banner:      text,
+		BannerClass: class,
 		Stale:       b.in.Stale,
 		Generated:   b.human(b.pageGeneratedAt()),
 		GeneratedAt: b.ts(b.pageGeneratedAt()),
 		Refresh:     refreshSeconds,
 	}
+}
+
+// bannerMonitoring is the banner's class and text while every component has
+// recovered and the only open incidents are being monitored.
+const (
+	bannerMonitoring     = "monitoring"
+	bannerMonitoringText = "Service Recovered — Monitoring"
+)
+
+// banner is the headline of the front and history pages: the indicator and
+// its phrase, except after a recovery. The indicator (status.json, computed
+// as Statuspage does in status/indicator.go) keeps an unresolved incident's
+// impact until it is resolved, resolve_after after everything recovered;
+// a person reading "Major Service Outage" meanwhile would think the outage
+// still on. So while every open incident is monitoring and every component
+// operational, the banner says the service recovered and is watched, in a
+// calm colour.
+func (b *builder) banner() (class, text string) {
+	open := 0
+	for _, in := range b.incidents {
+		switch in.Status {
+		case incident.Resolved:
+			continue
+		case incident.Monitoring:
+			open++
+		default:
+			return string(b.indicator), b.indicator.Description()
+		}
+	}
+	if open == 0 {
+		return string(b.indicator), b.indicator.Description()
+	}
+	for _, s := range b.statuses {
+		if s != detector.Operational {
+			return string(b.indicator), b.indicator.Description()
+		}
+	}
+	return bannerMonitoring, bannerMonitoringText
 }
 
 func (b *builder) execute(v pageView) ([]byte, error) {
@@ -241,10 +295,11 @@ func (b *builder) bars(days []dayView) []barView {
 }
 
 func (b *builder) incidentView(in incident.Incident) incidentView {
-	v := incidentView{ID: in.ID, Name: b.scrub(in.Name), Status: string(in.Status), Impact: string(in.Impact),
-		Started: b.human(in.StartedAt), StartedAt: b.ts(in.StartedAt)}
+	started := startedAt(in)
+	v := incidentView{Href: b.incidentHref(in.ID), ID: in.ID, Name: b.scrub(in.Name), Status: string(in.Status),
+		Impact: string(in.Impact), Started: b.human(started), StartedAt: b.ts(started), Duration: b.duration(in)}
 	if !in.ResolvedAt.IsZero() {
-		v.Resolved = b.human(in.ResolvedAt)
+		v.Resolved, v.ResolvedAt = b.human(in.ResolvedAt), b.ts(in.ResolvedAt)
 	}
 	var names []string
 	for _, c := range b.componentsOf(in.Components) {
@@ -253,15 +308,17 @@ func (b *builder) incidentView(in incident.Incident) incidentView {
 	v.Components = strings.Join(names, ", ")
 	for _, u := range slices.Backward(in.Updates) {
 		v.Updates = append(v.Updates, updateView{Status: string(u.Status), Body: b.scrub(u.Body),
-			At: b.human(u.CreatedAt), AtISO: b.ts(u.CreatedAt)})
+			At: b.human(u.CreatedAt), AtISO: b.ts(u.CreatedAt), Affected: b.affected(u)})
 	}
 	return v
 }
 
-// human formats a time for people, in the page's time zone.
+// human formats a time for people, in the page's time zone, to the second:
+// several updates often come within one minute, and a timeline that reads
+// "18:17" five times says nothing about their order or spacing.
 func (b *builder) human(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.In(b.loc).Format("Jan 2, 2006 15:04 MST")
+	return t.In(b.loc).Format("Jan 2, 2006 15:04:05 MST")
 }

@@ -27,7 +27,7 @@ func (b *builder) pageBodies(snap *Snapshot, o buildOptions) error {
 		for _, p := range prev.pagePaths {
 			snap.bodies[p] = prev.bodies[p]
 		}
-		snap.pagePaths, snap.uptime = prev.pagePaths, prev.uptime
+		snap.pagePaths, snap.uptime, snap.notFound = prev.pagePaths, prev.uptime, prev.notFound
 		return nil
 	}
 	var prevBodies map[string]*body
@@ -59,6 +59,19 @@ func (b *builder) pageBodies(snap *Snapshot, o buildOptions) error {
 	for path, svg := range b.renderBadges() {
 		add(path, contentTypeSVG, svg)
 	}
+	pages, notFound, err := b.incidentPages()
+	if err != nil {
+		return err
+	}
+	for _, p := range pages {
+		snap.bodies[p.path] = o.enc.reuse(prevBodies[p.path], p.data, contentTypeHTML, true)
+		snap.pagePaths = append(snap.pagePaths, p.path)
+	}
+	var prevNotFound *body
+	if o.prev != nil {
+		prevNotFound = o.prev.notFound
+	}
+	snap.notFound = o.enc.reuse(prevNotFound, notFound, contentTypeHTML, true)
 	return nil
 }
 

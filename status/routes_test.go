@@ -60,7 +60,7 @@ func TestPageRefreshCanStop(t *testing.T) {
 			t.Errorf("GET %s: refreshes %v, want %v", path, got, refreshes)
 		}
 	}
-	if body := do(t, h, http.MethodGet, "/history", nil).Body.String(); !strings.Contains(body, "<h4>Email delays</h4>") {
+	if body := do(t, h, http.MethodGet, "/history", nil).Body.String(); !strings.Contains(body, `<h4><a href="https://status.acme.example/incidents/oldincident01">Email delays</a></h4>`) {
 		t.Error("incidents under a month heading should be h4")
 	}
 }

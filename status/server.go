@@ -82,6 +82,9 @@ func NewServer(o ServerOptions) *Server {
 		s.serveSnapshot(w, r, path)
 	}))
 	s.Handle(pathHistory, readMethods, s.snapshotHandler(pathHistory))
+	// A subtree, not /incidents/{id}: every path under it, an id with a
+	// slash too, gets the HTML answer a person following a link expects.
+	s.Handle(pathIncidentPrefix, readMethods, http.HandlerFunc(s.serveIncident))
 	for _, p := range []string{pathHistoryAtom, pathHistoryRSS, pathBadge} {
 		s.Handle(p, readMethods, s.snapshotHandler(p))
 	}
@@ -218,11 +221,47 @@ func (s *Server) serveUptime(w http.ResponseWriter, r *http.Request) {
 	s.serveSnapshot(w, r, pathComponentsV1+r.PathValue("id")+uptimeQuery+strconv.Itoa(days))
 }
 
+// serveIncident serves an incident's page from the snapshot, and the HTML
+// not-found page for an id without one, malformed ids included: they are
+// checked before any lookup and never reach the snapshot's other bodies.
+func (s *Server) serveIncident(w http.ResponseWriter, r *http.Request) {
+	snap := s.snap.Load()
+	if snap == nil {
+		serveStarting(w)
+		return
+	}
+	if id := strings.TrimPrefix(r.URL.Path, pathIncidentPrefix); validIncidentID(id) {
+		if b, ok := snap.body(pathIncidentPrefix + id); ok {
+			s.serveBody(w, r, snap, b)
+			return
+		}
+	}
+	if snap.notFound == nil { // a snapshot without pages
+		jsonhttp.Error(w, http.StatusNotFound, "not found")
+		return
+	}
+	h := w.Header()
+	// Not cached: a notification's link can come before the snapshot
+	// that holds its incident, a second later.
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Type", snap.notFound.contentType)
+	h.Set("Content-Length", strconv.Itoa(snap.notFound.size))
+	w.WriteHeader(http.StatusNotFound)
+	if r.Method != http.MethodHead {
+		_ = snap.notFound.write(w) // the client went away: nothing to do
+	}
+}
+
+func serveStarting(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	jsonhttp.Error(w, http.StatusServiceUnavailable, "starting")
+}
+
 func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, path string) {
 	snap := s.snap.Load()
 	if snap == nil {
-		w.Header().Set("Retry-After", "1")
-		jsonhttp.Error(w, http.StatusServiceUnavailable, "starting")
+		serveStarting(w)
 		return
 	}
 	b, ok := snap.body(path)
@@ -230,6 +269,12 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, path stri
 		jsonhttp.Error(w, http.StatusNotFound, "not found")
 		return
 	}
+	s.serveBody(w, r, snap, b)
+}
+
+// serveBody serves one body of snap with its ETag, gzip variant and cache
+// headers.
+func (s *Server) serveBody(w http.ResponseWriter, r *http.Request, snap *Snapshot, b *body) {
 	h := w.Header()
 	h.Set("Cache-Control", s.cacheControl)
 	h.Add("Vary", "Accept-Encoding")

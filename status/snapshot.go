@@ -102,6 +102,8 @@ type Snapshot struct {
 	// pagePaths their paths in bodies.
 	pages     pageKey
 	pagePaths []string
+	// notFound is the page served for an incident id without a page.
+	notFound *body
 
 	// What the next build may reuse when the config is the same.
 	cfg   *config.Config

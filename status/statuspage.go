@@ -344,7 +344,7 @@ func (b *builder) shortlink(id string) *string {
 	if b.cfg.Page.URL == "" {
 		return nil
 	}
-	s := b.pageURL + "/incidents/" + id
+	s := b.pageURL + pathIncidentPrefix + id
 	return &s
 }
 

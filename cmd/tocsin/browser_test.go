@@ -17,13 +17,15 @@ import (
 
 // browserConfig is the page the browser tests load: a group of two mail
 // components and two components on their own, each watched by an HTTP check
-// of its own target (named <component>-check), in compressed time. The last
-// verb takes extra YAML.
+// of its own target (named <component>-check), in compressed time. The
+// latencies leave a loaded machine room: a healthy target answers well
+// within degraded_latency, a slow one (650 ms) well within the timeout. The
+// last verb takes extra YAML.
 const browserConfig = `
 server: {listen: "127.0.0.1:0"}
 redis: {url: %q, key_prefix: "browser:"}
 page: {name: "Acme Status"}
-defaults: {interval: 500ms, timeout: 450ms, failure_threshold: 2, success_threshold: 2}
+defaults: {interval: 1s, timeout: 950ms, failure_threshold: 2, success_threshold: 2}
 incidents: {group_window: 1m, group_by: window, resolve_after: 1m, reopen_window: 1m}
 components:
   - {id: inbound-mail, name: Inbound Mail, group: Email}
@@ -33,7 +35,7 @@ components:
 checks:
   - {name: inbound-mail-check, component: inbound-mail, type: http, http: {url: %q}}
   - {name: outbound-mail-check, component: outbound-mail, type: http, http: {url: %q}}
-  - {name: web-app-check, component: web-app, type: http, http: {url: %q, degraded_latency: 150ms}}
+  - {name: web-app-check, component: web-app, type: http, http: {url: %q, degraded_latency: 400ms}}
   - {name: api-check, component: api, type: http, impact: major_outage, http: {url: %q}}
 %s`
 
@@ -77,7 +79,7 @@ func TestBrowserStatusPage(t *testing.T) {
 		{
 			name: "incident",
 			faults: func(svc map[string]*acme.Service) {
-				svc["web-app"].SetLatency(300 * time.Millisecond) // beyond degraded_latency, within the timeout
+				svc["web-app"].SetLatency(650 * time.Millisecond) // beyond degraded_latency, within the timeout
 				svc["api"].SetStatus(http.StatusServiceUnavailable)
 			},
 			want:     map[string]string{"web-app": "degraded_performance", "api": "major_outage"},
@@ -171,8 +173,8 @@ type apiComponent struct {
 }
 
 type apiIncident struct {
-	ID, Name, LatestBody string
-	Components           []string
+	ID, Name, Status, LatestBody string
+	Components                   []string
 }
 
 // readPageAPI reads the page's state from the Statuspage v2 API.
@@ -194,7 +196,7 @@ func readPageAPI(p *proc) pageAPI {
 		v.Components = append(v.Components, apiComponent(c))
 	}
 	for _, in := range p.incidents("/api/v2/incidents/unresolved.json") {
-		ai := apiIncident{ID: in.ID, Name: in.Name}
+		ai := apiIncident{ID: in.ID, Name: in.Name, Status: in.Status}
 		if len(in.IncidentUpdates) > 0 {
 			ai.LatestBody = in.IncidentUpdates[0].Body
 		}
@@ -237,16 +239,35 @@ func checkRenderedPage(t *testing.T, doc *domNode, api pageAPI, st browserState)
 	if b := doc.first(byID("banner")); b == nil {
 		t.Error(`no element with id="banner"`)
 	} else {
-		if got := b.visibleText(); got != api.Description {
-			t.Errorf("banner text %q, want %q (status.json)", got, api.Description)
+		class, text := wantBanner(api)
+		if got := b.visibleText(); got != text {
+			t.Errorf("banner text %q, want %q", got, text)
 		}
-		if !b.hasClass("banner") || !b.hasClass(api.Indicator) {
-			t.Errorf("banner class %q, want banner %s", b.attrs["class"], api.Indicator)
+		if !b.hasClass("banner") || !b.hasClass(class) || b.attrs["data-indicator"] != api.Indicator {
+			t.Errorf("banner class %q data-indicator %q, want banner %s and %s (status.json)", b.attrs["class"],
+				b.attrs["data-indicator"], class, api.Indicator)
 		}
 	}
 	checkComponents(t, doc, api, st)
 	checkIncidents(t, doc, api, st)
 	checkMaintenance(t, doc, api, st)
+}
+
+// wantBanner is the banner's class and text for what the API says: the
+// indicator and its phrase (status.json), but a calm "recovered" while
+// every open incident is monitoring and every component operational.
+func wantBanner(api pageAPI) (class, text string) {
+	recovered := len(api.Incidents) > 0
+	for _, in := range api.Incidents {
+		recovered = recovered && in.Status == "monitoring"
+	}
+	for _, c := range api.Components {
+		recovered = recovered && c.Status == "operational"
+	}
+	if recovered {
+		return "monitoring", "Service Recovered — Monitoring"
+	}
+	return api.Indicator, api.Description
 }
 
 func checkComponents(t *testing.T, doc *domNode, api pageAPI, st browserState) {
