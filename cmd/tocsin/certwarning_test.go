@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tocsin/tocsin/internal/promtest"
 	"github.com/tocsin/tocsin/internal/redistest"
 )
 
@@ -56,11 +57,7 @@ func TestCertificateExpiry(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			notAfter := time.Now().Add(tt.left).UTC().Truncate(time.Second)
-			cert, caFile := mintCert(t, dir, notAfter)
-			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-			srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-			srv.StartTLS()
-			t.Cleanup(srv.Close)
+			srv, caFile := startTLSServer(t, dir, notAfter)
 			hooks := startEventHooks(t)
 			cfg := writeFile(t, dir, "tocsin.yml", fmt.Sprintf(`
 server: {listen: "127.0.0.1:0"}
@@ -191,6 +188,59 @@ func promtoolCheckMetrics(t *testing.T, p *proc) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
+}
+
+// TestAlertTLSCertificateExpiring: a real Prometheus scrapes a running
+// tocsin with the shipped rules loaded; TocsinTLSCertificateExpiring fires
+// for the check whose certificate expires within its cert_expiry_warning,
+// not for the one whose certificate has longer, and no incident opens.
+func TestAlertTLSCertificateExpiring(t *testing.T) {
+	t.Parallel()
+	const day = 24 * time.Hour
+	rds := redistest.Start(t)
+	dir := t.TempDir()
+	soon, soonCA := startTLSServer(t, dir, time.Now().Add(5*day).UTC().Truncate(time.Second))
+	later, laterCA := startTLSServer(t, t.TempDir(), time.Now().Add(60*day).UTC().Truncate(time.Second))
+	cfg := writeFile(t, dir, "tocsin.yml", fmt.Sprintf(`
+server: {listen: "127.0.0.1:0"}
+redis: {url: %q, key_prefix: "certalert:"}
+defaults: {interval: 500ms, timeout: 400ms, failure_threshold: 2, success_threshold: 2}
+components: [{id: search, name: Search}]
+checks:
+  - {name: search-https, component: search, type: http, http: {url: %q, tls: {ca_file: %q}}}
+  - {name: search-api, component: search, type: http, http: {url: %q, tls: {ca_file: %q}}}
+`, rds.URL(), soon.URL, soonCA, later.URL, laterCA))
+	p := startTocsin(t, nil, "run", "--config", cfg)
+	prom := promtest.StartWithRules(t, []string{shippedRules}, strings.TrimPrefix(p.base, "http://"))
+
+	alerts := prom.WaitForSeries(t, `ALERTS{alertname="TocsinTLSCertificateExpiring",alertstate="firing"}`, 30*time.Second)
+	if len(alerts) != 1 || alerts[0].Metric["check"] != "search-https" || alerts[0].Metric["severity"] != "warning" ||
+		alerts[0].Metric["instance"] != "" {
+		t.Errorf("ALERTS = %+v, want one firing warning for check search-https, without instance", alerts)
+	}
+	// Both checks' series were scraped, so the other's silence is a verdict.
+	prom.WaitForSeries(t, `tocsin_tls_cert_expiry_seconds{check="search-api"} > 0`, 10*time.Second)
+	if got := promQuery(t, prom, `ALERTS{alertname="TocsinTLSCertificateExpiring",check="search-api"}`); len(got) != 0 {
+		t.Errorf("TocsinTLSCertificateExpiring for a certificate with 60 days left: %+v", got)
+	}
+	if s := p.componentStatus("search"); s != "operational" {
+		t.Errorf("search is %s while the alert fires, want operational", s)
+	}
+	if got := p.incidents("/api/v2/incidents.json"); len(got) != 0 {
+		t.Errorf("incidents while the alert fires: %+v", got)
+	}
+}
+
+// startTLSServer serves HTTPS on 127.0.0.1 with a certificate that
+// expires at notAfter, written to dir for ca_file.
+func startTLSServer(t *testing.T, dir string, notAfter time.Time) (*httptest.Server, string) {
+	t.Helper()
+	cert, caFile := mintCert(t, dir, notAfter)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv, caFile
 }
 
 // mintCert makes a self-signed certificate for 127.0.0.1 that expires at
