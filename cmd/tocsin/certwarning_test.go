@@ -110,6 +110,12 @@ notify:
 				checkExpiryMetric(t, p, c, notAfter)
 			}
 			promtoolCheckMetrics(t, p)
+			// tocsin check says the same of one run.
+			out, _ := exec.Command(tocsinBinary(t), "check", "--config", cfg, "search-https").CombinedOutput()
+			if !strings.Contains(string(out), "status:   "+tt.check+"\n") ||
+				strings.Contains(string(out), "warning:  cert_expiry: certificate expires in 5 days") != tt.warned {
+				t.Errorf("tocsin check search-https, want %s (warned %v):\n%s", tt.check, tt.warned, out)
+			}
 			if tt.warned {
 				eventually(t, 10*time.Second, "a warning per certificate delivered", func() bool {
 					return slices.Equal(hooks.subjects("warning"), checks)
