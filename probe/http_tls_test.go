@@ -50,8 +50,10 @@ func TestHTTPTLS(t *testing.T) {
 			tls: func(c *config.TLS, _ testCert) { c.InsecureSkipVerify = true }},
 		{name: "expiry within warning", cert: soon, status: StatusUp, tls: warn(14 * 24 * time.Hour),
 			warning: "certificate expires in 5 days (" + soon.notAfter.Format(time.DateOnly) + ")"},
+		// The certificate is what the server presents, trusted or not.
 		{name: "expiry within warning, untrusted", cert: soon, status: StatusDown, reason: ReasonTLS,
-			message: "certificate signed by unknown authority"},
+			tls:     func(c *config.TLS, _ testCert) { c.CertExpiryWarning = 14 * 24 * time.Hour },
+			message: "certificate signed by unknown authority", warning: "certificate expires in 5 days"},
 		{name: "expiry beyond warning", cert: soon, status: StatusUp, tls: warn(72 * time.Hour)},
 		{name: "warning off", cert: soon, status: StatusUp, tls: trust},
 		{name: "expiry at injected now", cert: valid, status: StatusUp,
