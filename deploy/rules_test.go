@@ -80,7 +80,7 @@ func TestEveryAlertTested(t *testing.T) {
 	anchors := headingAnchors(string(readFile(t, runbookFile)))
 	want := []string{"TocsinAbsent", "TocsinDown", "TocsinEvaluationsStale", "TocsinChecksUnowned", "TocsinIncidentOpen",
 		"TocsinConfigReloadFailed", "TocsinStoreErrors", "TocsinNotificationBacklog", "TocsinNotificationReceiverMisconfigured",
-		"TocsinNotificationsDropped"}
+		"TocsinNotificationsDropped", "TocsinTLSCertificateExpiring"}
 	var seen []string
 	for _, g := range ruleFile(t).Groups {
 		for _, r := range g.Rules {

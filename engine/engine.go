@@ -196,6 +196,7 @@ func (e *Engine) Configure(cfg *config.Config) {
 			e.det.Reset(c.Name)
 		}
 	}
+	e.m.forgetCertsWithoutTLS(cfg.Checks)
 	e.retire(e.cfg.Components, cfg.Components)
 	e.det.Configure(specs)
 	e.cfg, e.scrub = cfg, strings.NewReplacer(pairs...)
@@ -226,7 +227,7 @@ func (e *Engine) Record(_ context.Context, c config.Check, r probe.Result) {
 		return
 	}
 	r.Message = e.scrub.Replace(r.Message)
-	e.m.observe(c.Name, c.Type, c.Component, r, now)
+	e.m.observe(c, r, now)
 	ch, changed := e.det.Observe(c.Name, r, now)
 	e.up.CheckResult(c.Name, r.Status, now)
 	e.dirty[c.Name] = struct{}{}
@@ -237,7 +238,8 @@ func (e *Engine) Record(_ context.Context, c config.Check, r probe.Result) {
 		e.m.setCheckStatus(c.Name, ch.To)
 	}
 	e.mu.Unlock()
-	if w := c.CertExpiryWarning(); w > 0 && !r.CertNotAfter.IsZero() && r.CertNotAfter.Sub(now) < w {
+	// An expired certificate is no warning: the check is down.
+	if w := c.CertExpiryWarning(); w > 0 && r.CertNotAfter.After(now) && r.CertNotAfter.Sub(now) < w {
 		e.o.OnCertWarning(c, r.CertNotAfter)
 	}
 	// Every result is published (the public check list shows it) at the

@@ -2,10 +2,12 @@ package engine
 
 import (
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/probe"
 )
@@ -21,6 +23,8 @@ type metrics struct {
 	queueDepth  *prometheus.GaugeVec
 	queueAge    *prometheus.GaugeVec
 	queueRate   *prometheus.GaugeVec
+	certExpiry  *prometheus.GaugeVec
+	certWarning *prometheus.GaugeVec
 	opened      prometheus.Counter
 	resolved    prometheus.Counter
 	ownedChecks prometheus.Gauge
@@ -58,6 +62,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		queueRate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tocsin_queue_rate_per_second", Help: "Change of depth per second over the trend window: positive growing, negative draining.",
 		}, []string{"check"}),
+		certExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tocsin_tls_cert_expiry_seconds", Help: "Seconds until the leaf certificate the check's target presented at the last probe expires; negative once expired.",
+		}, []string{"check"}),
+		certWarning: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tocsin_tls_cert_expiry_warning_seconds", Help: "The check's cert_expiry_warning: a certificate expiring sooner is a private warning (0: off).",
+		}, []string{"check"}),
 		opened: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tocsin_incidents_opened_total", Help: "Incidents opened by this process.",
 		}),
@@ -72,7 +82,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	for _, c := range []prometheus.Collector{m.success, m.duration, m.phases, m.results, m.checkStatus, m.lastEval,
-		m.queueDepth, m.queueAge, m.queueRate, m.opened, m.resolved, m.ownedChecks, m.configured} {
+		m.queueDepth, m.queueAge, m.queueRate, m.certExpiry, m.certWarning, m.opened, m.resolved, m.ownedChecks, m.configured} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("engine: register metrics: %w", err)
 		}
@@ -80,12 +90,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-func (m *metrics) observe(check, typ, component string, r probe.Result, now time.Time) {
+func (m *metrics) observe(c config.Check, r probe.Result, now time.Time) {
+	check, typ := c.Name, c.Type
 	up := 0.0
 	if r.Status != probe.StatusDown {
 		up = 1
 	}
-	m.success.WithLabelValues(check, typ, component).Set(up)
+	m.success.WithLabelValues(check, typ, c.Component).Set(up)
 	m.duration.WithLabelValues(check, typ).Observe(r.Duration.Seconds())
 	for _, ph := range r.Phases {
 		if knownPhase(ph.Name) {
@@ -103,6 +114,51 @@ func (m *metrics) observe(check, typ, component string, r probe.Result, now time
 			m.queueRate.WithLabelValues(check).Set(*q.RatePerSecond)
 		}
 	}
+	m.observeCert(c, r, now)
+}
+
+// observeCert keeps the certificate series of a TLS check: set by every
+// result that saw a certificate, kept through a failure that saw none (the
+// target may be unreachable; the certificate has not changed), removed by a
+// result that went through without TLS. Series are one per TLS check.
+func (m *metrics) observeCert(c config.Check, r probe.Result, now time.Time) {
+	switch {
+	case !r.CertNotAfter.IsZero():
+		m.certExpiry.WithLabelValues(c.Name).Set(r.CertNotAfter.Sub(now).Seconds())
+		m.certWarning.WithLabelValues(c.Name).Set(c.CertExpiryWarning().Seconds())
+	case r.Status != probe.StatusDown:
+		m.forgetCert(c.Name)
+	}
+}
+
+// forgetCertsWithoutTLS removes the certificate series of checks a new
+// config no longer has speak TLS, which may fail without ever saying so.
+func (m *metrics) forgetCertsWithoutTLS(checks []config.Check) {
+	for _, c := range checks {
+		if !speaksTLS(c) {
+			m.forgetCert(c.Name)
+		}
+	}
+}
+
+// speaksTLS reports whether c's config has it speak TLS. An http URL that
+// redirects to https does too, which its results show.
+func speaksTLS(c config.Check) bool {
+	switch {
+	case c.HTTP != nil:
+		u, err := url.Parse(c.HTTP.URL.Reveal())
+		return err == nil && u.Scheme == "https"
+	case c.SMTP != nil:
+		return c.SMTP.TLS == "starttls" || c.SMTP.TLS == "implicit"
+	case c.TCP != nil:
+		return c.TCP.TLS
+	}
+	return false
+}
+
+func (m *metrics) forgetCert(check string) {
+	m.certExpiry.DeleteLabelValues(check)
+	m.certWarning.DeleteLabelValues(check)
 }
 
 func (m *metrics) setCheckStatus(check string, s detector.CheckStatus) {
@@ -136,4 +192,5 @@ func (m *metrics) forget(check string) {
 	m.queueDepth.DeletePartialMatch(l)
 	m.queueAge.DeletePartialMatch(l)
 	m.queueRate.DeletePartialMatch(l)
+	m.forgetCert(check)
 }

@@ -184,19 +184,17 @@ func TestMessageHelpers(t *testing.T) {
 	day := 24 * time.Hour
 	for _, tc := range []struct {
 		left time.Duration
-		warn time.Duration
 		want string
 	}{
-		{left: 30 * day, warn: 14 * day, want: ""},
-		{left: 5 * day, warn: 0, want: ""},
-		{left: 5*day + time.Hour, warn: 14 * day, want: "certificate expires in 5 days (2026-03-06)"},
-		{left: day + time.Hour, warn: 14 * day, want: "certificate expires in 1 day (2026-03-02)"},
-		{left: time.Hour, warn: 14 * day, want: "certificate expires in less than a day (2026-03-01)"},
-		{left: -time.Hour, warn: 14 * day, want: "certificate expired less than a day ago (2026-03-01)"},
-		{left: -3*day - time.Hour, warn: 14 * day, want: "certificate expired 3 days ago (2026-02-26)"},
+		{left: 5*day + time.Hour, want: "certificate expires in 5 days (2026-03-06)"},
+		{left: day + time.Hour, want: "certificate expires in 1 day (2026-03-02)"},
+		{left: time.Hour, want: "certificate expires in less than a day (2026-03-01)"},
+		{left: 0, want: "certificate expired less than a day ago (2026-03-01)"},
+		{left: -time.Hour, want: "certificate expired less than a day ago (2026-03-01)"},
+		{left: -3*day - time.Hour, want: "certificate expired 3 days ago (2026-02-26)"},
 	} {
-		if got := certExpiryMessage(now.Add(tc.left), now, tc.warn); got != tc.want {
-			t.Errorf("certExpiryMessage(%v left, warn %v) = %q, want %q", tc.left, tc.warn, got, tc.want)
+		if got := certExpiryMessage(now.Add(tc.left), now); got != tc.want {
+			t.Errorf("certExpiryMessage(%v left) = %q, want %q", tc.left, got, tc.want)
 		}
 	}
 	if got := timeoutMessage("", 5*time.Second); got != "no response within 5s" {

@@ -123,8 +123,9 @@ func newServer(t *testing.T, h http.Handler, cert *tls.Certificate, edits ...fun
 
 // testCert is a self-signed certificate that can also serve as its own CA.
 type testCert struct {
-	cert    tls.Certificate
-	pemFile string // the certificate in PEM, for ca_file
+	cert     tls.Certificate
+	pemFile  string // the certificate in PEM, for ca_file
+	notAfter time.Time
 }
 
 // newTestCert makes a self-signed certificate valid from notBefore to
@@ -155,7 +156,8 @@ func newTestCert(t *testing.T, notBefore, notAfter time.Time, names ...string) t
 	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return testCert{cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pemFile: file}
+	return testCert{cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pemFile: file,
+		notAfter: notAfter.UTC().Truncate(time.Second)}
 }
 
 // rawServer accepts TCP connections on 127.0.0.1 and hands each to handle.
@@ -294,3 +296,16 @@ func hasPhase(r Result, name string) bool {
 
 // boolPtr returns &b.
 func boolPtr(b bool) *bool { return &b }
+
+// checkWarning checks that res carries one certificate warning containing
+// msg, or none when msg is "".
+func checkWarning(t *testing.T, res Result, msg string) {
+	t.Helper()
+	switch {
+	case msg == "" && len(res.Warnings) > 0:
+		t.Errorf("Warnings = %v, want none", res.Warnings)
+	case msg != "" && (len(res.Warnings) != 1 || res.Warnings[0].Reason != ReasonCertExpiry ||
+		!strings.Contains(res.Warnings[0].Message, msg)):
+		t.Errorf("Warnings = %v, want one cert_expiry warning containing %q", res.Warnings, msg)
+	}
+}

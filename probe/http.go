@@ -166,6 +166,8 @@ func (h *HTTP) Probe(ctx context.Context) Result {
 	res.Phases = tr.phases()
 	res.StatusCode = ex.status
 	res.CertNotAfter = ex.notAfter
+	now := h.now()
+	res.Warnings = certWarnings(ex.notAfter, now, h.certWarning)
 	if ex.err != nil {
 		res.Status = StatusDown
 		res.Reason, res.Message = classify(ctx, ex.err)
@@ -177,7 +179,7 @@ func (h *HTTP) Probe(ctx context.Context) Result {
 		res.Message = h.scrub(res.Message)
 		return res
 	}
-	res.Status, res.Reason, res.Message = h.judge(ex, res.Duration)
+	res.Status, res.Reason, res.Message = h.judge(ex, now, res.Duration)
 	res.Message = h.scrub(res.Message)
 	return res
 }
@@ -217,6 +219,9 @@ func (h *HTTP) send(ctx context.Context, tr *tracer) exchange {
 	}
 	if err != nil {
 		ex.err, ex.stage = err, tr.currentStage()
+		if ex.notAfter.IsZero() {
+			ex.notAfter = rejectedNotAfter(err)
+		}
 		return ex
 	}
 	defer resp.Body.Close()
@@ -262,9 +267,9 @@ func (h *HTTP) checkRedirect(_ *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// judge rates a completed exchange: status, body, then the soft signals
-// (certificate expiry, latency) that make an otherwise good result degraded.
-func (h *HTTP) judge(ex exchange, took time.Duration) (Status, Reason, string) {
+// judge rates a completed exchange: status, body, then an expired
+// certificate and latency (judgeSoft).
+func (h *HTTP) judge(ex exchange, now time.Time, took time.Duration) (Status, Reason, string) {
 	if !h.expect.match(ex.status) {
 		return StatusDown, ReasonStatus, fmt.Sprintf("unexpected status %d (want %s)", ex.status, h.expect.want)
 	}
@@ -274,7 +279,7 @@ func (h *HTTP) judge(ex exchange, took time.Duration) (Status, Reason, string) {
 		}
 		return StatusDown, ReasonBody, msg
 	}
-	return judgeSoft(ex.notAfter, h.now(), h.certWarning, took, h.degradedLatency)
+	return judgeSoft(ex.notAfter, now, took, h.degradedLatency)
 }
 
 // bodyMismatch checks body_contains and body_regex; "" when both pass.

@@ -11,7 +11,10 @@ import (
 )
 
 // TestHTTPTLS covers certificate verification and expiry against real TLS
-// servers with certificates made on the spot.
+// servers with certificates made on the spot. A certificate that expires
+// within cert_expiry_warning leaves the check up with a private warning;
+// an expired one is down, verified or not. The leaf's expiry is reported
+// whenever the server presented one, also when verification rejected it.
 func TestHTTPTLS(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
@@ -31,6 +34,7 @@ func TestHTTPTLS(t *testing.T) {
 		status  Status
 		reason  Reason
 		message string
+		warning string // the certificate warning's message; "" for none
 	}{
 		{name: "self-signed, untrusted", cert: valid, status: StatusDown, reason: ReasonTLS,
 			message: "certificate signed by unknown authority"},
@@ -40,23 +44,25 @@ func TestHTTPTLS(t *testing.T) {
 			reason: ReasonTLS, message: "x509: certificate is valid for app.tocsin.test, not other.tocsin.test"},
 		{name: "server_name override", cert: valid, host: "other.tocsin.test", status: StatusUp,
 			tls: func(c *config.TLS, tc testCert) { trust(c, tc); c.ServerName = "app.tocsin.test" }},
-		{name: "expired", cert: expired, tls: trust, status: StatusDown, reason: ReasonTLS,
+		{name: "expired", cert: expired, tls: warn(14 * 24 * time.Hour), status: StatusDown, reason: ReasonTLS,
 			message: "x509: certificate has expired or is not yet valid"},
 		{name: "insecure_skip_verify", cert: valid, status: StatusUp,
 			tls: func(c *config.TLS, _ testCert) { c.InsecureSkipVerify = true }},
-		{name: "expiry within warning", cert: soon, status: StatusDegraded, reason: ReasonCertExpiry,
-			tls:     func(c *config.TLS, tc testCert) { trust(c, tc); c.CertExpiryWarning = 14 * 24 * time.Hour },
-			message: "certificate expires in 5 days"},
-		{name: "expiry beyond warning", cert: soon, status: StatusUp,
-			tls: func(c *config.TLS, tc testCert) { trust(c, tc); c.CertExpiryWarning = 72 * time.Hour }},
-		{name: "expiry at injected now", cert: valid, status: StatusDegraded, reason: ReasonCertExpiry,
-			now:     func() time.Time { return now.Add(89 * 24 * time.Hour) },
-			tls:     func(c *config.TLS, tc testCert) { trust(c, tc); c.CertExpiryWarning = 14 * 24 * time.Hour },
-			message: "certificate expires in less than a day"},
+		{name: "expiry within warning", cert: soon, status: StatusUp, tls: warn(14 * 24 * time.Hour),
+			warning: "certificate expires in 5 days (" + soon.notAfter.Format(time.DateOnly) + ")"},
+		// The certificate is what the server presents, trusted or not.
+		{name: "expiry within warning, untrusted", cert: soon, status: StatusDown, reason: ReasonTLS,
+			tls:     func(c *config.TLS, _ testCert) { c.CertExpiryWarning = 14 * 24 * time.Hour },
+			message: "certificate signed by unknown authority", warning: "certificate expires in 5 days"},
+		{name: "expiry beyond warning", cert: soon, status: StatusUp, tls: warn(72 * time.Hour)},
+		{name: "warning off", cert: soon, status: StatusUp, tls: trust},
+		{name: "expiry at injected now", cert: valid, status: StatusUp,
+			now: func() time.Time { return now.Add(89 * 24 * time.Hour) }, tls: warn(14 * 24 * time.Hour),
+			warning: "certificate expires in less than a day"},
 		{name: "verified at injected now", cert: valid, status: StatusDown, reason: ReasonTLS,
-			now: func() time.Time { return now.Add(91 * 24 * time.Hour) }, tls: trust,
+			now: func() time.Time { return now.Add(91 * 24 * time.Hour) }, tls: warn(14 * 24 * time.Hour),
 			message: "certificate has expired"},
-		{name: "expired but not verified", cert: expired, status: StatusDegraded, reason: ReasonCertExpiry,
+		{name: "expired but not verified", cert: expired, status: StatusDown, reason: ReasonTLS,
 			tls: func(c *config.TLS, _ testCert) {
 				c.InsecureSkipVerify = true
 				c.CertExpiryWarning = 14 * 24 * time.Hour
@@ -77,17 +83,58 @@ func TestHTTPTLS(t *testing.T) {
 			}
 			res := probeWithin(t, mustHTTP(t, c, Options{Resolver: resolver, Now: tt.now}), 5*time.Second)
 			checkResult(t, res, tt.status, tt.reason, tt.message)
-			if res.Status != StatusDown {
-				if !hasPhase(res, "tls") || res.CertNotAfter.IsZero() {
-					t.Errorf("Phases = %v, CertNotAfter = %v; want a tls phase and the expiry", res.Phases, res.CertNotAfter)
-				}
+			checkWarning(t, res, tt.warning)
+			if !res.CertNotAfter.Equal(tt.cert.notAfter) {
+				t.Errorf("CertNotAfter = %v, want the leaf's %v", res.CertNotAfter, tt.cert.notAfter)
 			}
+			if res.Status != StatusDown && !hasPhase(res, "tls") {
+				t.Errorf("Phases = %v, want a tls phase", res.Phases)
+			}
+		})
+	}
+}
+
+// TestHTTPWarningWithFailure: a certificate warning is independent of the
+// verdict, so a failing response keeps it, and latency still degrades.
+func TestHTTPWarningWithFailure(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	soon := newTestCert(t, now.Add(-time.Hour), now.Add(3*24*time.Hour+time.Hour))
+	tests := []struct {
+		name    string
+		code    int
+		slow    time.Duration // degraded_latency; the server answers after 30ms
+		status  Status
+		reason  Reason
+		message string
+	}{
+		{name: "503", code: http.StatusServiceUnavailable, status: StatusDown, reason: ReasonStatus, message: "unexpected status 503"},
+		{name: "slow", code: http.StatusOK, slow: time.Millisecond, status: StatusDegraded, reason: ReasonLatency,
+			message: "(degraded above 1ms)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				time.Sleep(30 * time.Millisecond)
+				w.WriteHeader(tt.code)
+			}), &soon.cert)
+			c := config.HTTPCheck{URL: config.Secret(srv.URL), DegradedLatency: tt.slow}
+			warn(14*24*time.Hour)(&c.TLS, soon)
+			res := probeWithin(t, mustHTTP(t, c, Options{}), 5*time.Second)
+			checkResult(t, res, tt.status, tt.reason, tt.message)
+			checkWarning(t, res, "certificate expires in 3 days")
 		})
 	}
 }
 
 // trust makes the check trust the server's certificate through ca_file.
 func trust(c *config.TLS, tc testCert) { c.CAFile = tc.pemFile }
+
+// warn is trust with cert_expiry_warning d.
+func warn(d time.Duration) func(*config.TLS, testCert) {
+	return func(c *config.TLS, tc testCert) { trust(c, tc); c.CertExpiryWarning = d }
+}
 
 // TestHTTPNotTLS points an https URL at a plain HTTP server.
 func TestHTTPNotTLS(t *testing.T) {

@@ -31,8 +31,9 @@ func (s Status) Rank() int {
 	return -1
 }
 
-// Reason classifies why a probe was not up. It is a closed set so it can be a
-// metric label; free text goes in Result.Message.
+// Reason classifies why a probe was not up, or what a Warning is about. It
+// is a closed set so it can be a metric label; free text goes in
+// Result.Message.
 type Reason string
 
 // The closed set of reasons.
@@ -77,8 +78,14 @@ type Result struct {
 	Phases   []Phase       `json:"phases,omitempty"`
 	// StatusCode is the protocol reply code (HTTP status, SMTP reply), 0 if none.
 	StatusCode int `json:"status_code,omitempty"`
-	// CertNotAfter is the expiry of the leaf certificate, zero without TLS.
+	// CertNotAfter is the expiry of the leaf certificate the server
+	// presented, also when verification rejected it; zero without TLS.
 	CertNotAfter time.Time `json:"cert_not_after,omitzero"`
+	// Warnings are what the probe noticed that does not make the target
+	// less available (a certificate expiring within cert_expiry_warning):
+	// they change no status and open no incident, and are shown to the
+	// check's owners only (/api/v1/checks, metrics, notifications).
+	Warnings []Warning `json:"warnings,omitempty"`
 	// Queue holds the figures of a queue probe, nil for other probes.
 	Queue *QueueStats `json:"queue,omitempty"`
 	// State is the prober's own state after the run (a queue's window of
@@ -86,6 +93,13 @@ type Result struct {
 	// the engine publishes it so that another replica's prober, given it
 	// with RestoreState, continues where this one stopped.
 	State []byte `json:"-"`
+}
+
+// Warning is a private note on a result. Reason is from the closed set
+// (ReasonCertExpiry); Message is for people.
+type Warning struct {
+	Reason  Reason `json:"reason"`
+	Message string `json:"message"`
 }
 
 // Prober runs one probe. Implementations honour ctx's deadline in every

@@ -217,8 +217,9 @@ func (s *SMTP) Probe(ctx context.Context) Result {
 	defer cancel()
 	sess := &smtpSession{probe: s, timer: newPhaseTimer()}
 	err := sess.run(ctx, deadline)
+	now := s.now()
 	res := Result{Start: start, Duration: time.Since(start), Phases: sess.timer.phases(),
-		CertNotAfter: sess.notAfter}
+		CertNotAfter: sess.notAfter, Warnings: certWarnings(sess.notAfter, now, s.certWarning)}
 	if err != nil {
 		res.Status = StatusDown
 		res.Reason, res.Message, res.StatusCode = sess.explain(ctx, err, budget(start, deadline))
@@ -226,8 +227,7 @@ func (s *SMTP) Probe(ctx context.Context) Result {
 		return res
 	}
 	res.StatusCode = 250
-	res.Status, res.Reason, res.Message = judgeSoft(sess.notAfter, s.now(), s.certWarning,
-		res.Duration, s.degradedLatency)
+	res.Status, res.Reason, res.Message = judgeSoft(sess.notAfter, now, res.Duration, s.degradedLatency)
 	return res
 }
 

@@ -18,6 +18,7 @@ func TestSMTPTLS(t *testing.T) {
 	now := time.Now()
 	valid := newTestCert(t, now.Add(-time.Hour), now.Add(90*24*time.Hour), "mx.tocsin.test")
 	soon := newTestCert(t, now.Add(-time.Hour), now.Add(3*24*time.Hour+time.Hour), "mx.tocsin.test")
+	expired := newTestCert(t, now.Add(-48*time.Hour), now.Add(-24*time.Hour), "mx.tocsin.test")
 	serverTLS := func(c testCert) *tls.Config { return &tls.Config{Certificates: []tls.Certificate{c.cert}} }
 	tests := []struct {
 		name    string
@@ -27,6 +28,8 @@ func TestSMTPTLS(t *testing.T) {
 		reason  Reason
 		message string
 		phases  []string
+		warning string    // the certificate warning's message; "" for none
+		expiry  time.Time // the leaf's expiry the result must carry; zero: not checked
 	}{
 		{name: "starttls trusted", srv: fakeSMTP{tls: serverTLS(valid)},
 			cfg:    config.SMTPCheck{TLS: "starttls", TLSConfig: config.TLS{CAFile: valid.pemFile}},
@@ -72,7 +75,23 @@ func TestSMTPTLS(t *testing.T) {
 		{name: "expiring", srv: fakeSMTP{tls: serverTLS(soon)},
 			cfg: config.SMTPCheck{TLS: "starttls", TLSConfig: config.TLS{CAFile: soon.pemFile,
 				CertExpiryWarning: 14 * 24 * time.Hour}},
-			status: StatusDegraded, reason: ReasonCertExpiry, message: "certificate expires in 3 days"},
+			status: StatusUp, warning: "certificate expires in 3 days", expiry: soon.notAfter},
+		{name: "implicit expiring", srv: fakeSMTP{tls: serverTLS(soon), implicit: true},
+			cfg: config.SMTPCheck{TLS: "implicit", TLSConfig: config.TLS{CAFile: soon.pemFile,
+				CertExpiryWarning: 14 * 24 * time.Hour}},
+			status: StatusUp, warning: "certificate expires in 3 days", expiry: soon.notAfter},
+		{name: "expiring beyond warning", srv: fakeSMTP{tls: serverTLS(soon)},
+			cfg: config.SMTPCheck{TLS: "starttls", TLSConfig: config.TLS{CAFile: soon.pemFile,
+				CertExpiryWarning: 48 * time.Hour}},
+			status: StatusUp, expiry: soon.notAfter},
+		{name: "starttls expired", srv: fakeSMTP{tls: serverTLS(expired)},
+			cfg: config.SMTPCheck{TLS: "starttls", TLSConfig: config.TLS{CAFile: expired.pemFile,
+				CertExpiryWarning: 14 * 24 * time.Hour}},
+			status: StatusDown, reason: ReasonTLS, message: "certificate has expired", expiry: expired.notAfter},
+		{name: "implicit expired, not verified", srv: fakeSMTP{tls: serverTLS(expired), implicit: true},
+			cfg: config.SMTPCheck{TLS: "implicit", TLSConfig: config.TLS{InsecureSkipVerify: true,
+				CertExpiryWarning: 14 * 24 * time.Hour}},
+			status: StatusDown, reason: ReasonTLS, message: "certificate expired 1 day ago", expiry: expired.notAfter},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,11 +101,15 @@ func TestSMTPTLS(t *testing.T) {
 			tt.cfg.Address = srv.start(t)
 			res := probeWithin(t, mustSMTP(t, tt.cfg, Options{}), 5*time.Second)
 			checkResult(t, res, tt.status, tt.reason, tt.message)
+			checkWarning(t, res, tt.warning)
 			if tt.phases != nil && !slices.Equal(phaseNames(res), tt.phases) {
 				t.Errorf("phases = %v, want %v", phaseNames(res), tt.phases)
 			}
 			if res.Status != StatusDown && res.CertNotAfter.IsZero() {
 				t.Errorf("CertNotAfter not set")
+			}
+			if !tt.expiry.IsZero() && !res.CertNotAfter.Equal(tt.expiry) {
+				t.Errorf("CertNotAfter = %v, want %v", res.CertNotAfter, tt.expiry)
 			}
 		})
 	}

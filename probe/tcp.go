@@ -88,17 +88,21 @@ func (t *TCP) Probe(ctx context.Context) Result {
 	defer cancel()
 	timer := newPhaseTimer()
 	notAfter, got, err := t.run(ctx, deadline, timer)
-	res := Result{Start: start, Duration: time.Since(start), Phases: timer.phases(), CertNotAfter: notAfter}
+	now := t.now()
+	res := Result{Start: start, Duration: time.Since(start), Phases: timer.phases(), CertNotAfter: notAfter,
+		Warnings: certWarnings(notAfter, now, t.certWarning)}
 	if err != nil {
 		res.Status = StatusDown
 		res.Reason, res.Message = t.explain(ctx, err, timer, got, budget(start, deadline))
 		return res
 	}
-	res.Status, res.Reason, res.Message = judgeSoft(notAfter, t.now(), t.certWarning, res.Duration, t.degradedLatency)
+	res.Status, res.Reason, res.Message = judgeSoft(notAfter, now, res.Duration, t.degradedLatency)
 	return res
 }
 
-// run connects and exchanges; got is what was read while waiting for expect.
+// run connects and exchanges; got is what was read while waiting for
+// expect. The certificate's expiry is returned even when verification
+// rejected it.
 func (t *TCP) run(ctx context.Context, deadline time.Time, timer *phaseTimer) (time.Time, []byte, error) {
 	timer.begin(PhaseConnect)
 	conn, release, err := dialTarget(ctx, t.resolver, t.address, deadline)
@@ -110,7 +114,7 @@ func (t *TCP) run(ctx context.Context, deadline time.Time, timer *phaseTimer) (t
 	if t.tlsConfig != nil {
 		timer.begin(PhaseTLS)
 		if conn, notAfter, err = handshake(ctx, conn, t.tlsConfig); err != nil {
-			return time.Time{}, nil, err
+			return notAfter, nil, err
 		}
 	}
 	if t.send == "" && t.expect == nil {

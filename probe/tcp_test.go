@@ -59,6 +59,7 @@ func TestTCPProbe(t *testing.T) {
 	now := time.Now()
 	valid := newTestCert(t, now.Add(-time.Hour), now.Add(90*24*time.Hour))
 	soon := newTestCert(t, now.Add(-time.Hour), now.Add(2*24*time.Hour+time.Hour))
+	expired := newTestCert(t, now.Add(-48*time.Hour), now.Add(-24*time.Hour))
 	ping := pingServer("", 0)
 	tests := []struct {
 		name    string
@@ -68,6 +69,8 @@ func TestTCPProbe(t *testing.T) {
 		reason  Reason
 		message string
 		phases  []string
+		warning string    // the certificate warning's message; "" for none
+		expiry  time.Time // the leaf's expiry the result must carry; zero: not checked
 	}{
 		{name: "connect only", handle: ping, status: StatusUp, phases: []string{"connect"}},
 		{name: "send and expect", handle: ping, cfg: config.TCPCheck{Send: "PING\r\n", Expect: "^PONG\r\n$"},
@@ -106,7 +109,17 @@ func TestTCPProbe(t *testing.T) {
 			status: StatusDown, reason: ReasonTLS, message: "tls: "},
 		{name: "tls expiring", handle: tlsServer(soon, ping),
 			cfg:    config.TCPCheck{TLS: true, TLSConfig: config.TLS{CAFile: soon.pemFile, CertExpiryWarning: 7 * 24 * time.Hour}},
-			status: StatusDegraded, reason: ReasonCertExpiry, message: "certificate expires in 2 days"},
+			status: StatusUp, warning: "certificate expires in 2 days", expiry: soon.notAfter},
+		{name: "tls expiring and slow", handle: tlsServer(soon, pingServer("", 60*time.Millisecond)),
+			cfg: config.TCPCheck{TLS: true, TLSConfig: config.TLS{CAFile: soon.pemFile, CertExpiryWarning: 7 * 24 * time.Hour},
+				Send: "PING\n", Expect: "PONG", DegradedLatency: 20 * time.Millisecond},
+			status: StatusDegraded, reason: ReasonLatency, message: "(degraded above 20ms)", warning: "certificate expires in 2 days"},
+		{name: "tls expired", handle: tlsServer(expired, ping),
+			cfg:    config.TCPCheck{TLS: true, TLSConfig: config.TLS{CAFile: expired.pemFile, CertExpiryWarning: 7 * 24 * time.Hour}},
+			status: StatusDown, reason: ReasonTLS, message: "certificate has expired", expiry: expired.notAfter},
+		{name: "tls expired, not verified", handle: tlsServer(expired, ping),
+			cfg:    config.TCPCheck{TLS: true, TLSConfig: config.TLS{InsecureSkipVerify: true}},
+			status: StatusDown, reason: ReasonTLS, message: "certificate expired 1 day ago", expiry: expired.notAfter},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,11 +127,15 @@ func TestTCPProbe(t *testing.T) {
 			tt.cfg.Address = rawServer(t, tt.handle)
 			res := probeWithin(t, mustTCP(t, tt.cfg, Options{}), 5*time.Second)
 			checkResult(t, res, tt.status, tt.reason, tt.message)
+			checkWarning(t, res, tt.warning)
 			if tt.phases != nil && !slices.Equal(phaseNames(res), tt.phases) {
 				t.Errorf("phases = %v, want %v", phaseNames(res), tt.phases)
 			}
 			if tt.cfg.TLS && res.Status != StatusDown && res.CertNotAfter.IsZero() {
 				t.Errorf("CertNotAfter not set")
+			}
+			if !tt.expiry.IsZero() && !res.CertNotAfter.Equal(tt.expiry) {
+				t.Errorf("CertNotAfter = %v, want %v", res.CertNotAfter, tt.expiry)
 			}
 		})
 	}

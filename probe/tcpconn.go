@@ -106,11 +106,12 @@ func dialTarget(ctx context.Context, resolver *net.Resolver, addr string, deadli
 }
 
 // handshake runs a TLS client handshake on conn and returns the TLS
-// connection and the leaf certificate's expiry.
+// connection and the leaf certificate's expiry, which is also known when
+// verification rejected the certificate.
 func handshake(ctx context.Context, conn net.Conn, cfg *tls.Config) (*tls.Conn, time.Time, error) {
 	tc := tls.Client(conn, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return nil, time.Time{}, err
+		return nil, rejectedNotAfter(err), err
 	}
 	cs := tc.ConnectionState()
 	return tc, leafNotAfter(&cs), nil
@@ -134,21 +135,17 @@ func splitAddress(key, addr string) (string, error) {
 	return host, nil
 }
 
-// judgeSoft rates a conversation that went through: an expiring
-// certificate, then latency, make it degraded.
-func judgeSoft(notAfter, now time.Time, warn, took, slowAbove time.Duration) (Status, Reason, string) {
-	var slow string
+// judgeSoft rates a conversation that went through: an expired
+// certificate makes it down (only reached with insecure_skip_verify, as
+// verification rejects one), latency degraded. A certificate that expires
+// soon does not count here: it is a warning (certWarnings), not a status.
+func judgeSoft(notAfter, now time.Time, took, slowAbove time.Duration) (Status, Reason, string) {
+	if !notAfter.IsZero() && !now.Before(notAfter) {
+		return StatusDown, ReasonTLS, certExpiryMessage(notAfter, now)
+	}
 	if slowAbove > 0 && took > slowAbove {
-		slow = fmt.Sprintf("responded in %s (degraded above %s)", fmtDuration(took), fmtDuration(slowAbove))
-	}
-	if msg := certExpiryMessage(notAfter, now, warn); msg != "" {
-		if slow != "" {
-			msg += "; " + slow
-		}
-		return StatusDegraded, ReasonCertExpiry, msg
-	}
-	if slow != "" {
-		return StatusDegraded, ReasonLatency, slow
+		return StatusDegraded, ReasonLatency,
+			fmt.Sprintf("responded in %s (degraded above %s)", fmtDuration(took), fmtDuration(slowAbove))
 	}
 	return StatusUp, ReasonNone, ""
 }

@@ -52,19 +52,32 @@ func leafNotAfter(cs *tls.ConnectionState) time.Time {
 	return cs.PeerCertificates[0].NotAfter
 }
 
-// certExpiryMessage says how soon notAfter is, or "" when it is further away
-// than warn (or warn is 0, the warning is off).
-func certExpiryMessage(notAfter, now time.Time, warn time.Duration) string {
-	if notAfter.IsZero() || warn <= 0 {
-		return ""
+// rejectedNotAfter is the expiry of the leaf certificate that verification
+// rejected in err, zero if err is no such rejection: an expired
+// certificate still tells how long ago it expired.
+func rejectedNotAfter(err error) time.Time {
+	var verr *tls.CertificateVerificationError
+	if !errors.As(err, &verr) || len(verr.UnverifiedCertificates) == 0 {
+		return time.Time{}
 	}
+	return verr.UnverifiedCertificates[0].NotAfter
+}
+
+// certWarnings is the private warning of a certificate that expires within
+// warn (0: the warning is off), nil otherwise. One that has expired is no
+// warning: verification rejects it, or judgeSoft does, and the check is down.
+func certWarnings(notAfter, now time.Time, warn time.Duration) []Warning {
+	if notAfter.IsZero() || warn <= 0 || !now.Before(notAfter) || notAfter.Sub(now) > warn {
+		return nil
+	}
+	return []Warning{{Reason: ReasonCertExpiry, Message: certExpiryMessage(notAfter, now)}}
+}
+
+// certExpiryMessage says how soon notAfter is, or how long ago it passed.
+func certExpiryMessage(notAfter, now time.Time) string {
 	left := notAfter.Sub(now)
-	if left > warn {
-		return ""
-	}
 	date := notAfter.UTC().Format(time.DateOnly)
-	if left < 0 {
-		// Only reachable with insecure_skip_verify: verification rejects it.
+	if left <= 0 {
 		if ago := int(-left.Hours() / 24); ago > 0 {
 			return fmt.Sprintf("certificate expired %s ago (%s)", plural(ago, "day"), date)
 		}

@@ -27,6 +27,7 @@ func richCheck(name, comp string, n int) detector.Check {
 		Start: base.Add(time.Hour + 987654321), Duration: 1500 * time.Microsecond, StatusCode: 250,
 		Phases:       []probe.Phase{{Name: "connect", Duration: time.Millisecond}, {Name: "banner", Duration: 2 * time.Millisecond}},
 		CertNotAfter: base.Add(30 * 24 * time.Hour),
+		Warnings:     []probe.Warning{{Reason: probe.ReasonCertExpiry, Message: "certificate expires in 30 days"}},
 		Queue: &probe.QueueStats{Depth: 120, OldestAge: &age, RatePerSecond: &rate, Consumers: &consumers, DrainETA: &eta,
 			Extra: map[string]float64{"pending": 4}}}
 	recent = append(recent, last)

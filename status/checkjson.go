@@ -21,8 +21,14 @@ import (
 // structs in checkjson_test.go, which tests compare it with. A check is
 //
 //	{"name", "component", "type", "target" (null when unknown), "interval",
-//	 "timeout", "status", "since" (null while unknown), "last_result" (null
-//	 before the first result), "recent": [result, ...] (newest first)}
+//	 "timeout", "status", "since" (null while unknown), "warnings":
+//	 [warning, ...], "last_result" (null before the first result), "recent":
+//	 [result, ...] (newest first)}
+//
+// A warning is what the last result noticed without changing the check's
+// status (probe.Warning): {"reason", "message", "not_after"}, not_after the
+// certificate's expiry for a cert_expiry warning, else null. Warnings are
+// shown here, to the check's owners, and never on the public status page.
 //
 // last_result has "status", "reason", "message", "start", "duration_ms",
 // "phases" ({"<phase>_ms": n}), "status_code" and "cert_expires_at"; a recent
@@ -42,7 +48,11 @@ func (b *builder) appendCheck(dst []byte, c config.Check, st detector.Check) []b
 	dst = appendString(append(dst, `,"timeout":`...), c.Timeout.String())
 	dst = appendString(append(dst, `,"status":`...), string(status))
 	dst = b.appendNullTime(append(dst, `,"since":`...), st.Since)
-	dst = append(dst, `,"last_result":`...)
+	dst = append(dst, `,"warnings":[`...)
+	if len(st.Recent) > 0 {
+		dst = b.appendWarnings(dst, st.Last)
+	}
+	dst = append(dst, `],"last_result":`...)
 	if len(st.Recent) > 0 {
 		dst = b.appendResult(dst, st.Last)
 	} else {
@@ -76,6 +86,25 @@ func (b *builder) appendResult(dst []byte, r probe.Result) []byte {
 	}
 	dst = b.appendNullTime(append(dst, `,"cert_expires_at":`...), r.CertNotAfter)
 	return append(dst, '}')
+}
+
+// appendWarnings appends r's warnings, comma-separated.
+func (b *builder) appendWarnings(dst []byte, r probe.Result) []byte {
+	for i, w := range r.Warnings {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(append(dst, `{"reason":`...), string(w.Reason))
+		dst = appendString(append(dst, `,"message":`...), b.scrub(w.Message))
+		dst = append(dst, `,"not_after":`...)
+		if w.Reason == probe.ReasonCertExpiry {
+			dst = b.appendNullTime(dst, r.CertNotAfter)
+		} else {
+			dst = append(dst, "null"...)
+		}
+		dst = append(dst, '}')
+	}
+	return dst
 }
 
 // appendPhases encodes phases as encoding/json encodes a map of them: keys

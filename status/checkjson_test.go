@@ -37,6 +37,7 @@ type checkJSON struct {
 	Timeout    string               `json:"timeout"`
 	Status     detector.CheckStatus `json:"status"`
 	Since      *string              `json:"since"`
+	Warnings   []warningJSON        `json:"warnings"`
 	LastResult *resultJSON          `json:"last_result"`
 	Recent     []recentJSON         `json:"recent"`
 }
@@ -50,6 +51,12 @@ type resultJSON struct {
 	Phases        map[string]float64 `json:"phases"`
 	StatusCode    *int               `json:"status_code"`
 	CertExpiresAt *string            `json:"cert_expires_at"`
+}
+
+type warningJSON struct {
+	Reason   string  `json:"reason"`
+	Message  string  `json:"message"`
+	NotAfter *string `json:"not_after"`
 }
 
 type recentJSON struct {
@@ -72,9 +79,16 @@ func (b *builder) refCheck(c config.Check, st detector.Check) checkJSON {
 	}
 	cj := checkJSON{Name: c.Name, Component: c.Component, Type: c.Type, Target: nullString(b.scrub(checkTarget(c))),
 		Interval: c.Interval.String(), Timeout: c.Timeout.String(), Status: status, Since: b.tsNull(st.Since),
-		Recent: make([]recentJSON, 0, len(st.Recent))}
+		Warnings: []warningJSON{}, Recent: make([]recentJSON, 0, len(st.Recent))}
 	if len(st.Recent) > 0 {
 		r := st.Last
+		for _, w := range r.Warnings {
+			wj := warningJSON{Reason: string(w.Reason), Message: b.scrub(w.Message)}
+			if w.Reason == probe.ReasonCertExpiry {
+				wj.NotAfter = b.tsNull(r.CertNotAfter)
+			}
+			cj.Warnings = append(cj.Warnings, wj)
+		}
 		cj.LastResult = &resultJSON{Status: r.Status, Reason: nullString(string(r.Reason)),
 			Message: nullString(b.scrub(r.Message)), Start: b.ts(r.Start), DurationMS: millis(r.Duration),
 			Phases: map[string]float64{}, CertExpiresAt: b.tsNull(r.CertNotAfter)}
@@ -152,7 +166,9 @@ func oddChecks() (*config.Config, []detector.Check) {
 		Start: t0, Duration: 400 * time.Nanosecond, StatusCode: 503, CertNotAfter: t0.Add(time.Hour),
 		Phases: []probe.Phase{{Name: "tls", Duration: time.Millisecond}, {Name: "a_b", Duration: 2},
 			{Name: "a", Duration: 3 * time.Millisecond}, {Name: "tls", Duration: 7 * time.Millisecond},
-			{Name: "z", Duration: time.Duration(math.MaxInt64)}}}
+			{Name: "z", Duration: time.Duration(math.MaxInt64)}},
+		Warnings: []probe.Warning{{Reason: probe.ReasonCertExpiry, Message: "certificate expires in <1 \u2028day"},
+			{Reason: "other", Message: "\xff"}}}
 	small := r
 	small.Start, small.Duration, small.Phases = t0.Add(-time.Minute), 0, nil
 	checks := append(testChecks(detector.Degraded), detector.Check{
@@ -207,7 +223,9 @@ func FuzzCheckEncoding(f *testing.F) {
 			Interval: time.Duration(dur), Timeout: time.Duration(phaseDur), HTTP: &config.HTTPCheck{URL: config.Secret(url)}}}}
 		r := probe.Result{Status: probe.Status(reason), Reason: probe.Reason(msg), Message: msg, Start: t0,
 			Duration: time.Duration(dur), Phases: []probe.Phase{{Name: phase, Duration: time.Duration(phaseDur)},
-				{Name: reason, Duration: time.Duration(dur)}}, StatusCode: int(phaseDur % 1000)}
+				{Name: reason, Duration: time.Duration(dur)}}, StatusCode: int(phaseDur % 1000),
+			CertNotAfter: t0.Add(time.Duration(dur)), Warnings: []probe.Warning{{Reason: probe.ReasonCertExpiry, Message: msg},
+				{Reason: probe.Reason(phase), Message: reason}}}
 		st := detector.Check{Spec: detector.Spec{Name: name}, Status: detector.CheckStatus(phase), Last: r,
 			Recent: []probe.Result{r, r}}
 		b := newBuilder(Inputs{Config: cfg, Now: t0}, nil)

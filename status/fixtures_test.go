@@ -53,6 +53,9 @@ func testChecks(status detector.CheckStatus) []detector.Check {
 			{Name: "connect", Duration: 5 * time.Millisecond}}}
 	last := ok
 	last.Start = t0.Add(-15 * time.Second)
+	// A private warning, which only /api/v1/checks shows.
+	last.CertNotAfter = t0.Add(5*24*time.Hour + time.Hour)
+	last.Warnings = []probe.Warning{{Reason: probe.ReasonCertExpiry, Message: "certificate expires in 5 days (2026-11-26)"}}
 	if status == detector.Degraded {
 		last.Status, last.Reason, last.Message = probe.StatusDegraded, probe.ReasonLatency, "slow: 2.5s > 2s"
 	}

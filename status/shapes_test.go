@@ -77,6 +77,9 @@ var checkDocShape = obj(map[string]shape{"generated_at": timestamp(), "stale": b
 var checkShape = obj(map[string]shape{
 	"name": str(), "component": str(), "type": str(), "target": nullable(str()), "interval": str(),
 	"timeout": str(), "status": enum("unknown", "up", "degraded", "down"), "since": nullable(timestamp()),
+	"warnings": arr(obj(map[string]shape{
+		"reason": enum("cert_expiry"), "message": str(), "not_after": nullable(timestamp()),
+	})),
 	"last_result": nullable(obj(map[string]shape{
 		"status": probeStatusEnum, "reason": nullable(str()), "message": nullable(str()), "start": timestamp(),
 		"duration_ms": number(), "phases": phasesShape, "status_code": nullable(integer()),

@@ -131,4 +131,7 @@ func printResult(w io.Writer, c config.Check, r probe.Result) {
 	if !r.CertNotAfter.IsZero() {
 		fmt.Fprintf(w, "cert:     expires %s\n", r.CertNotAfter.UTC().Format(time.RFC3339))
 	}
+	for _, wn := range r.Warnings {
+		fmt.Fprintf(w, "warning:  %s: %s\n", wn.Reason, wn.Message)
+	}
 }
