@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,24 +33,53 @@ func parseConfigFlags(name string, args []string) (*pflag.FlagSet, string, error
 }
 
 // runValidate prints every problem of a config, one per line, and fails if
-// there is any.
+// there is any: what could not be read, what breaks the config's rules,
+// then what stops a check's prober from being built, for the checks that
+// had no problem before (the others would only repeat theirs).
 func runValidate(args, env []string, stdout io.Writer) error {
 	fs, path, err := parseConfigFlags("validate", args)
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(config.LoadOptions{File: path, Env: env, Flags: fs})
-	if err == nil {
-		_, err = buildJobs(cfg, noBeats{})
-	}
+	cfg, err := config.Inspect(config.LoadOptions{File: path, Env: env, Flags: fs})
+	var lines []string
 	if err != nil {
-		for _, line := range problems(err) {
+		lines = problems(err)
+	}
+	if cfg != nil {
+		lines = append(lines, proberProblems(cfg, lines)...)
+	}
+	if len(lines) > 0 {
+		for _, line := range lines {
 			fmt.Fprintln(stdout, line)
 		}
 		return errFailed
 	}
 	fmt.Fprintf(stdout, "%s: valid (%d components, %d checks)\n", path, len(cfg.Components), len(cfg.Checks))
 	return nil
+}
+
+// proberProblems builds the prober of every check that no line of found
+// names, and returns why those that fail cannot be built, each line under
+// its check's key path. Secrets are scrubbed from them.
+func proberProblems(cfg *config.Config, found []string) []string {
+	sc := &scrubber{}
+	sc.set(cfg.Secrets())
+	var out []string
+	for i, c := range cfg.Checks {
+		key := fmt.Sprintf("checks[%d]", i)
+		if slices.ContainsFunc(found, func(l string) bool {
+			return strings.HasPrefix(l, key+".") || strings.HasPrefix(l, key+":")
+		}) {
+			continue
+		}
+		if _, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + version, Beats: noBeats{}}); err != nil {
+			for _, l := range problems(err) {
+				out = append(out, sc.scrub(key+": "+l))
+			}
+		}
+	}
+	return out
 }
 
 // problems flattens joined errors into one line each.
