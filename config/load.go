@@ -198,6 +198,9 @@ func (l *loader) loadEnv(k *koanf.Koanf) error {
 		where := "env " + name
 		segs := strings.Split(strings.ToLower(rest), "__")
 		t, msg := envTarget(segs)
+		if msg == "" && strings.Join(segs, ".") == keyAllowNoChecks {
+			msg = fileOnlyAllowNoChecks
+		}
 		if msg != "" {
 			l.probs.add(where, msg)
 			continue
