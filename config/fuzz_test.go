@@ -12,7 +12,7 @@ import (
 // panic, a config it accepts must validate, and no error may show the value
 // of FUZZ_SECRET unless the input itself holds it.
 func FuzzLoad(f *testing.F) {
-	for _, name := range []string{"valid-full.yml", "valid-minimal.yml", "invalid-multiple.yml", "invalid-multiple-schema.yml"} {
+	for _, name := range []string{"valid-full.yml", "valid-minimal.yml", "invalid-multiple.yml", "invalid-multiple-schema.yml", "invalid-multiple-stages.yml"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)

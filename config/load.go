@@ -68,9 +68,23 @@ func flagKey(name string) string {
 // directory and stored resolved), gives checks the values they do not set
 // from defaults, and validates the result. The error lists every problem
 // found, one "key.path: reason" per line in config order, and never contains
-// a secret value. Unknown keys and values of the wrong type are reported on
-// their own: Validate's checks run only once every value could be read.
+// a secret value.
 func Load(opts LoadOptions) (*Config, error) {
+	cfg, err := Inspect(opts)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Inspect is Load for commands that report problems rather than run a
+// config (tocsin validate). With the error it returns the config as far as
+// it could be read, nil only if the file cannot be read or parsed: unknown
+// keys and values of the wrong type are reported and left out (zero), and
+// Validate's rules run on the rest in the same pass, so that one run lists
+// the problems of both stages. A config returned with an error must never be
+// put in force; it is there for further checks (building the probers).
+func Inspect(opts LoadOptions) (*Config, error) {
 	l := &loader{opts: opts, env: environMap(opts.Env)}
 	if opts.File != "" {
 		l.base = filepath.Dir(opts.File)
@@ -80,21 +94,21 @@ func Load(opts LoadOptions) (*Config, error) {
 		return nil, err
 	}
 	w := walker{probs: &l.probs}
-	w.walk("", reflect.TypeFor[Config](), raw)
-	if err := l.probs.join(l.cleanSecrets()); err != nil {
-		return nil, err
+	if out, ok := w.walk("", reflect.TypeFor[Config](), raw); ok {
+		raw = out.(map[string]any)
 	}
+	read := slices.Clone(l.probs) // values these name were left out
 	cfg, err := decode(raw)
 	if err != nil {
-		return nil, problems{{msg: err.Error(), err: err}}.join(l.cleanSecrets())
+		return nil, append(l.probs, &problem{msg: err.Error(), err: err}).join(l.cleanSecrets())
 	}
 	l.resolveFiles(cfg)
 	cfg.applyCheckDefaults()
 	cfg.applyMaintenanceDefaults()
 	cfg.applyNotifyDefaults()
 	cfg.secrets = &secretList{values: cfg.collectSecrets(l.secrets)}
-	if err := append(l.probs, cfg.validate()...).join(cfg.Secrets()); err != nil {
-		return nil, err
+	if err := append(l.probs, cfg.validate().without(read)...).join(cfg.Secrets()); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }
@@ -184,6 +198,9 @@ func (l *loader) loadEnv(k *koanf.Koanf) error {
 		where := "env " + name
 		segs := strings.Split(strings.ToLower(rest), "__")
 		t, msg := envTarget(segs)
+		if msg == "" && strings.Join(segs, ".") == keyAllowNoChecks {
+			msg = fileOnlyAllowNoChecks
+		}
 		if msg != "" {
 			l.probs.add(where, msg)
 			continue
@@ -247,8 +264,8 @@ func environMap(env []string) map[string]string {
 }
 
 // decode turns the checked, normalised raw map into a Config with a fresh
-// koanf instance. The walker has already rejected everything the decoder
-// would, so its strictness here is a backstop.
+// koanf instance. The walker has already rejected, and removed, everything
+// the decoder would, so its strictness here is a backstop.
 func decode(raw map[string]any) (*Config, error) {
 	k := koanf.New(".")
 	if err := k.Load(confmap.Provider(raw, ""), nil); err != nil {

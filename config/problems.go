@@ -47,6 +47,24 @@ func (ps *problems) wrap(path, prefix string, err error) {
 	*ps = append(*ps, &problem{path: path, msg: msg, err: err})
 }
 
+// without returns the problems of ps that are neither at nor under the key
+// path of one of read. Values that could not be read (unknown keys, wrong
+// types, unset variables) are left out of the config; what Validate says
+// about the gap they leave ("required", "must be positive") would only
+// repeat the problem already reported at that key.
+func (ps problems) without(read problems) problems {
+	return slices.DeleteFunc(slices.Clone(ps), func(p *problem) bool {
+		return slices.ContainsFunc(read, func(r *problem) bool { return under(p.path, r.path) })
+	})
+}
+
+// under reports whether key path is prefix or below it: "checks[0]" holds
+// "checks[0].http.url" and "checks[0]", not "checks[01]".
+func under(path, prefix string) bool {
+	rest, ok := strings.CutPrefix(path, prefix)
+	return ok && (rest == "" || rest[0] == '.' || rest[0] == '[')
+}
+
 // join returns all problems as one error (nil if none), one per line in
 // config order, with every known secret value scrubbed from the messages.
 func (ps problems) join(secrets []string) error {

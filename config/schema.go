@@ -15,20 +15,23 @@ import (
 // koanf tags, records every unknown key and every value of the wrong type
 // with its key path, and normalises the values it accepts (digit strings to
 // integers, "30s" to a Duration, timestamps to RFC 3339 strings) so that the
-// decoder cannot read them differently.
+// decoder cannot read them differently. What it rejects it removes from the
+// map, so that the rest can still be decoded and validated: one run lists
+// every problem (SPEC §1), not only the first stage's.
 type walker struct {
 	probs *problems
 }
 
-// walk checks v against t and returns the normalised value.
-func (w walker) walk(path string, t reflect.Type, v any) any {
+// walk checks v against t and returns the normalised value, or false if v
+// was rejected (its problem recorded): the caller then drops it.
+func (w walker) walk(path string, t reflect.Type, v any) (any, bool) {
 	if isScalar(t) {
 		out, msg := scalarValue(t, v)
 		if msg != "" {
 			w.probs.add(path, msg)
-			return v
+			return nil, false
 		}
-		return out
+		return out, true
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
@@ -41,56 +44,74 @@ func (w walker) walk(path string, t reflect.Type, v any) any {
 		return w.dict(path, t, v)
 	}
 	w.probs.addf(path, "unsupported field type %s", t)
-	return v
+	return nil, false
 }
 
-// object checks a mapping against the fields of struct type t.
-func (w walker) object(path string, t reflect.Type, v any) any {
+// object checks a mapping against the fields of struct type t. Unknown keys
+// and rejected values are deleted, leaving those fields at their zero value:
+// the rules of Validate take zero for unset, and what they would say about
+// it is dropped (problems.without), as it would only repeat the problem.
+func (w walker) object(path string, t reflect.Type, v any) (any, bool) {
 	m, ok := asMap(v)
 	if !ok {
 		w.probs.add(path, "must be a mapping")
-		return v
+		return nil, false
 	}
 	fields := fieldsByKey(t)
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		f, ok := fields[k]
 		if !ok {
 			w.probs.add(joinPath(path, k), "unknown key")
+			delete(m, k)
 			continue
 		}
 		if m[k] == nil {
 			delete(m, k)
 			continue
 		}
-		m[k] = w.walk(joinPath(path, k), f.typ, m[k])
+		if out, ok := w.walk(joinPath(path, k), f.typ, m[k]); ok {
+			m[k] = out
+		} else {
+			delete(m, k)
+		}
 	}
-	return m
+	return m, true
 }
 
-// list checks a sequence against slice type t.
-func (w walker) list(path string, t reflect.Type, v any) any {
+// list checks a sequence against slice type t. A rejected item becomes
+// null (a zero value), so that the items after it keep their index and
+// their problems the key path the user sees.
+func (w walker) list(path string, t reflect.Type, v any) (any, bool) {
 	items, ok := v.([]any)
 	if !ok {
 		w.probs.add(path, "must be a list")
-		return v
+		return nil, false
 	}
 	for i, item := range items {
-		items[i] = w.walk(fmt.Sprintf("%s[%d]", path, i), t.Elem(), item)
+		out, ok := w.walk(fmt.Sprintf("%s[%d]", path, i), t.Elem(), item)
+		if !ok {
+			out = nil
+		}
+		items[i] = out
 	}
-	return items
+	return items, true
 }
 
 // dict checks a mapping with arbitrary keys against map type t.
-func (w walker) dict(path string, t reflect.Type, v any) any {
+func (w walker) dict(path string, t reflect.Type, v any) (any, bool) {
 	m, ok := asMap(v)
 	if !ok {
 		w.probs.add(path, "must be a mapping")
-		return v
+		return nil, false
 	}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		m[k] = w.walk(joinPath(path, k), t.Elem(), m[k])
+		if out, ok := w.walk(joinPath(path, k), t.Elem(), m[k]); ok {
+			m[k] = out
+		} else {
+			delete(m, k)
+		}
 	}
-	return m
+	return m, true
 }
 
 // field is a struct field as seen through its koanf tag.

@@ -23,6 +23,7 @@ type Config struct {
 	Maintenance []Maintenance `koanf:"maintenance"`
 	Notify      []Receiver    `koanf:"notify"`
 	Watchdog    Watchdog      `koanf:"watchdog"`
+	Reload      Reload        `koanf:"reload"`
 
 	// secrets holds every secret value the config resolved (file contents,
 	// ${VAR} expansions, URL passwords, header values) so output can be

@@ -222,6 +222,15 @@ func TestLoadInvalid(t *testing.T) {
 			`maintenance[0].components[0]: unknown component "db"`,
 			`maintenance[0].end: must be after start`,
 		}, "\n")},
+		// Both stages in one run: what could not be read (unknown keys,
+		// wrong types) and what Validate finds in the rest, in config
+		// order; a value left out is not reported again ("required").
+		{"multiple-stages", strings.Join([]string{
+			`checks[0].component: unknown component "nope"`,
+			`checks[0].intervall: unknown key`,
+			`checks[1].timeout: invalid duration "soon"`,
+			`checks[1].depends: unknown key`,
+		}, "\n")},
 		{"multiple-files", strings.Join([]string{
 			`server.cache_max_age: must not be negative`,
 			`checks[0].http.bearer_token_file: open testdata/secrets/missing: no such file or directory`,
@@ -232,6 +241,7 @@ func TestLoadInvalid(t *testing.T) {
 			`server.bogus: unknown key`,
 			`defaults.interval: invalid duration "5 minutes"`,
 			`defaults.failure_threshold: must be an integer`,
+			`checks[0].component: unknown component "web"`,
 			`checks[0].http.headers: must be a mapping`,
 			`checks[0].http.follow_redirects: must be true or false`,
 			`checks[0].extra: unknown key`,

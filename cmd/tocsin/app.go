@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -29,7 +28,7 @@ import (
 type app struct {
 	logger    *slog.Logger
 	scrub     *scrubber
-	reloads   *prometheus.CounterVec
+	reloads   *reloadMetrics
 	cfg       atomic.Pointer[config.Config]
 	store     *redisstore.Store
 	member    string // this replica in the ownership membership
@@ -249,31 +248,6 @@ func buildJobs(cfg *config.Config, beats probe.BeatReader) ([]schedule.Job, erro
 		jobs = append(jobs, schedule.Job{Check: c, Prober: p})
 	}
 	return jobs, errors.Join(errs...)
-}
-
-// reload loads the config again; an invalid one is logged and counted, and
-// the one in force stays.
-func (a *app) reload(lo config.LoadOptions) {
-	old := a.cfg.Load()
-	cfg, err := config.Load(lo)
-	if err == nil {
-		err = a.apply(cfg)
-	}
-	switch {
-	case errors.Is(err, errPartial):
-		a.reloads.WithLabelValues("failure").Inc()
-		a.logger.Error("config reload partially applied: some checks are not scheduled", "error", err)
-		return
-	case err != nil:
-		a.reloads.WithLabelValues("failure").Inc()
-		a.logger.Error("config reload rejected; keeping the config in force", "error", err)
-		return
-	}
-	a.reloads.WithLabelValues("success").Inc()
-	if !reflect.DeepEqual(old.Server, cfg.Server) || old.Redis != cfg.Redis || old.Log != cfg.Log {
-		a.logger.Warn("changes to server.*, redis.* and log.* take effect only after a restart")
-	}
-	a.logger.Info("config reloaded", "checks", len(cfg.Checks))
 }
 
 func goVersion() string { return runtime.Version() }

@@ -207,3 +207,51 @@ checks:
 		t.Errorf("validate: %v\n%s", err, out)
 	}
 }
+
+// TestValidateListsEveryStage: one `tocsin validate` run lists what could
+// not be read (unknown keys), what breaks the config's rules (an unknown
+// component) and what stops a prober from being built, each with its key
+// path, in that order; exit 1.
+func TestValidateListsEveryStage(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, config string
+		want         []string
+	}{
+		{"fixture", "../../config/testdata/invalid-multiple-stages.yml", []string{
+			`checks[0].component: unknown component "nope"`,
+			`checks[0].intervall: unknown key`,
+			`checks[1].timeout: invalid duration "soon"`,
+			`checks[1].depends: unknown key`,
+		}},
+		{"prober", writeFile(t, t.TempDir(), "tocsin.yml", `
+servr: {listen: ":8080"}
+components: [{id: jobs, name: Jobs}]
+checks:
+  - {name: home, component: web, type: http, http: {url: "http://127.0.0.1:1/"}}
+  - {name: q, component: jobs, type: queue, queue: {source: http_json, url: "http://127.0.0.1:1/q", json_path: "a..b"}}
+`), []string{
+			`checks[0].component: unknown component "web"`,
+			`servr: unknown key`,
+			`checks[1]: queue.json_path`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := exec.Command(tocsinBinary(t), "validate", "--config", tc.config).CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("exit %v, want 1\n%s", err, out)
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if len(lines) != len(tc.want) {
+				t.Fatalf("%d lines, want %d:\n%s", len(lines), len(tc.want), out)
+			}
+			for i, want := range tc.want {
+				if !strings.HasPrefix(lines[i], want) {
+					t.Errorf("line %d = %q, want it to start with %q", i+1, lines[i], want)
+				}
+			}
+		})
+	}
+}

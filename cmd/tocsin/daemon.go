@@ -70,12 +70,10 @@ func daemon(ctx context.Context, o daemonOptions) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	buildInfo(reg)
-	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tocsin_config_reloads_total", Help: "Config reloads by result.",
-	}, []string{"result"})
-	reloads.WithLabelValues("success")
-	reloads.WithLabelValues("failure")
-	reg.MustRegister(reloads)
+	reloads, err := newReloadMetrics(reg, time.Now)
+	if err != nil {
+		return err
+	}
 
 	client, closeRedis, err := openRedis(ctx, cfg.Redis, logger)
 	if err != nil {

@@ -13,10 +13,12 @@ import (
 )
 
 // errUsage marks a command-line mistake (exit 2); errFailed a check that
-// found problems (exit 1) after printing them.
+// found problems (exit 1) after printing them; errUnknown a check that
+// could not be judged (exit 3, as Nagios plugins' UNKNOWN), after saying why.
 var (
-	errUsage  = errors.New("usage")
-	errFailed = errors.New("failed")
+	errUsage   = errors.New("usage")
+	errFailed  = errors.New("failed")
+	errUnknown = errors.New("unknown")
 )
 
 func main() {
@@ -35,6 +37,8 @@ func exitCode(err error, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errFailed):
 		return 1
+	case errors.Is(err, errUnknown):
+		return 3
 	case errors.Is(err, errUsage):
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -49,7 +53,9 @@ commands:
   run --config FILE        run the daemon (also: tocsin --config FILE)
   demo [--listen ADDR]     everything in one process against a simulated SaaS
   validate --config FILE   check a config; exit 1 listing every problem
-  check --config FILE NAME run one check once and print its result
+  check --config FILE NAME run one check once and print its result;
+                           exit 0 up or degraded, 1 down, 3 unknown (a
+                           heartbeat check with no store to read)
   notify test --config FILE RECEIVER
                            send a test event to one notification receiver
   version                  print version information

@@ -35,7 +35,8 @@ func TestMetricsPassPromtool(t *testing.T) {
 		"tocsin_check_status", "tocsin_component_status", "tocsin_incidents_open",
 		"tocsin_incidents_opened_total", "tocsin_incidents_resolved_total", "tocsin_store_errors_total",
 		"tocsin_scheduler_lag_seconds", "tocsin_last_evaluation_timestamp_seconds",
-		"tocsin_config_reloads_total", "tocsin_build_info", "go_goroutines", "process_resident_memory_bytes",
+		"tocsin_config_reloads_total", "tocsin_config_last_reload_successful",
+		"tocsin_config_last_reload_success_timestamp_seconds", "tocsin_build_info", "go_goroutines", "process_resident_memory_bytes",
 	} {
 		if !bytes.Contains(body, []byte("\n"+name)) {
 			t.Errorf("/metrics lacks %s", name)
