@@ -91,16 +91,22 @@ func (st *checkState) thresholds() (f, s int) {
 }
 
 // relapsed reports whether results, oldest first, hold a failure, a
-// recovery and then a bad result again: at least f results in a row at
-// least as bad as some level (degraded, or down), then at least s in a row
-// better than it, then one as bad. Those are the run lengths on which the
-// threshold machine confirms a failure and a recovery, so this is the
-// earliest result at which a check that recovered (its incident went to
-// monitoring) is seen to fail again. Waiting for the threshold machine to
-// confirm the new failure, or for the percent state change to pass the
-// high threshold, lets it recover and relapse once more per burst: the
-// monitoring ↔ investigating loop that bursts of a few results gave.
+// recovery and the failure again, judged at one level (degraded or worse,
+// or down): at least f results that bad (in a row or not: a failure broken
+// by short recoveries still counts), later at least s results in a row
+// better than it, and later min(f, 2) in a row as bad again.
+//
+// That is as early as a check that recovered (its incident went to
+// monitoring) can be told to be failing again, and early enough that it
+// does not recover once more: waiting for the threshold machine to confirm
+// the new failure (f in a row), or for the percent state change to climb,
+// let the first failure slide out of the 21-result window while bursts of
+// a few results went on, and the incident looped monitoring ↔
+// investigating. A single bad result is not enough: it is the blip that
+// failure_threshold exists to ignore, and one timeout after an outage
+// would send its incident back to investigating.
 func relapsed(results []probe.Result, f, s int) bool {
+	again := min(f, 2)
 	for _, level := range []int{rank(Degraded), rank(Down)} {
 		phase, run := 0, 0
 		for _, r := range results {
@@ -115,10 +121,14 @@ func relapsed(results []probe.Result, f, s int) bool {
 				run = 0
 			case phase == 1:
 				if run++; run >= s {
-					phase = 2
+					phase, run = 2, 0
 				}
 			case bad: // phase 2
-				return true
+				if run++; run >= again {
+					return true
+				}
+			default:
+				run = 0
 			}
 		}
 	}

@@ -108,8 +108,9 @@ func runBursts(s burstSchedule, f, succ int) string {
 		}
 	}
 	// Early: a first failure long enough to confirm and the recovery after
-	// it are all the bursts it takes; the next bad result is held.
-	if bound := s.warm + s.firstDown + s.firstUp; s.firstDown >= f && s.firstUp >= succ && s.steady > bound &&
+	// it are all the bursts it takes; the second bad result after them (the
+	// first, with a failure_threshold of 1) is held.
+	if bound := s.warm + s.firstDown + s.firstUp + min(f, 2) - 1; s.firstDown >= f && s.firstUp >= succ && s.steady > bound &&
 		(flappedAt < 0 || flappedAt > bound) {
 		return fmt.Sprintf("flapping from result %d, want by %d", flappedAt, bound)
 	}

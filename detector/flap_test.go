@@ -94,29 +94,31 @@ func TestFlapHysteresis(t *testing.T) {
 		// change from the 6th up result. The default low (5%) wants that
 		// change 11 results old; a low of 50 lets go at once.
 		{"the default low: steady means 11 results since the one change left", 0, 0, relapseThenUp,
-			strings.Repeat(".", 26) + strings.Repeat("F", 25) + ".",
-			strings.Repeat("u", 23) + "DDu" + strings.Repeat("D", 25) + "u"},
+			strings.Repeat(".", 27) + strings.Repeat("F", 24) + ".",
+			strings.Repeat("u", 23) + "DDuu" + strings.Repeat("D", 24) + "u"},
 		{"a low of 50: steady as soon as one change is left", 50, 90, relapseThenUp,
-			strings.Repeat(".", 26) + strings.Repeat("F", 20) + strings.Repeat(".", 6),
-			strings.Repeat("u", 23) + "DDu" + strings.Repeat("D", 20) + strings.Repeat("u", 6)},
+			strings.Repeat(".", 27) + strings.Repeat("F", 19) + strings.Repeat(".", 6),
+			strings.Repeat("u", 23) + "DDuu" + strings.Repeat("D", 19) + strings.Repeat("u", 6)},
 		{"spec thresholds: 100% never exceeds a high of 100", 20, 100, "uDuDuDuDuDuDuDuDuDuDu",
 			strings.Repeat(".", 21), strings.Repeat("u", 21)},
 		// The relapse rule: f=3 bad results, s=2 up results in a row, then
-		// a bad result flaps at once, whatever the percent.
-		{"a relapse after a recovery flaps at once", 0, 0, "uuuDDDuuD",
-			"........F", "uuuuuDDuD"},
-		{"a relapse at the degraded level is held degraded", 0, 0, "uuuddduud",
-			"........F", "uuuuuddud"},
-		{"down, better, down again flaps at the down level", 0, 0, "uuuDDDddD",
-			"........F", "uuuuuDDdD"},
+		// two bad results in a row flap at once, whatever the percent.
+		{"a relapse after a recovery flaps at once", 0, 0, "uuuDDDuuDD",
+			".........F", "uuuuuDDuuD"},
+		{"one bad result after a recovery is a blip", 0, 0, steady + "DDDuuDuuu",
+			strings.Repeat(".", 30), strings.Repeat("u", 23) + "DD" + strings.Repeat("u", 5)},
+		{"a relapse at the degraded level is held degraded", 0, 0, "uuuddduudd",
+			".........F", "uuuuudduud"},
+		{"down, better, down again flaps at the down level", 0, 0, "uuuDDDddDD",
+			".........F", "uuuuuDDddD"},
 		{"an up result between failures is no recovery", 0, 0, steady + "DDDuDDD",
 			strings.Repeat(".", 28), strings.Repeat("u", 23) + "DDDDD"},
-		{"the failure may be spread over the window", 0, 0, steady + "DDuuDuuuuD",
-			strings.Repeat(".", 30) + "F", strings.Repeat("u", 30) + "D"},
+		{"the failure may be spread over the window", 0, 0, steady + "DDuuDuuuuDD",
+			strings.Repeat(".", 31) + "F", strings.Repeat("u", 31) + "D"},
 		{"blips without a failure are no relapse", 0, 0, steady + "DuuuuuDuuuuu",
 			strings.Repeat(".", 33), strings.Repeat("u", 33)},
-		{"a relapse holds in spite of a high threshold of 100", 20, 100, "uuuDDDuuD",
-			"........F", "uuuuuDDuD"},
+		{"a relapse holds in spite of a high threshold of 100", 20, 100, "uuuDDDuuDD",
+			".........F", "uuuuuDDuuD"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -154,7 +156,7 @@ func TestFlapHeldWhileChangesRemain(t *testing.T) {
 		FlapLow: 50, FlapHigh: 90}})
 	bursts := steady + strings.Repeat(strings.Repeat("D", 8)+strings.Repeat("u", 8), 4)
 	rs := seq(bursts + strings.Repeat("u", 30))
-	firstRelapse := len(steady) + 17 // the first D after the first burst of ups
+	firstRelapse := len(steady) + 18 // the second D after the first burst of ups
 	minPercent := 100.0
 	for i, r := range rs {
 		d.Observe("c", r, r.Start)
@@ -210,7 +212,7 @@ func TestFlapChanges(t *testing.T) {
 				{Check: "c", From: Up, To: Down, Flapping: true},
 				{Check: "c", From: Down, To: Up, WasFlapping: true},
 			},
-			[]string{"", "c=down", "", "c=down~flapping", ""}, []int{1, 24, 26, 27, 52}},
+			[]string{"", "c=down", "", "c=down~flapping", ""}, []int{1, 24, 26, 28, 52}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
