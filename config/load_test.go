@@ -307,7 +307,7 @@ func TestLoadDefaults(t *testing.T) {
 				Ownership: Ownership{LeaseDuration: 15 * time.Second},
 				Page:      Page{ID: "tocsin", Name: "Status", TimeZone: "UTC"},
 				Log:       Log{Level: "info", Format: "json"},
-				Defaults:  Defaults{Interval: 30 * time.Second, Timeout: 10 * time.Second, FailureThreshold: 3, SuccessThreshold: 2, FlapLowThreshold: 20, FlapHighThreshold: 30},
+				Defaults:  Defaults{Interval: 30 * time.Second, Timeout: 10 * time.Second, FailureThreshold: 3, SuccessThreshold: 2, FlapLowThreshold: 5, FlapHighThreshold: 30},
 				Incidents: Incidents{GroupWindow: 15 * time.Minute, GroupBy: "relation", ResolveAfter: 5 * time.Minute, ReopenWindow: 30 * time.Minute, Retention: 2160 * time.Hour},
 				secrets:   cfg.secrets,
 			}
@@ -316,7 +316,7 @@ func TestLoadDefaults(t *testing.T) {
 				want.Checks = []Check{{
 					Name: "web-home", Component: "web", Type: "http",
 					Interval: 30 * time.Second, Timeout: 10 * time.Second,
-					FailureThreshold: 3, SuccessThreshold: 2, FlapLowThreshold: 20, FlapHighThreshold: 30, Impact: "major_outage",
+					FailureThreshold: 3, SuccessThreshold: 2, FlapLowThreshold: 5, FlapHighThreshold: 30, Impact: "major_outage",
 					HTTP: httpDefaults("https://example.com/health"),
 				}}
 			}

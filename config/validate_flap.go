@@ -1,8 +1,10 @@
 package config
 
-// Flap detection defaults: Nagios' service defaults, in percent state change.
+// Flap detection defaults, in percent state change: detector.DefaultFlapLow
+// and detector.DefaultFlapHigh, whose comments say why (config does not
+// import detector).
 const (
-	defaultFlapLow  = 20
+	defaultFlapLow  = 5
 	defaultFlapHigh = 30
 	maxFlapPercent  = 100
 )

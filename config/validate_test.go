@@ -51,7 +51,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"threshold", `checks[0].failure_threshold: must be at least 1`},
 		{"impact", `checks[0].impact: unknown impact "minor" (want partial_outage or major_outage)`},
 		{"defaults", `defaults.timeout: must be less than interval (10s)`},
-		{"flap-defaults", `defaults.flap_high_threshold: must be greater than flap_low_threshold (20)`},
+		{"flap-defaults", `defaults.flap_high_threshold: must be greater than flap_low_threshold (5)`},
 		{"flap-low", `checks[0].flap_low_threshold: must be greater than 0`},
 		{"flap-high", `checks[0].flap_high_threshold: must be at most 100`},
 		{"flap-order", `checks[0].flap_low_threshold: must be less than flap_high_threshold (30)`},

@@ -190,7 +190,7 @@ func (st *checkState) record(r probe.Result) {
 // success_threshold results at least that good. A check starts up on its
 // first good result: there is nothing to recover from yet.
 func (st *checkState) next() CheckStatus {
-	f, s := max(st.spec.FailureThreshold, 1), max(st.spec.SuccessThreshold, 1)
+	f, s := st.thresholds()
 	cur, n := st.base, st.runs
 	switch {
 	case n.Down >= f:

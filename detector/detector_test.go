@@ -38,7 +38,7 @@ func TestObserveThresholds(t *testing.T) {
 		{"one up while down is not recovery", 3, 2, "DDDuD", "UUDDD"},
 		{"down improves to degraded after s better results", 3, 2, "DDDdd", "UUDDd"},
 		{"degraded worsens to down after f downs", 2, 2, "ddDD", "UddD"},
-		{"threshold one reacts at once", 1, 1, "uDud", "uDud"},
+		{"threshold one reacts at once", 1, 1, "uDdu", "uDdu"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

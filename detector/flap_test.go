@@ -46,16 +46,22 @@ func TestFlapPercent(t *testing.T) {
 	}
 }
 
-// Sequences for the hysteresis tests, with the percent after each result
-// worked out by hand: 20 alternating results cross 30% at the 10th result
-// (100%, the first that may flap). Each later steady result drops the
-// oldest transitions: after result 35 the window holds the 5 changes of
-// results 15-20 (Σw(0..5) = 5.116, 25.6%: between low and high, so still
-// flapping), after 36 four (21.05%), after 37 three (16.6% < 20: stops).
+// Sequences for the hysteresis tests. 20 alternating results cross the
+// high threshold of 30% at the 10th result (100%, the first that may
+// flap). The window (21 results) still holds two changes until result
+// 39; at 40 (thenUp) it holds one, between results 20 and 21, the oldest
+// transition: 0.8/20 = 4% < 5%, so flapping stops there. thenDown's last
+// change is between results 21 and 22, and leaves at 41 alike.
 var (
 	alternating = strings.Repeat("uD", 10) + "u"
 	thenUp      = alternating + strings.Repeat("u", 20)
 	thenDown    = alternating + strings.Repeat("D", 20)
+	// steady is a full window of up results, so that what follows it is
+	// weighed over 20 transitions.
+	steady = strings.Repeat("u", 21)
+	// relapseThenUp fails (3), recovers (2), relapses, stays down for 15
+	// results in all, then is up for 11.
+	relapseThenUp = steady + "DDDuuD" + strings.Repeat("D", 14) + strings.Repeat("u", 11)
 )
 
 func TestFlapHysteresis(t *testing.T) {
@@ -75,17 +81,44 @@ func TestFlapHysteresis(t *testing.T) {
 			".........FF", "uuuuuuuuudd"},
 		{"steady failure is not flapping", 0, 0, "u" + strings.Repeat("D", 24),
 			strings.Repeat(".", 25), "uuu" + strings.Repeat("D", 22)},
-		{"stays between thresholds, leaves below low, then up per thresholds", 0, 0, thenUp,
-			strings.Repeat(".", 9) + strings.Repeat("F", 27) + strings.Repeat(".", 5),
-			strings.Repeat("u", 9) + strings.Repeat("D", 27) + strings.Repeat("u", 5)},
+		{"held until one change is left, 20 results after the last but one", 0, 0, thenUp,
+			strings.Repeat(".", 9) + strings.Repeat("F", 30) + "..",
+			strings.Repeat("u", 9) + strings.Repeat("D", 30) + "uu"},
 		{"leaves while failing steadily: down per thresholds", 0, 0, thenDown,
-			strings.Repeat(".", 9) + strings.Repeat("F", 28) + strings.Repeat(".", 4),
+			strings.Repeat(".", 9) + strings.Repeat("F", 31) + ".",
 			strings.Repeat("u", 9) + strings.Repeat("D", 32)},
-		{"spec thresholds: leaves below 50", 50, 90, thenUp,
-			strings.Repeat(".", 9) + strings.Repeat("F", 20) + strings.Repeat(".", 12),
-			strings.Repeat("u", 9) + strings.Repeat("D", 20) + strings.Repeat("u", 12)},
-		{"spec thresholds: 100% never exceeds a high of 100", 20, 100, alternating,
-			strings.Repeat(".", 21), "u" + strings.Repeat("u", 20)},
+		{"a low threshold above one change's weight still waits for one change", 50, 90, thenUp,
+			strings.Repeat(".", 9) + strings.Repeat("F", 30) + "..",
+			strings.Repeat("u", 9) + strings.Repeat("D", 30) + "uu"},
+		// A relapse, a failure of 15 results, then up: the window holds one
+		// change from the 6th up result. The default low (5%) wants that
+		// change 11 results old; a low of 50 lets go at once.
+		{"the default low: steady means 11 results since the one change left", 0, 0, relapseThenUp,
+			strings.Repeat(".", 27) + strings.Repeat("F", 24) + ".",
+			strings.Repeat("u", 23) + "DDuu" + strings.Repeat("D", 24) + "u"},
+		{"a low of 50: steady as soon as one change is left", 50, 90, relapseThenUp,
+			strings.Repeat(".", 27) + strings.Repeat("F", 19) + strings.Repeat(".", 6),
+			strings.Repeat("u", 23) + "DDuu" + strings.Repeat("D", 19) + strings.Repeat("u", 6)},
+		{"spec thresholds: 100% never exceeds a high of 100", 20, 100, "uDuDuDuDuDuDuDuDuDuDu",
+			strings.Repeat(".", 21), strings.Repeat("u", 21)},
+		// The relapse rule: f=3 bad results, s=2 up results in a row, then
+		// two bad results in a row flap at once, whatever the percent.
+		{"a relapse after a recovery flaps at once", 0, 0, "uuuDDDuuDD",
+			".........F", "uuuuuDDuuD"},
+		{"one bad result after a recovery is a blip", 0, 0, steady + "DDDuuDuuu",
+			strings.Repeat(".", 30), strings.Repeat("u", 23) + "DD" + strings.Repeat("u", 5)},
+		{"a relapse at the degraded level is held degraded", 0, 0, "uuuddduudd",
+			".........F", "uuuuudduud"},
+		{"down, better, down again flaps at the down level", 0, 0, "uuuDDDddDD",
+			".........F", "uuuuuDDddD"},
+		{"an up result between failures is no recovery", 0, 0, steady + "DDDuDDD",
+			strings.Repeat(".", 28), strings.Repeat("u", 23) + "DDDDD"},
+		{"the failure may be spread over the window", 0, 0, steady + "DDuuDuuuuDD",
+			strings.Repeat(".", 31) + "F", strings.Repeat("u", 31) + "D"},
+		{"blips without a failure are no relapse", 0, 0, steady + "DuuuuuDuuuuu",
+			strings.Repeat(".", 33), strings.Repeat("u", 33)},
+		{"a relapse holds in spite of a high threshold of 100", 20, 100, "uuuDDDuuDD",
+			".........F", "uuuuuDDuuD"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,20 +146,36 @@ func TestFlapHysteresis(t *testing.T) {
 	}
 }
 
-func TestFlapStaysBetweenThresholds(t *testing.T) {
+// TestFlapHeldWhileChangesRemain: bursts of 8 change state in about 12% of
+// results, below a low threshold of 50, yet a check that keeps relapsing is
+// held: flapping only stops once the window holds a single change.
+func TestFlapHeldWhileChangesRemain(t *testing.T) {
 	t.Parallel()
 	d := New()
-	d.Configure([]Spec{{Name: "c", Component: "web", FailureThreshold: 3, SuccessThreshold: 2}})
-	for _, r := range seq(thenUp[:35]) {
+	d.Configure([]Spec{{Name: "c", Component: "web", Impact: MajorOutage, FailureThreshold: 3, SuccessThreshold: 2,
+		FlapLow: 50, FlapHigh: 90}})
+	bursts := steady + strings.Repeat(strings.Repeat("D", 8)+strings.Repeat("u", 8), 4)
+	rs := seq(bursts + strings.Repeat("u", 30))
+	firstRelapse := len(steady) + 18 // the second D after the first burst of ups
+	minPercent := 100.0
+	for i, r := range rs {
 		d.Observe("c", r, r.Start)
+		c, _ := d.Check("c")
+		n := i + 1
+		switch {
+		case n < firstRelapse && c.Flapping:
+			t.Fatalf("result %d: flapping before the relapse", n)
+		case n >= firstRelapse && n < len(bursts) && (!c.Flapping || c.Status != Down):
+			t.Fatalf("result %d: flapping %v, status %s; want held down while the bursts go on", n, c.Flapping, c.Status)
+		case n >= firstRelapse && n < len(bursts):
+			minPercent = min(minPercent, c.FlapPercent)
+		}
 	}
-	c, _ := d.Check("c")
-	want := 100 * (w(0) + w(1) + w(2) + w(3) + w(4) + w(5)) / 20
-	if math.Abs(c.FlapPercent-want) > 1e-9 || c.FlapPercent <= DefaultFlapLow || c.FlapPercent >= DefaultFlapHigh {
-		t.Fatalf("percent = %v, want %v (between the thresholds)", c.FlapPercent, want)
+	if minPercent >= 50 {
+		t.Errorf("lowest percent while held %v: the bursts were meant to sit below the low threshold", minPercent)
 	}
-	if !c.Flapping || c.Status != Down {
-		t.Errorf("flapping %v status %s, want still flapping, held down", c.Flapping, c.Status)
+	if c, _ := d.Check("c"); c.Flapping || c.Status != Up {
+		t.Errorf("after 30 up results: flapping %v, status %s; want steady and up", c.Flapping, c.Status)
 	}
 }
 
@@ -147,14 +196,23 @@ func TestFlapChanges(t *testing.T) {
 				{Check: "c", From: Up, To: Down, Flapping: true},
 				{Check: "c", From: Down, To: Up, WasFlapping: true},
 			},
-			[]string{"", "c=down~flapping", ""}, []int{1, 10, 37}},
+			[]string{"", "c=down~flapping", ""}, []int{1, 10, 40}},
 		{"stays down", thenDown,
 			[]Change{
 				{Check: "c", From: Unknown, To: Up},
 				{Check: "c", From: Up, To: Down, Flapping: true},
 				{Check: "c", From: Down, To: Down, WasFlapping: true},
 			},
-			[]string{"", "c=down~flapping", "c=down"}, []int{1, 10, 38}},
+			[]string{"", "c=down~flapping", "c=down"}, []int{1, 10, 41}},
+		{"relapses: one recovery, then held until steady", relapseThenUp,
+			[]Change{
+				{Check: "c", From: Unknown, To: Up},
+				{Check: "c", From: Up, To: Down},
+				{Check: "c", From: Down, To: Up},
+				{Check: "c", From: Up, To: Down, Flapping: true},
+				{Check: "c", From: Down, To: Up, WasFlapping: true},
+			},
+			[]string{"", "c=down", "", "c=down~flapping", ""}, []int{1, 24, 26, 28, 52}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

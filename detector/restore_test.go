@@ -2,6 +2,7 @@ package detector
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -16,6 +17,8 @@ func TestRestoreContinues(t *testing.T) {
 		{"mid failure run", "uuDD", "DuuDDD"},
 		{"down, recovering", "uDDDu", "uDDu"},
 		{"flapping", "uDuDuDuDuDuD", "uDuDuuuuuuuuuuuuuuuuuu"},
+		{"held after a relapse", "uuDDDuuDD", "uuDDuu" + strings.Repeat("u", 21)},
+		{"relapse straddling the handover", "uuDDDuuD", "DuuuDDD" + strings.Repeat("u", 21)},
 		{"degraded", "uddd", "Duddu"},
 		{"nothing yet", "", "DDDu"},
 	}
