@@ -104,6 +104,10 @@ type Engine struct {
 	// the latest state their probers handed on.
 	dirty      map[string]struct{}
 	probeState map[string][]byte
+	// shelved keeps what this replica knew of the checks of components it
+	// lost, in case it wins them back before anyone else probed them:
+	// see Adopt.
+	shelved map[string]checkstate.Check
 	// unpublish are checks that left the config, whose states go.
 	unpublish []string
 	// acked is the last state the store accepted for each component.
@@ -155,7 +159,7 @@ func New(o Options) (*Engine, error) {
 		det: detector.New(), cfg: &config.Config{},
 		scrub: strings.NewReplacer(), acked: map[string]ack{}, owned: map[string]ownership.Fence{},
 		byComponent: map[string][]config.Check{}, checkComp: map[string]string{},
-		dirty: map[string]struct{}{}, probeState: map[string][]byte{},
+		dirty: map[string]struct{}{}, probeState: map[string][]byte{}, shelved: map[string]checkstate.Check{},
 		retired: map[string]string{}, removed: map[string][]string{},
 	}, nil
 }
@@ -190,10 +194,12 @@ func (e *Engine) Configure(cfg *config.Config) {
 			e.unpublish = append(e.unpublish, c.Name)
 			delete(e.dirty, c.Name)
 			delete(e.probeState, c.Name)
+			delete(e.shelved, c.Name)
 		} else if checkComp[c.Name] != c.Component {
 			// Moved to another component: its state there starts afresh.
 			e.m.forget(c.Name)
 			e.det.Reset(c.Name)
+			delete(e.shelved, c.Name)
 		}
 	}
 	e.m.forgetCertsWithoutTLS(cfg.Checks)

@@ -82,6 +82,11 @@ func (e *Engine) publish(ctx context.Context) bool {
 	}
 	e.mu.Lock()
 	for _, c := range b.Checks {
+		// A fenced write stored nothing: the check stays unpublished, for
+		// Release to shelve (see Adopt) should the component come back.
+		if slices.Contains(res.Fenced, e.checkComp[c.State.Name]) {
+			continue
+		}
 		delete(e.dirty, c.State.Name)
 		delete(e.probeState, c.State.Name)
 	}

@@ -52,7 +52,8 @@ func (e *Engine) Adopt(ctx context.Context, acquired []ownership.Acquired) map[s
 		e.up.Drop(a.Component, names)
 		for _, c := range e.byComponent[a.Component] {
 			e.det.Reset(c.Name)
-			if st, ok := states[c.Name]; ok {
+			if st, ok := e.fresher(c.Name, states); ok {
+				states[c.Name] = st
 				e.det.Restore(st.State)
 			}
 			if ch, ok := e.det.Check(c.Name); ok {
@@ -85,6 +86,12 @@ func (e *Engine) releaseLocked(comp string) {
 	delete(e.removed, comp)
 	e.up.Forget(comp)
 	for _, c := range e.byComponent[comp] {
+		// Only what Redis has not seen is worth keeping.
+		if _, unpublished := e.dirty[c.Name]; !unpublished {
+			delete(e.shelved, c.Name)
+		} else if ch, ok := e.det.Check(c.Name); ok && !ch.Last.Start.IsZero() {
+			e.shelved[c.Name] = checkstate.Check{State: ch, ProbeState: e.probeState[c.Name]}
+		}
 		e.det.Reset(c.Name)
 		e.m.forget(c.Name)
 		delete(e.dirty, c.Name)
@@ -115,4 +122,27 @@ func (e *Engine) countOwnedLocked() {
 		n += len(e.byComponent[comp])
 	}
 	e.m.ownedChecks.Set(float64(n))
+}
+
+// fresher returns the newer of the check's published state and the one
+// this replica shelved when it lost the component. A replica whose lease
+// lapsed while Redis was away publishes nothing meanwhile: when it wins
+// the component back, what Redis holds is older than what it knew, and
+// continuing from it would judge a failing check up again (and move its
+// incident to monitoring). If another replica probed the check since, its
+// published state is the newer. The caller holds e.mu.
+func (e *Engine) fresher(name string, published map[string]checkstate.Check) (checkstate.Check, bool) {
+	pub, okPub := published[name]
+	own, okOwn := e.shelved[name]
+	delete(e.shelved, name)
+	switch {
+	case !okOwn:
+		return pub, okPub
+	case !okPub || own.State.Last.Start.After(pub.State.Last.Start):
+		if own.ProbeState == nil && okPub {
+			own.ProbeState = pub.ProbeState
+		}
+		return own, true
+	}
+	return pub, true
 }
