@@ -16,6 +16,7 @@ type Config struct {
 	Ownership   Ownership     `koanf:"ownership"`
 	Page        Page          `koanf:"page"`
 	Log         Log           `koanf:"log"`
+	Metrics     Metrics       `koanf:"metrics"`
 	Defaults    Defaults      `koanf:"defaults"`
 	Incidents   Incidents     `koanf:"incidents"`
 	Components  []Component   `koanf:"components"`

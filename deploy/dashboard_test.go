@@ -13,12 +13,12 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// metricNames are the series the dashboard may use: SPEC §5, the engine's
-// phase histogram, the ownership gauges, SPEC §6's notification and
+// metricNames are the series the dashboard may use: SPEC §5, the
+// ownership gauges, SPEC §6's notification and
 // watchdog metrics (notify/metrics.go, notify/watchdog.go), and the standard
 // collectors. Recording rules come from the rules file.
 var metricNames = map[string]bool{
-	"tocsin_probe_success": true, "tocsin_probe_duration_seconds": true, "tocsin_probe_phase_duration_seconds": true,
+	"tocsin_probe_success": true, "tocsin_probe_duration_seconds": true, "tocsin_probe_latency_seconds": true,
 	"tocsin_probe_results_total": true, "tocsin_check_status": true, "tocsin_queue_depth": true,
 	"tocsin_queue_oldest_age_seconds": true, "tocsin_queue_rate_per_second": true, "tocsin_component_status": true,
 	"tocsin_incidents_open": true, "tocsin_incidents_opened_total": true, "tocsin_incidents_resolved_total": true,

@@ -2,8 +2,10 @@ package deploy
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -160,5 +162,32 @@ func TestPrometheusRuleInSync(t *testing.T) {
 	}
 	if !equality.Semantic.DeepEqual(got, want) {
 		t.Errorf("%s differs from %s: run `go test -run TestPrometheusRuleInSync -update` in deploy/", prometheusRuleFile, rulesFile)
+	}
+}
+
+// TestNoPerCheckHistograms: what is shipped (rules, dashboard, manifests)
+// never needs the opt-in per-check histograms (metrics.
+// per_check_histograms), nor a quantile per check: they would cost a
+// large estate 1.5 M series.
+func TestNoPerCheckHistograms(t *testing.T) {
+	t.Parallel()
+	perCheck := regexp.MustCompile(`tocsin_probe_phase_duration_seconds|by \([^)]*\bcheck\b[^)]*\ble\b|by \(le, check\)`)
+	for _, root := range []string{"prometheus", "kubernetes"} {
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			if m := perCheck.Find(b); m != nil {
+				t.Errorf("%s uses a per-check histogram: %q", path, m)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }

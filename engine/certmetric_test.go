@@ -27,8 +27,9 @@ type certStep struct {
 	release bool                // another replica takes the web component
 }
 
-// TestCertExpiryMetric: tocsin_tls_cert_expiry_seconds and its warning
-// window follow a TLS check's results, one series each per check, and go
+// TestCertExpiryMetric: tocsin_tls_cert_expiry_seconds follows a TLS
+// check's results, and its warning window is served while the certificate
+// is inside it or expired, one series each per check; they go
 // when the check is removed, released or stops speaking TLS.
 func TestCertExpiryMetric(t *testing.T) {
 	t.Parallel()
@@ -37,11 +38,14 @@ func TestCertExpiryMetric(t *testing.T) {
 		if expiry == "" {
 			return ""
 		}
-		return `
+		out := `
 # HELP tocsin_tls_cert_expiry_seconds Seconds until the leaf certificate the check's target presented at the last probe expires; negative once expired.
 # TYPE tocsin_tls_cert_expiry_seconds gauge
-tocsin_tls_cert_expiry_seconds{check="web-home"} ` + expiry + `
-# HELP tocsin_tls_cert_expiry_warning_seconds The check's cert_expiry_warning: a certificate expiring sooner is a private warning (0: off).
+tocsin_tls_cert_expiry_seconds{check="web-home"} ` + expiry + "\n"
+		if window == "" {
+			return out
+		}
+		return out + `# HELP tocsin_tls_cert_expiry_warning_seconds The check's cert_expiry_warning (0: off), served only while its certificate expires within it or has expired: a private warning.
 # TYPE tocsin_tls_cert_expiry_warning_seconds gauge
 tocsin_tls_cert_expiry_warning_seconds{check="web-home"} ` + window + "\n"
 	}
@@ -53,7 +57,11 @@ tocsin_tls_cert_expiry_warning_seconds{check="web-home"} ` + window + "\n"
 	}{
 		{name: "expiring", steps: []certStep{{status: up, left: 3 * day}}, want: series("259200", "1.2096e+06")},
 		{name: "renewed", steps: []certStep{{status: up, left: 3 * day}, {status: up, left: 90 * day}},
-			want: series("7.776e+06", "1.2096e+06")},
+			want: series("7.776e+06", "")},
+		{name: "outside the window", steps: []certStep{{status: up, left: 20 * day}}, want: series("1.728e+06", "")},
+		{name: "warning off, expired", steps: []certStep{
+			{config: func(c *config.Check) { c.HTTP.TLS.CertExpiryWarning = 0 }}, {status: down, left: -day}},
+			want: series("-86400", "0")},
 		{name: "expired", steps: []certStep{{status: down, left: -day}}, want: series("-86400", "1.2096e+06")},
 		{name: "unreachable keeps the last", steps: []certStep{{status: up, left: 3 * day}, {status: down, noCert: true}},
 			want: series("259200", "1.2096e+06")},

@@ -203,6 +203,7 @@ func (e *Engine) Configure(cfg *config.Config) {
 		}
 	}
 	e.m.forgetCertsWithoutTLS(cfg.Checks)
+	e.m.setPerCheck(cfg.Metrics.PerCheckHistograms)
 	e.retire(e.cfg.Components, cfg.Components)
 	e.det.Configure(specs)
 	e.cfg, e.scrub = cfg, strings.NewReplacer(pairs...)

@@ -348,8 +348,71 @@ func TestPhaseHistogramHasOnlyKnownPhases(t *testing.T) {
 		{Name: "something-unbounded-/x?y", Duration: time.Millisecond},
 	}}
 	f.eng.Record(context.Background(), f.cfg.Checks[0], r)
-	if n, err := testutil.GatherAndCount(f.reg, "tocsin_probe_phase_duration_seconds"); err != nil || n != 2 {
-		t.Errorf("phase series = %d (%v), want 2", n, err)
+	// By type and phase: total, connect and banner.
+	if n, err := testutil.GatherAndCount(f.reg, "tocsin_probe_latency_seconds"); err != nil || n != 3 {
+		t.Errorf("latency series = %d (%v), want 3", n, err)
+	}
+	if n, err := testutil.GatherAndCount(f.reg, "tocsin_probe_phase_duration_seconds"); err != nil || n != 0 {
+		t.Errorf("per-check phase series without the opt-in = %d (%v), want 0", n, err)
+	}
+	cfg := *f.cfg
+	cfg.Metrics.PerCheckHistograms = true
+	f.eng.Configure(&cfg)
+	f.eng.Record(context.Background(), f.cfg.Checks[0], r)
+	if n, err := testutil.GatherAndCount(f.reg, "tocsin_probe_phase_duration_seconds"); err != nil || n != 3 {
+		t.Errorf("per-check phase series with the opt-in = %d (%v), want 3", n, err)
+	}
+	f.eng.Configure(f.cfg)
+	if n, err := testutil.GatherAndCount(f.reg, "tocsin_probe_phase_duration_seconds"); err != nil || n != 0 {
+		t.Errorf("per-check phase series once the opt-in is off = %d (%v), want 0", n, err)
+	}
+}
+
+// TestSeriesPerCheckAreBounded: whatever a check has seen (every verdict,
+// every phase) it has at most SPEC §5's ten series, plus the three queue
+// gauges for a queue check, and one more while a TLS certificate is inside
+// its warning window.
+func TestSeriesPerCheckAreBounded(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cfg := *f.cfg
+	cfg.Checks = slices.Clone(cfg.Checks)
+	cfg.Checks[0].HTTP = &config.HTTPCheck{URL: "https://web.test/", TLS: config.TLS{CertExpiryWarning: 14 * 24 * time.Hour}}
+	cfg.Checks[1].Type = "queue"
+	f.eng.Configure(&cfg)
+	phases := []probe.Phase{{Name: "dns"}, {Name: "connect"}, {Name: "tls"}, {Name: "first_byte"}}
+	depth, age, rate := 10.0, time.Second, 1.0
+	for _, st := range []probe.Status{probe.StatusUp, probe.StatusDegraded, probe.StatusDown, probe.StatusUp} {
+		f.eng.Record(context.Background(), cfg.Checks[0], probe.Result{Status: st, Start: f.clk.now(), Phases: phases,
+			CertNotAfter: f.clk.now().Add(time.Hour)})
+		f.eng.Record(context.Background(), cfg.Checks[1], probe.Result{Status: st, Start: f.clk.now(), Phases: phases,
+			Queue: &probe.QueueStats{Depth: depth, OldestAge: &age, RatePerSecond: &rate}})
+	}
+	mfs, err := f.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "check" {
+					n := 1
+					if h := m.GetHistogram(); h != nil {
+						n = len(h.GetBucket()) + 3 // +Inf, _sum, _count
+					}
+					per[l.GetValue()] += n
+				}
+			}
+		}
+	}
+	t.Logf("series per check: %v", per)
+	// Ten, and the TLS check's certificate is inside its window: the
+	// threshold is served then too (the shipped rule compares them).
+	for check, max := range map[string]int{"web-home": 11, "api-health": 12} {
+		if per[check] > max {
+			t.Errorf("%s has %d series, want at most %d", check, per[check], max)
+		}
 	}
 }
 

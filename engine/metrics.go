@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,9 +15,13 @@ import (
 
 // metrics are the probe and incident series of SPEC §5 that the engine owns.
 type metrics struct {
-	success     *prometheus.GaugeVec
-	duration    *prometheus.HistogramVec
-	phases      *prometheus.HistogramVec
+	success  *prometheus.GaugeVec
+	duration *prometheus.GaugeVec
+	latency  *prometheus.HistogramVec
+	// perCheck is the opt-in per-check histogram (metrics.
+	// per_check_histograms); observed only while perCheckOn.
+	perCheck    *prometheus.HistogramVec
+	perCheckOn  atomic.Bool
 	results     *prometheus.CounterVec
 	checkStatus *prometheus.GaugeVec
 	lastEval    prometheus.Gauge
@@ -32,17 +37,23 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	// From a loopback TCP connect to an SMTP conversation that hits its
+	// timeout.
+	latencyBuckets := []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 	m := &metrics{
 		success: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tocsin_probe_success", Help: "1 if the last probe of the check was up or degraded, 0 if down.",
 		}, []string{"check", "type", "component"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "tocsin_probe_duration_seconds", Help: "How long probes took.",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		duration: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tocsin_probe_duration_seconds", Help: "How long the check's last probe took.",
 		}, []string{"check", "type"}),
-		phases: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "tocsin_probe_phase_duration_seconds", Help: "How long each phase of a probe took (dns, connect, tls, first_byte, banner, ehlo, auth, data, exchange).",
-			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tocsin_probe_latency_seconds", Help: "How long probes took across all checks, by type and phase (total: the whole probe; dns, connect, tls, first_byte, banner, ehlo, auth, data, exchange).",
+			Buckets: latencyBuckets,
+		}, []string{"type", "phase"}),
+		perCheck: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tocsin_probe_phase_duration_seconds", Help: "How long each phase of each check's probes took (total: the whole probe). Only with metrics.per_check_histograms.",
+			Buckets: latencyBuckets,
 		}, []string{"check", "type", "phase"}),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tocsin_probe_results_total", Help: "Probe results by verdict.",
@@ -66,7 +77,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "tocsin_tls_cert_expiry_seconds", Help: "Seconds until the leaf certificate the check's target presented at the last probe expires; negative once expired.",
 		}, []string{"check"}),
 		certWarning: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "tocsin_tls_cert_expiry_warning_seconds", Help: "The check's cert_expiry_warning: a certificate expiring sooner is a private warning (0: off).",
+			Name: "tocsin_tls_cert_expiry_warning_seconds", Help: "The check's cert_expiry_warning (0: off), served only while its certificate expires within it or has expired: a private warning.",
 		}, []string{"check"}),
 		opened: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tocsin_incidents_opened_total", Help: "Incidents opened by this process.",
@@ -81,7 +92,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "tocsin_checks_configured", Help: "Checks in the config this replica has in force.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.success, m.duration, m.phases, m.results, m.checkStatus, m.lastEval,
+	for _, c := range []prometheus.Collector{m.success, m.duration, m.latency, m.perCheck, m.results, m.checkStatus, m.lastEval,
 		m.queueDepth, m.queueAge, m.queueRate, m.certExpiry, m.certWarning, m.opened, m.resolved, m.ownedChecks, m.configured} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("engine: register metrics: %w", err)
@@ -97,10 +108,19 @@ func (m *metrics) observe(c config.Check, r probe.Result, now time.Time) {
 		up = 1
 	}
 	m.success.WithLabelValues(check, typ, c.Component).Set(up)
-	m.duration.WithLabelValues(check, typ).Observe(r.Duration.Seconds())
+	m.duration.WithLabelValues(check, typ).Set(r.Duration.Seconds())
+	perCheck := m.perCheckOn.Load()
+	m.latency.WithLabelValues(typ, phaseTotal).Observe(r.Duration.Seconds())
+	if perCheck {
+		m.perCheck.WithLabelValues(check, typ, phaseTotal).Observe(r.Duration.Seconds())
+	}
 	for _, ph := range r.Phases {
-		if knownPhase(ph.Name) {
-			m.phases.WithLabelValues(check, typ, ph.Name).Observe(ph.Duration.Seconds())
+		if !knownPhase(ph.Name) {
+			continue
+		}
+		m.latency.WithLabelValues(typ, ph.Name).Observe(ph.Duration.Seconds())
+		if perCheck {
+			m.perCheck.WithLabelValues(check, typ, ph.Name).Observe(ph.Duration.Seconds())
 		}
 	}
 	m.results.WithLabelValues(check, typ, string(r.Status)).Inc()
@@ -124,8 +144,17 @@ func (m *metrics) observe(c config.Check, r probe.Result, now time.Time) {
 func (m *metrics) observeCert(c config.Check, r probe.Result, now time.Time) {
 	switch {
 	case !r.CertNotAfter.IsZero():
-		m.certExpiry.WithLabelValues(c.Name).Set(r.CertNotAfter.Sub(now).Seconds())
-		m.certWarning.WithLabelValues(c.Name).Set(c.CertExpiryWarning().Seconds())
+		left := r.CertNotAfter.Sub(now)
+		m.certExpiry.WithLabelValues(c.Name).Set(left.Seconds())
+		// The threshold is served only while it is crossed (the
+		// certificate expires within it, or has expired): it is all the
+		// shipped rule needs, and a check stays within SPEC §5's ten
+		// series the rest of the time.
+		if warn := c.CertExpiryWarning(); left < warn || left < 0 {
+			m.certWarning.WithLabelValues(c.Name).Set(warn.Seconds())
+		} else {
+			m.certWarning.DeleteLabelValues(c.Name)
+		}
 	case r.Status != probe.StatusDown:
 		m.forgetCert(c.Name)
 	}
@@ -171,6 +200,18 @@ func (m *metrics) setCheckStatus(check string, s detector.CheckStatus) {
 	}
 }
 
+// phaseTotal is the phase label of a whole probe's duration.
+const phaseTotal = "total"
+
+// setPerCheck turns the opt-in per-check histograms on or off; off drops
+// their series.
+func (m *metrics) setPerCheck(on bool) {
+	if !m.perCheckOn.Swap(on) || on {
+		return
+	}
+	m.perCheck.Reset()
+}
+
 // knownPhase is the closed set of phase label values: a prober that
 // reported another name would otherwise add unbounded series.
 func knownPhase(name string) bool {
@@ -186,7 +227,7 @@ func (m *metrics) forget(check string) {
 	l := prometheus.Labels{"check": check}
 	m.success.DeletePartialMatch(l)
 	m.duration.DeletePartialMatch(l)
-	m.phases.DeletePartialMatch(l)
+	m.perCheck.DeletePartialMatch(l)
 	m.results.DeletePartialMatch(l)
 	m.checkStatus.DeletePartialMatch(l)
 	m.queueDepth.DeletePartialMatch(l)

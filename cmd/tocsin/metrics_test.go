@@ -31,7 +31,7 @@ func TestMetricsPassPromtool(t *testing.T) {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 	for _, name := range []string{
-		"tocsin_probe_success", "tocsin_probe_duration_seconds", "tocsin_probe_results_total",
+		"tocsin_probe_success", "tocsin_probe_duration_seconds", "tocsin_probe_latency_seconds", "tocsin_probe_results_total",
 		"tocsin_check_status", "tocsin_component_status", "tocsin_incidents_open",
 		"tocsin_incidents_opened_total", "tocsin_incidents_resolved_total", "tocsin_store_errors_total",
 		"tocsin_scheduler_lag_seconds", "tocsin_last_evaluation_timestamp_seconds",
@@ -41,6 +41,16 @@ func TestMetricsPassPromtool(t *testing.T) {
 		if !bytes.Contains(body, []byte("\n"+name)) {
 			t.Errorf("/metrics lacks %s", name)
 		}
+	}
+	// The last probe's duration is a gauge; distributions are by type and
+	// phase; per-check histograms only behind metrics.per_check_histograms.
+	for _, want := range []string{"# TYPE tocsin_probe_duration_seconds gauge", `tocsin_probe_latency_seconds_count{phase="total",type="http"}`} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if bytes.Contains(body, []byte("tocsin_probe_phase_duration_seconds")) {
+		t.Error("/metrics has per-check histograms without metrics.per_check_histograms")
 	}
 	if !bytes.Contains(body, []byte(`tocsin_incidents_open{impact="critical"} 1`)) {
 		t.Errorf("tocsin_incidents_open does not show the critical incident")
