@@ -42,6 +42,31 @@ type Spec struct {
 	FlapHigh float64
 }
 
+// Sample is what a check keeps of each recent result: enough for flap
+// detection, bad runs and the recent list of /api/v1/checks. The full
+// result (message, phases, queue figures) is kept for the latest only: 21
+// of those per check were most of a 50,000-check replica's heap (issue 14).
+type Sample struct {
+	Start    time.Time
+	Duration time.Duration
+	Status   probe.Status
+	Reason   probe.Reason
+}
+
+// SampleOf is what a check keeps of r once a newer result came.
+func SampleOf(r probe.Result) Sample {
+	return Sample{Start: r.Start, Duration: r.Duration, Status: r.Status, Reason: r.Reason}
+}
+
+// Samples is SampleOf of each of rs, in order.
+func Samples(rs []probe.Result) []Sample {
+	out := make([]Sample, len(rs))
+	for i, r := range rs {
+		out[i] = SampleOf(r)
+	}
+	return out
+}
+
 // Check is a copy of one check's state, safe to hand to readers.
 type Check struct {
 	Spec
@@ -52,9 +77,10 @@ type Check struct {
 	// result was up): an incident's retroactive start.
 	BadSince time.Time
 	// Last is the latest result; Recent holds up to 21 results, oldest
-	// first. Recent is shared and must not be modified.
+	// first, the latest included. Recent is shared and must not be
+	// modified.
 	Last   probe.Result
-	Recent []probe.Result
+	Recent []Sample
 	// Streak counts consecutive results equal to Last.Status.
 	Streak int
 	// Flapping is true while the check flaps; Status is then held at the
@@ -99,7 +125,8 @@ type checkState struct {
 	since    time.Time
 	badSince time.Time
 	runs     Runs
-	recent   []probe.Result
+	recent   []Sample
+	last     probe.Result
 	flapping bool
 	// flapPercent is the percent state change after the latest result.
 	flapPercent float64
@@ -160,8 +187,9 @@ func (st *checkState) record(r probe.Result) {
 	// Copy on write: snapshots share the old slice with readers, so it is
 	// never modified in place.
 	keep := st.recent[max(0, len(st.recent)-historySize+1):]
-	next := make([]probe.Result, 0, len(keep)+1)
-	st.recent = append(append(next, keep...), r)
+	next := make([]Sample, 0, len(keep)+1)
+	st.recent = append(append(next, keep...), SampleOf(r))
+	st.last = r
 	n := &st.runs
 	switch r.Status {
 	case probe.StatusDown:
@@ -239,7 +267,7 @@ func (st *checkState) snapshot() Check {
 		Recent:   st.recent, // never written in place: see record
 		Flapping: st.flapping, FlapPercent: st.flapPercent, Base: st.base, Runs: st.runs}
 	if n := len(st.recent); n > 0 {
-		c.Last = st.recent[n-1]
+		c.Last = st.last
 		for i := n - 1; i >= 0 && st.recent[i].Status == c.Last.Status; i-- {
 			c.Streak++
 		}
@@ -264,7 +292,7 @@ func (d *Detector) Restore(c Check) bool {
 		base = status
 	}
 	*st = checkState{spec: st.spec, status: status, base: base, since: c.Since, badSince: c.BadSince,
-		runs: c.Runs, recent: c.Recent[max(0, len(c.Recent)-historySize):],
+		runs: c.Runs, recent: c.Recent[max(0, len(c.Recent)-historySize):], last: c.Last,
 		flapping: c.Flapping, flapPercent: c.FlapPercent}
 	return true
 }

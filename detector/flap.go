@@ -33,7 +33,7 @@ const (
 // possible transitions (the weights average 1). With fewer than 21 results
 // the weights spread over the transitions there are; fewer than 2 results
 // give 0.
-func FlapPercent(results []probe.Result) float64 {
+func FlapPercent(results []Sample) float64 {
 	results = results[max(0, len(results)-historySize):]
 	m := len(results) - 1 // possible transitions
 	if m < 1 {
@@ -105,7 +105,7 @@ func (st *checkState) thresholds() (f, s int) {
 // investigating. A single bad result is not enough: it is the blip that
 // failure_threshold exists to ignore, and one timeout after an outage
 // would send its incident back to investigating.
-func relapsed(results []probe.Result, f, s int) bool {
+func relapsed(results []Sample, f, s int) bool {
 	again := min(f, 2)
 	for _, level := range []int{rank(Degraded), rank(Down)} {
 		phase, run := 0, 0
@@ -137,7 +137,7 @@ func relapsed(results []probe.Result, f, s int) bool {
 
 // changes counts the changes of status between consecutive results among
 // the last 21.
-func changes(results []probe.Result) int {
+func changes(results []Sample) int {
 	results = results[max(0, len(results)-historySize):]
 	n := 0
 	for i := 1; i < len(results); i++ {
@@ -177,11 +177,11 @@ func statusOfResult(s probe.Status) CheckStatus {
 // firstBad is the start of the oldest bad result in the window: while a
 // check flaps, its bad run may be broken by good results, yet the trouble
 // began there.
-func (st *checkState) firstBad() (r probe.Result, ok bool) {
+func (st *checkState) firstBad() (r Sample, ok bool) {
 	for _, r := range st.recent {
 		if r.Status == probe.StatusDown || r.Status == probe.StatusDegraded {
 			return r, true
 		}
 	}
-	return probe.Result{}, false
+	return Sample{}, false
 }

@@ -39,7 +39,7 @@ func TestFlapPercent(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if got := FlapPercent(seq(tc.results)); math.Abs(got-tc.want) > 1e-9 {
+			if got := FlapPercent(Samples(seq(tc.results))); math.Abs(got-tc.want) > 1e-9 {
 				t.Errorf("FlapPercent(%s) = %v, want %v", tc.results, got, tc.want)
 			}
 		})

@@ -71,7 +71,7 @@ func encodeCheck(c detector.Check) ([]byte, error) {
 		Flapping: c.Flapping, FlapPercent: c.FlapPercent,
 	}
 	if n := len(c.Recent); n > 0 {
-		last := c.Recent[n-1]
+		last := c.Last
 		sc.Last = &last
 		sc.Recent = make([]shortResult, n-1)
 		for i, r := range c.Recent[:n-1] {
@@ -95,9 +95,9 @@ func decodeCheck(name string, raw []byte) (detector.Check, error) {
 	if sc.Last == nil {
 		return c, nil
 	}
-	c.Recent = make([]probe.Result, 0, len(sc.Recent)+1)
+	c.Recent = make([]detector.Sample, 0, len(sc.Recent)+1)
 	for _, r := range sc.Recent {
-		c.Recent = append(c.Recent, probe.Result{Status: r.Status, Reason: r.Reason,
+		c.Recent = append(c.Recent, detector.Sample{Status: r.Status, Reason: r.Reason,
 			Start: fromUnixNano(r.Start), Duration: time.Duration(r.Duration)})
 	}
 	last := *sc.Last
@@ -105,7 +105,7 @@ func decodeCheck(name string, raw []byte) (detector.Check, error) {
 	if !last.CertNotAfter.IsZero() {
 		last.CertNotAfter = last.CertNotAfter.UTC()
 	}
-	c.Recent = append(c.Recent, last)
+	c.Recent = append(c.Recent, detector.SampleOf(last))
 	c.Last = last
 	for i := len(c.Recent) - 1; i >= 0 && c.Recent[i].Status == last.Status; i-- {
 		c.Streak++

@@ -35,7 +35,7 @@ func richCheck(name, comp string, n int) detector.Check {
 		Spec:   detector.Spec{Name: name, Component: comp},
 		Status: detector.Degraded, Base: detector.Down, Since: base.Add(time.Minute), BadSince: base.Add(30 * time.Second),
 		Runs:     detector.Runs{Down: 0, Bad: 2, Up: 0, NotDown: 2},
-		Flapping: true, FlapPercent: 42.5, Last: last, Recent: recent, Streak: 1,
+		Flapping: true, FlapPercent: 42.5, Last: last, Recent: detector.Samples(recent), Streak: 1,
 	}
 }
 

@@ -125,7 +125,7 @@ func benchChecks(cfg *config.Config) []detector.Check {
 		}
 		out = append(out, detector.Check{Spec: detector.Spec{Name: c.Name, Component: c.Component,
 			Impact: detector.MajorOutage}, Status: status, Since: t0.Add(-time.Hour), Last: recent[benchRecent-1],
-			Recent: recent, Streak: 3})
+			Recent: detector.Samples(recent), Streak: 3})
 	}
 	return out
 }
@@ -181,7 +181,7 @@ func BenchmarkRebuild(b *testing.B) {
 				c := &states[1][i]
 				r := c.Last
 				r.Start = r.Start.Add(30 * time.Second)
-				c.Recent, c.Last = append(c.Recent[1:len(c.Recent):len(c.Recent)], r), r
+				c.Recent, c.Last = append(c.Recent[1:len(c.Recent):len(c.Recent)], detector.SampleOf(r)), r
 			}
 			in.Checks = slices.Clone(states[0])
 			enc := newEncoder()

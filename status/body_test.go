@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/probe"
 )
 
@@ -148,7 +149,7 @@ func TestRebuildReusesUnchanged(t *testing.T) {
 		c := &next.Checks[i]
 		r := c.Last
 		r.Start, r.Status, r.Duration = r.Start.Add(30*time.Second), probe.StatusDown, 0
-		c.Recent = append(c.Recent[1:len(c.Recent):len(c.Recent)], r)
+		c.Recent = append(c.Recent[1:len(c.Recent):len(c.Recent)], detector.SampleOf(r))
 		c.Last = r
 	}
 	warm, err := build(t.Context(), next, buildOptions{enc: enc, prev: prev})

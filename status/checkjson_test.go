@@ -173,7 +173,7 @@ func oddChecks() (*config.Config, []detector.Check) {
 	small.Start, small.Duration, small.Phases = t0.Add(-time.Minute), 0, nil
 	checks := append(testChecks(detector.Degraded), detector.Check{
 		Spec:   detector.Spec{Name: "odd<&>\"\\\u2028é\x01"},
-		Status: detector.Down, Since: t0.Add(-time.Minute), Last: r, Recent: []probe.Result{small, r},
+		Status: detector.Down, Since: t0.Add(-time.Minute), Last: r, Recent: detector.Samples([]probe.Result{small, r}),
 	})
 	return cfg, checks
 }
@@ -227,7 +227,7 @@ func FuzzCheckEncoding(f *testing.F) {
 			CertNotAfter: t0.Add(time.Duration(dur)), Warnings: []probe.Warning{{Reason: probe.ReasonCertExpiry, Message: msg},
 				{Reason: probe.Reason(phase), Message: reason}}}
 		st := detector.Check{Spec: detector.Spec{Name: name}, Status: detector.CheckStatus(phase), Last: r,
-			Recent: []probe.Result{r, r}}
+			Recent: detector.Samples([]probe.Result{r, r})}
 		b := newBuilder(Inputs{Config: cfg, Now: t0}, nil)
 		want, err := json.Marshal(b.refCheck(cfg.Checks[0], st))
 		if err != nil {

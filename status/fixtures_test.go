@@ -61,7 +61,7 @@ func testChecks(status detector.CheckStatus) []detector.Check {
 	}
 	return []detector.Check{{
 		Spec:   detector.Spec{Name: "web-app-home", Component: "web-app", Impact: detector.MajorOutage},
-		Status: status, Since: t0.Add(-time.Hour), Last: last, Recent: []probe.Result{ok, last}, Streak: 1,
+		Status: status, Since: t0.Add(-time.Hour), Last: last, Recent: detector.Samples([]probe.Result{ok, last}), Streak: 1,
 	}}
 }
 

@@ -38,7 +38,7 @@ func smtpCheck(status detector.CheckStatus) detector.Check {
 		res.Status, res.Reason, res.Message = probe.StatusDown, probe.ReasonConnect, "connection refused"
 	}
 	return detector.Check{Spec: detector.Spec{Name: "smtp-inbound", Component: "email", Impact: detector.MajorOutage},
-		Status: status, Since: res.Start, Last: res, Recent: []probe.Result{res}, Streak: 1}
+		Status: status, Since: res.Start, Last: res, Recent: detector.Samples([]probe.Result{res}), Streak: 1}
 }
 
 // TestRefresherReadsPublishedChecks: a poll reads the check states only
