@@ -44,6 +44,9 @@ type Options struct {
 	UserAgent string
 	// Beats reads heartbeat checks' beats; required for heartbeat checks.
 	Beats BeatReader
+	// CAs shares parsed ca_files between the probers of one config; nil
+	// parses each prober's own.
+	CAs *CAPools
 }
 
 // HTTP probes an HTTP(S) endpoint. It is built once per check by NewHTTP and
@@ -104,7 +107,7 @@ func NewHTTP(c config.HTTPCheck, opts Options) (*HTTP, error) {
 	}
 	h.expect, err = parseExpectStatus(c.ExpectStatus)
 	fail(err)
-	h.tlsConfig, err = buildTLSConfig(c.TLS, h.now)
+	h.tlsConfig, err = buildTLSConfig(c.TLS, h.now, opts.CAs)
 	fail(err)
 	h.header, h.host, err = buildHeader(c.Headers)
 	fail(err)

@@ -85,7 +85,7 @@ func newRabbitMQSource(q config.QueueCheck, o Options) (QueueSource, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	tlsConfig, err := tlsConfigFor("queue.tls_config", q.TLSConfig, s.now)
+	tlsConfig, err := tlsConfigFor("queue.tls_config", q.TLSConfig, s.now, o.CAs)
 	if err != nil {
 		errs = append(errs, err)
 	}

@@ -62,7 +62,7 @@ func newRedisSource(c config.QueueCheck, o Options) (*redisSource, error) {
 		if opts.TLSConfig == nil {
 			return nil, errors.New("queue.tls_config: needs a rediss:// redis_url")
 		}
-		tc, err := tlsConfigFor("queue.tls_config", c.TLSConfig, o.Now)
+		tc, err := tlsConfigFor("queue.tls_config", c.TLSConfig, o.Now, o.CAs)
 		if err != nil {
 			return nil, err
 		}

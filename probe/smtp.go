@@ -49,6 +49,7 @@ type SMTP struct {
 	degradedLatency time.Duration
 	resolver        *net.Resolver
 	now             func() time.Time
+	cas             *CAPools // shared by the probers of one config
 	// name goes in the X-Tocsin-Probe header: the check's name when New
 	// built the prober, else the helo name.
 	name    string
@@ -75,6 +76,7 @@ func NewSMTP(c config.SMTPCheck, o Options) (*SMTP, error) {
 		degradedLatency: c.DegradedLatency,
 		resolver:        o.Resolver,
 		now:             o.Now,
+		cas:             o.CAs,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -129,7 +131,7 @@ func (s *SMTP) buildTLS(c config.TLS, host string) error {
 	default:
 		return fmt.Errorf("smtp.tls: unknown mode %q (want none, starttls or implicit)", s.tlsMode)
 	}
-	cfg, err := tlsConfigFor("smtp.tls_config", c, s.now)
+	cfg, err := tlsConfigFor("smtp.tls_config", c, s.now, s.cas)
 	if err != nil {
 		return err
 	}

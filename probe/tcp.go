@@ -59,7 +59,7 @@ func NewTCP(c config.TCPCheck, o Options) (*TCP, error) {
 	fail(err)
 	switch {
 	case c.TLS:
-		t.tlsConfig, err = tlsConfigFor("tcp.tls_config", c.TLSConfig, t.now)
+		t.tlsConfig, err = tlsConfigFor("tcp.tls_config", c.TLSConfig, t.now, o.CAs)
 		fail(err)
 		if t.tlsConfig != nil && t.tlsConfig.ServerName == "" {
 			t.tlsConfig.ServerName = host

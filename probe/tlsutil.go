@@ -2,10 +2,8 @@ package probe
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/tocsin/tocsin/config"
@@ -14,13 +12,13 @@ import (
 // buildTLSConfig translates an HTTP check's tls block. Certificates are
 // verified against the system roots, or only against ca_file when it is
 // set, at the time now returns.
-func buildTLSConfig(c config.TLS, now func() time.Time) (*tls.Config, error) {
-	return tlsConfigFor("http.tls", c, now)
+func buildTLSConfig(c config.TLS, now func() time.Time, cas *CAPools) (*tls.Config, error) {
+	return tlsConfigFor("http.tls", c, now, cas)
 }
 
 // tlsConfigFor is buildTLSConfig for a block at key ("smtp.tls_config"),
 // which its errors name.
-func tlsConfigFor(key string, c config.TLS, now func() time.Time) (*tls.Config, error) {
+func tlsConfigFor(key string, c config.TLS, now func() time.Time, cas *CAPools) (*tls.Config, error) {
 	if c.CertExpiryWarning < 0 {
 		return nil, errors.New(key + ".cert_expiry_warning: must not be negative")
 	}
@@ -32,13 +30,9 @@ func tlsConfigFor(key string, c config.TLS, now func() time.Time) (*tls.Config, 
 	if c.CAFile == "" {
 		return cfg, nil
 	}
-	pem, err := os.ReadFile(c.CAFile)
+	pool, err := cas.get(c.CAFile)
 	if err != nil {
 		return nil, fmt.Errorf("%s.ca_file: %w", key, err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s.ca_file: no PEM certificate in %s", key, c.CAFile)
 	}
 	cfg.RootCAs = pool
 	return cfg, nil
