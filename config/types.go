@@ -54,6 +54,9 @@ type Server struct {
 	// MaxHeaderBytes bounds the request line and headers; a larger request
 	// gets 431.
 	MaxHeaderBytes int `koanf:"max_header_bytes"`
+	// DebugListen, when set, serves Go's profiler (/debug/pprof/) on a
+	// listener of its own, on loopback only: it has no authentication.
+	DebugListen string `koanf:"debug_listen"`
 }
 
 // Redis configures the shared store. An empty URL selects the embedded store.

@@ -21,7 +21,24 @@ func (s Server) validate(p *problems) {
 	if s.ReadHeaderTimeout > 0 && s.ReadTimeout > 0 && s.ReadHeaderTimeout > s.ReadTimeout {
 		p.addf("server.read_header_timeout", "must not be more than read_timeout (%s)", s.ReadTimeout)
 	}
+	if s.DebugListen != "" {
+		validateDebugListen(p, s.DebugListen)
+	}
 	if s.MaxHeaderBytes < minMaxHeaderBytes || s.MaxHeaderBytes > maxMaxHeaderBytes {
 		p.addf("server.max_header_bytes", "must be between %d and %d", minMaxHeaderBytes, maxMaxHeaderBytes)
+	}
+}
+
+// validateDebugListen keeps the profiler on loopback: it has no
+// authentication, and its profiles show the config's secrets in memory.
+// Reach it with kubectl port-forward or an SSH tunnel.
+func validateDebugListen(p *problems, addr string) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		p.wrap("server.debug_listen", "", err)
+		return
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		p.addf("server.debug_listen", "must be a loopback address (127.0.0.1:6060, [::1]:6060 or localhost:6060), not %q: the profiler has no authentication", addr)
 	}
 }

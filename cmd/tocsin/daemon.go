@@ -128,6 +128,12 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 	}
+	if cfg.Server.DebugListen != "" {
+		if err := serveDebug(ctx, cfg.Server.DebugListen, a.logger); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
 	if err := a.refresher.Refresh(ctx); err != nil {
 		a.logger.Warn("first status snapshot is stale", "error", err)
 	}
