@@ -221,7 +221,7 @@ func (e *Engine) Configure(cfg *config.Config) {
 
 // Record takes one probe result; it is the scheduler's sink. A result of a
 // check whose component this replica no longer owns is dropped.
-func (e *Engine) Record(_ context.Context, c config.Check, r probe.Result) {
+func (e *Engine) Record(ctx context.Context, c config.Check, r probe.Result) {
 	now := e.now()
 	e.mu.Lock()
 	if spec, ok := e.det.Spec(c.Name); !ok || spec.Component != c.Component {
@@ -252,7 +252,14 @@ func (e *Engine) Record(_ context.Context, c config.Check, r probe.Result) {
 	// Every result is published (the public check list shows it) at the
 	// next writer pass; a change of state wakes the writer now.
 	if changed {
-		e.logger.Info("check state changed", "check", c.Name, "from", ch.From, "to", ch.To,
+		// A check's first verdict after a start, a reload or a handover
+		// is no news when it is up: at info it was a line per check (50,000
+		// at start-up for a large estate).
+		level := slog.LevelInfo
+		if ch.From == detector.Unknown && ch.To == detector.Up {
+			level = slog.LevelDebug
+		}
+		e.logger.Log(ctx, level, "check state changed", "check", c.Name, "from", ch.From, "to", ch.To,
 			"flapping", ch.Flapping, "reason", r.Reason, "message", r.Message)
 		e.poke()
 	}
