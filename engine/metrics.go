@@ -15,15 +15,13 @@ import (
 
 // metrics are the probe and incident series of SPEC §5 that the engine owns.
 type metrics struct {
-	success  *prometheus.GaugeVec
-	duration *prometheus.GaugeVec
-	latency  *prometheus.HistogramVec
+	// checks holds the per-check gauges and counters.
+	checks  *checkCollector
+	latency *prometheus.HistogramVec
 	// perCheck is the opt-in per-check histogram (metrics.
 	// per_check_histograms); observed only while perCheckOn.
 	perCheck    *prometheus.HistogramVec
 	perCheckOn  atomic.Bool
-	results     *prometheus.CounterVec
-	checkStatus *prometheus.GaugeVec
 	lastEval    prometheus.Gauge
 	queueDepth  *prometheus.GaugeVec
 	queueAge    *prometheus.GaugeVec
@@ -41,12 +39,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	// timeout.
 	latencyBuckets := []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 	m := &metrics{
-		success: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "tocsin_probe_success", Help: "1 if the last probe of the check was up or degraded, 0 if down.",
-		}, []string{"check", "type", "component"}),
-		duration: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "tocsin_probe_duration_seconds", Help: "How long the check's last probe took.",
-		}, []string{"check", "type"}),
+		checks: newCheckCollector(),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "tocsin_probe_latency_seconds", Help: "How long probes took across all checks, by type and phase (total: the whole probe; dns, connect, tls, first_byte, banner, ehlo, auth, data, exchange).",
 			Buckets: latencyBuckets,
@@ -55,12 +48,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "tocsin_probe_phase_duration_seconds", Help: "How long each phase of each check's probes took (total: the whole probe). Only with metrics.per_check_histograms.",
 			Buckets: latencyBuckets,
 		}, []string{"check", "type", "phase"}),
-		results: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tocsin_probe_results_total", Help: "Probe results by verdict.",
-		}, []string{"check", "type", "result"}),
-		checkStatus: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "tocsin_check_status", Help: "Confirmed check state: 1 for the current state, 0 for the others.",
-		}, []string{"check", "status"}),
 		lastEval: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tocsin_last_evaluation_timestamp_seconds", Help: "Unix time of the last probe result evaluated.",
 		}),
@@ -92,7 +79,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "tocsin_checks_configured", Help: "Checks in the config this replica has in force.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.success, m.duration, m.latency, m.perCheck, m.results, m.checkStatus, m.lastEval,
+	for _, c := range []prometheus.Collector{m.checks, m.latency, m.perCheck, m.lastEval,
 		m.queueDepth, m.queueAge, m.queueRate, m.certExpiry, m.certWarning, m.opened, m.resolved, m.ownedChecks, m.configured} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("engine: register metrics: %w", err)
@@ -103,12 +90,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 func (m *metrics) observe(c config.Check, r probe.Result, now time.Time) {
 	check, typ := c.Name, c.Type
-	up := 0.0
-	if r.Status != probe.StatusDown {
-		up = 1
-	}
-	m.success.WithLabelValues(check, typ, c.Component).Set(up)
-	m.duration.WithLabelValues(check, typ).Set(r.Duration.Seconds())
+	m.checks.observe(check, typ, c.Component, r)
 	perCheck := m.perCheckOn.Load()
 	m.latency.WithLabelValues(typ, phaseTotal).Observe(r.Duration.Seconds())
 	if perCheck {
@@ -123,7 +105,6 @@ func (m *metrics) observe(c config.Check, r probe.Result, now time.Time) {
 			m.perCheck.WithLabelValues(check, typ, ph.Name).Observe(ph.Duration.Seconds())
 		}
 	}
-	m.results.WithLabelValues(check, typ, string(r.Status)).Inc()
 	m.lastEval.Set(float64(now.UnixNano()) / 1e9)
 	if q := r.Queue; q != nil {
 		m.queueDepth.WithLabelValues(check).Set(q.Depth)
@@ -191,13 +172,7 @@ func (m *metrics) forgetCert(check string) {
 }
 
 func (m *metrics) setCheckStatus(check string, s detector.CheckStatus) {
-	for _, st := range detector.CheckStatuses {
-		v := 0.0
-		if st == s {
-			v = 1
-		}
-		m.checkStatus.WithLabelValues(check, string(st)).Set(v)
-	}
+	m.checks.setStatus(check, s)
 }
 
 // phaseTotal is the phase label of a whole probe's duration.
@@ -225,11 +200,8 @@ func knownPhase(name string) bool {
 // forget deletes every series of a removed check.
 func (m *metrics) forget(check string) {
 	l := prometheus.Labels{"check": check}
-	m.success.DeletePartialMatch(l)
-	m.duration.DeletePartialMatch(l)
+	m.checks.forget(check)
 	m.perCheck.DeletePartialMatch(l)
-	m.results.DeletePartialMatch(l)
-	m.checkStatus.DeletePartialMatch(l)
 	m.queueDepth.DeletePartialMatch(l)
 	m.queueAge.DeletePartialMatch(l)
 	m.queueRate.DeletePartialMatch(l)

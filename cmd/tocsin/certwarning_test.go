@@ -107,7 +107,7 @@ notify:
 			}
 			for _, c := range checks {
 				checkWarnings(t, p, c, tt.warned, notAfter)
-				checkExpiryMetric(t, p, c, notAfter)
+				checkExpiryMetric(t, p, c, notAfter, tt.left < 14*day)
 			}
 			promtoolCheckMetrics(t, p)
 			// tocsin check says the same of one run.
@@ -157,8 +157,9 @@ func checkWarnings(t *testing.T, p *proc, name string, warned bool, notAfter tim
 
 // checkExpiryMetric checks tocsin_tls_cert_expiry_seconds{check=name}
 // against notAfter (set at the last probe, so at most an interval, plus
-// the time since, larger than now's figure) and its warning window.
-func checkExpiryMetric(t *testing.T, p *proc, name string, notAfter time.Time) {
+// the time since, larger than now's figure) and its warning window,
+// served only while the certificate is inside it (or expired).
+func checkExpiryMetric(t *testing.T, p *proc, name string, notAfter time.Time, inWindow bool) {
 	t.Helper()
 	_, body := p.get("/metrics")
 	value := func(metric string) float64 {
@@ -175,6 +176,12 @@ func checkExpiryMetric(t *testing.T, p *proc, name string, notAfter time.Time) {
 	left := time.Until(notAfter).Seconds()
 	if got := value("tocsin_tls_cert_expiry_seconds"); got < left-1 || got > left+60 {
 		t.Errorf("tocsin_tls_cert_expiry_seconds{check=%q} = %v, want about %v", name, got, math.Round(left))
+	}
+	if !inWindow {
+		if regexp.MustCompile(`(?m)^tocsin_tls_cert_expiry_warning_seconds\{check="` + name + `"\}`).Match(body) {
+			t.Errorf("/metrics has tocsin_tls_cert_expiry_warning_seconds for %s, whose certificate is outside its window", name)
+		}
+		return
 	}
 	if got := value("tocsin_tls_cert_expiry_warning_seconds"); got != (336 * time.Hour).Seconds() {
 		t.Errorf("tocsin_tls_cert_expiry_warning_seconds{check=%q} = %v, want 336h", name, got)
