@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
@@ -66,6 +68,7 @@ func daemon(ctx context.Context, o daemonOptions) error {
 	sc.set(cfg.Secrets())
 	logger := newLogger(o.stdout, cfg.Log, sc)
 	logger.Info("starting tocsin", "version", version, "commit", buildCommit(), "checks", len(cfg.Checks))
+	setMemoryLimit(logger)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -239,4 +242,20 @@ func memberID() string {
 		return '-'
 	}, host)
 	return clean + "-" + incident.NewID()[:6]
+}
+
+// setMemoryLimit keeps the heap under 90% of the container's memory limit
+// (GOMEMLIMIT, from the cgroup): left to itself, Go lets the heap grow to
+// twice what is live before it collects, and that is what gets a replica
+// near its limit OOM-killed. GOMEMLIMIT set in the environment wins;
+// AUTOMEMLIMIT=off or a ratio changes it (docs/kubernetes.md).
+func setMemoryLimit(logger *slog.Logger) {
+	limit, err := memlimit.Set(memlimit.WithProvider(memlimit.FromCgroup), memlimit.WithRatio(0.9))
+	switch {
+	case err != nil:
+		// Not in a container, or not on Linux: nothing to keep under.
+		logger.Debug("no memory limit to keep the heap under", "error", err)
+	case limit > 0 && limit < math.MaxInt64:
+		logger.Info("heap kept under the container's memory limit", "gomemlimit_bytes", limit)
+	}
 }
