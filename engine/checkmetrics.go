@@ -152,9 +152,10 @@ func (c *checkCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.mu.Unlock()
 	// One allocation for every series sent, rather than one each.
+	statuses := statusOrder()
 	n := 0
 	for i := range snap {
-		n += len(statusOrder())
+		n += len(statuses)
 		if snap[i].probed {
 			n += 2
 		}
@@ -169,7 +170,6 @@ func (c *checkCollector) Collect(ch chan<- prometheus.Metric) {
 		out = append(out, m)
 		ch <- &out[len(out)-1]
 	}
-	statuses := statusOrder()
 	for i := range snap {
 		s := &snap[i]
 		if s.probed {
