@@ -93,7 +93,7 @@ func Inspect(opts LoadOptions) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := walker{probs: &l.probs}
+	w := walker{probs: &l.probs, fields: map[reflect.Type]map[string]field{}}
 	if out, ok := w.walk("", reflect.TypeFor[Config](), raw); ok {
 		raw = out.(map[string]any)
 	}

@@ -20,6 +20,22 @@ import (
 // every problem (SPEC §1), not only the first stage's.
 type walker struct {
 	probs *problems
+	// fields caches fieldsByKey by type: a config of 50,000 checks has as
+	// many check objects of one type.
+	fields map[reflect.Type]map[string]field
+}
+
+// fieldsOf is fieldsByKey(t), computed once per type and walk.
+func (w walker) fieldsOf(t reflect.Type) map[string]field {
+	if w.fields == nil {
+		return fieldsByKey(t)
+	}
+	f, ok := w.fields[t]
+	if !ok {
+		f = fieldsByKey(t)
+		w.fields[t] = f
+	}
+	return f
 }
 
 // walk checks v against t and returns the normalised value, or false if v
@@ -57,7 +73,7 @@ func (w walker) object(path string, t reflect.Type, v any) (any, bool) {
 		w.probs.add(path, "must be a mapping")
 		return nil, false
 	}
-	fields := fieldsByKey(t)
+	fields := w.fieldsOf(t)
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		f, ok := fields[k]
 		if !ok {
