@@ -178,6 +178,7 @@ func TestLoadValidFull(t *testing.T) {
 			Timeout:     500 * time.Millisecond,
 		},
 		Ownership: Ownership{LeaseDuration: 20 * time.Second},
+		Scheduler: Scheduler{MaxInFlight: 2000},
 		Page:      Page{ID: "acme", Name: "Acme Status", URL: "https://status.acme.example", TimeZone: "Europe/Berlin"},
 		Log:       Log{Level: "debug", Format: "text"},
 		Defaults: Defaults{
@@ -305,6 +306,7 @@ func TestLoadDefaults(t *testing.T) {
 					IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10},
 				Redis:     Redis{KeyPrefix: "tocsin:", DialTimeout: 2 * time.Second, Timeout: 2 * time.Second},
 				Ownership: Ownership{LeaseDuration: 15 * time.Second},
+				Scheduler: Scheduler{MaxInFlight: 10000},
 				Page:      Page{ID: "tocsin", Name: "Status", TimeZone: "UTC"},
 				Log:       Log{Level: "info", Format: "json"},
 				Defaults:  Defaults{Interval: 30 * time.Second, Timeout: 10 * time.Second, FailureThreshold: 3, SuccessThreshold: 2, FlapLowThreshold: 5, FlapHighThreshold: 30},
