@@ -1,10 +1,15 @@
 // Package schedule runs the probers of the checks this replica owns, each on
-// its own interval with gocron: one named job per check, singleton (an
-// overrunning probe skips its next run instead of piling up), start times
-// spread over the interval. A check runs only while its component is owned
-// here; when ownership moves, its job stops (an in-flight probe is
-// cancelled and its result dropped) and the new owner resumes it where the
-// last run left off.
+// its own interval with gocron: one named job per check, start times spread
+// over the interval. A due job only dispatches its check to a bounded pool
+// of workers (pool.go), so at most max_in_flight probes run at once and a
+// check costs bytes, not a goroutine. An overrunning probe skips its
+// check's next run instead of piling up: a flag of our own per check, not
+// gocron's singleton mode, which keeps a goroutine and a 1,000-slot channel
+// per job for the scheduler's life (gocron v2.21.2 executor.go never frees
+// them when a job is removed, so every reload leaked them). A check runs
+// only while its component is owned here; when ownership moves, its job
+// stops (an in-flight probe is cancelled and its result dropped) and the
+// new owner resumes it where the last run left off.
 package schedule
 
 import (
@@ -16,6 +21,7 @@ import (
 	"log/slog"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -44,7 +50,8 @@ type Resume struct {
 	ProbeState []byte
 }
 
-// Sink receives every result. It is called from the job's goroutine.
+// Sink receives every result. It is called from the worker that ran the
+// probe, so up to max_in_flight calls run at once.
 type Sink func(ctx context.Context, check config.Check, r probe.Result)
 
 type entry struct {
@@ -55,17 +62,22 @@ type entry struct {
 	// in-flight probe is cancelled then and its result dropped.
 	ctx    context.Context
 	cancel context.CancelFunc
-	mu     sync.Mutex
-	next   time.Time // when the next run is due, for the lag metric
+	// busy is set from the dispatch of a run until its probe returns:
+	// a run due meanwhile is skipped, not piled up behind it.
+	busy atomic.Bool
+	mu   sync.Mutex
+	next time.Time // when the next run is due, for the lag metric
 }
 
 // Scheduler owns the gocron scheduler and the set of check jobs.
 type Scheduler struct {
-	cron   gocron.Scheduler
-	sink   Sink
-	logger *slog.Logger
-	now    func() time.Time
-	lag    prometheus.Histogram
+	cron        gocron.Scheduler
+	pool        *pool
+	sink        Sink
+	logger      *slog.Logger
+	now         func() time.Time
+	stopTimeout time.Duration
+	m           metrics
 	// base ends at Shutdown: every probe's context derives from it.
 	base context.Context
 	stop context.CancelFunc
@@ -77,35 +89,46 @@ type Scheduler struct {
 }
 
 // New returns a stopped scheduler that runs nothing until components are
-// owned (Acquire). stopTimeout bounds how long Shutdown waits for probes to
-// return once cancelled.
-func New(sink Sink, reg prometheus.Registerer, logger *slog.Logger, stopTimeout time.Duration) (*Scheduler, error) {
+// owned (Acquire). maxInFlight bounds the probes running at once
+// (scheduler.max_in_flight); stopTimeout bounds how long Shutdown waits
+// for probes to return once cancelled.
+func New(sink Sink, reg prometheus.Registerer, logger *slog.Logger, stopTimeout time.Duration, maxInFlight int) (*Scheduler, error) {
+	if maxInFlight < 1 {
+		return nil, fmt.Errorf("schedule: max in flight %d: must be at least 1", maxInFlight)
+	}
+	m, err := newMetrics(reg, maxInFlight)
+	if err != nil {
+		return nil, err
+	}
+	// No singleton mode and no gocron concurrency limit: see the package
+	// comment and dispatch. A job's run is then a short-lived goroutine of
+	// gocron's that hands the check to the pool and returns.
 	cron, err := gocron.NewScheduler(gocron.WithStopTimeout(stopTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("schedule: new scheduler: %w", err)
 	}
-	lag := prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "tocsin_scheduler_lag_seconds",
-		Help:    "How late a probe started compared with its schedule.",
-		Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5, 10},
-	})
-	if err := reg.Register(lag); err != nil {
-		return nil, fmt.Errorf("schedule: register metrics: %w", err)
-	}
 	base, stop := context.WithCancel(context.Background())
-	return &Scheduler{cron: cron, sink: sink, logger: logger, now: time.Now, lag: lag, base: base, stop: stop,
-		want: map[string]Job{}, owned: map[string]bool{}, jobs: map[string]*entry{}}, nil
+	s := &Scheduler{cron: cron, sink: sink, logger: logger, now: time.Now, stopTimeout: stopTimeout, m: m,
+		base: base, stop: stop, want: map[string]Job{}, owned: map[string]bool{}, jobs: map[string]*entry{}}
+	s.pool = newPool(maxInFlight, s.probe)
+	return s, nil
 }
 
 // Start begins running jobs.
 func (s *Scheduler) Start() { s.cron.Start() }
 
 // Shutdown stops scheduling and cancels in-flight probes (their results
-// are dropped, never counted as failures), then waits for them to return.
+// are dropped, never counted as failures), then waits for them to return,
+// stopTimeout at most.
 func (s *Scheduler) Shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.stopTimeout)
+	defer cancel()
 	s.stop()
-	if err := s.cron.Shutdown(); err != nil {
+	if err := s.cron.ShutdownWithContext(ctx); err != nil {
 		return fmt.Errorf("schedule: shutdown: %w", err)
+	}
+	if err := s.pool.close(ctx); err != nil {
+		return fmt.Errorf("schedule: shutdown: waiting for probes to return: %w", err)
 	}
 	return nil
 }
@@ -228,9 +251,8 @@ func (s *Scheduler) add(j Job, r Resume, resumed bool) (*entry, error) {
 	e := &entry{check: c, prober: j.Prober, next: start, ctx: ctx, cancel: cancel}
 	job, err := s.cron.NewJob(
 		gocron.DurationJob(c.Interval),
-		gocron.NewTask(func() { s.run(e) }),
+		gocron.NewTask(func() { s.dispatch(e) }),
 		gocron.WithName(c.Name),
-		gocron.WithSingletonMode(gocron.LimitModeReschedule),
 		startAt,
 	)
 	if err != nil {
@@ -244,9 +266,44 @@ func (s *Scheduler) add(j Job, r Resume, resumed bool) (*entry, error) {
 // startSlack is how soon a start time counts as now (see add).
 const startSlack = 50 * time.Millisecond
 
+// dispatch is a due run, called on gocron's goroutine for it: it hands the
+// check to the pool and returns, so gocron's goroutines live microseconds
+// whatever the probes do. A check whose previous run is still queued or in
+// flight skips this one (counted), as gocron's singleton mode did, so an
+// overrunning probe never piles up runs behind it.
+func (s *Scheduler) dispatch(e *entry) {
+	if e.ctx.Err() != nil {
+		return
+	}
+	if !e.busy.CompareAndSwap(false, true) {
+		s.m.skipped.Inc()
+		return
+	}
+	queued, ok := s.pool.submit(e)
+	if !ok {
+		e.busy.Store(false)
+		return
+	}
+	if queued {
+		s.m.delayed.Inc()
+	}
+}
+
+// probe is a pool worker's run of e: it clears e's busy flag when done.
+func (s *Scheduler) probe(e *entry) {
+	defer e.busy.Store(false)
+	if e.ctx.Err() != nil {
+		return // removed or shut down while it waited for a worker
+	}
+	s.m.inFlight.Inc()
+	defer s.m.inFlight.Dec()
+	s.run(e)
+}
+
 // run probes once, with the check's timeout as the deadline. A probe whose
 // job was removed or whose scheduler shut down meanwhile was cancelled: its
-// result says nothing about the target and is dropped.
+// result says nothing about the target and is dropped. The lag it records
+// includes any wait for a free worker.
 func (s *Scheduler) run(e *entry) {
 	if e.ctx.Err() != nil {
 		return
@@ -254,7 +311,7 @@ func (s *Scheduler) run(e *entry) {
 	now := s.now()
 	e.mu.Lock()
 	if lag := now.Sub(e.next); lag >= 0 {
-		s.lag.Observe(lag.Seconds())
+		s.m.lag.Observe(lag.Seconds())
 	}
 	e.next = nextDue(e.next, now, e.check.Interval)
 	e.mu.Unlock()

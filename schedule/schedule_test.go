@@ -35,7 +35,7 @@ func (r *recorder) count(name string) int {
 func newScheduler(t *testing.T) (*Scheduler, *recorder) {
 	t.Helper()
 	rec := &recorder{runs: map[string]int{}}
-	s, err := New(rec.sink, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)), 2*time.Second)
+	s, err := New(rec.sink, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)), 2*time.Second, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func (r *restoringProber) RestoreState(b []byte) error {
 func TestAcquireResumes(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{runs: map[string]int{}}
-	s, err := New(rec.sink, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), 2*time.Second)
+	s, err := New(rec.sink, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), 2*time.Second, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
