@@ -62,6 +62,9 @@ type entry struct {
 	// in-flight probe is cancelled then and its result dropped.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// first fires the first run (see add); stopped when the job is removed,
+	// so a removed job's entry is not kept until then.
+	first *time.Timer
 	// busy is set from the dispatch of a run until its probe returns:
 	// a run due meanwhile is skipped, not piled up behind it.
 	busy atomic.Bool
@@ -82,10 +85,11 @@ type Scheduler struct {
 	base context.Context
 	stop context.CancelFunc
 
-	mu    sync.Mutex
-	want  map[string]Job    // the config's checks
-	owned map[string]bool   // components owned here
-	jobs  map[string]*entry // running jobs
+	mu      sync.Mutex
+	started bool              // Start was called: first-run timers are armed
+	want    map[string]Job    // the config's checks
+	owned   map[string]bool   // components owned here
+	jobs    map[string]*entry // running jobs
 }
 
 // New returns a stopped scheduler that runs nothing until components are
@@ -114,8 +118,24 @@ func New(sink Sink, reg prometheus.Registerer, logger *slog.Logger, stopTimeout 
 	return s, nil
 }
 
-// Start begins running jobs.
-func (s *Scheduler) Start() { s.cron.Start() }
+// Start begins running jobs: those added before it run from then on.
+func (s *Scheduler) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.started = true
+	for _, e := range s.jobs {
+		s.armFirst(e)
+	}
+	s.cron.Start()
+}
+
+// armFirst sets the timer of e's first run (see add), at its due time or
+// now if that has passed, once the scheduler has started.
+func (s *Scheduler) armFirst(e *entry) {
+	if s.started && e.first == nil {
+		e.first = time.AfterFunc(e.next.Sub(s.now()), func() { s.dispatch(e) })
+	}
+}
 
 // Shutdown stops scheduling and cancels in-flight probes (their results
 // are dropped, never counted as failures), then waits for them to return,
@@ -189,6 +209,9 @@ func (s *Scheduler) syncLocked(resume map[string]Resume) error {
 			errs = append(errs, fmt.Errorf("schedule: remove %s: %w", name, err))
 		}
 		e.cancel()
+		if e.first != nil {
+			e.first.Stop()
+		}
 		if j, ok := s.want[name]; !ok || !sameProber(j.Prober, e.prober) {
 			closeLater(e) // the prober itself is gone, not only its job
 		}
@@ -241,30 +264,31 @@ func (s *Scheduler) add(j Job, r Resume, resumed bool) (*entry, error) {
 			start = next
 		}
 	}
-	// gocron refuses a start time in the past, which "soon" may be by the
-	// time it looks: anything due within a few milliseconds runs now.
-	startAt := gocron.WithStartAt(gocron.WithStartDateTime(start))
-	if !start.After(now.Add(startSlack)) {
-		start, startAt = now, gocron.WithStartAt(gocron.WithStartImmediately())
-	}
 	ctx, cancel := context.WithCancel(s.base)
 	e := &entry{check: c, prober: j.Prober, next: start, ctx: ctx, cancel: cancel}
+	// The first run is a timer of our own (armFirst) and gocron's job
+	// starts with the second, one interval ahead. gocron moves a start
+	// time that has passed by the time its loop takes the new job a whole
+	// interval on (its selectNewJob, in v2.21.2 as go.mod pins it), and a
+	// start due within milliseconds, or now, can pass in transit on a
+	// loaded machine: BenchmarkFirstInterval50k saw a run pushed back an
+	// interval while 50,000 jobs were added at load average 10. One
+	// interval ahead, it cannot. The timer costs bytes, not a goroutine,
+	// until it fires.
 	job, err := s.cron.NewJob(
 		gocron.DurationJob(c.Interval),
 		gocron.NewTask(func() { s.dispatch(e) }),
 		gocron.WithName(c.Name),
-		startAt,
+		gocron.WithStartAt(gocron.WithStartDateTime(start.Add(c.Interval))),
 	)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
 	e.id = job.ID()
+	s.armFirst(e)
 	return e, nil
 }
-
-// startSlack is how soon a start time counts as now (see add).
-const startSlack = 50 * time.Millisecond
 
 // dispatch is a due run, called on gocron's goroutine for it: it hands the
 // check to the pool and returns, so gocron's goroutines live microseconds
