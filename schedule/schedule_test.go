@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/probe"
@@ -102,6 +103,32 @@ func TestOverrunningProbeNeverOverlaps(t *testing.T) {
 	if m := maxRunning.Load(); m != 1 {
 		t.Errorf("%d probes of one check ran at once, want 1", m)
 	}
+	if testutil.ToFloat64(s.m.skipped) == 0 {
+		t.Error("runs due while the probe overran were not counted as skipped")
+	}
+}
+
+// TestJobsAddedBeforeStartRunAfterIt: a check acquired before Start, due
+// at once, runs when the scheduler starts, not an interval later (its
+// first run is a timer of the package's, armed at Start).
+func TestJobsAddedBeforeStartRunAfterIt(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{runs: map[string]int{}}
+	s, err := New(rec.sink, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), 2*time.Second, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown() })
+	up := probe.ProberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} })
+	c := check("early", time.Hour, time.Second)
+	if err := s.Reconcile([]Job{{Check: c, Prober: up}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Acquire([]string{"web"}, map[string]Resume{"early": {LastStart: time.Now().Add(-time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	waitFor(t, "the first run", func() bool { return rec.count("early") == 1 })
 }
 
 func TestReconcileAddsRemovesAndReplaces(t *testing.T) {
