@@ -41,8 +41,13 @@ func newMetrics(reg prometheus.Registerer, maxInFlight int) (metrics, error) {
 		Help: "The bound on probes in flight (scheduler.max_in_flight).",
 	})
 	limit.Set(float64(maxInFlight))
-	for _, c := range []prometheus.Collector{m.lag, m.inFlight, m.delayed, m.skipped, limit} {
+	all := []prometheus.Collector{m.lag, m.inFlight, m.delayed, m.skipped, limit}
+	for i, c := range all {
 		if err := reg.Register(c); err != nil {
+			// Leave the registerer as it was: a caller may retry.
+			for _, done := range all[:i] {
+				reg.Unregister(done)
+			}
 			return metrics{}, fmt.Errorf("schedule: register metrics: %w", err)
 		}
 	}
