@@ -144,6 +144,15 @@ func (s *Scheduler) Shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.stopTimeout)
 	defer cancel()
 	s.stop()
+	// First-run timers still pending would keep every entry, and through
+	// them the scheduler, until they fire, up to an interval from now.
+	s.mu.Lock()
+	for _, e := range s.jobs {
+		if e.first != nil {
+			e.first.Stop()
+		}
+	}
+	s.mu.Unlock()
 	if err := s.cron.ShutdownWithContext(ctx); err != nil {
 		return fmt.Errorf("schedule: shutdown: %w", err)
 	}

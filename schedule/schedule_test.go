@@ -326,3 +326,23 @@ func TestLateGrowsWhenJobsStopRunning(t *testing.T) {
 		return name == "a" && late > 1
 	})
 }
+
+// TestShutdownStopsFirstRunTimers: a first run still pending at Shutdown
+// is stopped, not left to fire up to an interval later; its timer would
+// keep the whole scheduler (every entry, gocron's jobs) in memory until
+// then, as a scheduler in a test or a restarted app would.
+func TestShutdownStopsFirstRunTimers(t *testing.T) {
+	t.Parallel()
+	s, _ := newScheduler(t)
+	up := probe.ProberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} })
+	if err := s.Reconcile([]Job{{Check: check("later", time.Hour, time.Second), Prober: up}}); err != nil {
+		t.Fatal(err)
+	}
+	e := s.jobs["later"]
+	if err := s.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if e.first.Stop() {
+		t.Error("the first-run timer was still pending after Shutdown")
+	}
+}
