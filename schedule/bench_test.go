@@ -183,3 +183,49 @@ func lagWithin(b *testing.B, reg *prometheus.Registry) (within map[float64]float
 	b.Fatal("no tocsin_scheduler_lag_seconds")
 	return nil, 0
 }
+
+// BenchmarkReload50k is one reload that changes every one of 50,000
+// checks, so that every job is replaced: 50,000 gocron removals and
+// additions and as many first-run timers stopped and armed. Intervals are
+// an hour, so nothing runs meanwhile. The heap after the first load and
+// after the last reload are reported: replaced jobs leave nothing behind.
+func BenchmarkReload50k(b *testing.B) {
+	const checks = 50000
+	s, err := New(func(context.Context, config.Check, probe.Result) {}, prometheus.NewRegistry(),
+		slog.New(slog.DiscardHandler), 2*time.Second, 10000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.Start()
+	b.Cleanup(func() { _ = s.Shutdown() })
+	if err := s.Acquire([]string{"web"}, nil); err != nil {
+		b.Fatal(err)
+	}
+	up := probe.ProberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} })
+	configs := [2][]Job{make([]Job, checks), make([]Job, checks)}
+	for v := range configs {
+		for i := range configs[v] {
+			configs[v][i] = Job{Check: check(fmt.Sprintf("c%05d", i), time.Hour, time.Duration(v+1)*time.Second), Prober: up}
+		}
+	}
+	if err := s.Reconcile(configs[0]); err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	first := ms.HeapAlloc
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if err := s.Reconcile(configs[(i+1)%2]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(first)/(1<<20), "heap-MiB-first-load")
+	b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "heap-MiB")
+	b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
+}
