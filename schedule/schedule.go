@@ -334,7 +334,8 @@ func sameProber(a, b probe.Prober) bool {
 // Late returns the check most behind its schedule and by how much, in
 // intervals of that check: a job that stopped being run (a stalled
 // scheduler) grows late by an interval per interval. A probe in progress
-// is not late. It returns "" and 0 when nothing runs.
+// is not late; a run waiting for a free slot (scheduler.max_in_flight) is,
+// by its wait. It returns "" and 0 when nothing runs.
 func (s *Scheduler) Late(now time.Time) (string, float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
