@@ -32,6 +32,15 @@ const (
 	minMaxHeaderBytes     = 4 << 10
 	maxMaxHeaderBytes     = 1 << 20
 
+	// defaultMaxInFlight is scheduler.max_in_flight's default: 50,000
+	// checks every 30 s start ≈1,700 probes a second, and when all their
+	// targets time out at 5 s, ≈8,300 are in flight at once; the default
+	// leaves room for that, and at a socket or two per probe stays well
+	// under the descriptor limit Go raises the soft RLIMIT_NOFILE to (the
+	// hard limit, commonly 1,048,576 in containers); docs/configuration.md
+	// has the arithmetic.
+	defaultMaxInFlight = 10000
+
 	// minInterval is low so that tests can compress time.
 	minInterval = 10 * time.Millisecond
 )
@@ -57,6 +66,9 @@ func defaultValues() map[string]any {
 		},
 		"ownership": map[string]any{
 			"lease_duration": "15s",
+		},
+		"scheduler": map[string]any{
+			"max_in_flight": defaultMaxInFlight,
 		},
 		"page": map[string]any{
 			"id":        "tocsin",

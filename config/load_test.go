@@ -178,6 +178,7 @@ func TestLoadValidFull(t *testing.T) {
 			Timeout:     500 * time.Millisecond,
 		},
 		Ownership: Ownership{LeaseDuration: 20 * time.Second},
+		Scheduler: Scheduler{MaxInFlight: 2000},
 		Page:      Page{ID: "acme", Name: "Acme Status", URL: "https://status.acme.example", TimeZone: "Europe/Berlin"},
 		Log:       Log{Level: "debug", Format: "text"},
 		Defaults: Defaults{
@@ -305,6 +306,7 @@ func TestLoadDefaults(t *testing.T) {
 					IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10},
 				Redis:     Redis{KeyPrefix: "tocsin:", DialTimeout: 2 * time.Second, Timeout: 2 * time.Second},
 				Ownership: Ownership{LeaseDuration: 15 * time.Second},
+				Scheduler: Scheduler{MaxInFlight: 10000},
 				Page:      Page{ID: "tocsin", Name: "Status", TimeZone: "UTC"},
 				Log:       Log{Level: "info", Format: "json"},
 				Defaults:  Defaults{Interval: 30 * time.Second, Timeout: 10 * time.Second, FailureThreshold: 3, SuccessThreshold: 2, FlapLowThreshold: 5, FlapHighThreshold: 30},
@@ -464,6 +466,8 @@ func TestLoadEnvInvalid(t *testing.T) {
 		{"integer", []string{"TOCSIN_DEFAULTS__FAILURE_THRESHOLD=many"}, `env TOCSIN_DEFAULTS__FAILURE_THRESHOLD: must be an integer`},
 		{"unset variable", []string{"TOCSIN_REDIS__URL=${NOPE}"}, `env TOCSIN_REDIS__URL: environment variable "NOPE" is not set`},
 		{"validated", []string{"TOCSIN_LOG__LEVEL=loud"}, `log.level: unknown level "loud" (want debug, info, warn or error)`},
+		{"max in flight", []string{"TOCSIN_SCHEDULER__MAX_IN_FLIGHT=lots"}, `env TOCSIN_SCHEDULER__MAX_IN_FLIGHT: must be an integer`},
+		{"max in flight negative", []string{"TOCSIN_SCHEDULER__MAX_IN_FLIGHT=-5"}, `scheduler.max_in_flight: must be at least 1`},
 		{"all reported, sorted", []string{"TOCSIN_B__X=1", "TOCSIN_A__X=1", "TOCSIN_PORT=1"},
 			"env TOCSIN_A__X: unknown key \"a.x\"\nenv TOCSIN_B__X: unknown key \"b.x\""},
 	}
@@ -475,6 +479,16 @@ func TestLoadEnvInvalid(t *testing.T) {
 				t.Errorf("err = %v, want %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestMaxInFlightFromEnv: scheduler.max_in_flight, like every scalar key,
+// can come from the environment.
+func TestMaxInFlightFromEnv(t *testing.T) {
+	t.Parallel()
+	cfg := mustLoad(t, LoadOptions{File: "testdata/valid-minimal.yml", Env: []string{"TOCSIN_SCHEDULER__MAX_IN_FLIGHT=500"}})
+	if cfg.Scheduler.MaxInFlight != 500 {
+		t.Errorf("max_in_flight = %d, want 500 from the environment", cfg.Scheduler.MaxInFlight)
 	}
 }
 

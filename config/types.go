@@ -14,6 +14,7 @@ type Config struct {
 	Server      Server        `koanf:"server"`
 	Redis       Redis         `koanf:"redis"`
 	Ownership   Ownership     `koanf:"ownership"`
+	Scheduler   Scheduler     `koanf:"scheduler"`
 	Page        Page          `koanf:"page"`
 	Log         Log           `koanf:"log"`
 	Metrics     Metrics       `koanf:"metrics"`
@@ -79,6 +80,15 @@ type Ownership struct {
 	// faster takeover and more lease traffic (a round per replica at least
 	// every second, a fifth of this when shorter).
 	LeaseDuration time.Duration `koanf:"lease_duration"`
+}
+
+// Scheduler tunes how this replica runs its checks' probes.
+type Scheduler struct {
+	// MaxInFlight bounds the probes running at once, and so the sockets and
+	// file descriptors they hold: a run due while this many are in flight
+	// waits for a free slot (delayed, counted, never dropped). Read at
+	// startup only.
+	MaxInFlight int `koanf:"max_in_flight"`
 }
 
 // Page describes the public status page.

@@ -25,6 +25,7 @@ func (c *Config) validate() problems {
 	c.Server.validate(&p)
 	c.Redis.validate(&p)
 	c.Ownership.validate(&p)
+	c.Scheduler.validate(&p)
 	c.Page.validate(&p)
 	c.Log.validate(&p)
 	c.Defaults.validate(&p)
@@ -66,6 +67,10 @@ func (o Ownership) validate(p *problems) {
 	if o.LeaseDuration < minLease || o.LeaseDuration > maxLease {
 		p.addf("ownership.lease_duration", "must be between %s and %s", minLease, maxLease)
 	}
+}
+
+func (s Scheduler) validate(p *problems) {
+	atLeastOne(p, "scheduler.max_in_flight", s.MaxInFlight)
 }
 
 func (pg Page) validate(p *problems) {

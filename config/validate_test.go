@@ -158,6 +158,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"redis-db", `redis.url: invalid database number (want redis://host:port/N)`},
 		{"key-prefix", `redis.key_prefix: required`},
 		{"lease-duration", `ownership.lease_duration: must be between 100ms and 10m0s`},
+		{"max-in-flight", `scheduler.max_in_flight: must be at least 1`},
 		{"redis-timeout", `redis.timeout: must be positive`},
 		{"page-id", `page.id: invalid id "Acme Status" (want [a-z0-9-]+)`},
 		{"page-url", `page.url: must be an absolute http or https URL`},

@@ -1,10 +1,15 @@
 // Package schedule runs the probers of the checks this replica owns, each on
-// its own interval with gocron: one named job per check, singleton (an
-// overrunning probe skips its next run instead of piling up), start times
-// spread over the interval. A check runs only while its component is owned
-// here; when ownership moves, its job stops (an in-flight probe is
-// cancelled and its result dropped) and the new owner resumes it where the
-// last run left off.
+// its own interval with gocron: one named job per check, start times spread
+// over the interval. A due job only dispatches its check to a bounded pool
+// of workers (pool.go), so at most max_in_flight probes run at once and a
+// check costs bytes, not a goroutine. An overrunning probe skips its
+// check's next run instead of piling up: a flag of our own per check, not
+// gocron's singleton mode, which keeps a goroutine and a 1,000-slot channel
+// per job for the scheduler's life (gocron v2.21.2 executor.go never frees
+// them when a job is removed, so every reload leaked them). A check runs
+// only while its component is owned here; when ownership moves, its job
+// stops (an in-flight probe is cancelled and its result dropped) and the
+// new owner resumes it where the last run left off.
 package schedule
 
 import (
@@ -16,6 +21,7 @@ import (
 	"log/slog"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -44,7 +50,8 @@ type Resume struct {
 	ProbeState []byte
 }
 
-// Sink receives every result. It is called from the job's goroutine.
+// Sink receives every result. It is called from the worker that ran the
+// probe, so up to max_in_flight calls run at once.
 type Sink func(ctx context.Context, check config.Check, r probe.Result)
 
 type entry struct {
@@ -55,57 +62,102 @@ type entry struct {
 	// in-flight probe is cancelled then and its result dropped.
 	ctx    context.Context
 	cancel context.CancelFunc
-	mu     sync.Mutex
-	next   time.Time // when the next run is due, for the lag metric
+	// first fires the first run (see add); stopped when the job is removed,
+	// so a removed job's entry is not kept until then.
+	first *time.Timer
+	// busy is set from the dispatch of a run until its probe returns:
+	// a run due meanwhile is skipped, not piled up behind it.
+	busy atomic.Bool
+	mu   sync.Mutex
+	next time.Time // when the next run is due, for the lag metric
 }
 
 // Scheduler owns the gocron scheduler and the set of check jobs.
 type Scheduler struct {
-	cron   gocron.Scheduler
-	sink   Sink
-	logger *slog.Logger
-	now    func() time.Time
-	lag    prometheus.Histogram
+	cron        gocron.Scheduler
+	pool        *pool
+	sink        Sink
+	logger      *slog.Logger
+	now         func() time.Time
+	stopTimeout time.Duration
+	m           metrics
 	// base ends at Shutdown: every probe's context derives from it.
 	base context.Context
 	stop context.CancelFunc
 
-	mu    sync.Mutex
-	want  map[string]Job    // the config's checks
-	owned map[string]bool   // components owned here
-	jobs  map[string]*entry // running jobs
+	mu      sync.Mutex
+	started bool              // Start was called: first-run timers are armed
+	want    map[string]Job    // the config's checks
+	owned   map[string]bool   // components owned here
+	jobs    map[string]*entry // running jobs
 }
 
 // New returns a stopped scheduler that runs nothing until components are
-// owned (Acquire). stopTimeout bounds how long Shutdown waits for probes to
-// return once cancelled.
-func New(sink Sink, reg prometheus.Registerer, logger *slog.Logger, stopTimeout time.Duration) (*Scheduler, error) {
+// owned (Acquire). maxInFlight bounds the probes running at once
+// (scheduler.max_in_flight); stopTimeout bounds how long Shutdown waits
+// for probes to return once cancelled.
+func New(sink Sink, reg prometheus.Registerer, logger *slog.Logger, stopTimeout time.Duration, maxInFlight int) (*Scheduler, error) {
+	if maxInFlight < 1 {
+		return nil, fmt.Errorf("schedule: max in flight %d: must be at least 1", maxInFlight)
+	}
+	m, err := newMetrics(reg, maxInFlight)
+	if err != nil {
+		return nil, err
+	}
+	// No singleton mode and no gocron concurrency limit: see the package
+	// comment and dispatch. A job's run is then a short-lived goroutine of
+	// gocron's that hands the check to the pool and returns.
 	cron, err := gocron.NewScheduler(gocron.WithStopTimeout(stopTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("schedule: new scheduler: %w", err)
 	}
-	lag := prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "tocsin_scheduler_lag_seconds",
-		Help:    "How late a probe started compared with its schedule.",
-		Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5, 10},
-	})
-	if err := reg.Register(lag); err != nil {
-		return nil, fmt.Errorf("schedule: register metrics: %w", err)
-	}
 	base, stop := context.WithCancel(context.Background())
-	return &Scheduler{cron: cron, sink: sink, logger: logger, now: time.Now, lag: lag, base: base, stop: stop,
-		want: map[string]Job{}, owned: map[string]bool{}, jobs: map[string]*entry{}}, nil
+	s := &Scheduler{cron: cron, sink: sink, logger: logger, now: time.Now, stopTimeout: stopTimeout, m: m,
+		base: base, stop: stop, want: map[string]Job{}, owned: map[string]bool{}, jobs: map[string]*entry{}}
+	s.pool = newPool(maxInFlight, s.probe)
+	return s, nil
 }
 
-// Start begins running jobs.
-func (s *Scheduler) Start() { s.cron.Start() }
+// Start begins running jobs: those added before it run from then on.
+func (s *Scheduler) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.started = true
+	for _, e := range s.jobs {
+		s.armFirst(e)
+	}
+	s.cron.Start()
+}
+
+// armFirst sets the timer of e's first run (see add), at its due time or
+// now if that has passed, once the scheduler has started.
+func (s *Scheduler) armFirst(e *entry) {
+	if s.started && e.first == nil {
+		e.first = time.AfterFunc(e.next.Sub(s.now()), func() { s.dispatch(e) })
+	}
+}
 
 // Shutdown stops scheduling and cancels in-flight probes (their results
-// are dropped, never counted as failures), then waits for them to return.
+// are dropped, never counted as failures), then waits for them to return,
+// stopTimeout at most.
 func (s *Scheduler) Shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.stopTimeout)
+	defer cancel()
 	s.stop()
-	if err := s.cron.Shutdown(); err != nil {
+	// First-run timers still pending would keep every entry, and through
+	// them the scheduler, until they fire, up to an interval from now.
+	s.mu.Lock()
+	for _, e := range s.jobs {
+		if e.first != nil {
+			e.first.Stop()
+		}
+	}
+	s.mu.Unlock()
+	if err := s.cron.ShutdownWithContext(ctx); err != nil {
 		return fmt.Errorf("schedule: shutdown: %w", err)
+	}
+	if err := s.pool.close(ctx); err != nil {
+		return fmt.Errorf("schedule: shutdown: waiting for probes to return: %w", err)
 	}
 	return nil
 }
@@ -166,6 +218,9 @@ func (s *Scheduler) syncLocked(resume map[string]Resume) error {
 			errs = append(errs, fmt.Errorf("schedule: remove %s: %w", name, err))
 		}
 		e.cancel()
+		if e.first != nil {
+			e.first.Stop()
+		}
 		if j, ok := s.want[name]; !ok || !sameProber(j.Prober, e.prober) {
 			closeLater(e) // the prober itself is gone, not only its job
 		}
@@ -218,77 +273,30 @@ func (s *Scheduler) add(j Job, r Resume, resumed bool) (*entry, error) {
 			start = next
 		}
 	}
-	// gocron refuses a start time in the past, which "soon" may be by the
-	// time it looks: anything due within a few milliseconds runs now.
-	startAt := gocron.WithStartAt(gocron.WithStartDateTime(start))
-	if !start.After(now.Add(startSlack)) {
-		start, startAt = now, gocron.WithStartAt(gocron.WithStartImmediately())
-	}
 	ctx, cancel := context.WithCancel(s.base)
 	e := &entry{check: c, prober: j.Prober, next: start, ctx: ctx, cancel: cancel}
+	// The first run is a timer of our own (armFirst) and gocron's job
+	// starts with the second, one interval ahead. gocron moves a start
+	// time that has passed by the time its loop takes the new job a whole
+	// interval on (its selectNewJob, in v2.21.2 as go.mod pins it), and a
+	// start due within milliseconds, or now, can pass in transit on a
+	// loaded machine: BenchmarkFirstInterval50k saw a run pushed back an
+	// interval while 50,000 jobs were added at load average 10. One
+	// interval ahead, it cannot. The timer costs bytes, not a goroutine,
+	// until it fires.
 	job, err := s.cron.NewJob(
 		gocron.DurationJob(c.Interval),
-		gocron.NewTask(func() { s.run(e) }),
+		gocron.NewTask(func() { s.dispatch(e) }),
 		gocron.WithName(c.Name),
-		gocron.WithSingletonMode(gocron.LimitModeReschedule),
-		startAt,
+		gocron.WithStartAt(gocron.WithStartDateTime(start.Add(c.Interval))),
 	)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
 	e.id = job.ID()
+	s.armFirst(e)
 	return e, nil
-}
-
-// startSlack is how soon a start time counts as now (see add).
-const startSlack = 50 * time.Millisecond
-
-// run probes once, with the check's timeout as the deadline. A probe whose
-// job was removed or whose scheduler shut down meanwhile was cancelled: its
-// result says nothing about the target and is dropped.
-func (s *Scheduler) run(e *entry) {
-	if e.ctx.Err() != nil {
-		return
-	}
-	now := s.now()
-	e.mu.Lock()
-	if lag := now.Sub(e.next); lag >= 0 {
-		s.lag.Observe(lag.Seconds())
-	}
-	e.next = nextDue(e.next, now, e.check.Interval)
-	e.mu.Unlock()
-
-	ctx, cancel := context.WithTimeout(e.ctx, e.check.Timeout)
-	defer cancel()
-	r := e.prober.Probe(ctx)
-	if e.ctx.Err() != nil {
-		return
-	}
-	s.sink(ctx, e.check, r)
-}
-
-// closeLater releases a removed prober's resources (connection pools of
-// queue sources) once a probe still in flight has surely returned: its
-// context is cancelled, but a prober may take a moment to notice.
-func closeLater(e *entry) {
-	c, ok := e.prober.(io.Closer)
-	if !ok {
-		return
-	}
-	time.AfterFunc(e.check.Timeout+time.Second, func() { _ = c.Close() })
-}
-
-// nextDue advances due by whole intervals past now, so a skipped run (the
-// previous one overran) does not count as lag.
-func nextDue(due, now time.Time, interval time.Duration) time.Time {
-	if interval <= 0 {
-		return now
-	}
-	for !due.After(now) {
-		due = due.Add(interval)
-	}
-	return due
 }
 
 // spread gives a check a stable start offset within its interval, so checks
@@ -326,7 +334,8 @@ func sameProber(a, b probe.Prober) bool {
 // Late returns the check most behind its schedule and by how much, in
 // intervals of that check: a job that stopped being run (a stalled
 // scheduler) grows late by an interval per interval. A probe in progress
-// is not late. It returns "" and 0 when nothing runs.
+// is not late; a run waiting for a free slot (scheduler.max_in_flight) is,
+// by its wait. It returns "" and 0 when nothing runs.
 func (s *Scheduler) Late(now time.Time) (string, float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/probe"
@@ -35,7 +36,7 @@ func (r *recorder) count(name string) int {
 func newScheduler(t *testing.T) (*Scheduler, *recorder) {
 	t.Helper()
 	rec := &recorder{runs: map[string]int{}}
-	s, err := New(rec.sink, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)), 2*time.Second)
+	s, err := New(rec.sink, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)), 2*time.Second, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +103,32 @@ func TestOverrunningProbeNeverOverlaps(t *testing.T) {
 	if m := maxRunning.Load(); m != 1 {
 		t.Errorf("%d probes of one check ran at once, want 1", m)
 	}
+	if testutil.ToFloat64(s.m.skipped) == 0 {
+		t.Error("runs due while the probe overran were not counted as skipped")
+	}
+}
+
+// TestJobsAddedBeforeStartRunAfterIt: a check acquired before Start, due
+// at once, runs when the scheduler starts, not an interval later (its
+// first run is a timer of the package's, armed at Start).
+func TestJobsAddedBeforeStartRunAfterIt(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{runs: map[string]int{}}
+	s, err := New(rec.sink, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), 2*time.Second, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown() })
+	up := probe.ProberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} })
+	c := check("early", time.Hour, time.Second)
+	if err := s.Reconcile([]Job{{Check: c, Prober: up}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Acquire([]string{"web"}, map[string]Resume{"early": {LastStart: time.Now().Add(-time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	waitFor(t, "the first run", func() bool { return rec.count("early") == 1 })
 }
 
 func TestReconcileAddsRemovesAndReplaces(t *testing.T) {
@@ -242,7 +269,7 @@ func (r *restoringProber) RestoreState(b []byte) error {
 func TestAcquireResumes(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{runs: map[string]int{}}
-	s, err := New(rec.sink, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), 2*time.Second)
+	s, err := New(rec.sink, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), 2*time.Second, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,4 +325,24 @@ func TestLateGrowsWhenJobsStopRunning(t *testing.T) {
 		name, late := s.Late(time.Now())
 		return name == "a" && late > 1
 	})
+}
+
+// TestShutdownStopsFirstRunTimers: a first run still pending at Shutdown
+// is stopped, not left to fire up to an interval later; its timer would
+// keep the whole scheduler (every entry, gocron's jobs) in memory until
+// then, as a scheduler in a test or a restarted app would.
+func TestShutdownStopsFirstRunTimers(t *testing.T) {
+	t.Parallel()
+	s, _ := newScheduler(t)
+	up := probe.ProberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} })
+	if err := s.Reconcile([]Job{{Check: check("later", time.Hour, time.Second), Prober: up}}); err != nil {
+		t.Fatal(err)
+	}
+	e := s.jobs["later"]
+	if err := s.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if e.first.Stop() {
+		t.Error("the first-run timer was still pending after Shutdown")
+	}
 }

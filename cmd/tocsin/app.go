@@ -88,7 +88,7 @@ func (a *app) build(reg *prometheus.Registry) error {
 	a.status.Handle("/api/v1/heartbeats/{check}", []string{"POST"}, hb)
 	a.status.Handle("/api/v1/heartbeats/{check}/{kind}", []string{"POST"}, hb)
 	api.New(a.store, a.apiToken, time.Now, a.logger).Mount(a.status)
-	a.sched, err = schedule.New(a.eng.Record, reg, a.logger, probeStopTimeout)
+	a.sched, err = schedule.New(a.eng.Record, reg, a.logger, probeStopTimeout, cfg.Scheduler.MaxInFlight)
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,9 @@ func TestMetricsPassPromtool(t *testing.T) {
 		"tocsin_scheduler_lag_seconds", "tocsin_last_evaluation_timestamp_seconds",
 		"tocsin_config_reloads_total", "tocsin_config_last_reload_successful",
 		"tocsin_config_last_reload_success_timestamp_seconds", "tocsin_build_info", "go_goroutines", "process_resident_memory_bytes",
+		// Issue 14's bound on probes in flight (schedule/metrics.go).
+		"tocsin_probes_in_flight", "tocsin_scheduler_delayed_runs_total", "tocsin_scheduler_skipped_runs_total",
+		"tocsin_scheduler_max_in_flight",
 	} {
 		if !bytes.Contains(body, []byte("\n"+name)) {
 			t.Errorf("/metrics lacks %s", name)

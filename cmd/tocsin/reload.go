@@ -91,8 +91,9 @@ func (a *app) reload(lo config.LoadOptions) {
 		a.logger.Error("config reload rejected; keeping the config in force", "error", err)
 		return
 	}
-	if !reflect.DeepEqual(old.Server, cfg.Server) || old.Redis != cfg.Redis || old.Log != cfg.Log {
-		a.logger.Warn("changes to server.*, redis.* and log.* take effect only after a restart")
+	if !reflect.DeepEqual(old.Server, cfg.Server) || old.Redis != cfg.Redis || old.Log != cfg.Log ||
+		old.Scheduler != cfg.Scheduler {
+		a.logger.Warn("changes to server.*, redis.*, log.* and scheduler.* take effect only after a restart")
 	}
 	a.logger.Info("config reloaded", "checks", len(cfg.Checks))
 }
