@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
-	"github.com/tocsin/tocsin/checkstate"
 	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/incident"
 	"github.com/tocsin/tocsin/maintenance"
@@ -60,18 +58,7 @@ func (e *Engine) publish(ctx context.Context) bool {
 	if e.checks == nil {
 		return true
 	}
-	e.mu.Lock()
-	b := checkstate.Batch{Member: e.o.Member, Tokens: e.tokensLocked()}
-	names := slices.Sorted(maps.Keys(e.dirty))
-	for _, name := range names {
-		c, ok := e.det.Check(name)
-		if !ok {
-			continue
-		}
-		b.Checks = append(b.Checks, checkstate.Check{State: c, ProbeState: e.probeState[name]})
-	}
-	remove := slices.Clone(e.unpublish)
-	e.mu.Unlock()
+	b, remove := e.dirtyBatch()
 	if len(b.Checks) == 0 && len(remove) == 0 {
 		return true
 	}
