@@ -321,3 +321,40 @@ func recentCount(t *testing.T, data []byte) int {
 	}
 	return n
 }
+
+// checkPageShape is a page of the checks list: the list's shape, and a
+// next_cursor on every page but the last.
+var checkPageShape = obj(map[string]shape{"generated_at": timestamp(), "stale": boolean(), "checks": arr(checkShape),
+	"next_cursor?": str()})
+
+// TestCheckPageShapes walks every scenario's checks two at a time and
+// holds each page to its shape.
+func TestCheckPageShapes(t *testing.T) {
+	t.Parallel()
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			checks := mustBuild(t, sc.in).checks
+			cursor, n := "", 0
+			for {
+				b, err := checks.page(2, cursor)
+				if err != nil {
+					t.Fatal(err)
+				}
+				v := decode(t, b.bytes())
+				for _, p := range checkPageShape(pathChecks, v) {
+					t.Error(p)
+				}
+				n += len(v.(map[string]any)["checks"].([]any))
+				next, ok := v.(map[string]any)["next_cursor"].(string)
+				if !ok {
+					break
+				}
+				cursor = next
+			}
+			if n != len(sc.in.Config.Checks) {
+				t.Errorf("walked %d checks of %d", n, len(sc.in.Config.Checks))
+			}
+		})
+	}
+}
