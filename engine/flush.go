@@ -58,7 +58,7 @@ func (e *Engine) publish(ctx context.Context) bool {
 	if e.checks == nil {
 		return true
 	}
-	b, remove := e.dirtyBatch()
+	b, sent, remove := e.dirtyBatch()
 	if len(b.Checks) == 0 && len(remove) == 0 {
 		return true
 	}
@@ -68,10 +68,11 @@ func (e *Engine) publish(ctx context.Context) bool {
 		return false
 	}
 	e.mu.Lock()
-	for _, c := range b.Checks {
+	for i, c := range b.Checks {
 		// A fenced write stored nothing: the check stays unpublished, for
 		// Release to shelve (see Adopt) should the component come back.
-		if slices.Contains(res.Fenced, e.checkComp[c.State.Name]) {
+		// A check with a newer result since stays dirty for the next pass.
+		if slices.Contains(res.Fenced, e.checkComp[c.State.Name]) || !e.publishedLocked(c.State.Name, sent[i]) {
 			continue
 		}
 		delete(e.dirty, c.State.Name)

@@ -44,19 +44,32 @@ func (e *Engine) snapshotLocked(name string) {
 func (e *Engine) forgetSnapshotLocked(name string) { delete(e.snaps, name) }
 
 // dirtyBatch is what the writer publishes: the states of the checks with a
-// result not yet published, sorted by name as the store writes them, and
-// the names of the checks whose states go.
-func (e *Engine) dirtyBatch() (checkstate.Batch, []string) {
+// result not yet published, sorted by name as the store writes them, the
+// snapshots they were copied from (for publishedLocked), and the names of
+// the checks whose states go.
+func (e *Engine) dirtyBatch() (checkstate.Batch, []*detector.Check, []string) {
 	e.mu.Lock()
 	b, d, remove := e.dirtyLocked()
 	e.mu.Unlock()
 	// Sorted before the copy: moving pointers, not 456-byte values.
 	slices.SortFunc(d, func(x, y dirtyCheck) int { return strings.Compare(x.state.Name, y.state.Name) })
 	b.Checks = make([]checkstate.Check, len(d))
+	sent := make([]*detector.Check, len(d))
 	for i, p := range d {
 		b.Checks[i] = checkstate.Check{State: *p.state, ProbeState: p.probe}
+		sent[i] = p.state
 	}
-	return b, remove
+	return b, sent, remove
+}
+
+// publishedLocked reports whether sent, which the store accepted, is still
+// name's state: only then is the check clean. A result that came during
+// the round trip has a snapshot of its own, and keeps the check dirty for
+// the next pass; before the snapshots it was dropped with the mark, and
+// the store showed the older result until the check's next one. The
+// caller holds e.mu.
+func (e *Engine) publishedLocked(name string, sent *detector.Check) bool {
+	return e.snaps[name] == sent
 }
 
 // dirtyCheck is a dirty check's snapshot and its prober's state.

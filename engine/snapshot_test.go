@@ -10,7 +10,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tocsin/tocsin/checkstate"
 	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/ownership"
 	"github.com/tocsin/tocsin/probe"
 )
@@ -88,7 +90,7 @@ func BenchmarkDirtyBatch50k(b *testing.B) {
 		b.Run(tc.name+"/total", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if batch, _ := eng.dirtyBatch(); len(batch.Checks) != len(tc.dirty) {
+				if batch, _, _ := eng.dirtyBatch(); len(batch.Checks) != len(tc.dirty) {
 					b.Fatalf("%d checks, want %d", len(batch.Checks), len(tc.dirty))
 				}
 			}
@@ -157,7 +159,7 @@ func TestDirtyBatchFollowsEveryChange(t *testing.T) {
 	}
 	for _, st := range steps {
 		st.do()
-		b, _ := eng.dirtyBatch()
+		b, _, _ := eng.dirtyBatch()
 		if len(b.Checks) != 2 || b.Checks[0].State.Name != "a" || b.Checks[1].State.Name != "b" {
 			t.Fatalf("%s: batch of %d checks", st.name, len(b.Checks))
 		}
@@ -169,5 +171,54 @@ func TestDirtyBatchFollowsEveryChange(t *testing.T) {
 				t.Errorf("%s: %s published as\n%+v\nwant\n%+v", st.name, c.State.Name, c.State, want)
 			}
 		}
+	}
+}
+
+// midPublishStore is a CheckStore that runs during() inside the first
+// PublishChecks, as a probe result arriving during the round trip, and
+// keeps what each call wrote.
+type midPublishStore struct {
+	during  func()
+	batches []checkstate.Batch
+}
+
+func (s *midPublishStore) PublishChecks(_ context.Context, b checkstate.Batch, _ []string) (checkstate.PublishResult, error) {
+	s.batches = append(s.batches, b)
+	if s.during != nil {
+		s.during()
+		s.during = nil
+	}
+	return checkstate.PublishResult{}, nil
+}
+
+func (s *midPublishStore) LoadChecks(context.Context, []string) (map[string]checkstate.Check, error) {
+	return nil, nil
+}
+
+// TestResultDuringPublishIsPublished: a result that arrives while the
+// writer's publish is on its way is published by the next pass, not
+// dropped with the dirty mark of the state that went before it.
+func TestResultDuringPublishIsPublished(t *testing.T) {
+	t.Parallel()
+	store := &midPublishStore{}
+	eng, err := New(Options{Checks: store, Registry: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := config.Check{Name: "a", Component: "c", FailureThreshold: 1, SuccessThreshold: 1}
+	eng.Configure(&config.Config{Components: []config.Component{{ID: "c"}}, Checks: []config.Check{c}})
+	eng.Adopt(t.Context(), []ownership.Acquired{{Grant: ownership.Grant{Component: "c",
+		Fence: ownership.Fence{Member: "m", Token: 1}}, Continue: true}})
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	eng.Record(t.Context(), c, probe.Result{Status: probe.StatusUp, Start: start})
+	store.during = func() {
+		eng.Record(t.Context(), c, probe.Result{Status: probe.StatusDown, Start: start.Add(time.Second)})
+	}
+	if !eng.publish(t.Context()) || !eng.publish(t.Context()) {
+		t.Fatal("publish failed")
+	}
+	if len(store.batches) != 2 || len(store.batches[1].Checks) != 1 ||
+		store.batches[1].Checks[0].State.Status != detector.Down {
+		t.Fatalf("published %+v; want the down result in a second batch", store.batches)
 	}
 }
