@@ -34,11 +34,11 @@ const (
 // checkPageKey names a page: its first check's config index and its limit.
 type checkPageKey struct{ start, limit int }
 
-// errPage is a paging request the server cannot answer: a 400 whose
+// pageError is a paging request the server cannot answer: a 400 whose
 // message names the parameter.
-type errPage struct{ msg string }
+type pageError struct{ msg string }
 
-func (e *errPage) Error() string { return e.msg }
+func (e *pageError) Error() string { return e.msg }
 
 // pageQuery reads limit and cursor; paged is false when neither is given,
 // for the unpaged list.
@@ -47,20 +47,20 @@ func pageQuery(q url.Values) (limit int, cursor string, paged bool, err error) {
 		return 0, "", false, nil
 	}
 	if !q.Has("limit") {
-		return 0, "", true, &errPage{fmt.Sprintf("limit: required with cursor, a whole number from 1 to %d", maxPageLimit)}
+		return 0, "", true, &pageError{fmt.Sprintf("limit: required with cursor, a whole number from 1 to %d", maxPageLimit)}
 	}
 	limit, convErr := strconv.Atoi(q.Get("limit"))
 	if convErr != nil || limit < 1 || limit > maxPageLimit {
-		return 0, "", true, &errPage{fmt.Sprintf("limit: must be a whole number from 1 to %d", maxPageLimit)}
+		return 0, "", true, &pageError{fmt.Sprintf("limit: must be a whole number from 1 to %d", maxPageLimit)}
 	}
 	if q.Has("cursor") && q.Get("cursor") == "" {
-		return 0, "", true, &errPage{"cursor: empty; leave it out for the first page"}
+		return 0, "", true, &pageError{"cursor: empty; leave it out for the first page"}
 	}
 	return limit, q.Get("cursor"), true, nil
 }
 
 // page returns the body of the page of limit checks at cursor ("" for the
-// first), making it on first use. An error is an *errPage.
+// first), making it on first use. An error is an *pageError.
 func (c *checkBodies) page(limit int, cursor string) (*body, error) {
 	start := 0
 	if cursor != "" {
@@ -125,7 +125,7 @@ func (c *checkBodies) cursor(next int) string {
 }
 
 func (c *checkBodies) decodeCursor(s string) (int, error) {
-	malformed := &errPage{"cursor: malformed; use next_cursor as a page gave it"}
+	malformed := &pageError{"cursor: malformed; use next_cursor as a page gave it"}
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(raw) < 9 {
 		return 0, malformed
@@ -135,7 +135,7 @@ func (c *checkBodies) decodeCursor(s string) (int, error) {
 		return 0, malformed
 	}
 	if binary.BigEndian.Uint64(raw[:8]) != c.print {
-		return 0, &errPage{"cursor: stale: the configured checks changed since it was given; start again without cursor"}
+		return 0, &pageError{"cursor: stale: the configured checks changed since it was given; start again without cursor"}
 	}
 	if next < 1 || next >= uint64(len(c.frags)) {
 		return 0, malformed
