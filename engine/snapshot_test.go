@@ -214,8 +214,10 @@ func TestResultDuringPublishIsPublished(t *testing.T) {
 	store.during = func() {
 		eng.Record(t.Context(), c, probe.Result{Status: probe.StatusDown, Start: start.Add(time.Second)})
 	}
-	if !eng.publish(t.Context()) || !eng.publish(t.Context()) {
-		t.Fatal("publish failed")
+	for pass := range 2 {
+		if !eng.publish(t.Context()) {
+			t.Fatalf("pass %d: publish failed", pass)
+		}
 	}
 	if len(store.batches) != 2 || len(store.batches[1].Checks) != 1 ||
 		store.batches[1].Checks[0].State.Status != detector.Down {
