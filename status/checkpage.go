@@ -148,8 +148,8 @@ func fingerprint(checks []config.Check) uint64 {
 	h := fnv.New64a()
 	var buf []byte
 	for _, c := range checks {
-		buf = binary.AppendUvarint(buf[:0], uint64(len(c.Name)))
-		_, _ = h.Write(append(buf, c.Name...)) // a hash never fails
+		buf = append(binary.AppendUvarint(buf[:0], uint64(len(c.Name))), c.Name...)
+		_, _ = h.Write(buf) // a hash never fails
 	}
 	return h.Sum64()
 }
