@@ -25,10 +25,13 @@ const (
 	listRecent = 5
 	// maxPageLimit bounds limit: a page of 1,000 checks is about 0.9 MB.
 	maxPageLimit = 1000
-	// maxCachedPages bounds the pages a snapshot keeps once made; others
-	// are made for each request. A walk of 50,000 checks by 200 is 250
-	// pages.
-	maxCachedPages = 512
+	// maxCachedPages bounds the pages a snapshot keeps once made, with
+	// their ETags and gzip variants (some 150 kB for a page of 1,000):
+	// any limit and cursor make a page, and a snapshot may live a minute.
+	// Others are made for each request, which costs slicing, a hash and,
+	// for gzip, a compression, but no encoding. A walk of 50,000 checks
+	// by 1,000 is 50 pages.
+	maxCachedPages = 64
 )
 
 // checkPageKey names a page: its first check's config index and its limit.

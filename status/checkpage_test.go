@@ -358,3 +358,25 @@ func TestCheckPageShapes(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckPagesCacheIsBounded: pages past maxCachedPages are served alike
+// but not kept.
+func TestCheckPagesCacheIsBounded(t *testing.T) {
+	t.Parallel()
+	in := benchInputs(t, 3)
+	checks := mustBuild(t, in).checks
+	for limit := 1; limit <= maxCachedPages+10; limit++ {
+		b, err := checks.page(limit, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, want := recentCount(t, b.bytes()), min(limit, 3)*listRecent; n != want {
+			t.Fatalf("limit %d: %d results, want %d", limit, n, want)
+		}
+	}
+	checks.mu.Lock()
+	defer checks.mu.Unlock()
+	if n := len(checks.pages); n != maxCachedPages {
+		t.Errorf("%d pages kept, want %d", n, maxCachedPages)
+	}
+}
