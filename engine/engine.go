@@ -104,6 +104,9 @@ type Engine struct {
 	// the latest state their probers handed on.
 	dirty      map[string]struct{}
 	probeState map[string][]byte
+	// snaps holds each check's state as of its last change, immutable,
+	// for the writer to copy without the lock (snapshot.go).
+	snaps map[string]*detector.Check
 	// shelved keeps what this replica knew of the checks of components it
 	// lost, in case it wins them back before anyone else probed them:
 	// see Adopt.
@@ -206,6 +209,7 @@ func (e *Engine) Configure(cfg *config.Config) {
 	e.m.setPerCheck(cfg.Metrics.PerCheckHistograms)
 	e.retire(e.cfg.Components, cfg.Components)
 	e.det.Configure(specs)
+	clear(e.snaps) // specs may have changed: snapshots are made again on demand
 	e.cfg, e.scrub = cfg, strings.NewReplacer(pairs...)
 	e.byComponent, e.checkComp = byComponent, checkComp
 	e.ordered = parentsFirst(cfg.Components)
@@ -236,6 +240,7 @@ func (e *Engine) Record(ctx context.Context, c config.Check, r probe.Result) {
 	r.Message = e.scrub.Replace(r.Message)
 	e.m.observe(c, r, now)
 	ch, changed := e.det.Observe(c.Name, r, now)
+	e.snapshotLocked(c.Name)
 	e.up.CheckResult(c.Name, r.Status, now)
 	e.dirty[c.Name] = struct{}{}
 	if r.State != nil {

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
-	"github.com/tocsin/tocsin/checkstate"
 	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/incident"
 	"github.com/tocsin/tocsin/maintenance"
@@ -60,18 +58,7 @@ func (e *Engine) publish(ctx context.Context) bool {
 	if e.checks == nil {
 		return true
 	}
-	e.mu.Lock()
-	b := checkstate.Batch{Member: e.o.Member, Tokens: e.tokensLocked()}
-	names := slices.Sorted(maps.Keys(e.dirty))
-	for _, name := range names {
-		c, ok := e.det.Check(name)
-		if !ok {
-			continue
-		}
-		b.Checks = append(b.Checks, checkstate.Check{State: c, ProbeState: e.probeState[name]})
-	}
-	remove := slices.Clone(e.unpublish)
-	e.mu.Unlock()
+	b, sent, remove := e.dirtyBatch()
 	if len(b.Checks) == 0 && len(remove) == 0 {
 		return true
 	}
@@ -81,10 +68,11 @@ func (e *Engine) publish(ctx context.Context) bool {
 		return false
 	}
 	e.mu.Lock()
-	for _, c := range b.Checks {
+	for i, c := range b.Checks {
 		// A fenced write stored nothing: the check stays unpublished, for
 		// Release to shelve (see Adopt) should the component come back.
-		if slices.Contains(res.Fenced, e.checkComp[c.State.Name]) {
+		// A check with a newer result since stays dirty for the next pass.
+		if slices.Contains(res.Fenced, e.checkComp[c.State.Name]) || !e.publishedLocked(c.State.Name, sent[i]) {
 			continue
 		}
 		delete(e.dirty, c.State.Name)

@@ -52,6 +52,7 @@ func (e *Engine) Adopt(ctx context.Context, acquired []ownership.Acquired) map[s
 		e.up.Drop(a.Component, names)
 		for _, c := range e.byComponent[a.Component] {
 			e.det.Reset(c.Name)
+			e.forgetSnapshotLocked(c.Name)
 			if st, ok := e.fresher(c.Name, states); ok {
 				states[c.Name] = st
 				e.det.Restore(st.State)
@@ -93,6 +94,7 @@ func (e *Engine) releaseLocked(comp string) {
 			e.shelved[c.Name] = checkstate.Check{State: ch, ProbeState: e.probeState[c.Name]}
 		}
 		e.det.Reset(c.Name)
+		e.forgetSnapshotLocked(c.Name)
 		e.m.forget(c.Name)
 		delete(e.dirty, c.Name)
 		delete(e.probeState, c.Name)

@@ -2,6 +2,7 @@ package status
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -201,6 +202,48 @@ func BenchmarkRebuild(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkCheckPage50k is /api/v1/checks at 50,000 checks with 21 results
+// each: "unpaged" writes the whole list, "page=N" makes (uncached) and
+// writes one page of N. body-bytes is what one response carries, walk-bytes
+// what a walk of every page carries in all.
+func BenchmarkCheckPage50k(b *testing.B) {
+	const n = 50_000
+	snap, err := build(b.Context(), benchInputs(b, n), buildOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	checks := snap.checks
+	b.Run("unpaged", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := checks.list.write(io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(checks.list.size), "body-bytes")
+	})
+	for _, limit := range []int{100, maxPageLimit} {
+		b.Run(fmt.Sprintf("page=%d", limit), func(b *testing.B) {
+			walk := 0
+			for start := 0; start < n; start += limit {
+				walk += checks.makePage(start, limit).size
+			}
+			start := 0
+			b.ReportAllocs()
+			var size int
+			for b.Loop() {
+				p := checks.makePage(start, limit)
+				if err := p.write(io.Discard); err != nil {
+					b.Fatal(err)
+				}
+				size, start = p.size, (start+limit)%n
+			}
+			b.ReportMetric(float64(size), "body-bytes")
+			b.ReportMetric(float64(walk), "walk-bytes")
 		})
 	}
 }

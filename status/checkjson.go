@@ -36,6 +36,17 @@ import (
 // string is null.
 
 func (b *builder) appendCheck(dst []byte, c config.Check, st detector.Check) []byte {
+	dst, _ = b.appendCheckCut(dst, c, st)
+	return dst
+}
+
+// appendCheckCut is appendCheck that also returns where, in dst, the
+// object can be cut to keep only the newest listRecent results of
+// "recent": the paged list (checkpage.go) serves dst[:cut] and "]}" and
+// so never encodes a check twice. cut is -1 when the check has no more
+// than listRecent results.
+func (b *builder) appendCheckCut(dst []byte, c config.Check, st detector.Check) ([]byte, int) {
+	cut := -1
 	status := st.Status
 	if status == "" {
 		status = detector.Unknown
@@ -67,8 +78,11 @@ func (b *builder) appendCheck(dst []byte, c config.Check, st detector.Check) []b
 		dst = appendNullString(append(dst, `,"reason":`...), string(r.Reason))
 		dst = b.appendTime(append(dst, `,"start":`...), r.Start)
 		dst = append(appendMillis(append(dst, `,"duration_ms":`...), r.Duration), '}')
+		if i == len(st.Recent)-listRecent && i > 0 {
+			cut = len(dst) // after the listRecent-th newest, with older ones to come
+		}
 	}
-	return append(dst, "]}"...)
+	return append(dst, "]}"...), cut
 }
 
 func (b *builder) appendResult(dst []byte, r probe.Result) []byte {

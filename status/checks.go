@@ -16,9 +16,14 @@ import (
 // The /api/v1/checks documents are tocsin's own:
 //
 //	/api/v1/checks         {"generated_at", "stale", "checks": [check, ...]}
+//	/api/v1/checks?limit=N[&cursor=C]
+//	                       {"generated_at", "stale", "checks": [check, ...],
+//	                        "next_cursor" (absent on the last page)}
 //	/api/v1/checks/{name}  {"generated_at", "stale", "check": check}
 //
-// with the checks in config order; checkjson.go encodes a check. They carry
+// with the checks in config order; checkjson.go encodes a check. A page
+// (checkpage.go) keeps only the newest listRecent results of each check's
+// "recent"; the unpaged list and the single check keep them all. They carry
 // no secret: no headers, no bodies, no credentials; a target URL loses its
 // userinfo, query and fragment.
 
@@ -36,12 +41,15 @@ type checkBodies struct {
 	list  *body
 	frags [][]byte       // the objects' parts: list.parts[1 : len-1]
 	keys  []checkKey     // what each object was encoded from
+	cuts  []int          // where each frag is cut for the paged list, -1 if not (appendCheckCut)
 	names map[string]int // config index by check name, shared by the snapshots of one config
+	print uint64         // the configured check names in order, hashed: cursors name it (checkpage.go)
 	head  []byte         // the single-check envelope up to the object
 	enc   *encoder
 
-	mu   sync.Mutex // guards docs
-	docs map[string]*lazyBody
+	mu    sync.Mutex // guards docs and pages
+	docs  map[string]*lazyBody
+	pages map[checkPageKey]*lazyBody
 }
 
 type lazyBody struct {
@@ -125,14 +133,16 @@ func (b *builder) checkList(ctx context.Context, enc *encoder, prev *Snapshot) (
 	if prev != nil && prev.cfg == b.cfg {
 		old = prev.checks // same config: same checks in the same order
 	}
-	out := &checkBodies{enc: enc, docs: map[string]*lazyBody{}, keys: make([]checkKey, len(checks))}
+	out := &checkBodies{enc: enc, docs: map[string]*lazyBody{}, pages: map[checkPageKey]*lazyBody{},
+		keys: make([]checkKey, len(checks)), cuts: make([]int, len(checks))}
 	if old != nil {
-		out.names = old.names
+		out.names, out.print = old.names, old.print
 	} else {
 		out.names = make(map[string]int, len(checks))
 		for i, c := range checks {
 			out.names[c.Name] = i
 		}
+		out.print = fingerprint(checks)
 	}
 	state := b.statesByConfig(out.names)
 	head := append(append(append([]byte(`{"generated_at":`), b.quotedTime(b.generatedAt())...), `,"stale":`...),
@@ -154,13 +164,14 @@ func (b *builder) checkList(ctx context.Context, enc *encoder, prev *Snapshot) (
 		out.keys[i] = keyOf(st)
 		if old != nil && old.keys[i] == out.keys[i] {
 			parts = append(parts, old.frags[i])
+			out.cuts[i] = old.cuts[i]
 			continue
 		}
 		scratch = scratch[:0]
 		if i > 0 {
 			scratch = append(scratch, ',')
 		}
-		scratch = b.appendCheck(scratch, c, *st)
+		scratch, out.cuts[i] = b.appendCheckCut(scratch, c, *st)
 		parts = append(parts, bytes.Clone(scratch))
 	}
 	parts = append(parts, []byte("]}"))

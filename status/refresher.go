@@ -12,7 +12,6 @@ import (
 
 	"github.com/tocsin/tocsin/checkstate"
 	"github.com/tocsin/tocsin/config"
-	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/incident"
 	"github.com/tocsin/tocsin/uptime"
 )
@@ -78,7 +77,7 @@ type Refresher struct {
 	loadOK    bool // the last Load succeeded: state is the store's
 	version   int64
 	created   time.Time // the store's creation time at the last read
-	checks    map[string]detector.Check
+	checks    checkSet  // the published check states, read in place by builds
 	checksSeq int64
 	checksOK  bool      // the check states are the store's
 	checksGen uint64    // changes whenever checks does
@@ -113,7 +112,6 @@ func (r *Refresher) init() {
 	r.once.Do(func() {
 		r.trigger = make(chan struct{}, 1)
 		r.enc = newEncoder()
-		r.checks = map[string]detector.Check{}
 		if r.Logger == nil {
 			r.Logger = slog.New(slog.DiscardHandler)
 		}
@@ -246,15 +244,11 @@ func (r *Refresher) cycle(ctx context.Context, force bool) error {
 	if !loaded && !daysRead && key == r.built && now.Sub(r.lastBuild) < reloadEvery {
 		return storeErr
 	}
-	checks := make([]detector.Check, 0, len(r.checks))
-	for _, c := range r.checks {
-		checks = append(checks, c)
-	}
 	epoch := r.state.CreatedAt
 	if epoch.IsZero() {
 		epoch = r.epoch
 	}
-	if err := r.rebuild(ctx, Inputs{Config: cfg, State: r.state, Checks: checks, ChecksUpdated: r.checksAt,
+	if err := r.rebuild(ctx, Inputs{Config: cfg, State: r.state, Checks: r.checks.list, ChecksUpdated: r.checksAt,
 		Now: now, Stale: r.stale, Epoch: epoch, Uptime: r.days, UptimeAt: r.daysSlot,
 		StateRead: r.lastLoad, UptimeRead: r.daysRead}); err != nil {
 		return errors.Join(storeErr, err)
@@ -355,14 +349,14 @@ func (r *Refresher) readChecks(ctx context.Context) (bool, error) {
 	}
 	changed := fresh
 	if fresh {
-		clear(r.checks)
+		r.checks.reset()
 	}
 	for _, ch := range parts {
 		for _, c := range ch.Checks {
-			r.checks[c.Name] = c
+			r.checks.put(c)
 		}
 		for _, name := range append(ch.Removed, ch.Undecodable...) {
-			delete(r.checks, name)
+			r.checks.remove(name)
 		}
 		if len(ch.Undecodable) > 0 {
 			r.Logger.Error("status: published check states that cannot be decoded are shown as unknown",

@@ -160,7 +160,7 @@ func TestRefresherReadsChecksInParts(t *testing.T) {
 		t.Errorf("web-app-home = %s, want the last pass's degraded", got)
 	}
 	env.r.mu.Lock()
-	n := len(env.r.checks)
+	n := len(env.r.checks.list)
 	env.r.mu.Unlock()
 	if n != 3*pass {
 		t.Errorf("%d check states held, want %d", n, 3*pass)

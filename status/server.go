@@ -71,7 +71,7 @@ func NewServer(o ServerOptions) *Server {
 	}
 	readMethods := []string{http.MethodGet, http.MethodHead}
 	for _, p := range []string{pathStatus, pathSummary, pathComponents, pathIncidents, pathUnresolved,
-		pathMaintenances, pathMaintUpcoming, pathMaintActive, pathChecks} {
+		pathMaintenances, pathMaintUpcoming, pathMaintActive} {
 		s.Handle(p, readMethods, s.snapshotHandler(p))
 	}
 	s.Handle("/{$}", readMethods, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -91,6 +91,7 @@ func NewServer(o ServerOptions) *Server {
 	s.Handle(pathBadgePrefix+"{file}", readMethods, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serveSnapshot(w, r, pathBadgePrefix+r.PathValue("file"))
 	}))
+	s.Handle(pathChecks, readMethods, http.HandlerFunc(s.serveChecks))
 	s.Handle(pathChecks+"/{name}", readMethods, http.HandlerFunc(s.serveCheck))
 	s.Handle(pathComponentsV1+"{id}/uptime", readMethods, http.HandlerFunc(s.serveUptime))
 	s.Handle("/healthz", readMethods, http.HandlerFunc(serveHealth))
@@ -201,6 +202,31 @@ func (s *Server) snapshotHandler(path string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serveSnapshot(w, r, path)
 	})
+}
+
+// serveChecks serves the checks list, whole or, with limit, a page of it
+// (checkpage.go).
+func (s *Server) serveChecks(w http.ResponseWriter, r *http.Request) {
+	limit, cursor, paged, err := pageQuery(r.URL.Query())
+	switch {
+	case err != nil:
+		jsonhttp.Error(w, http.StatusBadRequest, err.Error())
+		return
+	case !paged:
+		s.serveSnapshot(w, r, pathChecks)
+		return
+	}
+	snap := s.snap.Load()
+	if snap == nil {
+		serveStarting(w)
+		return
+	}
+	b, err := snap.checks.page(limit, cursor)
+	if err != nil {
+		jsonhttp.Error(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.serveBody(w, r, snap, b)
 }
 
 func (s *Server) serveCheck(w http.ResponseWriter, r *http.Request) {

@@ -46,7 +46,9 @@ type Inputs struct {
 	// State holds the components' stored statuses and the incidents (open
 	// and recent), newest first.
 	State incident.State
-	// Checks are the check states their owners published.
+	// Checks are the check states their owners published, in any order.
+	// A build reads them only while it runs: the Refresher updates the
+	// slice in place between builds (checkset.go).
 	Checks []detector.Check
 	// ChecksUpdated is when the check states were last published, by the
 	// store's clock (zero: unknown).
