@@ -98,20 +98,6 @@ func BenchmarkDirtyBatch50k(b *testing.B) {
 	}
 }
 
-// BenchmarkRecordOwned50k is BenchmarkRecord50k for checks this replica
-// owns: the detector, metrics and the per-check snapshot for the writer.
-func BenchmarkRecordOwned50k(b *testing.B) {
-	eng, cfg := ownedEngine50k(b)
-	start := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		r := probe.Result{Status: probe.StatusUp, Start: start.Add(time.Duration(i) * time.Millisecond),
-			Duration: 40 * time.Millisecond, StatusCode: 200}
-		eng.Record(ctx, cfg.Checks[i%len(cfg.Checks)], r)
-	}
-}
-
 // TestDirtyBatchFollowsEveryChange: what the writer publishes is the
 // detector's state of each dirty check after every kind of change, not a
 // snapshot left over from before it.
