@@ -44,9 +44,9 @@ type Options struct {
 	UserAgent string
 	// Beats reads heartbeat checks' beats; required for heartbeat checks.
 	Beats BeatReader
-	// CAs shares parsed ca_files between the probers of one config; nil
-	// parses each prober's own.
-	CAs *CAPools
+	// Shared is what the probers of one config share (see Shared); nil
+	// shares nothing.
+	Shared *Shared
 }
 
 // HTTP probes an HTTP(S) endpoint. It is built once per check by NewHTTP and
@@ -107,7 +107,7 @@ func NewHTTP(c config.HTTPCheck, opts Options) (*HTTP, error) {
 	}
 	h.expect, err = parseExpectStatus(c.ExpectStatus)
 	fail(err)
-	h.tlsConfig, err = buildTLSConfig(c.TLS, h.now, opts.CAs)
+	h.tlsConfig, err = buildTLSConfig(c.TLS, opts.Now, opts.Shared)
 	fail(err)
 	h.header, h.host, err = buildHeader(c.Headers)
 	fail(err)
@@ -121,7 +121,10 @@ func NewHTTP(c config.HTTPCheck, opts Options) (*HTTP, error) {
 	if auth != "" {
 		h.header.Set("Authorization", auth)
 	}
-	if h.header.Get("User-Agent") == "" {
+	switch {
+	case len(h.header) == 0:
+		h.header = opts.Shared.userAgentHeader(cmp.Or(opts.UserAgent, DefaultUserAgent))
+	case h.header.Get("User-Agent") == "":
 		h.header.Set("User-Agent", cmp.Or(opts.UserAgent, DefaultUserAgent))
 	}
 	h.secrets = secretsOf(target, h.rawURL, h.header, auth)

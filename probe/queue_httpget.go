@@ -66,7 +66,7 @@ func newHTTPGetter(q config.QueueCheck, o Options) (*httpGetter, error) {
 	g.base = u
 
 	now := o.Now
-	tlsConfig, err := tlsConfigFor("queue.tls_config", q.TLSConfig, now, o.CAs)
+	tlsConfig, err := tlsConfigFor("queue.tls_config", q.TLSConfig, now, o.Shared)
 	if err != nil {
 		return nil, err
 	}

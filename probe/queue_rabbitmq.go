@@ -85,7 +85,7 @@ func newRabbitMQSource(q config.QueueCheck, o Options) (QueueSource, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	tlsConfig, err := tlsConfigFor("queue.tls_config", q.TLSConfig, s.now, o.CAs)
+	tlsConfig, err := tlsConfigFor("queue.tls_config", q.TLSConfig, s.now, o.Shared)
 	if err != nil {
 		errs = append(errs, err)
 	}

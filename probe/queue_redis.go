@@ -62,11 +62,12 @@ func newRedisSource(c config.QueueCheck, o Options) (*redisSource, error) {
 		if opts.TLSConfig == nil {
 			return nil, errors.New("queue.tls_config: needs a rediss:// redis_url")
 		}
-		tc, err := tlsConfigFor("queue.tls_config", c.TLSConfig, o.Now, o.CAs)
+		tc, err := tlsConfigFor("queue.tls_config", c.TLSConfig, o.Now, o.Shared)
 		if err != nil {
 			return nil, err
 		}
 		if tc.ServerName == "" {
+			tc = tc.Clone() // shared (Shared.tlsConfig): never written
 			tc.ServerName = opts.TLSConfig.ServerName
 		}
 		opts.TLSConfig = tc

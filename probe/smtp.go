@@ -49,7 +49,7 @@ type SMTP struct {
 	degradedLatency time.Duration
 	resolver        *net.Resolver
 	now             func() time.Time
-	cas             *CAPools // shared by the probers of one config
+	cas             *Shared // shared by the probers of one config
 	// name goes in the X-Tocsin-Probe header: the check's name when New
 	// built the prober, else the helo name.
 	name    string
@@ -76,7 +76,7 @@ func NewSMTP(c config.SMTPCheck, o Options) (*SMTP, error) {
 		degradedLatency: c.DegradedLatency,
 		resolver:        o.Resolver,
 		now:             o.Now,
-		cas:             o.CAs,
+		cas:             o.Shared,
 	}
 	if s.now == nil {
 		s.now = time.Now

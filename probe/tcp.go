@@ -59,9 +59,10 @@ func NewTCP(c config.TCPCheck, o Options) (*TCP, error) {
 	fail(err)
 	switch {
 	case c.TLS:
-		t.tlsConfig, err = tlsConfigFor("tcp.tls_config", c.TLSConfig, t.now, o.CAs)
+		t.tlsConfig, err = tlsConfigFor("tcp.tls_config", c.TLSConfig, o.Now, o.Shared)
 		fail(err)
 		if t.tlsConfig != nil && t.tlsConfig.ServerName == "" {
+			t.tlsConfig = t.tlsConfig.Clone() // shared (Shared.tlsConfig): never written
 			t.tlsConfig.ServerName = host
 		}
 	case c.TLSConfig != (config.TLS{}):

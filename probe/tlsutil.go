@@ -12,30 +12,37 @@ import (
 // buildTLSConfig translates an HTTP check's tls block. Certificates are
 // verified against the system roots, or only against ca_file when it is
 // set, at the time now returns.
-func buildTLSConfig(c config.TLS, now func() time.Time, cas *CAPools) (*tls.Config, error) {
+func buildTLSConfig(c config.TLS, now func() time.Time, cas *Shared) (*tls.Config, error) {
 	return tlsConfigFor("http.tls", c, now, cas)
 }
 
 // tlsConfigFor is buildTLSConfig for a block at key ("smtp.tls_config"),
-// which its errors name.
-func tlsConfigFor(key string, c config.TLS, now func() time.Time, cas *CAPools) (*tls.Config, error) {
+// which its errors name. A nil now reads time.Now; the probers of one
+// config that pass nil share one config per block (Shared.tlsConfig).
+func tlsConfigFor(key string, c config.TLS, now func() time.Time, sh *Shared) (*tls.Config, error) {
 	if c.CertExpiryWarning < 0 {
 		return nil, errors.New(key + ".cert_expiry_warning: must not be negative")
 	}
-	cfg := &tls.Config{
-		ServerName:         c.ServerName,
-		InsecureSkipVerify: c.InsecureSkipVerify,
-		Time:               now,
-	}
-	if c.CAFile == "" {
+	build := func() (*tls.Config, error) {
+		cfg := &tls.Config{
+			ServerName:         c.ServerName,
+			InsecureSkipVerify: c.InsecureSkipVerify,
+			Time:               now,
+		}
+		if c.CAFile == "" {
+			return cfg, nil
+		}
+		pool, err := sh.caPool(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s.ca_file: %w", key, err)
+		}
+		cfg.RootCAs = pool
 		return cfg, nil
 	}
-	pool, err := cas.get(c.CAFile)
-	if err != nil {
-		return nil, fmt.Errorf("%s.ca_file: %w", key, err)
+	if now != nil {
+		return build()
 	}
-	cfg.RootCAs = pool
-	return cfg, nil
+	return sh.tlsConfig(c, build)
 }
 
 // leafNotAfter is the expiry of the server's leaf certificate, zero without TLS.

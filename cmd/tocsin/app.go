@@ -231,9 +231,9 @@ func (a *app) apply(cfg *config.Config) error {
 func buildJobs(cfg *config.Config, beats probe.BeatReader) ([]schedule.Job, error) {
 	jobs := make([]schedule.Job, 0, len(cfg.Checks))
 	var errs []error
-	cas := probe.NewCAPools() // each ca_file read once per load
+	cas := probe.NewShared() // each ca_file read once per load
 	for i, c := range cfg.Checks {
-		p, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + version, Beats: beats, CAs: cas})
+		p, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + version, Beats: beats, Shared: cas})
 		if err != nil {
 			// Every problem keeps the check's key path, joined ones too.
 			var joined interface{ Unwrap() []error }

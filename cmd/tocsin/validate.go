@@ -62,7 +62,7 @@ func proberProblems(cfg *config.Config, found []string) []string {
 	sc := &scrubber{}
 	sc.set(cfg.Secrets())
 	var out []string
-	cas := probe.NewCAPools()
+	cas := probe.NewShared()
 	for i, c := range cfg.Checks {
 		key := fmt.Sprintf("checks[%d]", i)
 		if slices.ContainsFunc(found, func(l string) bool {
@@ -70,7 +70,7 @@ func proberProblems(cfg *config.Config, found []string) []string {
 		}) {
 			continue
 		}
-		if _, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + version, Beats: noBeats{}, CAs: cas}); err != nil {
+		if _, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + version, Beats: noBeats{}, Shared: cas}); err != nil {
 			for _, l := range problems(err) {
 				out = append(out, sc.scrub(key+": "+l))
 			}
