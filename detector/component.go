@@ -88,7 +88,7 @@ func (d *Detector) Component(id string) Verdict {
 		if r, ok := st.firstBad(); ok && st.flapping {
 			// Good results break a flapping check's bad runs; its trouble
 			// began with the oldest bad result in the window.
-			since = r.Start
+			since = r.Start()
 		}
 		if !since.IsZero() && (v.BadSince.IsZero() || since.Before(v.BadSince)) {
 			v.BadSince = since

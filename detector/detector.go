@@ -43,20 +43,45 @@ type Spec struct {
 }
 
 // Sample is what a check keeps of each recent result: enough for flap
-// detection, bad runs and the recent list of /api/v1/checks. The full
-// result (message, phases, queue figures) is kept for the latest only: 21
-// of those per check were most of a 50,000-check replica's heap (issue 14).
+// detection, bad runs and the recent list of /api/v1/checks, in 24 bytes.
+// The full result (message, phases, queue figures) is kept for the latest
+// only: 21 of those per check were most of a 50,000-check replica's heap
+// (issue 14), and so were 21 samples of strings and times (64 bytes each).
 type Sample struct {
-	Start    time.Time
-	Duration time.Duration
-	Status   probe.Status
-	Reason   probe.Reason
+	start    int64 // Unix nanoseconds; 0: none
+	duration time.Duration
+	status   uint8 // statusCode
+	reason   uint8 // reasonCode
+}
+
+// NewSample is the sample of a result with these fields.
+func NewSample(start time.Time, d time.Duration, st probe.Status, reason probe.Reason) Sample {
+	s := Sample{duration: d, status: statusCode(st), reason: reasonCode(reason)}
+	if !start.IsZero() {
+		s.start = start.UnixNano()
+	}
+	return s
 }
 
 // SampleOf is what a check keeps of r once a newer result came.
-func SampleOf(r probe.Result) Sample {
-	return Sample{Start: r.Start, Duration: r.Duration, Status: r.Status, Reason: r.Reason}
+func SampleOf(r probe.Result) Sample { return NewSample(r.Start, r.Duration, r.Status, r.Reason) }
+
+// Start is when the probe started, in UTC (zero if unknown).
+func (s Sample) Start() time.Time {
+	if s.start == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, s.start).UTC()
 }
+
+// Duration is how long the probe took.
+func (s Sample) Duration() time.Duration { return s.duration }
+
+// Status is the probe's verdict.
+func (s Sample) Status() probe.Status { return statusOf(s.status) }
+
+// Reason is why the probe was not up ("" when it was).
+func (s Sample) Reason() probe.Reason { return reasonOf(s.reason) }
 
 // Samples is SampleOf of each of rs, in order.
 func Samples(rs []probe.Result) []Sample {
@@ -268,7 +293,7 @@ func (st *checkState) snapshot() Check {
 		Flapping: st.flapping, FlapPercent: st.flapPercent, Base: st.base, Runs: st.runs}
 	if n := len(st.recent); n > 0 {
 		c.Last = st.last
-		for i := n - 1; i >= 0 && st.recent[i].Status == c.Last.Status; i-- {
+		for i := n - 1; i >= 0 && st.recent[i].Status() == c.Last.Status; i-- {
 			c.Streak++
 		}
 	}

@@ -1,9 +1,13 @@
 package detector
 
 import (
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/tocsin/tocsin/probe"
 )
@@ -186,5 +190,51 @@ func TestVerdictListsFailingChecks(t *testing.T) {
 	d.Observe("c-ok", seq("u")[0], t0)
 	if got := d.Component("jobs").Detail(); got != "a-worker=down,b-queue=degraded" {
 		t.Errorf("detail = %q", got)
+	}
+}
+
+// TestSampleKeepsWhatItIsFor: a sample gives back the start (in UTC),
+// duration, status and reason of its result, for every reason a prober
+// gives; a reason it does not know reads as an error.
+func TestSampleKeepsWhatItIsFor(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 12, 6, 15, 4, 5, 123456789, time.FixedZone("X", 3600))
+	for _, st := range []probe.Status{probe.StatusUp, probe.StatusDegraded, probe.StatusDown, ""} {
+		for _, reason := range reasons() {
+			s := SampleOf(probe.Result{Status: st, Reason: reason, Start: start, Duration: 1500 * time.Millisecond, Message: "x"})
+			if !s.Start().Equal(start) || s.Start().Location() != time.UTC || s.Duration() != 1500*time.Millisecond ||
+				s.Status() != st || s.Reason() != reason {
+				t.Errorf("%s/%s: got %v %v %s %s", st, reason, s.Start(), s.Duration(), s.Status(), s.Reason())
+			}
+		}
+	}
+	if got := SampleOf(probe.Result{Status: probe.StatusDown, Reason: "made_up"}).Reason(); got != probe.ReasonError {
+		t.Errorf("unknown reason reads %q, want %q", got, probe.ReasonError)
+	}
+	if got := SampleOf(probe.Result{}).Start(); !got.IsZero() {
+		t.Errorf("no start reads %v", got)
+	}
+	if size := unsafe.Sizeof(Sample{}); size > 24 {
+		t.Errorf("a sample is %d bytes, want at most 24", size)
+	}
+}
+
+// TestSampleKnowsEveryReason: a reason probe adds must be added to
+// reasons(), or samples would read it as an error.
+func TestSampleKnowsEveryReason(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("../probe/probe.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := reasons()
+	found := regexp.MustCompile(`(?m)^\s*Reason\w*\s+Reason = "(\w*)"`).FindAllStringSubmatch(string(src), -1)
+	if len(found) < len(known)-1 {
+		t.Fatalf("found %d reasons in probe/probe.go: the pattern is stale", len(found))
+	}
+	for _, m := range found {
+		if !slices.Contains(known[:], probe.Reason(m[1])) {
+			t.Errorf("probe reason %q missing from reasons()", m[1])
+		}
 	}
 }

@@ -40,7 +40,7 @@ func FlapPercent(results []Sample) float64 {
 		return 0
 	}
 	if m == 1 {
-		if results[0].Status != results[1].Status {
+		if results[0].Status() != results[1].Status() {
 			return 100
 		}
 		return 0
@@ -50,7 +50,7 @@ func FlapPercent(results []Sample) float64 {
 	// changes every time, so that a high threshold of 100 is never passed.
 	sum := 0
 	for i := 1; i < len(results); i++ {
-		if results[i].Status != results[i-1].Status {
+		if results[i].Status() != results[i-1].Status() {
 			sum += 2*(m-1) + i - 1
 		}
 	}
@@ -110,7 +110,7 @@ func relapsed(results []Sample, f, s int) bool {
 	for _, level := range []int{rank(Degraded), rank(Down)} {
 		phase, run := 0, 0
 		for _, r := range results {
-			bad := rank(statusOfResult(r.Status)) >= level
+			bad := rank(statusOfResult(r.Status())) >= level
 			switch {
 			case phase == 0 && bad:
 				if run++; run >= f {
@@ -141,7 +141,7 @@ func changes(results []Sample) int {
 	results = results[max(0, len(results)-historySize):]
 	n := 0
 	for i := 1; i < len(results); i++ {
-		if results[i].Status != results[i-1].Status {
+		if results[i].Status() != results[i-1].Status() {
 			n++
 		}
 	}
@@ -157,7 +157,7 @@ func (st *checkState) held() CheckStatus {
 	}
 	worst := st.base
 	for _, r := range st.recent {
-		if s := statusOfResult(r.Status); worst == Unknown || rank(s) > rank(worst) {
+		if s := statusOfResult(r.Status()); worst == Unknown || rank(s) > rank(worst) {
 			worst = s
 		}
 	}
@@ -179,7 +179,7 @@ func statusOfResult(s probe.Status) CheckStatus {
 // began there.
 func (st *checkState) firstBad() (r Sample, ok bool) {
 	for _, r := range st.recent {
-		if r.Status == probe.StatusDown || r.Status == probe.StatusDegraded {
+		if r.Status() == probe.StatusDown || r.Status() == probe.StatusDegraded {
 			return r, true
 		}
 	}

@@ -75,7 +75,7 @@ func encodeCheck(c detector.Check) ([]byte, error) {
 		sc.Last = &last
 		sc.Recent = make([]shortResult, n-1)
 		for i, r := range c.Recent[:n-1] {
-			sc.Recent[i] = shortResult{r.Status, r.Reason, unixNano(r.Start), int64(r.Duration)}
+			sc.Recent[i] = shortResult{r.Status(), r.Reason(), unixNano(r.Start()), int64(r.Duration())}
 		}
 	}
 	return json.Marshal(sc)
@@ -97,8 +97,7 @@ func decodeCheck(name string, raw []byte) (detector.Check, error) {
 	}
 	c.Recent = make([]detector.Sample, 0, len(sc.Recent)+1)
 	for _, r := range sc.Recent {
-		c.Recent = append(c.Recent, detector.Sample{Status: r.Status, Reason: r.Reason,
-			Start: fromUnixNano(r.Start), Duration: time.Duration(r.Duration)})
+		c.Recent = append(c.Recent, detector.NewSample(fromUnixNano(r.Start), time.Duration(r.Duration), r.Status, r.Reason))
 	}
 	last := *sc.Last
 	last.Start = last.Start.UTC()
@@ -107,7 +106,7 @@ func decodeCheck(name string, raw []byte) (detector.Check, error) {
 	}
 	c.Recent = append(c.Recent, detector.SampleOf(last))
 	c.Last = last
-	for i := len(c.Recent) - 1; i >= 0 && c.Recent[i].Status == last.Status; i-- {
+	for i := len(c.Recent) - 1; i >= 0 && c.Recent[i].Status() == last.Status; i-- {
 		c.Streak++
 	}
 	return c, nil

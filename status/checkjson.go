@@ -74,10 +74,10 @@ func (b *builder) appendCheckCut(dst []byte, c config.Check, st detector.Check) 
 		if i < len(st.Recent)-1 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(append(dst, `{"status":`...), string(r.Status))
-		dst = appendNullString(append(dst, `,"reason":`...), string(r.Reason))
-		dst = b.appendTime(append(dst, `,"start":`...), r.Start)
-		dst = append(appendMillis(append(dst, `,"duration_ms":`...), r.Duration), '}')
+		dst = appendString(append(dst, `{"status":`...), string(r.Status()))
+		dst = appendNullString(append(dst, `,"reason":`...), string(r.Reason()))
+		dst = b.appendTime(append(dst, `,"start":`...), r.Start())
+		dst = append(appendMillis(append(dst, `,"duration_ms":`...), r.Duration()), '}')
 		if i == len(st.Recent)-listRecent && i > 0 {
 			cut = len(dst) // after the listRecent-th newest, with older ones to come
 		}

@@ -102,8 +102,8 @@ func (b *builder) refCheck(c config.Check, st detector.Check) checkJSON {
 	}
 	for i := len(st.Recent) - 1; i >= 0; i-- {
 		r := st.Recent[i]
-		cj.Recent = append(cj.Recent, recentJSON{Status: r.Status, Reason: nullString(string(r.Reason)),
-			Start: b.ts(r.Start), DurationMS: millis(r.Duration)})
+		cj.Recent = append(cj.Recent, recentJSON{Status: r.Status(), Reason: nullString(string(r.Reason())),
+			Start: b.ts(r.Start()), DurationMS: millis(r.Duration())})
 	}
 	return cj
 }

@@ -111,7 +111,7 @@ func keyOf(st *detector.Check) checkKey {
 	k := checkKey{status: st.Status, since: nanos(st.Since), last: nanos(st.Last.Start),
 		lastStatus: st.Last.Status, lastDuration: st.Last.Duration, recent: len(st.Recent)}
 	if len(st.Recent) > 0 {
-		k.first = nanos(st.Recent[0].Start)
+		k.first = nanos(st.Recent[0].Start())
 	}
 	return k
 }
