@@ -3,9 +3,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"maps"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -133,8 +135,10 @@ func (l *loader) read() (map[string]any, error) {
 	if err := k.Load(ownMap(defaultValues()), nil); err != nil {
 		return nil, fmt.Errorf("config: defaults: %w", err)
 	}
+	var lists map[string]any
 	if l.opts.File != "" {
-		if err := l.loadFile(k); err != nil {
+		var err error
+		if lists, err = l.loadFile(k); err != nil {
 			return nil, err
 		}
 	}
@@ -144,25 +148,46 @@ func (l *loader) read() (map[string]any, error) {
 	if err := l.loadFlags(k); err != nil {
 		return nil, fmt.Errorf("config: flags: %w", err)
 	}
-	return k.Raw(), nil
+	raw := k.Raw()
+	maps.Copy(raw, lists)
+	return raw, nil
 }
 
-func (l *loader) loadFile(k *koanf.Koanf) error {
+// fileOnlyLists are the top-level keys holding lists of objects
+// (components, checks, maintenance, notify): only the file sets them
+// (envTarget refuses them, no flag names them), and koanf would only copy
+// them whole, by reflection, on the way through (Raw: 0.35 s for 50,000
+// checks, config/bench_test.go). read keeps them out of koanf.
+func fileOnlyLists(mp map[string]any) map[string]any {
+	out := map[string]any{}
+	for key, f := range fieldsByKey(reflect.TypeFor[Config]()) {
+		if v, ok := mp[key]; ok && f.typ.Kind() == reflect.Slice && f.typ.Elem().Kind() == reflect.Struct {
+			out[key] = v
+			delete(mp, key)
+		}
+	}
+	return out
+}
+
+// loadFile merges the file into k but for its lists of objects, which it
+// returns (fileOnlyLists).
+func (l *loader) loadFile(k *koanf.Koanf) (map[string]any, error) {
 	b, err := file.Provider(l.opts.File).ReadBytes()
 	if err != nil {
-		return fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	mp, err := yaml.Parser().Unmarshal(b)
 	if err != nil {
-		return fmt.Errorf("config: %s: %w", l.opts.File, err)
+		return nil, fmt.Errorf("config: %s: %w", l.opts.File, err)
 	}
 	kmaps.IntfaceKeysToStrings(mp)
 	dropNulls(mp)
 	l.expandTree("", mp)
+	lists := fileOnlyLists(mp)
 	if err := k.Load(ownMap(mp), nil); err != nil {
-		return fmt.Errorf("config: %s: %w", l.opts.File, err)
+		return nil, fmt.Errorf("config: %s: %w", l.opts.File, err)
 	}
-	return nil
+	return lists, nil
 }
 
 // dropNulls deletes null values from maps, so that "server:" with nothing
@@ -263,14 +288,58 @@ func environMap(env []string) map[string]string {
 	return m
 }
 
-// decode turns the checked, normalised raw map into a Config with a fresh
-// koanf instance. The walker has already rejected, and removed, everything
-// the decoder would, so its strictness here is a backstop.
+// decode turns the checked, normalised raw map into a Config with
+// mapstructure, as koanf's UnmarshalWithConf would, without the two deep
+// copies of raw a koanf instance makes on the way. The walker has already
+// rejected, and removed, everything the decoder would, so its strictness
+// here is a backstop. The checks, most of a large config, are decoded in
+// chunks on every CPU (1.1 s of a 50,000-check load on one core); should
+// a chunk fail, the whole map is decoded again in one piece, so that the
+// error names the check by its index.
 func decode(raw map[string]any) (*Config, error) {
-	// mapstructure directly, as koanf's UnmarshalWithConf would call it,
-	// but without the two deep copies of raw a koanf instance makes on the
-	// way (0.75 s each at 50,000 checks: config/bench_test.go).
+	checks, _ := raw["checks"].([]any)
+	chunks := max(1, min(runtime.GOMAXPROCS(0), len(checks)/1000))
+	if chunks == 1 {
+		return decodeWhole(raw)
+	}
+	rest := maps.Clone(raw)
+	delete(rest, "checks")
+	cfg, err := decodeWhole(rest)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Checks = make([]Check, len(checks))
+	var g errgroup.Group
+	size := (len(checks) + chunks - 1) / chunks
+	for start := 0; start < len(checks); start += size {
+		end := min(start+size, len(checks))
+		g.Go(func() error { return decodeInto(checks[start:end], cfg.Checks[start:end]) })
+	}
+	if g.Wait() != nil {
+		return decodeWhole(raw)
+	}
+	return cfg, nil
+}
+
+func decodeWhole(raw map[string]any) (*Config, error) {
 	var cfg Config
+	if err := decodeInto(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("config: decode: %w", err)
+	}
+	return &cfg, nil
+}
+
+// decodeInto decodes in into out, a pointer or a slice of checks.
+func decodeInto(in, out any) error {
+	if checks, ok := out.([]Check); ok {
+		list := in.([]any)
+		for i := range checks {
+			if err := decodeInto(list[i], &checks[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	d, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		ErrorUnused:      true,
 		WeaklyTypedInput: true,
@@ -279,16 +348,13 @@ func decode(raw map[string]any) (*Config, error) {
 			mapstructure.StringToTimeHookFunc(time.RFC3339),
 			mapstructure.TextUnmarshallerHookFunc(),
 		),
-		Result:  &cfg,
+		Result:  out,
 		TagName: "koanf",
 	})
 	if err != nil {
-		return nil, fmt.Errorf("config: decode: %w", err)
+		return err
 	}
-	if err := d.Decode(raw); err != nil {
-		return nil, fmt.Errorf("config: decode: %w", err)
-	}
-	return &cfg, nil
+	return d.Decode(in)
 }
 
 // ownMap is a koanf provider of a map the loader made and hands over:
