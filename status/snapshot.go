@@ -104,6 +104,10 @@ type Snapshot struct {
 	// pagePaths their paths in bodies.
 	pages     pageKey
 	pagePaths []string
+	// rendered is when the pages were last rendered and renderCost how
+	// long that took (see pageBodies).
+	rendered   time.Time
+	renderCost time.Duration
 	// notFound is the page served for an incident id without a page.
 	notFound *body
 
