@@ -28,15 +28,7 @@ func BenchmarkDispatch50k(b *testing.B) {
 	const checks = 50000
 	var done atomic.Int64
 	sink := func(context.Context, config.Check, probe.Result) { done.Add(1) }
-	s, err := New(sink, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), 2*time.Second, 10000)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s.Start()
-	b.Cleanup(func() { _ = s.Shutdown() })
-	if err := s.Acquire([]string{"web"}, nil); err != nil {
-		b.Fatal(err)
-	}
+	s := runningScheduler(b, sink, 10000)
 	up := probe.ProberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} })
 	jobs := make([]Job, checks)
 	for i := range jobs {
@@ -191,16 +183,7 @@ func lagWithin(b *testing.B, reg *prometheus.Registry) (within map[float64]float
 // after the last reload are reported: replaced jobs leave nothing behind.
 func BenchmarkReload50k(b *testing.B) {
 	const checks = 50000
-	s, err := New(func(context.Context, config.Check, probe.Result) {}, prometheus.NewRegistry(),
-		slog.New(slog.DiscardHandler), 2*time.Second, 10000)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s.Start()
-	b.Cleanup(func() { _ = s.Shutdown() })
-	if err := s.Acquire([]string{"web"}, nil); err != nil {
-		b.Fatal(err)
-	}
+	s := runningScheduler(b, func(context.Context, config.Check, probe.Result) {}, 10000)
 	up := probe.ProberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} })
 	configs := [2][]Job{make([]Job, checks), make([]Job, checks)}
 	for v := range configs {

@@ -18,6 +18,22 @@ import (
 	"github.com/tocsin/tocsin/probe"
 )
 
+// runningScheduler is a started scheduler that owns component "web", with
+// at most maxInFlight probes at once; it shuts down with the test.
+func runningScheduler(tb testing.TB, sink Sink, maxInFlight int) *Scheduler {
+	tb.Helper()
+	s, err := New(sink, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), 2*time.Second, maxInFlight)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.Start()
+	tb.Cleanup(func() { _ = s.Shutdown() })
+	if err := s.Acquire([]string{"web"}, nil); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
 // waitUntil is waitFor with its own deadline, for conditions that take
 // thousands of runs.
 func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
@@ -89,15 +105,7 @@ func idle(s *Scheduler) bool {
 func TestReloadsDoNotLeak(t *testing.T) { // not parallel: it counts the process's goroutines
 	const checks, loads = 5000, 6
 	g := &generations{last: map[string]int{}, ran: map[int]int{}}
-	s, err := New(g.sink, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), 2*time.Second, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	t.Cleanup(func() { _ = s.Shutdown() })
-	if err := s.Acquire([]string{"web"}, nil); err != nil {
-		t.Fatal(err)
-	}
+	s := runningScheduler(t, g.sink, 64)
 	up := probe.ProberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} })
 	measure := func() (goroutines int, heap uint64) {
 		runtime.GC()
@@ -146,15 +154,7 @@ func TestInFlightIsBounded(t *testing.T) {
 	t.Parallel()
 	const limit, checks = 3, 12
 	rec := &recorder{runs: map[string]int{}}
-	s, err := New(rec.sink, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), 2*time.Second, limit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	t.Cleanup(func() { _ = s.Shutdown() })
-	if err := s.Acquire([]string{"web"}, nil); err != nil {
-		t.Fatal(err)
-	}
+	s := runningScheduler(t, rec.sink, limit)
 	var running, most atomic.Int32
 	release := make(chan struct{})
 	p := probe.ProberFunc(func(ctx context.Context) probe.Result {
@@ -209,15 +209,7 @@ func TestInFlightIsBounded(t *testing.T) {
 func TestRunDueWhileBusyIsSkippedAndCounted(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{runs: map[string]int{}}
-	s, err := New(rec.sink, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), 2*time.Second, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	t.Cleanup(func() { _ = s.Shutdown() })
-	if err := s.Acquire([]string{"web"}, nil); err != nil {
-		t.Fatal(err)
-	}
+	s := runningScheduler(t, rec.sink, 1)
 	release := make(chan struct{})
 	p := &blockingProber{started: make(chan struct{}, 1)}
 	q := probe.ProberFunc(func(ctx context.Context) probe.Result {
