@@ -58,6 +58,10 @@ type checkCollector struct {
 	mu     sync.Mutex
 	checks map[string]*checkSeries
 	sorted []*checkSeries // by name; nil once checks changed
+	// pairs holds the label pairs checks share (a type, a component, a
+	// verdict, a state), so that a check adds only its own name's.
+	pairs map[[2]string]*dto.LabelPair
+	check *string // the name "check", shared by every check's pair
 }
 
 func newCheckCollector() *checkCollector {
@@ -71,7 +75,21 @@ func newCheckCollector() *checkCollector {
 		status: prometheus.NewDesc("tocsin_check_status",
 			"Confirmed check state: 1 for the current state, 0 for the others.", []string{"check", "status"}, nil),
 		checks: map[string]*checkSeries{},
+		pairs:  map[[2]string]*dto.LabelPair{},
+		check:  new("check"),
 	}
+}
+
+// pairLocked returns the shared label pair name=value. The caller holds
+// c.mu.
+func (c *checkCollector) pairLocked(name, value string) *dto.LabelPair {
+	k := [2]string{name, value}
+	p, ok := c.pairs[k]
+	if !ok {
+		p = &dto.LabelPair{Name: &k[0], Value: &k[1]}
+		c.pairs[k] = p
+	}
+	return p
 }
 
 // entryLocked returns the check's series, made on first use. The caller
@@ -146,7 +164,7 @@ func (c *checkCollector) Collect(ch chan<- prometheus.Metric) {
 	snap := make([]checkSeries, len(c.sorted))
 	for i, s := range c.sorted {
 		if s.labels == nil {
-			s.labels = makeCheckLabels(s)
+			s.labels = c.makeLabelsLocked(s)
 		}
 		snap[i] = *s
 	}
@@ -191,18 +209,20 @@ func (c *checkCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func makeCheckLabels(s *checkSeries) *checkLabels {
-	pair := func(name, value string) *dto.LabelPair { return &dto.LabelPair{Name: &name, Value: &value} }
-	check, typ := pair("check", s.name), pair("type", s.typ)
+// makeLabelsLocked makes a check's label pairs: its name's own, the rest
+// shared. The caller holds c.mu.
+func (c *checkCollector) makeLabelsLocked(s *checkSeries) *checkLabels {
+	name := s.name
+	check, typ := &dto.LabelPair{Name: c.check, Value: &name}, c.pairLocked("type", s.typ)
 	l := &checkLabels{
-		success:  []*dto.LabelPair{check, pair("component", s.component), typ},
+		success:  []*dto.LabelPair{check, c.pairLocked("component", s.component), typ},
 		duration: []*dto.LabelPair{check, typ},
 	}
 	for i, r := range resultOrder() {
-		l.results[i] = []*dto.LabelPair{check, pair("result", string(r)), typ}
+		l.results[i] = []*dto.LabelPair{check, c.pairLocked("result", string(r)), typ}
 	}
 	for i, st := range statusOrder() {
-		l.status[i] = []*dto.LabelPair{check, pair("status", string(st))}
+		l.status[i] = []*dto.LabelPair{check, c.pairLocked("status", string(st))}
 	}
 	return l
 }
