@@ -50,7 +50,6 @@ type options struct {
 	out       string
 	keep      bool
 	profile   bool
-	profSecs  int
 	tocsinBin string
 	logLevel  string
 }
@@ -72,7 +71,6 @@ func main() {
 	flag.StringVar(&o.out, "out", "", "also write the markdown report to this file")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs, profiles)")
 	flag.BoolVar(&o.profile, "profile", true, "take a CPU and heap profile of tocsin at each size where a target is missed")
-	flag.IntVar(&o.profSecs, "profile-seconds", 10, "length of the CPU profile")
 	flag.StringVar(&o.tocsinBin, "tocsin", "", "use this tocsin binary instead of building ./cmd/tocsin (no profiles then)")
 	flag.StringVar(&o.logLevel, "log-level", "info", "tocsin's log.level")
 	flag.BoolVar(&bare, "bare", false, "internal: run as the bare loop")

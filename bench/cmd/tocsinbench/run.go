@@ -372,8 +372,28 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 	}
 	logf("%d checks: reload took %s", n, res.reload.Round(time.Millisecond))
 
+	// A CPU profile of the interval after the reload, in the background:
+	// it covers whole herds of probes, if the scheduler starts them all at
+	// once, and none of the steady window. It is reported only where a
+	// target is missed.
+	cpuProf := filepath.Join(dir, "cpu.pprof")
+	profDone := make(chan error, 1)
+	if o.profile {
+		secs := int(min(o.interval, time.Until(end)-2*time.Second).Seconds())
+		go func() {
+			profDone <- fetch(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, secs), cpuProf,
+				time.Duration(secs+30)*time.Second)
+		}()
+	} else {
+		profDone <- errors.New("off")
+	}
+
 	if err := sleepUntil(ctx, end); err != nil {
 		return nil, err
+	}
+	cpuErr := <-profDone
+	if cpuErr != nil {
+		cpuProf = ""
 	}
 	smp.take(ctx, d.pid(), px, rc)
 	stopSampler()
@@ -415,7 +435,7 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 
 	if len(res.missed) > 0 && o.profile {
 		logf("%d checks: missed %s; profiling", n, strings.Join(res.missed, ", "))
-		res.profiles = profile(ctx, o, bin, "http://"+pprofAddr, dir)
+		res.profiles = profile(ctx, bin, "http://"+pprofAddr, dir, cpuProf, cpuErr)
 	}
 	d.stop()
 	tg.take('t')
@@ -430,16 +450,13 @@ func slicesMax(ds []time.Duration) time.Duration {
 	return m
 }
 
-// profile takes a CPU and a heap profile of the running daemon and returns
-// the top of each.
-func profile(ctx context.Context, o options, bin, base, dir string) string {
+// profile takes a heap profile of the running daemon and returns the top
+// of it and of the CPU profile taken after the reload.
+func profile(ctx context.Context, bin, base, dir, cpu string, cpuErr error) string {
 	var b strings.Builder
-	cpu := filepath.Join(dir, "cpu.pprof")
 	heap := filepath.Join(dir, "heap.pprof")
-	secs := o.profSecs
-	if err := fetch(ctx, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, secs), cpu, time.Duration(secs+30)*time.Second); err != nil {
-		fmt.Fprintf(&b, "CPU profile failed: %v\n", err)
-		cpu = ""
+	if cpuErr != nil {
+		fmt.Fprintf(&b, "CPU profile failed: %v\n", cpuErr)
 	}
 	if err := fetch(ctx, base+"/debug/pprof/heap", heap, 30*time.Second); err != nil {
 		fmt.Fprintf(&b, "heap profile failed: %v\n", err)
@@ -466,7 +483,7 @@ func profile(ctx context.Context, o options, bin, base, dir string) string {
 		}
 		b.WriteString("\n")
 	}
-	top(fmt.Sprintf("CPU, %d s after the run (flat, top 15)", secs), cpu)
+	top("CPU in the interval after the reload (flat, top 15)", cpu)
 	top("CPU, cumulative (top 15)", cpu, "-cum")
 	top("heap in use (top 15)", heap, "-sample_index=inuse_space")
 	return b.String()
