@@ -268,7 +268,11 @@ func ms(d float64) string {
 	if math.IsNaN(d) {
 		return "—"
 	}
-	return strconv.FormatFloat(d*1000, 'f', 0, 64)
+	v := strconv.FormatFloat(d*1000, 'f', 0, 64)
+	if v == "-0" {
+		return "0"
+	}
+	return v
 }
 
 func median(ds []time.Duration) time.Duration {

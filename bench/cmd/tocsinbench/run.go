@@ -38,7 +38,8 @@ type sizeResult struct {
 	redisRT      float64 // round trips per probe result (steady interval)
 	redisCmds    float64 // commands per probe result (steady interval)
 
-	bare bareRun
+	bare     bareRun
+	bareHits hitStats // the bare loop's hits at the target
 
 	peakKiB int64
 	endKiB  int64
@@ -248,7 +249,7 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 	if err != nil {
 		return nil, err
 	}
-	tg.take('b')
+	res.bareHits = analyse(tg.take('b'), n, o.interval, time.Time{}, time.Time{})
 	logf("%d checks: bare loop %d probes, %d errors, %.2f CPU-s", n, res.bare.res.Probes, res.bare.res.Errors, res.bare.cpu)
 
 	rs, err := startRedis(filepath.Join(dir, "data"))
@@ -336,7 +337,7 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 	if err := sleepUntil(ctx, time.Unix(0, first).Add(o.interval+time.Second)); err != nil {
 		return nil, err
 	}
-	st0 := analyse(tg.snapshot('t'), n, o.interval, time.Time{})
+	st0 := analyse(tg.snapshot('t'), n, o.interval, time.Time{}, time.Time{})
 	t0 := st0.t0
 	// Windows start and end half an interval off the plan, so that checks
 	// planned all at once fall well inside them: the steady window is from
@@ -400,8 +401,9 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 	last := smp.last()
 	res.peakKiB, res.endKiB = last.hwmKiB, last.rssKiB
 
+	// Up to 3 scrapes, fewer when they are slow.
 	var took []time.Duration
-	for i := range 3 {
+	for i := 0; i < 3 && (i == 0 || time.Duration(i)*took[0] < 10*time.Second); i++ {
 		sc, err := scrapeMetrics(ctx, base)
 		if err != nil {
 			return nil, err
@@ -416,7 +418,7 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 	res.scrapeTook, res.scrapeMax = median(took), slicesMax(took)
 
 	hits := tg.snapshot('t')
-	res.hits = analyse(hits, n, o.interval, reloadAt)
+	res.hits = analyse(hits, n, o.interval, reloadAt, reloadAt.Add(-o.interval))
 	res.allFirst = res.hits.lastFirstHit.Sub(start)
 	from, to := t0.Add(o.interval/2), reloadAt
 	res.steadyProbes = hitsBetween(hits, from, to)

@@ -137,7 +137,11 @@ type hitStats struct {
 	// and first hit after it, minus the interval.
 	reloadExtra  []float64
 	reloadGapped int // checks whose gap across the reload exceeds the interval by more than lagLimit (or with no hit after it)
-	postReload   int // hits in the interval after the reload
+	// The same across a moment one interval before the reload, without
+	// one: how much consecutive gaps vary anyway.
+	controlExtra  []float64
+	controlGapped int
+	postReload    int // hits in the interval after the reload
 }
 
 // lagLimit is the lag target; a check whose first run is later
@@ -148,7 +152,7 @@ const lagLimit = 250 * time.Millisecond
 // lag of each hit against the plan (origin + offset + k intervals),
 // first-interval coverage, doubled or missed runs, and the gap across the
 // reload (if reloadAt is set).
-func analyse(hits []hit, n int, interval time.Duration, reloadAt time.Time) hitStats {
+func analyse(hits []hit, n int, interval time.Duration, reloadAt, controlAt time.Time) hitStats {
 	per := make([][]int64, n)
 	for _, h := range hits {
 		if int(h.idx) < n && h.idx >= 0 {
@@ -236,18 +240,29 @@ func analyse(hits []hit, n int, interval time.Duration, reloadAt time.Time) hitS
 				st.postReload++
 			}
 		}
-		switch {
-		case j == len(ts):
-			st.reloadGapped++
-		case j > 0:
-			extra := float64(ts[j]-ts[j-1]-iv) / 1e9
-			st.reloadExtra = append(st.reloadExtra, extra)
-			if extra > lagLimit.Seconds() {
-				st.reloadGapped++
-			}
+		gapAcross(ts, rl, iv, &st.reloadExtra, &st.reloadGapped)
+		if !controlAt.IsZero() {
+			gapAcross(ts, controlAt.UnixNano(), iv, &st.controlExtra, &st.controlGapped)
 		}
 	}
 	return st
+}
+
+// gapAcross notes the gap between the last hit before at and the first
+// after it, minus the interval, and counts it when it exceeds lagLimit or
+// no hit follows.
+func gapAcross(ts []int64, at, iv int64, extras *[]float64, gapped *int) {
+	j, _ := slices.BinarySearch(ts, at)
+	switch {
+	case j == len(ts):
+		*gapped++
+	case j > 0:
+		extra := float64(ts[j]-ts[j-1]-iv) / 1e9
+		*extras = append(*extras, extra)
+		if extra > lagLimit.Seconds() {
+			*gapped++
+		}
+	}
 }
 
 // hitsBetween counts hits in [from, to).
