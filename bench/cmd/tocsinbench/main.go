@@ -150,19 +150,27 @@ func run(ctx context.Context, o options) (err error) {
 
 	head := header(ctx, root, o)
 	var results []*sizeResult
+	var failed []string
 	for _, n := range o.sizes {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		r, err := runSize(ctx, o, n, bin, self, tg, filepath.Join(tmp, strconv.Itoa(n)))
 		if err != nil {
-			return fmt.Errorf("%d checks: %w", n, err)
+			if ctx.Err() != nil {
+				return err
+			}
+			// The other sizes still run; the report says what failed.
+			logf("%d checks: FAILED: %v", n, err)
+			failed = append(failed, fmt.Sprintf("%d checks: %v", n, err))
+			tg.take('t')
+			tg.take('b')
+			continue
 		}
 		results = append(results, r)
-		// Each size's table as it finishes, in case a later one fails.
 		logf("%d checks done", n)
 	}
-	report := head + renderReport(results, time.Since(began))
+	report := head + renderReport(results, failed, time.Since(began))
 	fmt.Print(report)
 	if o.out != "" {
 		if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {

@@ -18,6 +18,7 @@ type scrape struct {
 	series  int     // samples in the exposition
 	bytes   int64   // decompressed size
 	results float64 // sum of tocsin_probe_results_total
+	notUp   float64 // the part of it whose result is not "up"
 	reloads float64 // tocsin_config_reloads_total{result="success"}
 	lag     []bucket
 	heapB   float64 // go_memstats_heap_inuse_bytes
@@ -32,7 +33,7 @@ type bucket struct {
 // scrapeMetrics reads /metrics as Prometheus does (gzip), streaming, and
 // times it to the last byte.
 func scrapeMetrics(ctx context.Context, base string) (scrape, error) {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
@@ -70,8 +71,11 @@ func scrapeMetrics(ctx context.Context, base string) (scrape, error) {
 			continue
 		}
 		switch {
-		case strings.HasPrefix(name, "tocsin_probe_results_total"):
+		case strings.HasPrefix(name, "tocsin_probe_results_total{"):
 			s.results += val
+			if !strings.Contains(name, `result="up"`) {
+				s.notUp += val
+			}
 		case name == `tocsin_config_reloads_total{result="success"}`:
 			s.reloads = val
 		case strings.HasPrefix(name, "tocsin_scheduler_lag_seconds_bucket{"):

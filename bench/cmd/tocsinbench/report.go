@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -82,18 +83,29 @@ func p5099(xs []float64) string {
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }
 
-func renderReport(rs []*sizeResult, took time.Duration) string {
+func renderReport(rs []*sizeResult, failed []string, took time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Whole run: %s.\n\n", took.Round(time.Second))
+	for _, f := range failed {
+		fmt.Fprintf(&b, "- **failed**: %s\n", f)
+	}
+	for _, r := range rs {
+		for _, n := range r.notes {
+			fmt.Fprintf(&b, "- %d checks: %s\n", r.n, n)
+		}
+	}
+	if len(failed) > 0 || slices.ContainsFunc(rs, func(r *sizeResult) bool { return len(r.notes) > 0 }) {
+		b.WriteString("\n")
+	}
 
 	b.WriteString("### Probing\n\n")
-	b.WriteString("| checks | plan | planned probes/s | achieved probes/s (steady interval) | not run in 1st interval | doubled runs | missed runs | lag p50 / p99 at the target, 1st interval (ms) | same, all runs (ms) | lag p50 / p99, `tocsin_scheduler_lag_seconds` (ms) | start → first probe (s) | start → every check probed once (s) | bare loop: lag p50 / p99 at the target (ms) |\n")
-	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| checks | plan | planned probes/s | achieved probes/s (steady interval) | not run in 1st interval | doubled runs | missed runs | lag p50 / p99 at the target, 1st interval (ms) | same, all runs (ms) | lag p50 / p99, `tocsin_scheduler_lag_seconds` (ms) | start → first probe (s) | start → every check probed once (s) | bare loop: lag p50 / p99 at the target (ms) | probe results since start, of which not up |\n")
+	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %d | %s | %.1f | %.1f | %d | %d | %d | %s | %s | %s / %s | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %d | %s | %.1f | %.1f | %d | %d | %d | %s | %s | %s / %s | %s | %s | %s | %.0f, %.0f |\n",
 			r.n, r.hits.plan, r.planned, r.achieved, r.hits.missFirst, r.hits.doubled, r.hits.missedRuns,
 			p5099(r.hits.lagFirst), p5099(r.hits.lagAll), ms(r.lagP50), ms(r.lagP99),
-			secs(r.firstProbe), secs(r.allFirst), p5099(r.bareHits.lagAll))
+			secs(r.firstProbe), secs(r.allFirst), p5099(r.bareHits.lagAll), r.results, r.notUp)
 	}
 
 	b.WriteString("\n### Cost\n\n")

@@ -52,7 +52,8 @@ type sizeResult struct {
 	scrapeMiB  float64
 	lagP50     float64 // from tocsin_scheduler_lag_seconds, since start
 	lagP99     float64
-	results    float64
+	results    float64 // probe results tocsin counted since start
+	notUp      float64 // of which not up
 
 	validate      time.Duration
 	startup       time.Duration // process start → /readyz 200
@@ -62,7 +63,8 @@ type sizeResult struct {
 	reloadOK      bool
 	afterReloadPS float64 // probes/s in the interval after the reload
 
-	profiles string // pprof -top text, when a target was missed
+	profiles string   // pprof -top text, when a target was missed
+	notes    []string // what went wrong while measuring
 	missed   []string
 }
 
@@ -367,7 +369,8 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 			logf("%d checks: reload failed: %s", n, msg)
 		}
 	case <-time.After(2 * time.Minute):
-		return nil, errors.New("no reload logged within 2 minutes of SIGHUP")
+		res.reload = 2 * time.Minute
+		res.notes = append(res.notes, "no reload logged within 2 minutes of SIGHUP")
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -406,16 +409,20 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 	for i := 0; i < 3 && (i == 0 || time.Duration(i)*took[0] < 10*time.Second); i++ {
 		sc, err := scrapeMetrics(ctx, base)
 		if err != nil {
-			return nil, err
+			res.notes = append(res.notes, fmt.Sprintf("scrape %d of /metrics failed: %v", i+1, err))
+			break
 		}
 		took = append(took, sc.took)
 		if i == 0 {
 			res.series, res.scrapeMiB = sc.series, float64(sc.bytes)/(1<<20)
 			res.lagP50, res.lagP99 = histQuantile(0.5, sc.lag), histQuantile(0.99, sc.lag)
-			res.results, res.heapMiB, res.gor = sc.results, sc.heapB/(1<<20), sc.gor
+			res.results, res.notUp, res.heapMiB, res.gor = sc.results, sc.notUp, sc.heapB/(1<<20), sc.gor
 		}
 	}
 	res.scrapeTook, res.scrapeMax = median(took), slicesMax(took)
+	if len(took) == 0 {
+		res.scrapeTook, res.scrapeMax = 2*time.Minute, 2*time.Minute // failed: not met
+	}
 
 	hits := tg.snapshot('t')
 	res.hits = analyse(hits, n, o.interval, reloadAt, reloadAt.Add(-o.interval))
