@@ -426,6 +426,11 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 
 	hits := tg.snapshot('t')
 	res.hits = analyse(hits, n, o.interval, reloadAt, reloadAt.Add(-o.interval))
+	if p50 := quantile(res.hits.lagFirst, 0.5); p50 > 1 {
+		res.notes = append(res.notes, fmt.Sprintf("the first interval's median lag against the plan (%q) is %.1f s: "+
+			"either the scheduler is that late, or it plans first runs in a way the harness does not know "+
+			"(update spread in bench/cmd/tocsinbench/target.go)", res.hits.plan, p50))
+	}
 	res.allFirst = res.hits.lastFirstHit.Sub(start)
 	from, to := t0.Add(o.interval/2), reloadAt
 	res.steadyProbes = hitsBetween(hits, from, to)
