@@ -22,7 +22,10 @@ type scrape struct {
 	reloads float64 // tocsin_config_reloads_total{result="success"}
 	lag     []bucket
 	heapB   float64 // go_memstats_heap_inuse_bytes
-	gor     float64 // go_goroutines
+	// families counts series by metric family (histogram _bucket, _sum
+	// and _count lines count for their family).
+	families map[string]int
+	gor      float64 // go_goroutines
 }
 
 type bucket struct {
@@ -48,7 +51,7 @@ func scrapeMetrics(ctx context.Context, base string) (scrape, error) {
 	if resp.StatusCode != http.StatusOK {
 		return scrape{}, fmt.Errorf("/metrics: %s", resp.Status)
 	}
-	var s scrape
+	s := scrape{families: map[string]int{}}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -58,6 +61,16 @@ func scrapeMetrics(ctx context.Context, base string) (scrape, error) {
 			continue
 		}
 		s.series++
+		fam, _, _ := strings.Cut(line, "{")
+		fam, _, _ = strings.Cut(fam, " ")
+		if f, ok := strings.CutSuffix(fam, "_bucket"); ok {
+			fam = f
+		} else if f, ok := strings.CutSuffix(fam, "_sum"); ok {
+			fam = f
+		} else if f, ok := strings.CutSuffix(fam, "_count"); ok {
+			fam = f
+		}
+		s.families[fam]++
 		name, rest, _ := strings.Cut(line, " ")
 		if i := strings.IndexByte(line, '{'); i >= 0 {
 			j := strings.LastIndexByte(line, '}')

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -109,11 +111,12 @@ func renderReport(rs []*sizeResult, failed []string, took time.Duration) string 
 	}
 
 	b.WriteString("\n### Cost\n\n")
-	b.WriteString("| checks | CPU-s per 1,000 probes: tocsin | bare loop | ratio | peak RSS (MiB) | RSS per check (KiB) | Go heap in use (MiB) | goroutines | bare loop peak RSS (MiB) | `/metrics` series | per check | scrape (s, median / max of up to 3) | exposition (MiB) | Redis round trips per result | Redis commands per result |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| checks | CPU-s per 1,000 probes: tocsin | bare loop | ratio | peak RSS (MiB) | peak RSS after the scrapes (MiB) | RSS per check (KiB) | Go heap in use (MiB) | goroutines | bare loop peak RSS (MiB) | `/metrics` series | per check | scrape (s, median / max of up to 3) | exposition (MiB) | Redis round trips per result | Redis commands per result |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %d | %.3f | %.3f | %.2f× | %.0f | %.1f | %.0f | %.0f | %.0f | %d | %.1f | %s / %s | %.1f | %.2f | %.2f |\n",
-			r.n, r.cpuPer1k(), r.bareCPUPer1k(), cpuRatio(r), float64(r.peakKiB)/1024, float64(r.peakKiB)/float64(r.n),
+		fmt.Fprintf(&b, "| %d | %.3f | %.3f | %.2f× | %.0f | %.0f | %.1f | %.0f | %.0f | %.0f | %d | %.1f | %s / %s | %.1f | %.2f | %.2f |\n",
+			r.n, r.cpuPer1k(), r.bareCPUPer1k(), cpuRatio(r), float64(r.peakKiB)/1024, float64(r.peakScrapeKiB)/1024,
+			float64(r.peakKiB)/float64(r.n),
 			r.heapMiB, r.gor, float64(r.bare.peakKiB)/1024, r.series, float64(r.series)/float64(r.n),
 			secs(r.scrapeTook), secs(r.scrapeMax), r.scrapeMiB, r.redisRT, r.redisCmds)
 	}
@@ -143,6 +146,17 @@ func renderReport(rs []*sizeResult, failed []string, took time.Duration) string 
 			}
 			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s |\n", r.n, t.name, t.want, t.got, ok)
 		}
+	}
+	b.WriteString("\n### `/metrics` series by family (top 8, per check)\n\n| checks | families |\n|---:|---|\n")
+	for _, r := range rs {
+		fams := slices.SortedFunc(maps.Keys(r.families), func(a, c string) int {
+			return cmp.Or(r.families[c]-r.families[a], strings.Compare(a, c))
+		})
+		var parts []string
+		for _, f := range fams[:min(8, len(fams))] {
+			parts = append(parts, fmt.Sprintf("`%s` %.1f", f, float64(r.families[f])/float64(r.n)))
+		}
+		fmt.Fprintf(&b, "| %d | %s |\n", r.n, strings.Join(parts, ", "))
 	}
 	for _, r := range rs {
 		if r.profiles == "" {

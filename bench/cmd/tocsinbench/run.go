@@ -41,10 +41,11 @@ type sizeResult struct {
 	bare     bareRun
 	bareHits hitStats // the bare loop's hits at the target
 
-	peakKiB int64
-	endKiB  int64
-	heapMiB float64
-	gor     float64
+	peakKiB       int64 // VmHWM before the scrapes
+	peakScrapeKiB int64 // VmHWM after them
+	endKiB        int64
+	heapMiB       float64
+	gor           float64
 
 	series     int
 	scrapeTook time.Duration // median of 3
@@ -65,6 +66,7 @@ type sizeResult struct {
 
 	profiles string   // pprof -top text, when a target was missed
 	notes    []string // what went wrong while measuring
+	families map[string]int
 	missed   []string
 }
 
@@ -417,7 +419,11 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 			res.series, res.scrapeMiB = sc.series, float64(sc.bytes)/(1<<20)
 			res.lagP50, res.lagP99 = histQuantile(0.5, sc.lag), histQuantile(0.99, sc.lag)
 			res.results, res.notUp, res.heapMiB, res.gor = sc.results, sc.notUp, sc.heapB/(1<<20), sc.gor
+			res.families = sc.families
 		}
+	}
+	if _, _, hwm, err := readProc(d.pid()); err == nil {
+		res.peakScrapeKiB = hwm
 	}
 	res.scrapeTook, res.scrapeMax = median(took), slicesMax(took)
 	if len(took) == 0 {
