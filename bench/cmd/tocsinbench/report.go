@@ -122,18 +122,18 @@ func renderReport(rs []*sizeResult, failed []string, took time.Duration) string 
 	}
 
 	b.WriteString("\n### Start-up and reload\n\n")
-	b.WriteString("| checks | `tocsin validate` (s) | start → `/readyz` 200 (s) | SIGHUP → `config reloaded` (s) | reload result | checks with a gap across the reload (> interval + 250 ms) | gap across the reload minus the interval, p50 / p99 / max (ms) | control, one interval earlier: checks, p50 / p99 / max (ms) | probes/s in the interval after it | bare loop: probes, errors, achieved probes/s |\n")
-	b.WriteString("|---:|---:|---:|---:|---|---:|---:|---:|---:|---|\n")
+	b.WriteString("| checks | `tocsin validate` (s) | start → `/readyz` 200 (s) | SIGHUP → `config reloaded` (s) | reload result | checks with a gap across the reload (> interval + 250 ms) | gap across the reload minus the interval, p50 / p99 / max (ms) | control, one interval earlier: checks, p50 / p99 / max (ms) | probes/s in the interval after it | bare loop: probes, errors, achieved probes/s | load average (1 min) at the end |\n")
+	b.WriteString("|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---:|\n")
 	for _, r := range rs {
 		result := "success"
 		if !r.reloadOK {
 			result = "**failed**"
 		}
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %d | %s / %s | %d, %s / %s | %.1f | %d, %d, %.1f |\n",
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %d | %s / %s | %d, %s / %s | %.1f | %d, %d, %.1f | %s |\n",
 			r.n, secs(r.validate), secs(r.startup), secs(r.reload), result, r.hits.reloadGapped,
 			p5099(r.hits.reloadExtra), ms(quantile(r.hits.reloadExtra, 1)),
 			r.hits.controlGapped, p5099(r.hits.controlExtra), ms(quantile(r.hits.controlExtra, 1)), r.afterReloadPS,
-			r.bare.res.Probes, r.bare.res.Errors, float64(r.bare.res.Probes)/max(r.bare.res.Seconds, 1e-9))
+			r.bare.res.Probes, r.bare.res.Errors, float64(r.bare.res.Probes)/max(r.bare.res.Seconds, 1e-9), r.load)
 	}
 
 	b.WriteString("\n### Against the issue's targets\n\n")

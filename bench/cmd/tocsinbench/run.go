@@ -67,6 +67,7 @@ type sizeResult struct {
 	profiles string   // pprof -top text, when a target was missed
 	notes    []string // what went wrong while measuring
 	families map[string]int
+	load     string // /proc/loadavg's 1-minute average at the end
 	missed   []string
 }
 
@@ -430,6 +431,9 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 		res.scrapeTook, res.scrapeMax = 2*time.Minute, 2*time.Minute // failed: not met
 	}
 
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		res.load = strings.Fields(string(la))[0]
+	}
 	hits := tg.snapshot('t')
 	res.hits = analyse(hits, n, o.interval, reloadAt, reloadAt.Add(-o.interval))
 	if p50 := quantile(res.hits.lagFirst, 0.5); p50 > 1 {
