@@ -338,6 +338,28 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 	res.firstProbe = time.Unix(0, first).Sub(start)
 	logf("%d checks: ready after %s, first probe after %s", n, res.startup.Round(time.Millisecond), res.firstProbe.Round(time.Millisecond))
 
+	// A CPU profile of the steady window, in the background: from half an
+	// interval after the first probe for one interval less a second. The
+	// plan's origin is at most the first probe, so it ends before the
+	// reload unless the origin is more than a second earlier. Reported
+	// only where a target is missed; the profiler's own cost (SIGPROF at
+	// 100 Hz) is in the window's CPU time.
+	cpuProf := filepath.Join(dir, "cpu.pprof")
+	profDone := make(chan error, 1)
+	if o.profile {
+		secs := int((o.interval - time.Second).Seconds())
+		go func() {
+			if err := sleepUntil(ctx, time.Unix(0, first).Add(o.interval/2)); err != nil {
+				profDone <- err
+				return
+			}
+			profDone <- fetch(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, secs), cpuProf,
+				time.Duration(secs+30)*time.Second)
+		}()
+	} else {
+		profDone <- errors.New("off")
+	}
+
 	// After the first interval the plan's origin is known.
 	if err := sleepUntil(ctx, time.Unix(0, first).Add(o.interval+time.Second)); err != nil {
 		return nil, err
@@ -378,22 +400,6 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 		return nil, ctx.Err()
 	}
 	logf("%d checks: reload took %s", n, res.reload.Round(time.Millisecond))
-
-	// A CPU profile of the interval after the reload, in the background:
-	// it covers whole herds of probes, if the scheduler starts them all at
-	// once, and none of the steady window. It is reported only where a
-	// target is missed.
-	cpuProf := filepath.Join(dir, "cpu.pprof")
-	profDone := make(chan error, 1)
-	if o.profile {
-		secs := int(min(o.interval, time.Until(end)-2*time.Second).Seconds())
-		go func() {
-			profDone <- fetch(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, secs), cpuProf,
-				time.Duration(secs+30)*time.Second)
-		}()
-	} else {
-		profDone <- errors.New("off")
-	}
 
 	if err := sleepUntil(ctx, end); err != nil {
 		return nil, err
@@ -507,7 +513,7 @@ func profile(ctx context.Context, bin, base, dir, cpu string, cpuErr error) stri
 		}
 		b.WriteString("\n")
 	}
-	top("CPU in the interval after the reload (flat, top 15)", cpu)
+	top("CPU in the steady window (flat, top 15)", cpu)
 	top("CPU, cumulative (top 15)", cpu, "-cum")
 	top("heap in use (top 15)", heap, "-sample_index=inuse_space")
 	return b.String()
