@@ -240,6 +240,13 @@ func waitFor(ctx context.Context, timeout, poll time.Duration, what string, ok f
 // runSize runs the bare loop and then tocsin at n checks.
 func runSize(ctx context.Context, o options, n int, bin, self string, tg *target, dir string) (res *sizeResult, err error) {
 	res = &sizeResult{n: n, planned: float64(n) / o.interval.Seconds()}
+	defer func() {
+		if err != nil {
+			if t := tail(filepath.Join(dir, "tocsin.log"), 10); t != "" {
+				err = fmt.Errorf("%w\nlast lines of tocsin's log:\n%s", err, t)
+			}
+		}
+	}()
 	if err := os.MkdirAll(filepath.Join(dir, "conf"), 0o700); err != nil {
 		return nil, err
 	}
@@ -470,6 +477,16 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 	d.stop()
 	tg.take('t')
 	return res, nil
+}
+
+// tail returns the last n lines of file, "" if it cannot be read.
+func tail(file string, n int) string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 func slicesMax(ds []time.Duration) time.Duration {
