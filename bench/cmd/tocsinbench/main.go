@@ -178,6 +178,9 @@ func run(ctx context.Context, o options) (err error) {
 		}
 		logf("wrote %s", o.out)
 	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d sizes failed", len(failed), len(o.sizes))
+	}
 	return nil
 }
 
