@@ -389,6 +389,23 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 	if err := writeConfig(dataFile, o, n, listen, px.addr(), tg.addr(), "Bench reloaded"); err != nil {
 		return nil, err
 	}
+	// A CPU profile of the reload (and of the seconds after it), once the
+	// steady window's profile is done: only one runs at a time.
+	cpuErr := <-profDone
+	if cpuErr != nil {
+		cpuProf = ""
+	}
+	reloadProf := filepath.Join(dir, "reload.pprof")
+	reloadDone := make(chan error, 1)
+	if o.profile {
+		go func() {
+			reloadDone <- fetch(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, reloadProfSecs),
+				reloadProf, (reloadProfSecs+30)*time.Second)
+		}()
+		time.Sleep(200 * time.Millisecond) // the profile has started
+	} else {
+		reloadDone <- errors.New("off")
+	}
 	sig := time.Now()
 	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		return nil, err
@@ -411,9 +428,9 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 	if err := sleepUntil(ctx, end); err != nil {
 		return nil, err
 	}
-	cpuErr := <-profDone
-	if cpuErr != nil {
-		cpuProf = ""
+	reloadErr := <-reloadDone
+	if reloadErr != nil {
+		reloadProf = ""
 	}
 	smp.take(ctx, d.pid(), px, rc)
 	stopSampler()
@@ -448,7 +465,7 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 		res.load = strings.Fields(string(la))[0]
 	}
 	hits := tg.snapshot('t')
-	res.hits = analyse(hits, n, o.interval, reloadAt, reloadAt.Add(-o.interval))
+	res.hits = analyse(hits, n, o.interval, sig, sig.Add(-o.interval))
 	if p50 := quantile(res.hits.lagFirst, 0.5); p50 > 1 {
 		res.notes = append(res.notes, fmt.Sprintf("the first interval's median lag against the plan (%q) is %.1f s: "+
 			"either the scheduler is that late, or it plans first runs in a way the harness does not know "+
@@ -472,7 +489,7 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 
 	if len(res.missed) > 0 && o.profile {
 		logf("%d checks: missed %s; profiling", n, strings.Join(res.missed, ", "))
-		res.profiles = profile(ctx, bin, "http://"+pprofAddr, dir, cpuProf, cpuErr)
+		res.profiles = profile(ctx, bin, "http://"+pprofAddr, dir, cpuProf, cpuErr, reloadProf, reloadErr)
 	}
 	d.stop()
 	tg.take('t')
@@ -489,6 +506,9 @@ func tail(file string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
+// reloadProfSecs is the length of the CPU profile taken across the reload.
+const reloadProfSecs = 10
+
 func slicesMax(ds []time.Duration) time.Duration {
 	var m time.Duration
 	for _, d := range ds {
@@ -499,11 +519,14 @@ func slicesMax(ds []time.Duration) time.Duration {
 
 // profile takes a heap profile of the running daemon and returns the top
 // of it and of the CPU profile taken after the reload.
-func profile(ctx context.Context, bin, base, dir, cpu string, cpuErr error) string {
+func profile(ctx context.Context, bin, base, dir, cpu string, cpuErr error, reload string, reloadErr error) string {
 	var b strings.Builder
 	heap := filepath.Join(dir, "heap.pprof")
 	if cpuErr != nil {
 		fmt.Fprintf(&b, "CPU profile failed: %v\n", cpuErr)
+	}
+	if reloadErr != nil {
+		fmt.Fprintf(&b, "reload CPU profile failed: %v\n", reloadErr)
 	}
 	if err := fetch(ctx, base+"/debug/pprof/heap", heap, 30*time.Second); err != nil {
 		fmt.Fprintf(&b, "heap profile failed: %v\n", err)
@@ -532,6 +555,7 @@ func profile(ctx context.Context, bin, base, dir, cpu string, cpuErr error) stri
 	}
 	top("CPU in the steady window (flat, top 15)", cpu)
 	top("CPU, cumulative (top 15)", cpu, "-cum")
+	top(fmt.Sprintf("CPU from just before the SIGHUP, %d s (cumulative, top 15)", reloadProfSecs), reload, "-cum")
 	top("heap in use (top 15)", heap, "-sample_index=inuse_space")
 	return b.String()
 }
