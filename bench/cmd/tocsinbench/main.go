@@ -18,8 +18,6 @@ package main
 import (
 	"bytes"
 	"context"
-	_ "embed"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,9 +34,6 @@ import (
 	"syscall"
 	"time"
 )
-
-//go:embed pprof_overlay.go.txt
-var pprofOverlay []byte
 
 type options struct {
 	sizes     []int
@@ -71,7 +66,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "", "also write the markdown report to this file")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs, profiles)")
 	flag.BoolVar(&o.profile, "profile", true, "take a CPU and heap profile of tocsin at each size where a target is missed")
-	flag.StringVar(&o.tocsinBin, "tocsin", "", "use this tocsin binary instead of building ./cmd/tocsin (no profiles then)")
+	flag.StringVar(&o.tocsinBin, "tocsin", "", "use this tocsin binary instead of building ./cmd/tocsin (it needs server.debug_listen for profiles)")
 	flag.StringVar(&o.logLevel, "log-level", "info", "tocsin's log.level")
 	flag.BoolVar(&bare, "bare", false, "internal: run as the bare loop")
 	flag.StringVar(&bareBase, "bare-base", "", "internal: the bare loop's target")
@@ -132,11 +127,9 @@ func run(ctx context.Context, o options) (err error) {
 	if bin == "" {
 		logf("building ./cmd/tocsin")
 		bin = filepath.Join(tmp, "tocsin")
-		if err := build(ctx, root, tmp, bin); err != nil {
+		if err := build(ctx, root, bin); err != nil {
 			return err
 		}
-	} else {
-		o.profile = false
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -200,27 +193,12 @@ func moduleRoot() (string, error) {
 	return filepath.Dir(mod), nil
 }
 
-// build compiles ./cmd/tocsin as it is, plus one file added through
-// -overlay that serves net/http/pprof on $TOCSIN_BENCH_PPROF (the source
-// tree is untouched).
-func build(ctx context.Context, root, tmp, bin string) error {
-	src := filepath.Join(tmp, "pprof_overlay.go")
-	if err := os.WriteFile(src, pprofOverlay, 0o600); err != nil {
-		return err
-	}
-	ov, err := json.Marshal(map[string]map[string]string{"Replace": {
-		filepath.Join(root, "cmd", "tocsin", "zz_tocsinbench_pprof.go"): src,
-	}})
-	if err != nil {
-		return err
-	}
-	ovFile := filepath.Join(tmp, "overlay.json")
-	if err := os.WriteFile(ovFile, ov, 0o600); err != nil {
-		return err
-	}
+// build compiles ./cmd/tocsin as it is; its profiler is served through
+// server.debug_listen (startDaemon).
+func build(ctx context.Context, root, bin string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-overlay", ovFile, "-o", bin, "./cmd/tocsin")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/tocsin")
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	if err != nil {

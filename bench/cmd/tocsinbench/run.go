@@ -160,7 +160,7 @@ func startDaemon(bin, config, logFile, pprofAddr string) (*daemon, error) {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "run", "--config", config)
-	cmd.Env = append(os.Environ(), "TOCSIN_BENCH_PPROF="+pprofAddr)
+	cmd.Env = append(os.Environ(), "TOCSIN_SERVER__DEBUG_LISTEN="+pprofAddr)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stderr = lf
 	out, err := cmd.StdoutPipe()
