@@ -265,11 +265,14 @@ func (s *Scheduler) add(j Job, r Resume, resumed bool) (*entry, error) {
 	c := j.Check
 	now := s.now()
 	start := now.Add(spread(c.Name, c.Interval))
-	if resumed {
+	if resumed && !r.LastStart.IsZero() {
 		// Continue the last owner's rhythm: one interval after its last
-		// run, or now if that is past.
+		// run, or now if that is past. A check nobody probed yet (every
+		// check of a first start on an empty store) is spread like a new
+		// one: starting them all now sent 50,000 probes at once and left
+		// the first interval seconds late (tocsinbench).
 		start = now
-		if next := r.LastStart.Add(c.Interval); !r.LastStart.IsZero() && next.After(now) {
+		if next := r.LastStart.Add(c.Interval); next.After(now) {
 			start = next
 		}
 	}

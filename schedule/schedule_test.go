@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -344,5 +345,49 @@ func TestShutdownStopsFirstRunTimers(t *testing.T) {
 	}
 	if e.first.Stop() {
 		t.Error("the first-run timer was still pending after Shutdown")
+	}
+}
+
+// TestNeverProbedChecksAreSpread: a component acquired with checks nobody
+// has probed yet (a first start on an empty store) has them spread over
+// their interval as new checks are, not all run at once.
+func TestNeverProbedChecksAreSpread(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{runs: map[string]int{}}
+	s, err := New(rec.sink, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), 2*time.Second, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown() })
+	up := probe.ProberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} })
+	var jobs []Job
+	resume := map[string]Resume{}
+	for i := range 200 {
+		c := check(fmt.Sprintf("c%03d", i), time.Hour, time.Second)
+		jobs = append(jobs, Job{Check: c, Prober: up})
+		resume[c.Name] = Resume{} // never probed anywhere
+	}
+	if err := s.Reconcile(jobs); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	if err := s.Acquire([]string{"web"}, resume); err != nil {
+		t.Fatal(err)
+	}
+	soon := 0
+	s.mu.Lock()
+	for name, e := range s.jobs {
+		e.mu.Lock()
+		if want := before.Add(spread(name, time.Hour)); e.next.Before(want.Add(-time.Second)) || e.next.After(want.Add(time.Minute)) {
+			t.Errorf("%s first due %v after the acquisition, want its spread offset %v", name, e.next.Sub(before), spread(name, time.Hour))
+		}
+		if e.next.Sub(before) < time.Minute {
+			soon++
+		}
+		e.mu.Unlock()
+	}
+	s.mu.Unlock()
+	if soon > 20 {
+		t.Errorf("%d of 200 checks due within a minute of an hour's interval: not spread", soon)
 	}
 }
