@@ -182,7 +182,20 @@ func (s *Scheduler) Reconcile(jobs []Job) error {
 			}
 		}
 	}
-	return s.syncLocked(nil)
+	err := s.syncLocked(nil)
+	// A check that did not change keeps its running prober (a queue keeps
+	// its window: docs/configuration.md, "Reloading"); the one built for
+	// the new config was never used, and would keep its connection pool
+	// open for good.
+	for name, e := range s.jobs {
+		if j := s.want[name]; !sameProber(j.Prober, e.prober) {
+			if c, ok := j.Prober.(io.Closer); ok {
+				_ = c.Close()
+			}
+			s.want[name] = Job{Check: j.Check, Prober: e.prober}
+		}
+	}
+	return err
 }
 
 // Acquire runs the checks of components, now owned here. resume holds, by

@@ -3,7 +3,6 @@ package schedule
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -37,16 +36,7 @@ func (r *recorder) count(name string) int {
 func newScheduler(t *testing.T) (*Scheduler, *recorder) {
 	t.Helper()
 	rec := &recorder{runs: map[string]int{}}
-	s, err := New(rec.sink, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)), 2*time.Second, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	t.Cleanup(func() { _ = s.Shutdown() })
-	if err := s.Acquire([]string{"web"}, nil); err != nil { // the tests' checks' component
-		t.Fatal(err)
-	}
-	return s, rec
+	return runningScheduler(t, rec.sink, 100), rec // owns "web", the tests' checks' component
 }
 
 func check(name string, interval, timeout time.Duration) config.Check {
@@ -202,6 +192,36 @@ func TestRemovedProberIsClosedAfterItsTimeout(t *testing.T) {
 		t.Fatal("closed at once: an in-flight probe would fail")
 	}
 	waitFor(t, "closed", p.closed.Load)
+}
+
+// TestUnchangedCheckKeepsItsProber: a reload that leaves a check as it was
+// keeps its running prober (a queue keeps its window) and closes the one
+// built for the new config, which never runs; it is the one kept from then
+// on, on a later reload too.
+func TestUnchangedCheckKeepsItsProber(t *testing.T) {
+	t.Parallel()
+	s, _ := newScheduler(t)
+	up := func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} }
+	c := check("q", time.Hour, time.Second)
+	running := &closingProber{ProberFunc: up}
+	if err := s.Reconcile([]Job{{Check: c, Prober: running}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		built := &closingProber{ProberFunc: up}
+		if err := s.Reconcile([]Job{{Check: c, Prober: built}}); err != nil {
+			t.Fatal(err)
+		}
+		if !built.closed.Load() || running.closed.Load() {
+			t.Fatalf("closed: built for the reload %v, running %v; want the built one only", built.closed.Load(), running.closed.Load())
+		}
+		s.mu.Lock()
+		kept := s.jobs["q"].prober == probe.Prober(running) && s.want["q"].Prober == probe.Prober(running)
+		s.mu.Unlock()
+		if !kept {
+			t.Fatal("the running prober was not kept")
+		}
+	}
 }
 
 // blockingProber blocks until its context ends, then returns down (what a
