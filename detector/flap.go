@@ -59,8 +59,9 @@ func FlapPercent(results []Sample) float64 {
 
 // updateFlap recomputes the flap percent after a result and applies the
 // hysteresis. A check starts flapping when, with at least 10 results, its
-// percent state change is above the high threshold, or when its results
-// relapsed (see relapsed). It stops when it is steady: its last 21 results
+// percent state change is above the high threshold and its window holds
+// two failures or more (badRuns), or when its results relapsed (see
+// relapsed). It stops when it is steady: its last 21 results
 // hold at most one change of status and their percent is below the low
 // threshold. Steady implies neither start condition holds, so the two never
 // fight; and as long as failures keep coming back within 21 results there
@@ -76,13 +77,31 @@ func (st *checkState) updateFlap() {
 	}
 	f, s := st.thresholds()
 	switch {
-	case !st.flapping && len(st.recent) >= minFlapResults && st.flapPercent > high:
+	case !st.flapping && len(st.recent) >= minFlapResults && st.flapPercent > high && badRuns(st.recent) >= 2:
 		st.flapping = true
 	case !st.flapping && relapsed(st.recent, f, s):
 		st.flapping = true
 	case st.flapping && st.flapPercent < low && changes(st.recent) <= 1:
 		st.flapping = false
 	}
+}
+
+// badRuns counts the runs of bad results (degraded or down) in the last 21
+// results: one outage and its recovery, however its severity moved
+// (degraded, then down), is not flapping, however few results the window
+// holds. Seen in TestScenario4WorkersDieSilently under load: up×5,
+// degraded, down, up×3 is three changes in ten results, over the high
+// threshold, and the recovered incident was held at down for 21 results.
+func badRuns(results []Sample) int {
+	n, bad := 0, false
+	for _, r := range results[max(0, len(results)-historySize):] {
+		isBad := r.Status() == probe.StatusDown || r.Status() == probe.StatusDegraded
+		if isBad && !bad {
+			n++
+		}
+		bad = isBad
+	}
+	return n
 }
 
 // thresholds are the check's failure and success thresholds, at least 1.

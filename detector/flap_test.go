@@ -77,6 +77,8 @@ func TestFlapHysteresis(t *testing.T) {
 			".........F", "uuuuuuuuuD"},
 		{"never with fewer than 10 results", 0, 0, "uDuDuDuDu",
 			".........", "uuuuuuuuu"},
+		{"one outage through degraded and down, then up, is not flapping", 0, 0, "uuuuddDuuu",
+			"..........", "uuuuuudduu"},
 		{"alternating degraded is held degraded", 0, 0, "udududududu",
 			".........FF", "uuuuuuuuudd"},
 		{"steady failure is not flapping", 0, 0, "u" + strings.Repeat("D", 24),
