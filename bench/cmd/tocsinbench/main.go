@@ -60,7 +60,7 @@ func main() {
 	flag.StringVar(&sizes, "sizes", "1000,10000,50000", "comma-separated numbers of checks, one run each")
 	flag.DurationVar(&o.interval, "interval", 30*time.Second, "every check's interval")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Second, "every check's timeout")
-	flag.DurationVar(&o.duration, "duration", 90*time.Second, "how long tocsin runs at each size, from its first planned probe: a whole number of intervals, at least 3 (start-up, steady, after the reload)")
+	flag.DurationVar(&o.duration, "duration", 120*time.Second, "how long tocsin runs at each size, from its first planned probe: a whole number of intervals, at least 3 (start-up, steady, after the reload)")
 	flag.IntVar(&o.perComp, "checks-per-component", 10, "checks per component")
 	flag.IntVar(&o.bareRuns, "bare-runs", 1, "runs of each URL by the bare loop (one interval each)")
 	flag.StringVar(&o.out, "out", "", "also write the markdown report to this file")

@@ -472,7 +472,14 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 			"(update spread in bench/cmd/tocsinbench/target.go)", res.hits.plan, p50))
 	}
 	res.allFirst = res.hits.lastFirstHit.Sub(start)
+	// A scheduler that spreads first runs is still in its first interval
+	// half an interval after the origin: every check's first result (and
+	// its component's first status, a page render each) would count as
+	// steady. Its steady window starts once every check has run.
 	from, to := t0.Add(o.interval/2), reloadAt
+	if res.hits.plan == "spread" {
+		from = t0.Add(o.interval + o.interval/10)
+	}
 	res.steadyProbes = hitsBetween(hits, from, to)
 	res.achieved = float64(res.steadyProbes) / to.Sub(from).Seconds()
 	a, b := smp.at(from), smp.at(to)
