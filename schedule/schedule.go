@@ -277,7 +277,7 @@ func (s *Scheduler) restore(j Job, r Resume) {
 func (s *Scheduler) add(j Job, r Resume, resumed bool) (*entry, error) {
 	c := j.Check
 	now := s.now()
-	start := now.Add(spread(c.Name, c.Interval))
+	start := now.Add(Spread(c.Name, c.Interval))
 	if resumed && !r.LastStart.IsZero() {
 		// Continue the last owner's rhythm: one interval after its last
 		// run, or now if that is past. A check nobody probed yet (every
@@ -315,9 +315,11 @@ func (s *Scheduler) add(j Job, r Resume, resumed bool) (*entry, error) {
 	return e, nil
 }
 
-// spread gives a check a stable start offset within its interval, so checks
-// do not all fire in the same instant after a start or reload.
-func spread(name string, interval time.Duration) time.Duration {
+// Spread gives a check a stable start offset within its interval, so checks
+// do not all fire in the same instant after a start or reload. The
+// benchmark harness (bench/cmd/tocsinbench) plans its lag measurement
+// with it.
+func Spread(name string, interval time.Duration) time.Duration {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(name))
 	if interval <= time.Millisecond {

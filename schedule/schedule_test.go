@@ -156,9 +156,9 @@ func TestReconcileAddsRemovesAndReplaces(t *testing.T) {
 func TestSpreadIsStableAndWithinInterval(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"a", "web-app-home", "smtp-inbound"} {
-		d := spread(name, 30*time.Second)
-		if d <= 0 || d >= 30*time.Second || d != spread(name, 30*time.Second) {
-			t.Errorf("spread(%q) = %v", name, d)
+		d := Spread(name, 30*time.Second)
+		if d <= 0 || d >= 30*time.Second || d != Spread(name, 30*time.Second) {
+			t.Errorf("Spread(%q) = %v", name, d)
 		}
 	}
 }
@@ -398,8 +398,8 @@ func TestNeverProbedChecksAreSpread(t *testing.T) {
 	s.mu.Lock()
 	for name, e := range s.jobs {
 		e.mu.Lock()
-		if want := before.Add(spread(name, time.Hour)); e.next.Before(want.Add(-time.Second)) || e.next.After(want.Add(time.Minute)) {
-			t.Errorf("%s first due %v after the acquisition, want its spread offset %v", name, e.next.Sub(before), spread(name, time.Hour))
+		if want := before.Add(Spread(name, time.Hour)); e.next.Before(want.Add(-time.Second)) || e.next.After(want.Add(time.Minute)) {
+			t.Errorf("%s first due %v after the acquisition, want its spread offset %v", name, e.next.Sub(before), Spread(name, time.Hour))
 		}
 		if e.next.Sub(before) < time.Minute {
 			soon++

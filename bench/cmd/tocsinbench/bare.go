@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/tocsin/tocsin/schedule"
 )
 
 // bareArgs is what the bare loop subprocess is given.
@@ -54,7 +56,7 @@ func bareMain(a bareArgs) error {
 	}
 	plan := make([]due, 0, a.N*a.Runs)
 	for i := range a.N {
-		off := spread(checkName(i), a.Interval)
+		off := schedule.Spread(checkName(i), a.Interval)
 		for k := range a.Runs {
 			plan = append(plan, due{at: off + time.Duration(k)*a.Interval, idx: i})
 		}

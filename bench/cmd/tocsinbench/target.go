@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"hash/fnv"
 	"net"
 	"net/http"
 	"slices"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tocsin/tocsin/schedule"
 )
 
 // target is the local HTTP server every check points at: /t/<i> for
@@ -103,19 +104,6 @@ func leftPad(i, n int) string {
 	return s
 }
 
-// spread is a copy of schedule.spread: a check's start offset within its
-// interval, from the FNV-1a hash of its name. The external lag is measured
-// against this plan; if the scheduler changes how it spreads, update it
-// here (a wrong copy shows as a large, flat external lag).
-func spread(name string, interval time.Duration) time.Duration {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(name))
-	if interval <= time.Millisecond {
-		return time.Millisecond
-	}
-	return time.Millisecond + time.Duration(h.Sum64()%uint64(interval-time.Millisecond))
-}
-
 // hitStats is what the target saw of one tocsin run.
 type hitStats struct {
 	// plan names the schedule the hits were judged against: "spread"
@@ -164,7 +152,7 @@ func analyse(hits []hit, n int, interval time.Duration, reloadAt, controlAt time
 	zero := make([]int64, n)
 	for i := range per {
 		slices.Sort(per[i])
-		spreadOff[i] = int64(spread(checkName(i), interval))
+		spreadOff[i] = int64(schedule.Spread(checkName(i), interval))
 		if len(per[i]) == 0 {
 			st.neverHit++
 			continue
