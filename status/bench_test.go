@@ -167,6 +167,27 @@ func BenchmarkBuild(b *testing.B) {
 	}
 }
 
+// BenchmarkBuildAndRenderPage is a build followed by the first request
+// for the front page, which renders it (pages.go): what a reader of the
+// page costs per change of what it shows.
+func BenchmarkBuildAndRenderPage(b *testing.B) {
+	for _, n := range []int{100, 1_000, 10_000} {
+		b.Run(fmt.Sprintf("checks=%d", n), func(b *testing.B) {
+			in := benchInputs(b, n)
+			b.ReportAllocs()
+			for b.Loop() {
+				snap, err := Build(in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, _, ok := snap.Body(pathPage); !ok {
+					b.Fatal("no page")
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkRebuild is the Refresher's steady state: a rebuild from the last
 // snapshot after one second of results, with every check on a 30s interval
 // (1/30 of the checks have a new result).

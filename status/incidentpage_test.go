@@ -181,7 +181,7 @@ func TestIncidentPagesBounded(t *testing.T) {
 	in.State.Incidents = append(in.State.Incidents, open)
 	snap := mustBuild(t, in)
 	pages, maint := 0, 0
-	for _, p := range snap.Paths() {
+	for _, p := range mustPaths(t, snap) {
 		if strings.HasPrefix(p, pathIncidentPrefix+"mnt-") {
 			maint++
 		} else if strings.HasPrefix(p, pathIncidentPrefix) {

@@ -257,13 +257,23 @@ func (s *Server) serveIncident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if id := strings.TrimPrefix(r.URL.Path, pathIncidentPrefix); validIncidentID(id) {
-		if b, ok := snap.body(pathIncidentPrefix + id); ok {
+		b, ok, err := snap.body(pathIncidentPrefix + id)
+		if err != nil {
+			s.renderFailed(w, err)
+			return
+		}
+		if ok {
 			s.serveBody(w, r, snap, b)
 			return
 		}
 	}
-	if snap.notFound == nil { // a snapshot without pages
+	if snap.pages == nil { // a snapshot without pages
 		jsonhttp.Error(w, http.StatusNotFound, "not found")
+		return
+	}
+	missing, err := snap.pages.notFound()
+	if err != nil {
+		s.renderFailed(w, err)
 		return
 	}
 	h := w.Header()
@@ -271,12 +281,20 @@ func (s *Server) serveIncident(w http.ResponseWriter, r *http.Request) {
 	// that holds its incident, a second later.
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Type", snap.notFound.contentType)
-	h.Set("Content-Length", strconv.Itoa(snap.notFound.size))
+	h.Set("Content-Type", missing.contentType)
+	h.Set("Content-Length", strconv.Itoa(missing.size))
 	w.WriteHeader(http.StatusNotFound)
 	if r.Method != http.MethodHead {
-		_ = snap.notFound.write(w) // the client went away: nothing to do
+		_ = missing.write(w) // the client went away: nothing to do
 	}
+}
+
+// renderFailed answers a request whose page could not be rendered. A
+// template that fails fails for every snapshot: it is a bug, logged as
+// one.
+func (s *Server) renderFailed(w http.ResponseWriter, err error) {
+	s.log.Error("status: rendering a page failed", "error", err)
+	jsonhttp.Error(w, http.StatusInternalServerError, "the page could not be rendered")
 }
 
 func serveStarting(w http.ResponseWriter) {
@@ -290,12 +308,15 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, path stri
 		serveStarting(w)
 		return
 	}
-	b, ok := snap.body(path)
-	if !ok {
+	b, ok, err := snap.body(path)
+	switch {
+	case err != nil:
+		s.renderFailed(w, err)
+	case !ok:
 		jsonhttp.Error(w, http.StatusNotFound, "not found")
-		return
+	default:
+		s.serveBody(w, r, snap, b)
 	}
-	s.serveBody(w, r, snap, b)
 }
 
 // serveBody serves one body of snap with its ETag, gzip variant and cache

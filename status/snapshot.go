@@ -99,17 +99,10 @@ type Snapshot struct {
 
 	bodies map[string]*body
 	checks *checkBodies
-	uptime *uptimeBodies
-	// pages is what the HTML pages, feeds and badges were built from, and
-	// pagePaths their paths in bodies.
-	pages     pageKey
-	pagePaths []string
-	// rendered is when the pages were last rendered and renderCost how
-	// long that took (see pageBodies).
-	rendered   time.Time
-	renderCost time.Duration
-	// notFound is the page served for an incident id without a page.
-	notFound *body
+	// pages are the HTML pages, feeds, badges and uptime documents,
+	// rendered on first request (pages.go); nil in a snapshot without
+	// them.
+	pages *pageSet
 
 	// What the next build may reuse when the config is the same.
 	cfg   *config.Config
@@ -119,32 +112,42 @@ type Snapshot struct {
 
 // Body returns the uncompressed body and ETag served at path.
 func (s *Snapshot) Body(path string) (data []byte, etag string, ok bool) {
-	b, ok := s.body(path)
-	if !ok {
+	b, ok, err := s.body(path)
+	if !ok || err != nil {
 		return nil, "", false
 	}
 	etag, _ = b.tags()
 	return b.bytes(), etag, true
 }
 
-func (s *Snapshot) body(path string) (*body, bool) {
+// body returns the body served at path; err is the failure to render the
+// page that holds it.
+func (s *Snapshot) body(path string) (*body, bool, error) {
 	if name, ok := strings.CutPrefix(path, pathChecks+"/"); ok {
-		return s.checks.get(name)
+		b, ok := s.checks.get(name)
+		return b, ok, nil
 	}
 	if rest, ok := strings.CutPrefix(path, pathComponentsV1); ok {
 		id, days, _ := strings.Cut(rest, uptimeQuery)
 		n, err := strconv.Atoi(days)
-		if err != nil {
-			return nil, false
+		if err != nil || s.pages == nil {
+			return nil, false, nil
 		}
-		return s.uptime.get(id, n)
+		b, ok := s.pages.uptimeDocs().get(id, n)
+		return b, ok, nil
 	}
-	b, ok := s.bodies[path]
-	return b, ok
+	if b, ok := s.bodies[path]; ok {
+		return b, true, nil
+	}
+	if s.pages == nil {
+		return nil, false, nil
+	}
+	return s.pages.get(path)
 }
 
-// Paths lists every path the snapshot has a body for, sorted.
-func (s *Snapshot) Paths() []string {
+// Paths lists every path the snapshot has a body for, sorted. It renders
+// every page.
+func (s *Snapshot) Paths() ([]string, error) {
 	var checks map[string]int
 	if s.checks != nil {
 		checks = s.checks.names
@@ -156,8 +159,15 @@ func (s *Snapshot) Paths() []string {
 	for name := range checks {
 		out = append(out, pathChecks+"/"+name)
 	}
+	if s.pages != nil {
+		pages, err := s.pages.paths()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pages...)
+	}
 	slices.Sort(out)
-	return out
+	return out, nil
 }
 
 // builder carries what the mapping functions share during one Build.
@@ -234,9 +244,7 @@ func build(ctx context.Context, in Inputs, o buildOptions) (*Snapshot, error) {
 		}
 		snap.bodies[path] = o.enc.reuse(prevBodies[path], data, contentTypeJSON, false)
 	}
-	if err := b.pageBodies(snap, o); err != nil {
-		return nil, err
-	}
+	b.pageBodies(snap, o)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("status: build: %w", err)
 	}
