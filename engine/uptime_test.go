@@ -65,7 +65,7 @@ func TestEngineWritesUptime(t *testing.T) {
 		return comps["web"][0], checks["web-home"][0]
 	}
 	web, home := read()
-	if web.Millis[detector.Operational] != 20_000 || web.Millis[detector.MajorOutage] != 10_000 {
+	if web.Millis.Of(detector.Operational) != 20_000 || web.Millis.Of(detector.MajorOutage) != 10_000 {
 		t.Errorf("web %v, want 20 s operational and 10 s major outage", web.Millis)
 	}
 	if home.Counts[probe.StatusUp] != 2 || home.Counts[probe.StatusDown] != 2 {
@@ -81,7 +81,7 @@ func TestEngineWritesUptime(t *testing.T) {
 	f.mr.SetError("")
 	eng.writeUptime(ctx, true)
 	web, home = read()
-	if web.Millis[detector.MajorOutage] != 20_000 || home.Counts[probe.StatusUp] != 3 {
+	if web.Millis.Of(detector.MajorOutage) != 20_000 || home.Counts[probe.StatusUp] != 3 {
 		t.Errorf("after the outage: web %v, web-home %v; want the held batch added once", web.Millis, home.Counts)
 	}
 }

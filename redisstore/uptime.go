@@ -125,10 +125,10 @@ func (s *Store) ComponentUptime(ctx context.Context, ids []string, days int, now
 	for _, id := range ids {
 		ds := make([]uptime.ComponentDay, len(dates))
 		for i, d := range dates {
-			ds[i] = uptime.ComponentDay{Date: d, Millis: map[detector.ComponentStatus]int64{}}
+			ds[i] = uptime.ComponentDay{Date: d}
 			for st, v := range raw[id][d.Format(uptime.DateLayout)] {
-				if cs := detector.ComponentStatus(st); cs.Valid() && v > 0 {
-					ds[i].Millis[cs] = v
+				if v > 0 {
+					ds[i].Millis.Set(detector.ComponentStatus(st), v)
 				}
 			}
 		}
@@ -303,11 +303,9 @@ func encodeUptimeView(read map[string][]uptime.ComponentDay) ([]byte, error) {
 		}
 		flat := []int64{}
 		for i, d := range days {
-			for _, st := range detector.ComponentStatuses {
-				if ms := d.Millis[st]; ms > 0 {
-					flat = append(flat, int64(i), int64(st.Rank()), ms)
-				}
-			}
+			d.Millis.Each(func(st detector.ComponentStatus, ms int64) {
+				flat = append(flat, int64(i), int64(st.Rank()), ms)
+			})
 		}
 		v.Comps[id] = flat
 	}
@@ -335,11 +333,11 @@ func decodeUptimeView(raw []byte, loc *time.Location) (map[string][]uptime.Compo
 	for id, flat := range v.Comps {
 		days := make([]uptime.ComponentDay, len(dates))
 		for i := range days {
-			days[i] = uptime.ComponentDay{Date: dates[i], Millis: map[detector.ComponentStatus]int64{}}
+			days[i] = uptime.ComponentDay{Date: dates[i]}
 		}
 		for j := 0; j+2 < len(flat); j += 3 {
 			if i, st := flat[j], byRank[flat[j+1]]; i >= 0 && int(i) < len(days) && st != "" {
-				days[i].Millis[st] = flat[j+2]
+				days[i].Millis.Set(st, flat[j+2])
 			}
 		}
 		out[id] = days

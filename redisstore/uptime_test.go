@@ -67,10 +67,10 @@ func TestUptime(t *testing.T) {
 		if len(web) != 40 || web[39].Date.Format(uptime.DateLayout) != day(0) || web[0].Date.Format(uptime.DateLayout) != day(39) {
 			t.Fatalf("web days %+v", web)
 		}
-		if got := web[39].Millis[detector.MajorOutage]; got != 40000 {
+		if got := web[39].Millis.Of(detector.MajorOutage); got != 40000 {
 			t.Errorf("web today major_outage = %d, want 40000", got)
 		}
-		if got := web[39-prevAgo].Millis[detector.Operational]; got != 10000 {
+		if got := web[39-prevAgo].Millis.Of(detector.Operational); got != 10000 {
 			t.Errorf("web %s operational = %d (from the previous month's hash), want 10000", prevMonth, got)
 		}
 		if r, ok := web[39].Uptime(); !ok || r != 0.75 {
@@ -117,7 +117,7 @@ func TestUptime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if comps["web"][0].Observed() || comps["api"][0].Millis[detector.Operational] != 1000 {
+		if comps["web"][0].Observed() || comps["api"][0].Millis.Of(detector.Operational) != 1000 {
 			t.Errorf("after a fenced write: web %+v, api %+v", comps["web"][0], comps["api"][0])
 		}
 	}}, {"import", func(t *testing.T, e *env) {
@@ -127,7 +127,7 @@ func TestUptime(t *testing.T) {
 			t.Fatal(err)
 		}
 		comps, err := e.store.ComponentUptime(e.ctx, []string{"web"}, 1, time.Now(), time.UTC)
-		if err != nil || comps["web"][0].Millis[detector.Operational] != 500 {
+		if err != nil || comps["web"][0].Millis.Of(detector.Operational) != 500 {
 			t.Errorf("imported: %+v, %v", comps["web"], err)
 		}
 	}}})
@@ -209,11 +209,11 @@ func TestUptimeShared(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(a, b) || a["web"][2].Millis[detector.MajorOutage] != 1000 || len(a["api"]) != 3 {
+		if !reflect.DeepEqual(a, b) || a["web"][2].Millis.Of(detector.MajorOutage) != 1000 || len(a["api"]) != 3 {
 			t.Fatalf("same slot, different histories:\n%+v\n%+v", a, b)
 		}
 		c, err := other.ComponentUptimeAt(e.ctx, slot.Add(time.Minute), []string{"web", "api"}, 3, time.UTC)
-		if err != nil || c["web"][2].Millis[detector.MajorOutage] != 1500 {
+		if err != nil || c["web"][2].Millis.Of(detector.MajorOutage) != 1500 {
 			t.Errorf("the next slot: %+v, %v; want the new counts", c["web"], err)
 		}
 		if d := c["web"][2].Date; !d.Equal(uptime.Midnight(now, time.UTC)) {

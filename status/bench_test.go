@@ -147,7 +147,7 @@ func benchUptime(cfg *config.Config) map[string][]uptime.ComponentDay {
 			if (i+j)%9 == 0 {
 				ms[detector.MajorOutage] = 400_000
 			}
-			out[c.ID] = append(out[c.ID], uptime.ComponentDay{Date: d, Millis: ms})
+			out[c.ID] = append(out[c.ID], uptime.ComponentDay{Date: d, Millis: uptime.MillisOf(ms)})
 		}
 	}
 	return out

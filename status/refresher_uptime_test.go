@@ -34,7 +34,7 @@ func (f *fakeUptime) ComponentUptimeAt(_ context.Context, now time.Time, ids []s
 		return nil, f.err
 	}
 	return map[string][]uptime.ComponentDay{"web-app": {{Date: uptime.Midnight(now, loc),
-		Millis: map[detector.ComponentStatus]int64{detector.Operational: int64(f.reads) * 1000}}}}, nil
+		Millis: uptime.MillisOf(map[detector.ComponentStatus]int64{detector.Operational: int64(f.reads) * 1000})}}}, nil
 }
 
 func (f *fakeUptime) count() int {

@@ -35,7 +35,7 @@ type dayView struct {
 	Status    detector.ComponentStatus // worst that day; "" without data
 	Ratio     float64
 	HasRatio  bool
-	Millis    map[detector.ComponentStatus]int64
+	Millis    uptime.StatusMillis
 	Incidents []dayIncident
 }
 
@@ -215,9 +215,9 @@ func (u *uptimeBodies) encode(id, name string, n int) *body {
 			r := d.Ratio
 			j.Uptime = &r
 		}
-		for st, ms := range d.Millis {
+		d.Millis.Each(func(st detector.ComponentStatus, ms int64) {
 			j.Durations[st] = float64(ms) / 1000
-		}
+		})
 		doc.History[i] = j
 	}
 	data, err := json.Marshal(doc)

@@ -20,9 +20,9 @@ func uptimeInputs() Inputs {
 	return Inputs{Config: testConfig(), State: incidentState(), Now: t0,
 		Uptime: map[string][]uptime.ComponentDay{
 			"web-app": {
-				{Date: day(2), Millis: map[detector.ComponentStatus]int64{detector.Operational: 86_400_000}},
-				{Date: day(0), Millis: map[detector.ComponentStatus]int64{
-					detector.Operational: 45 * 60_000, detector.MajorOutage: 15 * 60_000}},
+				{Date: day(2), Millis: uptime.MillisOf(map[detector.ComponentStatus]int64{detector.Operational: 86_400_000})},
+				{Date: day(0), Millis: uptime.MillisOf(map[detector.ComponentStatus]int64{
+					detector.Operational: 45 * 60_000, detector.MajorOutage: 15 * 60_000})},
 			},
 		}}
 }

@@ -93,7 +93,7 @@ func TestRecorderChecks(t *testing.T) {
 }
 
 func TestDayFigures(t *testing.T) {
-	day := func(m map[detector.ComponentStatus]int64) ComponentDay { return ComponentDay{Millis: m} }
+	day := func(m map[detector.ComponentStatus]int64) ComponentDay { return ComponentDay{Millis: MillisOf(m)} }
 	cases := []struct {
 		name  string
 		days  []ComponentDay

@@ -26,7 +26,50 @@ const partialWeight = 0.3
 // status while tocsin was watching.
 type ComponentDay struct {
 	Date   time.Time // midnight in the page's time zone
-	Millis map[detector.ComponentStatus]int64
+	Millis StatusMillis
+}
+
+// StatusMillis holds milliseconds per component status, indexed by the
+// status's Rank. An array, not a map: every replica keeps 90 days of every
+// component, and at 5,000 components a map per day was the largest part of
+// the uptime history's memory (issue 14).
+type StatusMillis [statusCount]int64
+
+// statusCount is len(detector.ComponentStatuses), whose ranks run from 0
+// (TestStatusMillisCoversEveryStatus).
+const statusCount = 5
+
+// Of returns the milliseconds spent in s; 0 for an unknown status.
+func (m StatusMillis) Of(s detector.ComponentStatus) int64 {
+	if !s.Valid() {
+		return 0
+	}
+	return m[s.Rank()]
+}
+
+// Set records ms for s; an unknown status is ignored.
+func (m *StatusMillis) Set(s detector.ComponentStatus, ms int64) {
+	if s.Valid() {
+		m[s.Rank()] = ms
+	}
+}
+
+// MillisOf makes a StatusMillis from a map; unknown statuses are ignored.
+func MillisOf(m map[detector.ComponentStatus]int64) StatusMillis {
+	var out StatusMillis
+	for s, ms := range m {
+		out.Set(s, ms)
+	}
+	return out
+}
+
+// Each calls fn for every status with time recorded, best first.
+func (m StatusMillis) Each(fn func(s detector.ComponentStatus, ms int64)) {
+	for _, s := range detector.ComponentStatuses {
+		if ms := m[s.Rank()]; ms > 0 {
+			fn(s, ms)
+		}
+	}
 }
 
 // Observed reports whether anything was recorded that day.
@@ -42,18 +85,15 @@ func (d ComponentDay) Observed() bool {
 // Worst is the worst status seen that day; "" when nothing was recorded.
 func (d ComponentDay) Worst() detector.ComponentStatus {
 	var worst detector.ComponentStatus
-	for s, ms := range d.Millis {
-		if ms > 0 && s.Valid() && (worst == "" || s.Rank() > worst.Rank()) {
-			worst = s
-		}
-	}
+	d.Millis.Each(func(s detector.ComponentStatus, _ int64) { worst = s }) // best first: the last is the worst
 	return worst
 }
 
 // downtime returns the weighted downtime and the time that counts
 // (everything watched outside maintenance), in milliseconds.
 func (d ComponentDay) downtime() (down float64, counted int64) {
-	for s, ms := range d.Millis {
+	for _, s := range detector.ComponentStatuses {
+		ms := d.Millis.Of(s)
 		switch s {
 		case detector.UnderMaintenance:
 			continue
