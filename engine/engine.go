@@ -104,8 +104,9 @@ type Engine struct {
 	// the latest state their probers handed on.
 	dirty      map[string]struct{}
 	probeState map[string][]byte
-	// snaps holds each check's state as of its last change, immutable,
-	// for the writer to copy without the lock (snapshot.go).
+	// snaps holds each dirty check's state as of its last change,
+	// immutable, for the writer to copy without the lock (snapshot.go);
+	// published, it is dropped (flush.go).
 	snaps map[string]*detector.Check
 	// shelved keeps what this replica knew of the checks of components it
 	// lost, in case it wins them back before anyone else probed them:

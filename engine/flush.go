@@ -77,6 +77,9 @@ func (e *Engine) publish(ctx context.Context) bool {
 		}
 		delete(e.dirty, c.State.Name)
 		delete(e.probeState, c.State.Name)
+		// The snapshot was for the writer; a clean check needs none until
+		// its next result (at 50,000 checks, ~25 MB of copies kept).
+		e.forgetSnapshotLocked(c.State.Name)
 	}
 	e.unpublish = e.unpublish[len(remove):]
 	e.mu.Unlock()
