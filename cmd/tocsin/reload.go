@@ -79,21 +79,21 @@ func (a *app) reload(lo config.LoadOptions) {
 	if err == nil {
 		err = a.apply(cfg)
 	}
-	a.reloads.result(err)
+	// Logged before it is counted, so that whoever sees the counter move
+	// finds the reason already written.
 	switch {
 	case errors.Is(err, errPartial):
 		a.logger.Error("config reload partially applied: some checks are not scheduled", "error", err)
-		return
 	case errors.Is(err, config.ErrReloadRefused):
 		a.logger.Error("config reload refused; keeping the config in force", "error", err)
-		return
 	case err != nil:
 		a.logger.Error("config reload rejected; keeping the config in force", "error", err)
-		return
+	default:
+		if !reflect.DeepEqual(old.Server, cfg.Server) || old.Redis != cfg.Redis || old.Log != cfg.Log ||
+			old.Scheduler != cfg.Scheduler {
+			a.logger.Warn("changes to server.*, redis.*, log.* and scheduler.* take effect only after a restart")
+		}
+		a.logger.Info("config reloaded", "checks", len(cfg.Checks))
 	}
-	if !reflect.DeepEqual(old.Server, cfg.Server) || old.Redis != cfg.Redis || old.Log != cfg.Log ||
-		old.Scheduler != cfg.Scheduler {
-		a.logger.Warn("changes to server.*, redis.*, log.* and scheduler.* take effect only after a restart")
-	}
-	a.logger.Info("config reloaded", "checks", len(cfg.Checks))
+	a.reloads.result(err)
 }

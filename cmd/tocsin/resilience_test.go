@@ -91,9 +91,11 @@ func TestInvalidReloadKeepsOldConfig(t *testing.T) {
 				_, m := p.get("/metrics")
 				return strings.Contains(string(m), `tocsin_config_reloads_total{result="failure"} 1`)
 			})
-			if !strings.Contains(p.out.String(), "config reload rejected") || !strings.Contains(p.out.String(), "bogus: unknown key") {
-				t.Errorf("the rejection was not logged with its reason")
-			}
+			// The output reaches the buffer through a pipe: poll it.
+			eventually(t, 10*time.Second, "the rejection logged with its reason", func() bool {
+				out := p.out.String()
+				return strings.Contains(out, "config reload rejected") && strings.Contains(out, "bogus: unknown key")
+			})
 		}
 		// The old config still probes: a failure still opens an incident,
 		// one.
@@ -188,7 +190,11 @@ func TestSIGHUPDuringStartup(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
-	time.Sleep(300 * time.Millisecond)
+	// "starting tocsin" is logged after main's signal.Notify and before
+	// the wait for Redis: from then on SIGHUP lands during startup.
+	eventually(t, 30*time.Second, "starting tocsin logged", func() bool {
+		return strings.Contains(out.String(), "starting tocsin")
+	})
 	_ = cmd.Process.Signal(syscall.SIGHUP)
 	select {
 	case err := <-done:
