@@ -267,10 +267,12 @@ func (r *Refresher) rebuild(ctx context.Context, in Inputs) error {
 		return err
 	}
 	r.snap = snap
-	r.Server.Set(snap)
+	// The metrics first: whoever sees the new snapshot served finds
+	// /metrics already agreeing with it.
 	if r.Metrics != nil {
 		r.Metrics.Update(snap)
 	}
+	r.Server.Set(snap)
 	return nil
 }
 
