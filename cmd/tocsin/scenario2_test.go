@@ -51,8 +51,20 @@ checks:
 	jobs.SetRates(600, 40)
 	web.SetLatency(120 * time.Millisecond)
 	inc := waitIncident(t, p, func(i spIncident) bool { return true })
-	if inc.Impact != "minor" {
-		t.Errorf("first impact %s, want minor (degraded performance first)", inc.Impact)
+	// By the time the incident is read it may have escalated already (the
+	// queue keeps climbing): judge how it opened by its oldest update, the
+	// last of the timeline (newest first), which is always kept.
+	if len(inc.IncidentUpdates) == 0 {
+		t.Fatalf("incident %s has no updates", inc.ID)
+	}
+	opened := inc.IncidentUpdates[len(inc.IncidentUpdates)-1]
+	if len(opened.AffectedComponents) == 0 {
+		t.Errorf("the opening update names no component: %+v", opened)
+	}
+	for _, a := range opened.AffectedComponents {
+		if a.NewStatus != "degraded_performance" {
+			t.Errorf("opened with %s at %s, want degraded_performance (impact minor first)", a.Code, a.NewStatus)
+		}
 	}
 	// Then some requests fail: escalation.
 	web.SetStatus(http.StatusInternalServerError)

@@ -97,9 +97,15 @@ checks:
 		got := p.incidents("/api/v2/incidents/unresolved.json")
 		return len(got) == 1 && got[0].ID == inc.ID && got[0].Status == "monitoring"
 	})
-	if d, err := jobs.Depth(context.Background()); err != nil || d > 100 {
-		t.Errorf("queue depth %d (%v) at monitoring, want drained", d, err)
-	}
+	// Monitoring starts once the queue moves again; the backlog drains
+	// soon after, not necessarily by the time it is read.
+	eventually(t, 5*time.Second, "queue drained (depth <= 100) after monitoring", func() bool {
+		d, err := jobs.Depth(context.Background())
+		if err != nil {
+			t.Logf("queue depth: %v", err)
+		}
+		return err == nil && d <= 100
+	})
 	eventually(t, 10*time.Second, "resolved", func() bool {
 		all := p.incidents("/api/v2/incidents.json")
 		return len(all) == 1 && all[0].ID == inc.ID && all[0].Status == "resolved"
