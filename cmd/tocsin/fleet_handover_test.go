@@ -178,12 +178,26 @@ func TestFleetPausedReplicaIsFenced(t *testing.T) {
 	eventually(t, 30*time.Second, "the woken replica probing again", func() bool {
 		return f.owner("s1") != "" && f.metric(owner, "tocsin_owned_checks") > 0
 	})
-	ins := incidentsOf(f.any(), "s1")
-	if len(ins) != 1 || ins[0].ID != in.ID || !slices.Equal(changes(ins[0]), before) {
-		t.Errorf("after the paused replica woke: %+v, want incident %s with %v", ins, in.ID, before)
-	}
-	if n := len(f.any().incidents("/api/v2/incidents.json")); n != 1 {
-		t.Errorf("%d incidents, want 1", n)
+	// Every replica's read model refreshes on its own, the woken one's
+	// last of all: wait until each shows the incident, then none may show
+	// it changed or a second one.
+	eventually(t, 10*time.Second, "the incident on every replica", func() bool {
+		for _, p := range f.procs {
+			if !slices.ContainsFunc(incidentsOf(p, "s1"), func(i spIncident) bool { return i.ID == in.ID }) {
+				return false
+			}
+		}
+		return true
+	})
+	for _, r := range slices.Sorted(maps.Keys(f.procs)) {
+		p := f.procs[r]
+		ins := incidentsOf(p, "s1")
+		if len(ins) != 1 || ins[0].ID != in.ID || !slices.Equal(changes(ins[0]), before) {
+			t.Errorf("%s, after the paused replica woke: %+v, want incident %s with %v", r, ins, in.ID, before)
+		}
+		if n := len(p.incidents("/api/v2/incidents.json")); n != 1 {
+			t.Errorf("%s: %d incidents, want 1", r, n)
+		}
 	}
 	// Uptime: let the woken replica credit a few seconds more (its stale
 	// gap would be among them), then compare with the wall clock.
