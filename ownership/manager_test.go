@@ -39,6 +39,18 @@ func (r *replica) seen(pred func(ownership.Change) bool) bool {
 	return slices.ContainsFunc(r.changes, pred)
 }
 
+// seenBy polls seen until pred holds or deadline passes: a round updates
+// Owned before it tells OnChange, so settled can return first.
+func (r *replica) seenBy(deadline time.Time, pred func(ownership.Change) bool) bool {
+	for !r.seen(pred) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
 func (r *replica) stop() { r.cancel(); <-r.done }
 
 type cluster struct {
@@ -133,12 +145,13 @@ func TestManagersShareTheComponents(t *testing.T) {
 	if took := time.Since(left); took >= c.ttl {
 		t.Errorf("take-over after a leave took %s, not less than the lease (%s)", took, c.ttl)
 	}
+	deadline := time.Now().Add(5 * time.Second)
 	for _, comp := range had {
 		owner := a
 		if _, ok := b.m.Owned()[comp]; ok {
 			owner = b
 		}
-		if !owner.seen(func(ch ownership.Change) bool {
+		if !owner.seenBy(deadline, func(ch ownership.Change) bool {
 			return slices.ContainsFunc(ch.Acquired, func(acq ownership.Acquired) bool {
 				return acq.Component == comp && !acq.Continue && acq.Prev == ""
 			})
@@ -156,8 +169,9 @@ func TestManagerTakesOverADeadReplica(t *testing.T) {
 	had := b.m.Owned()
 	b.stop() // dies: no leave, its lease runs out
 	c.settled(a)
+	deadline := time.Now().Add(5 * time.Second)
 	for comp := range had {
-		if !a.seen(func(ch ownership.Change) bool {
+		if !a.seenBy(deadline, func(ch ownership.Change) bool {
 			return slices.ContainsFunc(ch.Acquired, func(acq ownership.Acquired) bool {
 				return acq.Component == comp && acq.Prev == "b" && !acq.Continue
 			})
@@ -197,8 +211,9 @@ func TestManagerReclaimsAfterRedisLostItsData(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	c.settled(a)
+	deadline = time.Now().Add(5 * time.Second)
 	for comp := range a.m.Owned() {
-		if !a.seen(func(ch ownership.Change) bool {
+		if !a.seenBy(deadline, func(ch ownership.Change) bool {
 			return slices.ContainsFunc(ch.Acquired, func(acq ownership.Acquired) bool { return acq.Component == comp && acq.Continue })
 		}) {
 			t.Errorf("%s re-claimed without keeping this replica's state", comp)
