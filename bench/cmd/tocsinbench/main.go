@@ -47,6 +47,7 @@ type options struct {
 	profile   bool
 	tocsinBin string
 	logLevel  string
+	memLimit  int64 // bytes; 0: none
 }
 
 func main() {
@@ -68,6 +69,8 @@ func main() {
 	flag.BoolVar(&o.profile, "profile", true, "take a CPU and heap profile of tocsin at each size where a target is missed")
 	flag.StringVar(&o.tocsinBin, "tocsin", "", "use this tocsin binary instead of building ./cmd/tocsin (it needs server.debug_listen for profiles)")
 	flag.StringVar(&o.logLevel, "log-level", "info", "tocsin's log.level")
+	var memLimit string
+	flag.StringVar(&memLimit, "memory-limit", "", "run tocsin in a memory cgroup of this size (e.g. 256Mi, as the shipped Deployment's limit), to see whether it carries each size; needs write access to /sys/fs/cgroup")
 	flag.BoolVar(&bare, "bare", false, "internal: run as the bare loop")
 	flag.StringVar(&bareBase, "bare-base", "", "internal: the bare loop's target")
 	flag.IntVar(&bareN, "bare-n", 0, "internal: the bare loop's checks")
@@ -89,6 +92,14 @@ func main() {
 		}
 		o.sizes = append(o.sizes, n)
 	}
+	if memLimit != "" {
+		v, err := parseBytes(memLimit)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tocsinbench: -memory-limit:", err)
+			os.Exit(2)
+		}
+		o.memLimit = v
+	}
 	if o.duration < 3*o.interval || o.duration%o.interval != 0 {
 		fmt.Fprintln(os.Stderr, "tocsinbench: -duration must be a whole number of intervals, at least 3")
 		os.Exit(2)
@@ -100,6 +111,23 @@ func main() {
 		stop()
 		os.Exit(1)
 	}
+}
+
+// parseBytes reads a size as Kubernetes writes one: bytes, or a number
+// with Ki, Mi or Gi.
+func parseBytes(s string) (int64, error) {
+	mult := int64(1)
+	for suffix, m := range map[string]int64{"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30} {
+		if v, ok := strings.CutSuffix(s, suffix); ok {
+			s, mult = v, m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q: want bytes, or a whole number with Ki, Mi or Gi", s)
+	}
+	return n * mult, nil
 }
 
 func logf(format string, args ...any) {

@@ -40,6 +40,10 @@ func targets(r *sizeResult) []targetRow {
 	case 1000:
 		add("peak RSS", "< 64 MiB", fmt.Sprintf("%.0f MiB", peak), r.peakKiB < rssLimit1k)
 	}
+	if r.memLimit > 0 {
+		lim := float64(r.memLimit) / (1 << 20)
+		add("peak RSS within -memory-limit (not OOM-killed)", fmt.Sprintf("< %.0f MiB", lim), fmt.Sprintf("%.0f MiB", peak), peak < lim)
+	}
 	ext := quantile(r.hits.lagFirst, 0.99)
 	add("lag p99, first interval, at the target", "< 250 ms", ms(ext)+" ms", ext < lagP99Limit && len(r.hits.lagFirst) > 0)
 	add("lag p99, tocsin_scheduler_lag_seconds", "< 250 ms", ms(r.lagP99)+" ms", r.lagP99 < lagP99Limit)

@@ -69,6 +69,7 @@ type sizeResult struct {
 	families map[string]int
 	load     string // /proc/loadavg's 1-minute average at the end
 	missed   []string
+	memLimit int64 // the cgroup's limit in bytes (-memory-limit); 0: none
 }
 
 func (r *sizeResult) cpuPer1k() float64 {
@@ -154,12 +155,16 @@ type daemon struct {
 	reloaded chan string // "ok" or the rejection message, per reload
 }
 
-func startDaemon(bin, config, logFile, pprofAddr string) (*daemon, error) {
+func startDaemon(bin, config, logFile, pprofAddr string, cg *memCgroup) (*daemon, error) {
 	lf, err := os.Create(logFile)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "run", "--config", config)
+	argv := []string{bin, "run", "--config", config}
+	if cg != nil {
+		argv = cg.wrap(argv)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "TOCSIN_SERVER__DEBUG_LISTEN="+pprofAddr)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stderr = lf
@@ -309,7 +314,20 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 	logf("%d checks: starting tocsin (validate took %s)", n, res.validate.Round(time.Millisecond))
 	tg.take('t')
 	start = time.Now()
-	d, err := startDaemon(bin, conf, filepath.Join(dir, "tocsin.log"), pprofAddr)
+	var cg *memCgroup
+	if o.memLimit > 0 {
+		if cg, err = newMemCgroup(o.memLimit); err != nil {
+			return nil, err
+		}
+		res.memLimit = o.memLimit
+		defer func() {
+			if n, kerr := cg.oomKills(); kerr == nil && n > 0 {
+				err = errors.Join(err, fmt.Errorf("tocsin was OOM-killed under -memory-limit %d MiB", o.memLimit>>20))
+			}
+			_ = cg.remove() // runs after d.stop: nothing is left in it
+		}()
+	}
+	d, err := startDaemon(bin, conf, filepath.Join(dir, "tocsin.log"), pprofAddr, cg)
 	if err != nil {
 		return nil, err
 	}
