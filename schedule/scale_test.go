@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -72,18 +74,94 @@ func (g *generations) count(gen int) int {
 	return g.ran[gen]
 }
 
-// runAll runs every job now through gocron, as its timer would (gocron's
-// executor, then dispatch and the pool), retrying a request gocron's
+// runNow runs the named checks (every one, when none is named) now
+// through gocron, as their slots' firings would (gocron's executor, then
+// dispatchDue and the pool): makeDue, then runSlots. It returns the checks
+// made due.
+func runNow(tb testing.TB, s *Scheduler, names ...string) int {
+	tb.Helper()
+	slots, n := makeDue(s, names...)
+	runSlots(tb, s, slots)
+	return n
+}
+
+// makeDue makes the named checks (every one, when none is named) due at
+// their slots' last firing, as if the run due then had been missed. It
+// returns their slots and the checks made due.
+func makeDue(s *Scheduler, names ...string) (map[*slot]bool, int) {
+	slots := map[*slot]bool{}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	due := func(e *entry) {
+		e.mu.Lock()
+		e.next = e.slot.due(time.Now())
+		e.mu.Unlock()
+		slots[e.slot] = true
+	}
+	for _, name := range names {
+		due(s.jobs[name])
+	}
+	if len(names) > 0 {
+		return slots, len(names)
+	}
+	for _, e := range s.jobs {
+		due(e)
+	}
+	return slots, len(s.jobs)
+}
+
+// runSlots runs the slots' gocron jobs now, retrying a request gocron's
 // scheduler loop was too busy to take.
-func runAll(t *testing.T, s *Scheduler) {
-	t.Helper()
+func runSlots(tb testing.TB, s *Scheduler, slots map[*slot]bool) {
+	tb.Helper()
+	jobs := map[uuid.UUID]gocron.Job{}
 	for _, j := range s.cron.Jobs() {
+		jobs[j.ID()] = j
+	}
+	for sl := range slots {
+		j := jobs[sl.id]
 		deadline := time.Now().Add(10 * time.Second)
 		for err := j.RunNow(); err != nil; err = j.RunNow() {
-			if time.Now().After(deadline) {
-				t.Fatalf("run %s now: %v", j.Name(), err)
+			if !errors.Is(err, gocron.ErrJobRunNowFailed) || time.Now().After(deadline) {
+				tb.Fatalf("run %s now: %v", j.Name(), err)
 			}
 		}
+	}
+}
+
+// checkSlots fails t unless every running check is in its slot, every
+// slot holds running checks only, and each is a gocron job: nothing of a
+// removed check is left behind.
+func checkSlots(t *testing.T, s *Scheduler) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := 0
+	for key, sl := range s.slots {
+		if sl.key != key || len(sl.list()) == 0 {
+			t.Fatalf("slot %v: key %v, %d checks", key, sl.key, len(sl.list()))
+		}
+		for _, e := range sl.list() {
+			if e.gone.Load() || e.slot != sl || s.jobs[e.job.Check.Name] != e {
+				t.Fatalf("slot %v holds %s, which does not run there", key, e.job.Check.Name)
+			}
+		}
+		in += len(sl.list())
+	}
+	if in != len(s.jobs) {
+		t.Fatalf("the slots hold %d checks, %d run", in, len(s.jobs))
+	}
+	ids := map[uuid.UUID]bool{}
+	for _, j := range s.cron.Jobs() {
+		ids[j.ID()] = true
+	}
+	for key, sl := range s.slots {
+		if !ids[sl.id] {
+			t.Fatalf("slot %v has no gocron job", key)
+		}
+	}
+	if len(ids) != len(s.slots) {
+		t.Fatalf("%d gocron jobs for %d slots", len(ids), len(s.slots))
 	}
 }
 
@@ -98,10 +176,12 @@ func idle(s *Scheduler) bool {
 // gocron's singleton mode, which this package used, kept a goroutine and a
 // 1,000-slot channel for every job that had run, removed or not: run
 // against it, this test saw 5,004 goroutines and 108 MB of heap at the
-// first load, and as much again with every reload. Every job runs once per load, so that
-// a per-job runner would exist; the interval is long, so that nothing runs
-// while goroutines are counted (the runs are gocron's RunNow, through the
-// same executor path as a timer's).
+// first load, and as much again with every reload. Every check runs once
+// per load, so that a per-job runner would exist; the interval is long, so
+// that nothing runs while goroutines are counted (the runs are gocron's
+// RunNow of every slot's job, through the same executor path as a
+// timer's). Each load's slots hold its checks only, and removing them all
+// leaves no slot and no gocron job.
 func TestReloadsDoNotLeak(t *testing.T) { // not parallel: it counts the process's goroutines
 	const checks, loads = 5000, 6
 	g := &generations{last: map[string]int{}, ran: map[int]int{}}
@@ -127,7 +207,8 @@ func TestReloadsDoNotLeak(t *testing.T) { // not parallel: it counts the process
 		if n := len(s.Names()); n != checks {
 			t.Fatalf("load %d: %d jobs, want %d", gen, n, checks)
 		}
-		runAll(t, s)
+		checkSlots(t, s)
+		runNow(t, s)
 		waitUntil(t, time.Minute, fmt.Sprintf("every check of load %d to run", gen), func() bool {
 			return g.count(gen) == checks && idle(s)
 		})
@@ -144,6 +225,13 @@ func TestReloadsDoNotLeak(t *testing.T) { // not parallel: it counts the process
 			return float64(gr) <= 1.1*float64(baseG) && float64(heap) <= 1.1*float64(baseH)
 		})
 		t.Logf("load %d: %d goroutines, heap %.1f MB", gen, gr, float64(heap)/1e6)
+	}
+	if err := s.Reconcile(nil); err != nil {
+		t.Fatal(err)
+	}
+	checkSlots(t, s)
+	if n := len(s.slots); n != 0 {
+		t.Errorf("%d slots left once every check was removed", n)
 	}
 }
 
@@ -175,7 +263,7 @@ func TestInFlightIsBounded(t *testing.T) {
 	if err := s.Reconcile(jobs); err != nil {
 		t.Fatal(err)
 	}
-	runAll(t, s)
+	runNow(t, s)
 	waitFor(t, "the bound reached and the rest waiting", func() bool {
 		_, waiting := s.pool.size()
 		return running.Load() == limit && waiting == checks-limit
@@ -225,19 +313,7 @@ func TestRunDueWhileBusyIsSkippedAndCounted(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	jobs := map[string]gocron.Job{}
-	for _, j := range s.cron.Jobs() {
-		jobs[j.Name()] = j
-	}
-	run := func(name string) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for err := jobs[name].RunNow(); err != nil; err = jobs[name].RunNow() {
-			if time.Now().After(deadline) {
-				t.Fatalf("run %s now: %v", name, err)
-			}
-		}
-	}
+	run := func(name string) { t.Helper(); runNow(t, s, name) }
 	run("holder")
 	<-p.started // the only slot is taken
 	run("waiter")

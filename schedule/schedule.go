@@ -1,15 +1,29 @@
 // Package schedule runs the probers of the checks this replica owns, each on
-// its own interval with gocron: one named job per check, start times spread
-// over the interval. A due job only dispatches its check to a bounded pool
-// of workers (pool.go), so at most max_in_flight probes run at once and a
-// check costs bytes, not a goroutine. An overrunning probe skips its
-// check's next run instead of piling up: a flag of our own per check, not
-// gocron's singleton mode, which keeps a goroutine and a 1,000-slot channel
-// per job for the scheduler's life (gocron v2.21.2 executor.go never frees
-// them when a job is removed, so every reload leaked them). A check runs
-// only while its component is owned here; when ownership moves, its job
-// stops (an in-flight probe is cancelled and its result dropped) and the
-// new owner resumes it where the last run left off.
+// its own interval with gocron, start times spread over the interval.
+//
+// gocron does not get a job per check: at 50,000 checks a job each (its
+// internal job, timer, uuid and map entries), with a context and a timer
+// of ours per check, cost ≈1.8 KB of heap per check (issue 14,
+// BenchmarkMemory50k). A check's due times are rounded up to a 20 ms grid
+// (slotQuantum), and the checks of one interval whose due times fall on
+// the same point of it share a slot: one gocron job, firing every
+// interval, that dispatches each of them (slot.go). However many checks,
+// an interval has at most interval/20ms slots; a check runs less than
+// 20 ms after the time Spread gives it and costs its entry, its config
+// and its share of a slot: ≈500 bytes at 50,000 checks every 30 s. An
+// interval with room for more slots than it has checks saves little: at
+// an hour, 50,000 checks still take nearly a slot each.
+//
+// A firing only dispatches its checks to a bounded pool of workers
+// (pool.go), so at most max_in_flight probes run at once and a check
+// costs bytes, not a goroutine. An overrunning probe skips its check's
+// next run instead of piling up: a flag of our own per check, not
+// gocron's singleton mode, which keeps a goroutine and a 1,000-slot
+// channel per job for the scheduler's life (gocron v2.21.2 executor.go
+// never frees them when a job is removed, so every reload leaked them). A
+// check runs only while its component is owned here; when ownership
+// moves, it stops (an in-flight probe is cancelled and its result
+// dropped) and the new owner resumes it where the last run left off.
 package schedule
 
 import (
@@ -25,7 +39,6 @@ import (
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tocsin/tocsin/config"
@@ -54,22 +67,25 @@ type Resume struct {
 // probe, so up to max_in_flight calls run at once.
 type Sink func(ctx context.Context, check config.Check, r probe.Result)
 
+// entry is a running check. It holds no context and no timer of its own,
+// nor a copy of its check: at 50,000 checks, each cost more than the
+// entry does now (issue 14).
 type entry struct {
-	id     uuid.UUID
-	check  config.Check
-	prober probe.Prober
-	// ctx ends when the job is removed or the scheduler shuts down: an
-	// in-flight probe is cancelled then and its result dropped.
-	ctx    context.Context
+	// job is the config's, shared with Scheduler.want, never changed:
+	// a copy of the check would cost its 152 bytes again.
+	job  *Job
+	slot *slot // guarded by Scheduler.mu
+	// gone is set when the check stops running here (removed, or its
+	// component lost): no run of it starts then, and a result is dropped.
+	gone atomic.Bool
+	// state is stateIdle, stateBusy or stateOwnQueued (run.go): a run is
+	// dispatched only from stateIdle, so a run due while the last one
+	// waits for a worker or probes is skipped, not piled up behind it.
+	state atomic.Uint32
+	mu    sync.Mutex
+	next  time.Time // when the next run is due, for the lag metric and Late
+	// cancel ends the probe in flight, if any, when the check is removed.
 	cancel context.CancelFunc
-	// first fires the first run (see add); stopped when the job is removed,
-	// so a removed job's entry is not kept until then.
-	first *time.Timer
-	// busy is set from the dispatch of a run until its probe returns:
-	// a run due meanwhile is skipped, not piled up behind it.
-	busy atomic.Bool
-	mu   sync.Mutex
-	next time.Time // when the next run is due, for the lag metric
 }
 
 // Scheduler owns the gocron scheduler and the set of check jobs.
@@ -86,10 +102,11 @@ type Scheduler struct {
 	stop context.CancelFunc
 
 	mu      sync.Mutex
-	started bool              // Start was called: first-run timers are armed
-	want    map[string]Job    // the config's checks
+	started bool              // Start was called: first firings are armed
+	want    map[string]*Job   // the config's checks
 	owned   map[string]bool   // components owned here
-	jobs    map[string]*entry // running jobs
+	jobs    map[string]*entry // running checks
+	slots   map[slotKey]*slot // the slots of running checks, each a gocron job
 }
 
 // New returns a stopped scheduler that runs nothing until components are
@@ -105,36 +122,29 @@ func New(sink Sink, reg prometheus.Registerer, logger *slog.Logger, stopTimeout 
 		return nil, err
 	}
 	// No singleton mode and no gocron concurrency limit: see the package
-	// comment and dispatch. A job's run is then a short-lived goroutine of
-	// gocron's that hands the check to the pool and returns.
+	// comment and submit. A job's run is then a short-lived goroutine of
+	// gocron's that hands the slot's due checks to the pool and returns.
 	cron, err := gocron.NewScheduler(gocron.WithStopTimeout(stopTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("schedule: new scheduler: %w", err)
 	}
 	base, stop := context.WithCancel(context.Background())
 	s := &Scheduler{cron: cron, sink: sink, logger: logger, now: time.Now, stopTimeout: stopTimeout, m: m,
-		base: base, stop: stop, want: map[string]Job{}, owned: map[string]bool{}, jobs: map[string]*entry{}}
+		base: base, stop: stop, want: map[string]*Job{}, owned: map[string]bool{}, jobs: map[string]*entry{},
+		slots: map[slotKey]*slot{}}
 	s.pool = newPool(maxInFlight, s.probe)
 	return s, nil
 }
 
-// Start begins running jobs: those added before it run from then on.
+// Start begins running checks: those added before it run from then on.
 func (s *Scheduler) Start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.started = true
-	for _, e := range s.jobs {
-		s.armFirst(e)
+	for _, sl := range s.slots {
+		s.armFirst(sl)
 	}
 	s.cron.Start()
-}
-
-// armFirst sets the timer of e's first run (see add), at its due time or
-// now if that has passed, once the scheduler has started.
-func (s *Scheduler) armFirst(e *entry) {
-	if s.started && e.first == nil {
-		e.first = time.AfterFunc(e.next.Sub(s.now()), func() { s.dispatch(e) })
-	}
 }
 
 // Shutdown stops scheduling and cancels in-flight probes (their results
@@ -144,12 +154,13 @@ func (s *Scheduler) Shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.stopTimeout)
 	defer cancel()
 	s.stop()
-	// First-run timers still pending would keep every entry, and through
-	// them the scheduler, until they fire, up to an interval from now.
+	// First-firing timers still pending would keep their slots, and
+	// through them the scheduler, until they fire, up to an interval from
+	// now.
 	s.mu.Lock()
-	for _, e := range s.jobs {
-		if e.first != nil {
-			e.first.Stop()
+	for _, sl := range s.slots {
+		if sl.timer != nil {
+			sl.timer.Stop()
 		}
 	}
 	s.mu.Unlock()
@@ -169,14 +180,18 @@ func (s *Scheduler) Reconcile(jobs []Job) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.want
-	s.want = make(map[string]Job, len(jobs))
+	s.want = make(map[string]*Job, len(jobs))
 	for _, j := range jobs {
-		s.want[j.Check.Name] = j
+		s.want[j.Check.Name] = &j
 	}
 	// A replaced prober whose check is not running here (its component is
 	// owned elsewhere) has nothing in flight: release it now.
 	for name, j := range old {
-		if _, running := s.jobs[name]; !running && !sameProber(s.want[name].Prober, j.Prober) {
+		var now probe.Prober
+		if w := s.want[name]; w != nil {
+			now = w.Prober
+		}
+		if _, running := s.jobs[name]; !running && !sameProber(now, j.Prober) {
 			if c, ok := j.Prober.(io.Closer); ok {
 				_ = c.Close()
 			}
@@ -186,13 +201,14 @@ func (s *Scheduler) Reconcile(jobs []Job) error {
 	// A check that did not change keeps its running prober (a queue keeps
 	// its window: docs/configuration.md, "Reloading"); the one built for
 	// the new config was never used, and would keep its connection pool
-	// open for good.
+	// open for good. The entry's job, equal in its check, is the one
+	// wanted from now on, so the two share it.
 	for name, e := range s.jobs {
-		if j := s.want[name]; !sameProber(j.Prober, e.prober) {
-			if c, ok := j.Prober.(io.Closer); ok {
+		if j := s.want[name]; j != e.job {
+			if c, ok := j.Prober.(io.Closer); ok && !sameProber(j.Prober, e.job.Prober) {
 				_ = c.Close()
 			}
-			s.want[name] = Job{Check: j.Check, Prober: e.prober}
+			s.want[name] = e.job
 		}
 	}
 	return err
@@ -220,25 +236,28 @@ func (s *Scheduler) Lose(components []string) {
 	_ = s.syncLocked(nil) // removals only: they cannot fail in a way worth more than a log
 }
 
-// syncLocked makes the running jobs the wanted checks of owned components.
+// syncLocked makes the running checks the wanted checks of owned
+// components. The slots it touched are tidied once after the removals
+// and once after the additions, not with every check: a slot's entries
+// are copied twice per sync at most. The slots left empty by the removals
+// go before any is added: gocron keeps its jobs in a map, which never
+// shrinks, and a reload replacing every check had it hold both loads'
+// slots for a moment, then twice the room for good (TestReloadsDoNotLeak).
 func (s *Scheduler) syncLocked(resume map[string]Resume) error {
 	var errs []error
+	touched := map[*slot]bool{}
 	for name, e := range s.jobs {
-		if j, ok := s.want[name]; ok && s.owned[j.Check.Component] && reflect.DeepEqual(j.Check, e.check) {
+		if j, ok := s.want[name]; ok && s.owned[j.Check.Component] && (j == e.job || reflect.DeepEqual(j.Check, e.job.Check)) {
 			continue
 		}
-		if err := s.cron.RemoveJob(e.id); err != nil && !errors.Is(err, gocron.ErrJobNotFound) {
-			errs = append(errs, fmt.Errorf("schedule: remove %s: %w", name, err))
-		}
-		e.cancel()
-		if e.first != nil {
-			e.first.Stop()
-		}
-		if j, ok := s.want[name]; !ok || !sameProber(j.Prober, e.prober) {
-			closeLater(e) // the prober itself is gone, not only its job
+		remove(e)
+		touched[e.slot] = true
+		if j, ok := s.want[name]; !ok || !sameProber(j.Prober, e.job.Prober) {
+			closeLater(e) // the prober itself is gone, not only its check
 		}
 		delete(s.jobs, name)
 	}
+	errs = s.tidyAll(touched, errs)
 	for name, j := range s.want {
 		if _, running := s.jobs[name]; running || !s.owned[j.Check.Component] {
 			continue
@@ -247,13 +266,14 @@ func (s *Scheduler) syncLocked(resume map[string]Resume) error {
 		if resumed {
 			s.restore(j, r)
 		}
-		e, err := s.add(j, r, resumed)
+		e, err := s.add(j, r, resumed, touched)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("schedule: add %s: %w", name, err))
 			continue
 		}
 		s.jobs[name] = e
 	}
+	errs = s.tidyAll(touched, errs)
 	for _, err := range errs {
 		s.logger.Error("schedule", "error", err)
 	}
@@ -262,7 +282,7 @@ func (s *Scheduler) syncLocked(resume map[string]Resume) error {
 
 // restore hands a stateful prober the last owner's state, or clears the
 // state it kept from an earlier time it ran here.
-func (s *Scheduler) restore(j Job, r Resume) {
+func (s *Scheduler) restore(j *Job, r Resume) {
 	rs, ok := j.Prober.(probe.Restorer)
 	if !ok {
 		return
@@ -274,8 +294,14 @@ func (s *Scheduler) restore(j Job, r Resume) {
 	}
 }
 
-func (s *Scheduler) add(j Job, r Resume, resumed bool) (*entry, error) {
-	c := j.Check
+// add starts j's check, due first at its spread offset or where the last
+// owner's runs left off, in its slot (place), recording the slot in
+// touched.
+func (s *Scheduler) add(j *Job, r Resume, resumed bool, touched map[*slot]bool) (*entry, error) {
+	c := &j.Check
+	if c.Interval <= 0 {
+		return nil, fmt.Errorf("interval %v: must be positive", c.Interval)
+	}
 	now := s.now()
 	start := now.Add(Spread(c.Name, c.Interval))
 	if resumed && !r.LastStart.IsZero() {
@@ -289,29 +315,10 @@ func (s *Scheduler) add(j Job, r Resume, resumed bool) (*entry, error) {
 			start = next
 		}
 	}
-	ctx, cancel := context.WithCancel(s.base)
-	e := &entry{check: c, prober: j.Prober, next: start, ctx: ctx, cancel: cancel}
-	// The first run is a timer of our own (armFirst) and gocron's job
-	// starts with the second, one interval ahead. gocron moves a start
-	// time that has passed by the time its loop takes the new job a whole
-	// interval on (its selectNewJob, in v2.21.2 as go.mod pins it), and a
-	// start due within milliseconds, or now, can pass in transit on a
-	// loaded machine: BenchmarkFirstInterval50k saw a run pushed back an
-	// interval while 50,000 jobs were added at load average 10. One
-	// interval ahead, it cannot. The timer costs bytes, not a goroutine,
-	// until it fires.
-	job, err := s.cron.NewJob(
-		gocron.DurationJob(c.Interval),
-		gocron.NewTask(func() { s.dispatch(e) }),
-		gocron.WithName(c.Name),
-		gocron.WithStartAt(gocron.WithStartDateTime(start.Add(c.Interval))),
-	)
-	if err != nil {
-		cancel()
+	e := &entry{job: j, next: start}
+	if err := s.place(e, touched); err != nil {
 		return nil, err
 	}
-	e.id = job.ID()
-	s.armFirst(e)
 	return e, nil
 }
 
@@ -362,8 +369,8 @@ func (s *Scheduler) Late(now time.Time) (string, float64) {
 		e.mu.Lock()
 		late := now.Sub(e.next)
 		e.mu.Unlock()
-		if e.check.Interval > 0 && late > 0 {
-			if x := float64(late) / float64(e.check.Interval); x > by {
+		if iv := e.job.Check.Interval; iv > 0 && late > 0 {
+			if x := float64(late) / float64(iv); x > by {
 				worst, by = name, x
 			}
 		}

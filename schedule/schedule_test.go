@@ -131,7 +131,7 @@ func TestReconcileAddsRemovesAndReplaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "both running", func() bool { return rec.count("a") > 0 && rec.count("b") > 0 })
-	idA := s.jobs["a"].id
+	oldA, oldB := s.jobs["a"], s.jobs["b"]
 
 	b.Timeout = 20 * time.Millisecond
 	if err := s.Reconcile([]Job{{Check: b, Prober: up}}); err != nil {
@@ -140,7 +140,7 @@ func TestReconcileAddsRemovesAndReplaces(t *testing.T) {
 	if names := s.Names(); len(names) != 1 || names[0] != "b" {
 		t.Fatalf("jobs after reconcile = %v, want [b]", names)
 	}
-	if s.jobs["b"].check.Timeout != 20*time.Millisecond {
+	if s.jobs["b"].job.Check.Timeout != 20*time.Millisecond {
 		t.Error("changed check was not replaced")
 	}
 	stopped := rec.count("a")
@@ -148,8 +148,17 @@ func TestReconcileAddsRemovesAndReplaces(t *testing.T) {
 	if got := rec.count("a"); got > stopped+1 {
 		t.Errorf("removed job kept running: %d -> %d", stopped, got)
 	}
-	if idA == s.jobs["b"].id {
-		t.Error("replaced job reused the removed job's id")
+	if s.jobs["b"] == oldB || !oldB.gone.Load() || !oldA.gone.Load() {
+		t.Error("the removed and the replaced check were not stopped, or the replaced one's entry was reused")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sl := range s.slots {
+		for _, e := range sl.list() {
+			if e == oldA || e == oldB {
+				t.Error("a slot still holds a stopped check")
+			}
+		}
 	}
 }
 
@@ -216,7 +225,7 @@ func TestUnchangedCheckKeepsItsProber(t *testing.T) {
 			t.Fatalf("closed: built for the reload %v, running %v; want the built one only", built.closed.Load(), running.closed.Load())
 		}
 		s.mu.Lock()
-		kept := s.jobs["q"].prober == probe.Prober(running) && s.want["q"].Prober == probe.Prober(running)
+		kept := s.jobs["q"].job.Prober == probe.Prober(running) && s.want["q"].Prober == probe.Prober(running)
 		s.mu.Unlock()
 		if !kept {
 			t.Fatal("the running prober was not kept")
@@ -346,26 +355,6 @@ func TestLateGrowsWhenJobsStopRunning(t *testing.T) {
 		name, late := s.Late(time.Now())
 		return name == "a" && late > 1
 	})
-}
-
-// TestShutdownStopsFirstRunTimers: a first run still pending at Shutdown
-// is stopped, not left to fire up to an interval later; its timer would
-// keep the whole scheduler (every entry, gocron's jobs) in memory until
-// then, as a scheduler in a test or a restarted app would.
-func TestShutdownStopsFirstRunTimers(t *testing.T) {
-	t.Parallel()
-	s, _ := newScheduler(t)
-	up := probe.ProberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} })
-	if err := s.Reconcile([]Job{{Check: check("later", time.Hour, time.Second), Prober: up}}); err != nil {
-		t.Fatal(err)
-	}
-	e := s.jobs["later"]
-	if err := s.Shutdown(); err != nil {
-		t.Fatal(err)
-	}
-	if e.first.Stop() {
-		t.Error("the first-run timer was still pending after Shutdown")
-	}
 }
 
 // TestNeverProbedChecksAreSpread: a component acquired with checks nobody
