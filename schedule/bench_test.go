@@ -87,17 +87,25 @@ func BenchmarkFirstInterval50k(b *testing.B) {
 	}
 }
 
-func firstInterval(b *testing.B, checks int, interval, timeout, watch time.Duration) {
-	reg := prometheus.NewRegistry()
+// startedOwning is a started scheduler with a sink that drops results,
+// owning component web, its metrics on reg; stop shuts it down.
+func startedOwning(b *testing.B, reg prometheus.Registerer) (s *Scheduler, stop func()) {
 	s, err := New(func(context.Context, config.Check, probe.Result) {}, reg, slog.New(slog.DiscardHandler), 2*time.Second, 10000)
 	if err != nil {
 		b.Fatal(err)
 	}
 	s.Start()
-	defer func() { _ = s.Shutdown() }()
 	if err := s.Acquire([]string{"web"}, nil); err != nil {
+		_ = s.Shutdown()
 		b.Fatal(err)
 	}
+	return s, func() { _ = s.Shutdown() }
+}
+
+func firstInterval(b *testing.B, checks int, interval, timeout, watch time.Duration) {
+	reg := prometheus.NewRegistry()
+	s, stop := startedOwning(b, reg)
+	defer stop()
 	type runs struct {
 		first, last, minGap atomic.Int64 // unix ns; minGap in ns
 		n                   atomic.Int32
@@ -248,15 +256,8 @@ func BenchmarkMemory50k(b *testing.B) {
 }
 
 func heapPerCheck(b *testing.B, checks int, interval time.Duration) (inuse, live float64) {
-	s, err := New(func(context.Context, config.Check, probe.Result) {}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), 2*time.Second, 10000)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s.Start()
-	defer func() { _ = s.Shutdown() }()
-	if err := s.Acquire([]string{"web"}, nil); err != nil {
-		b.Fatal(err)
-	}
+	s, stop := startedOwning(b, prometheus.NewRegistry())
+	defer stop()
 	up := probe.ProberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} })
 	jobs := make([]Job, checks)
 	for i := range jobs {

@@ -7,18 +7,26 @@ import (
 	"time"
 )
 
-// TestPageBodiesReuse: a rebuild from the same reads within the same
-// minute shares the previous pages; a new state read, a new minute or a
-// change of staleness gives new ones, but an expensive render is held back
-// (renderBudget) while only the uptime moved.
-func TestPageBodiesReuse(t *testing.T) {
-	t.Parallel()
+// firstPages is a build from the uptime inputs with read times set, as a
+// Refresher's, and its inputs.
+func firstPages(t *testing.T) (Inputs, *Snapshot) {
+	t.Helper()
 	in := uptimeInputs()
 	in.StateRead, in.UptimeRead = t0, t0
 	first, err := build(context.Background(), in, buildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return in, first
+}
+
+// TestPageBodiesReuse: a rebuild from the same reads within the same
+// minute shares the previous pages; a new state read, a new minute or a
+// change of staleness gives new ones, but an expensive render is held back
+// (renderBudget) while only the uptime moved.
+func TestPageBodiesReuse(t *testing.T) {
+	t.Parallel()
+	in, first := firstPages(t)
 	if n := len(mustPaths(t, first)); n < 6 {
 		t.Fatalf("%d paths", n)
 	}
@@ -70,12 +78,7 @@ func TestPageBodiesReuse(t *testing.T) {
 // before them.
 func TestPagesRenderOnRequest(t *testing.T) {
 	t.Parallel()
-	in := uptimeInputs()
-	in.StateRead, in.UptimeRead = t0, t0
-	first, err := build(context.Background(), in, buildOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in, first := firstPages(t)
 	for g := range groupCount {
 		if first.pages.groups[g].done.Load() {
 			t.Errorf("group %d rendered by the build", g)
