@@ -21,8 +21,8 @@ const (
 )
 
 // dispatchDue is a slot's firing for e: it dispatches e when its next run
-// is due by the time by (half an interval past the time the firing stands
-// for). An entry that joined the slot for its next firing is not due yet
+// is due by the time by (a margin past the time the firing stands for:
+// fire). An entry that joined the slot for its next firing is not due yet
 // (nothing runs early or twice); one whose due run was dispatched on its
 // own (dispatchOwn) and has not started is not dispatched again, nor
 // counted as skipped.
@@ -51,7 +51,13 @@ func (s *Scheduler) dispatchDue(e *entry, by time.Time) {
 // dispatchOwn runs e now, outside its slot: its due time passed before
 // its slot's firing for it could see it (add).
 func (s *Scheduler) dispatchOwn(e *entry) {
-	if e.state.CompareAndSwap(stateIdle, stateOwnQueued) {
+	// Still due, checked under e.mu with the state: the slot's firing may
+	// have run it meanwhile, and run moves next on under e.mu before the
+	// entry goes idle, so a run that is over shows here as not due.
+	e.mu.Lock()
+	ok := !e.next.After(s.now()) && e.state.CompareAndSwap(stateIdle, stateOwnQueued)
+	e.mu.Unlock()
+	if ok {
 		s.submit(e)
 	}
 }

@@ -225,10 +225,25 @@ func (s *Scheduler) fire(sl *slot) {
 	if s.base.Err() != nil {
 		return
 	}
-	by := sl.due(s.now()).Add(sl.key.interval / 2)
+	by := sl.dueBy(s.now())
 	for _, e := range sl.list() {
 		s.dispatchDue(e, by)
 	}
+}
+
+// dueBy returns the latest due time a firing of sl at now dispatches: a
+// margin past the grid point the firing stands for, the nearest one within
+// that margin. Nearest, not the last at or before now: gocron keeps its
+// schedule by the wall clock, so after the wall clock steps forward (an
+// NTP step, a resumed VM) its firings come early on the monotonic grid,
+// and taking the last point before them lost a run, then ran every check
+// an interval late for good. The margin stays under interval −
+// slotQuantum, so a firing never reaches the entries of the next point,
+// whose due times are less than a quantum before it, however short the
+// interval.
+func (sl *slot) dueBy(now time.Time) time.Time {
+	margin := max(0, (sl.key.interval-slotQuantum)/2)
+	return sl.due(now.Add(margin)).Add(margin)
 }
 
 // due returns the firing of sl that a firing at now stands for: the last

@@ -74,6 +74,38 @@ func TestSlotDueIsTheFiringItStandsFor(t *testing.T) {
 	}
 }
 
+// TestSlotDueByReachesTheNearestPointOnly: a firing early on the
+// monotonic grid (gocron's wall-clock schedule after the clock stepped
+// forward) still runs the checks due at the point it stands for, a late
+// one stands for its own point, and none reaches the next point's checks,
+// whose due times are less than a quantum before it, even at intervals
+// near the quantum.
+func TestSlotDueByReachesTheNearestPointOnly(t *testing.T) {
+	t.Parallel()
+	first := time.Unix(1000, 0)
+	for _, tc := range []struct {
+		name           string
+		interval, fire time.Duration // the firing, after first
+		due            time.Duration // an entry's due time, after first
+		run            bool
+	}{
+		{"on time", time.Second, time.Second, time.Second, true},
+		{"100 ms early: a clock step", time.Second, 900 * time.Millisecond, time.Second, true},
+		{"400 ms late", time.Second, 1400 * time.Millisecond, time.Second, true},
+		{"the next point's check, on time", time.Second, time.Second, 2*time.Second - slotQuantum + time.Nanosecond, false},
+		{"the next point's check, 400 ms late", time.Second, 1400 * time.Millisecond, 2*time.Second - slotQuantum + time.Nanosecond, false},
+		{"30 ms interval, this point", 30 * time.Millisecond, 30 * time.Millisecond, 30 * time.Millisecond, true},
+		{"30 ms interval, the next point's check", 30 * time.Millisecond, 30 * time.Millisecond, 60*time.Millisecond - slotQuantum + time.Nanosecond, false},
+		{"10 ms interval, the next point's check", 10 * time.Millisecond, 10 * time.Millisecond, 10*time.Millisecond + time.Nanosecond, false},
+	} {
+		sl := &slot{key: slotKey{interval: tc.interval}, first: first}
+		by := sl.dueBy(first.Add(tc.fire))
+		if run := !first.Add(tc.due).After(by); run != tc.run {
+			t.Errorf("%s: runs %v (dispatches up to first%+v), want %v", tc.name, run, by.Sub(first), tc.run)
+		}
+	}
+}
+
 // TestShutdownStopsFirstRunTimers: a slot's first firing still pending at
 // Shutdown is stopped, not left to fire up to an interval later; its timer
 // would keep the whole scheduler (every entry, gocron's jobs) in memory
@@ -279,6 +311,11 @@ func TestOwnRunIsNotDispatchedAgain(t *testing.T) {
 	e := s.jobs["own"]
 	sl := e.slot
 	s.mu.Unlock()
+	s.dispatchOwn(e) // not due yet: nothing
+	if _, waiting := s.pool.size(); waiting != 0 || e.state.Load() != stateIdle {
+		t.Fatalf("a run not due yet dispatched on its own: %d waiting, state %d", waiting, e.state.Load())
+	}
+	makeDue(s, "own")
 	s.dispatchOwn(e)
 	if _, waiting := s.pool.size(); waiting != 1 || e.state.Load() != stateOwnQueued {
 		t.Fatalf("own run: %d waiting, state %d", waiting, e.state.Load())
