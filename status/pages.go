@@ -81,8 +81,9 @@ type pageSet struct {
 
 	groups [groupCount]renderedGroup
 
-	// rendered is when the set's most expensive group was rendered and
-	// cost how long that took, in nanoseconds (onlyUptimeMoved).
+	// rendered is when a group of the set was last rendered and cost how
+	// long all its renders took together, uptime history included, in
+	// nanoseconds (onlyUptimeMoved).
 	rendered, cost atomic.Int64
 }
 
@@ -160,6 +161,7 @@ func (ps *pageSet) notFound() (*body, error) {
 func (ps *pageSet) group(g pageGroup) (map[string]*body, error) {
 	rg := &ps.groups[g]
 	rg.once.Do(func() {
+		start := time.Now()
 		ps.prepare()
 		var prev map[string]*body
 		var prevMissing *body
@@ -169,12 +171,9 @@ func (ps *pageSet) group(g pageGroup) (map[string]*body, error) {
 				prevMissing = last.missing
 			}
 		}
-		start := time.Now()
 		rg.bodies, rg.err = ps.render(g, prev, prevMissing)
-		if cost := time.Since(start); cost.Nanoseconds() > ps.cost.Load() {
-			ps.cost.Store(cost.Nanoseconds())
-			ps.rendered.Store(start.UnixNano())
-		}
+		ps.cost.Add(time.Since(start).Nanoseconds())
+		ps.rendered.Store(start.UnixNano())
 		rg.done.Store(true)
 	})
 	return rg.bodies, rg.err
@@ -253,7 +252,7 @@ const (
 
 // onlyUptimeMoved reports whether prev may stand for key though the uptime
 // history was read again since: nothing else its pages show changed, and
-// its last render was expensive and recent. Incidents, component statuses,
+// its renders were expensive and recent. Incidents, component statuses,
 // maintenance and staleness always show at once.
 func onlyUptimeMoved(prev *pageSet, key pageKey) bool {
 	p := prev.key
