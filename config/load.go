@@ -3,17 +3,13 @@ package config
 import (
 	"errors"
 	"fmt"
-	"golang.org/x/sync/errgroup"
 	"maps"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"slices"
 	"strings"
-	"time"
 	_ "time/tzdata" // page.time_zone must validate in images without zoneinfo
 
-	"github.com/go-viper/mapstructure/v2"
 	kmaps "github.com/knadh/koanf/maps"
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/file"
@@ -91,16 +87,12 @@ func Inspect(opts LoadOptions) (*Config, error) {
 	if opts.File != "" {
 		l.base = filepath.Dir(opts.File)
 	}
-	raw, err := l.read()
+	raw, w, err := l.walked()
 	if err != nil {
 		return nil, err
 	}
-	w := walker{probs: &l.probs, fields: map[reflect.Type]map[string]field{}}
-	if out, ok := w.walk("", reflect.TypeFor[Config](), raw); ok {
-		raw = out.(map[string]any)
-	}
 	read := slices.Clone(l.probs) // values these name were left out
-	cfg, err := decode(raw)
+	cfg, err := w.decode(raw)
 	if err != nil {
 		return nil, append(l.probs, &problem{msg: err.Error(), err: err}).join(l.cleanSecrets())
 	}
@@ -113,6 +105,20 @@ func Inspect(opts LoadOptions) (*Config, error) {
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// walked reads the raw map and walks it: what it returns is checked and
+// normalised, and what the walker rejected is in l.probs.
+func (l *loader) walked() (map[string]any, walker, error) {
+	w := walker{probs: &l.probs, fields: map[reflect.Type]map[string]field{}}
+	raw, err := l.read()
+	if err != nil {
+		return nil, w, err
+	}
+	if out, ok := w.walk("", reflect.TypeFor[Config](), raw); ok {
+		raw = out.(map[string]any)
+	}
+	return raw, w, nil
 }
 
 // loader carries the state of one Load.
@@ -286,75 +292,6 @@ func environMap(env []string) map[string]string {
 		}
 	}
 	return m
-}
-
-// decode turns the checked, normalised raw map into a Config with
-// mapstructure, as koanf's UnmarshalWithConf would, without the two deep
-// copies of raw a koanf instance makes on the way. The walker has already
-// rejected, and removed, everything the decoder would, so its strictness
-// here is a backstop. The checks, most of a large config, are decoded in
-// chunks on every CPU (1.1 s of a 50,000-check load on one core); should
-// a chunk fail, the whole map is decoded again in one piece, so that the
-// error names the check by its index.
-func decode(raw map[string]any) (*Config, error) {
-	checks, _ := raw["checks"].([]any)
-	chunks := max(1, min(runtime.GOMAXPROCS(0), len(checks)/1000))
-	if chunks == 1 {
-		return decodeWhole(raw)
-	}
-	rest := maps.Clone(raw)
-	delete(rest, "checks")
-	cfg, err := decodeWhole(rest)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Checks = make([]Check, len(checks))
-	var g errgroup.Group
-	size := (len(checks) + chunks - 1) / chunks
-	for start := 0; start < len(checks); start += size {
-		end := min(start+size, len(checks))
-		g.Go(func() error { return decodeInto(checks[start:end], cfg.Checks[start:end]) })
-	}
-	if g.Wait() != nil {
-		return decodeWhole(raw)
-	}
-	return cfg, nil
-}
-
-func decodeWhole(raw map[string]any) (*Config, error) {
-	var cfg Config
-	if err := decodeInto(raw, &cfg); err != nil {
-		return nil, fmt.Errorf("config: decode: %w", err)
-	}
-	return &cfg, nil
-}
-
-// decodeInto decodes in into out, a pointer or a slice of checks.
-func decodeInto(in, out any) error {
-	if checks, ok := out.([]Check); ok {
-		list := in.([]any)
-		for i := range checks {
-			if err := decodeInto(list[i], &checks[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	d, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
-		ErrorUnused:      true,
-		WeaklyTypedInput: true,
-		DecodeHook: mapstructure.ComposeDecodeHookFunc(
-			mapstructure.StringToTimeDurationHookFunc(),
-			mapstructure.StringToTimeHookFunc(time.RFC3339),
-			mapstructure.TextUnmarshallerHookFunc(),
-		),
-		Result:  out,
-		TagName: "koanf",
-	})
-	if err != nil {
-		return err
-	}
-	return d.Decode(in)
 }
 
 // ownMap is a koanf provider of a map the loader made and hands over:
