@@ -24,10 +24,6 @@ type checkSeries struct {
 	results [3]float64
 	seen    [3]bool
 	status  detector.CheckStatus
-	// labels are the series' label pairs, made at the first scrape that
-	// sends them and kept: they change only with the check's type or
-	// component, which clear them.
-	labels *checkLabels
 }
 
 // checkLabels are one check's label pairs by family, sorted by name as
@@ -48,24 +44,21 @@ func statusOrder() [4]detector.CheckStatus {
 	return [4]detector.CheckStatus{detector.Degraded, detector.Down, detector.Unknown, detector.Up}
 }
 
-// checkCollector serves tocsin_probe_success, tocsin_probe_duration_seconds,
-// tocsin_probe_results_total and tocsin_check_status from checkSeries. It
-// sends each family's series sorted by check name, which keeps the
-// registry's sort of a scrape linear.
-type checkCollector struct {
+// CheckMetrics serves tocsin_probe_success, tocsin_probe_duration_seconds,
+// tocsin_probe_results_total and tocsin_check_status from checkSeries:
+// /metrics through WriteMetrics (checktext.go), a registry it is
+// registered with through Collect. It sends each family's series sorted
+// by check name, which keeps the registry's sort of a gather linear.
+type CheckMetrics struct {
 	success, duration, results, status *prometheus.Desc
 
 	mu     sync.Mutex
 	checks map[string]*checkSeries
 	sorted []*checkSeries // by name; nil once checks changed
-	// pairs holds the label pairs checks share (a type, a component, a
-	// verdict, a state), so that a check adds only its own name's.
-	pairs map[[2]string]*dto.LabelPair
-	check *string // the name "check", shared by every check's pair
 }
 
-func newCheckCollector() *checkCollector {
-	return &checkCollector{
+func newCheckMetrics() *CheckMetrics {
+	return &CheckMetrics{
 		success: prometheus.NewDesc("tocsin_probe_success",
 			"1 if the last probe of the check was up or degraded, 0 if down.", []string{"check", "type", "component"}, nil),
 		duration: prometheus.NewDesc("tocsin_probe_duration_seconds",
@@ -75,26 +68,12 @@ func newCheckCollector() *checkCollector {
 		status: prometheus.NewDesc("tocsin_check_status",
 			"Confirmed check state: 1 for the current state, 0 for the others.", []string{"check", "status"}, nil),
 		checks: map[string]*checkSeries{},
-		pairs:  map[[2]string]*dto.LabelPair{},
-		check:  new("check"),
 	}
-}
-
-// pairLocked returns the shared label pair name=value. The caller holds
-// c.mu.
-func (c *checkCollector) pairLocked(name, value string) *dto.LabelPair {
-	k := [2]string{name, value}
-	p, ok := c.pairs[k]
-	if !ok {
-		p = &dto.LabelPair{Name: &k[0], Value: &k[1]}
-		c.pairs[k] = p
-	}
-	return p
 }
 
 // entryLocked returns the check's series, made on first use. The caller
 // holds c.mu.
-func (c *checkCollector) entryLocked(name string) *checkSeries {
+func (c *CheckMetrics) entryLocked(name string) *checkSeries {
 	s, ok := c.checks[name]
 	if !ok {
 		s = &checkSeries{name: name, status: detector.Unknown}
@@ -104,12 +83,12 @@ func (c *checkCollector) entryLocked(name string) *checkSeries {
 	return s
 }
 
-func (c *checkCollector) observe(name, typ, component string, r probe.Result) {
+func (c *CheckMetrics) observe(name, typ, component string, r probe.Result) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.entryLocked(name)
 	if s.typ != typ || s.component != component {
-		s.typ, s.component, s.labels = typ, component, nil
+		s.typ, s.component = typ, component
 	}
 	s.probed = true
 	s.success = 0
@@ -124,13 +103,13 @@ func (c *checkCollector) observe(name, typ, component string, r probe.Result) {
 	}
 }
 
-func (c *checkCollector) setStatus(name string, st detector.CheckStatus) {
+func (c *CheckMetrics) setStatus(name string, st detector.CheckStatus) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.entryLocked(name).status = st
 }
 
-func (c *checkCollector) forget(name string) {
+func (c *CheckMetrics) forget(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.checks[name]; ok {
@@ -140,20 +119,16 @@ func (c *checkCollector) forget(name string) {
 }
 
 // Describe implements prometheus.Collector.
-func (c *checkCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c *CheckMetrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.success
 	ch <- c.duration
 	ch <- c.results
 	ch <- c.status
 }
 
-// Collect implements prometheus.Collector. It copies the series under the
-// lock and sends them after: a scrape of 50,000 checks must not hold up
-// the results being recorded. The metrics it sends share their label
-// pairs, as the library's own constant metrics do, so that a scrape
-// allocates little more than the registry's own dto.Metric per series.
-func (c *checkCollector) Collect(ch chan<- prometheus.Metric) {
-	c.mu.Lock()
+// sortedLocked returns the checks sorted by name, sorting them again only
+// after a check came or went. The caller holds c.mu.
+func (c *CheckMetrics) sortedLocked() []*checkSeries {
 	if c.sorted == nil {
 		c.sorted = make([]*checkSeries, 0, len(c.checks))
 		for _, s := range c.checks {
@@ -161,42 +136,31 @@ func (c *checkCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		slices.SortFunc(c.sorted, func(a, b *checkSeries) int { return strings.Compare(a.name, b.name) })
 	}
-	snap := make([]checkSeries, len(c.sorted))
-	for i, s := range c.sorted {
-		if s.labels == nil {
-			s.labels = c.makeLabelsLocked(s)
-		}
+	return c.sorted
+}
+
+// Collect implements prometheus.Collector, for a registry the collector
+// is registered with (the engine's tests); the daemon's /metrics uses
+// WriteMetrics. It copies the series under the lock and sends them after.
+func (c *CheckMetrics) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	sorted := c.sortedLocked()
+	snap := make([]checkSeries, len(sorted))
+	for i, s := range sorted {
 		snap[i] = *s
 	}
 	c.mu.Unlock()
-	// One allocation for every series sent, rather than one each.
 	statuses := statusOrder()
-	n := 0
-	for i := range snap {
-		n += len(statuses)
-		if snap[i].probed {
-			n += 2
-		}
-		for _, seen := range snap[i].seen {
-			if seen {
-				n++
-			}
-		}
-	}
-	out := make([]seriesMetric, 0, n)
-	send := func(m seriesMetric) {
-		out = append(out, m)
-		ch <- &out[len(out)-1]
-	}
 	for i := range snap {
 		s := &snap[i]
+		l := c.makeLabels(s)
 		if s.probed {
-			send(seriesMetric{c.success, s.labels.success, s.success, false})
-			send(seriesMetric{c.duration, s.labels.duration, s.duration, false})
+			ch <- &seriesMetric{c.success, l.success, s.success, false}
+			ch <- &seriesMetric{c.duration, l.duration, s.duration, false}
 		}
 		for j := range s.results {
 			if s.seen[j] {
-				send(seriesMetric{c.results, s.labels.results[j], s.results[j], true})
+				ch <- &seriesMetric{c.results, l.results[j], s.results[j], true}
 			}
 		}
 		for j, st := range statuses {
@@ -204,25 +168,24 @@ func (c *checkCollector) Collect(ch chan<- prometheus.Metric) {
 			if st == s.status {
 				v = 1
 			}
-			send(seriesMetric{c.status, s.labels.status[j], v, false})
+			ch <- &seriesMetric{c.status, l.status[j], v, false}
 		}
 	}
 }
 
-// makeLabelsLocked makes a check's label pairs: its name's own, the rest
-// shared. The caller holds c.mu.
-func (c *checkCollector) makeLabelsLocked(s *checkSeries) *checkLabels {
-	name := s.name
-	check, typ := &dto.LabelPair{Name: c.check, Value: &name}, c.pairLocked("type", s.typ)
+// makeLabels makes a check's label pairs.
+func (c *CheckMetrics) makeLabels(s *checkSeries) *checkLabels {
+	pair := func(name, value string) *dto.LabelPair { return &dto.LabelPair{Name: &name, Value: &value} }
+	check, typ := pair("check", s.name), pair("type", s.typ)
 	l := &checkLabels{
-		success:  []*dto.LabelPair{check, c.pairLocked("component", s.component), typ},
+		success:  []*dto.LabelPair{check, pair("component", s.component), typ},
 		duration: []*dto.LabelPair{check, typ},
 	}
 	for i, r := range resultOrder() {
-		l.results[i] = []*dto.LabelPair{check, c.pairLocked("result", string(r)), typ}
+		l.results[i] = []*dto.LabelPair{check, pair("result", string(r)), typ}
 	}
 	for i, st := range statusOrder() {
-		l.status[i] = []*dto.LabelPair{check, c.pairLocked("status", string(st))}
+		l.status[i] = []*dto.LabelPair{check, pair("status", string(st))}
 	}
 	return l
 }

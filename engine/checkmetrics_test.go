@@ -1,12 +1,16 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/tocsin/tocsin/probe"
 )
@@ -51,5 +55,61 @@ tocsin_probe_success{check="web-home",component="web",type="http"} 0
 	f.eng.Configure(&cfg)
 	if n, err := testutil.GatherAndCount(f.reg, names...); err != nil || n != 4 {
 		t.Errorf("%d series once web-home left (%v), want api-health's 4", n, err)
+	}
+}
+
+// TestCheckMetricsText: what WriteMetrics writes for /metrics is, byte for
+// byte, what the registry's text encoder writes of what Collect sends:
+// across chunks of checkChunk, for checks never probed, label values that
+// need escaping, and values the encoder writes specially.
+func TestCheckMetricsText(t *testing.T) {
+	t.Parallel()
+	c := newCheckMetrics()
+	verdicts := []probe.Status{probe.StatusUp, probe.StatusDown, probe.StatusDegraded}
+	for i := range 2*checkChunk + 7 {
+		name := fmt.Sprintf("check-%05d", i)
+		if i%500 == 3 {
+			name += "\\ \"quoted\"\nline"
+		}
+		c.setStatus(name, statusOrder()[i%4])
+		if i%9 == 0 {
+			continue // never probed: only its state
+		}
+		d := time.Duration(i) * time.Millisecond
+		if i%13 == 0 {
+			d = 0
+		}
+		c.observe(name, "http", fmt.Sprintf("comp-%d", i/10), probe.Result{Status: verdicts[i%3], Duration: d})
+		if i%5 == 0 {
+			c.observe(name, "tcp", "moved", probe.Result{Status: verdicts[(i+1)%3], Duration: time.Second})
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got bytes.Buffer
+	enc := expfmt.NewEncoder(&want, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.WriteMetrics(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want.String() {
+		g, w := strings.Split(got.String(), "\n"), strings.Split(want.String(), "\n")
+		for i := range min(len(g), len(w)) {
+			if g[i] != w[i] {
+				t.Fatalf("line %d differs:\n got %q\nwant %q", i+1, g[i], w[i])
+			}
+		}
+		t.Fatalf("%d lines, want %d", len(g), len(w))
+	}
+	if empty := new(bytes.Buffer); newCheckMetrics().WriteMetrics(empty) != nil || empty.Len() != 0 {
+		t.Errorf("no checks: %q, want nothing", empty)
 	}
 }

@@ -168,6 +168,11 @@ func New(o Options) (*Engine, error) {
 	}, nil
 }
 
+// CheckMetrics returns the per-check series of SPEC §5, which the engine
+// does not register: /metrics writes them itself (WriteMetrics), and a
+// registry that wants them may register them.
+func (e *Engine) CheckMetrics() *CheckMetrics { return e.m.checks }
+
 // Configure applies a (new) configuration. Checks that did not change keep
 // their state; removed checks lose their state, their metric series and
 // their published state.

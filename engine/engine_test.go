@@ -62,6 +62,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg.MustRegister(eng.CheckMetrics())
 	cfg := &config.Config{
 		Incidents: config.Incidents{GroupWindow: 15 * time.Minute, ResolveAfter: 5 * time.Minute, ReopenWindow: 30 * time.Minute, Retention: 24 * time.Hour},
 		// One group: related failures share an incident (group_by relation).

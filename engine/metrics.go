@@ -16,7 +16,7 @@ import (
 // metrics are the probe and incident series of SPEC §5 that the engine owns.
 type metrics struct {
 	// checks holds the per-check gauges and counters.
-	checks  *checkCollector
+	checks  *CheckMetrics
 	latency *prometheus.HistogramVec
 	// perCheck is the opt-in per-check histogram (metrics.
 	// per_check_histograms); observed only while perCheckOn.
@@ -39,7 +39,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	// timeout.
 	latencyBuckets := []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 	m := &metrics{
-		checks: newCheckCollector(),
+		checks: newCheckMetrics(),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "tocsin_probe_latency_seconds", Help: "How long probes took across all checks, by type and phase (total: the whole probe; dns, connect, tls, first_byte, banner, ehlo, auth, data, exchange).",
 			Buckets: latencyBuckets,
@@ -79,7 +79,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "tocsin_checks_configured", Help: "Checks in the config this replica has in force.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.checks, m.latency, m.perCheck, m.lastEval,
+	// m.checks is not registered: /metrics writes it (Engine.CheckMetrics).
+	for _, c := range []prometheus.Collector{m.latency, m.perCheck, m.lastEval,
 		m.queueDepth, m.queueAge, m.queueRate, m.certExpiry, m.certWarning, m.opened, m.resolved, m.ownedChecks, m.configured} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("engine: register metrics: %w", err)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tocsin/tocsin/internal/jsonhttp"
 	"github.com/tocsin/tocsin/uptime"
@@ -21,8 +20,10 @@ import (
 // ServerOptions configures a Server.
 type ServerOptions struct {
 	Logger *slog.Logger
-	// Gatherer backs /metrics; nil leaves /metrics unrouted.
-	Gatherer prometheus.Gatherer
+	// Gatherer backs /metrics, with MetricsWriters after its families;
+	// nil leaves /metrics unrouted.
+	Gatherer       prometheus.Gatherer
+	MetricsWriters []MetricsWriter
 	// Ready reports readiness for /readyz; nil error means ready. Nil Ready
 	// means ready once a snapshot is set.
 	Ready func() error
@@ -97,7 +98,7 @@ func NewServer(o ServerOptions) *Server {
 	s.Handle("/healthz", readMethods, http.HandlerFunc(serveHealth))
 	s.Handle("/readyz", readMethods, http.HandlerFunc(s.serveReady))
 	if o.Gatherer != nil {
-		s.Handle("/metrics", readMethods, promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
+		s.Handle("/metrics", readMethods, metricsHandler(o.Gatherer, s.log, o.MetricsWriters))
 	}
 	return s
 }

@@ -57,14 +57,6 @@ func (a *app) build(reg *prometheus.Registry) error {
 	if err != nil {
 		return err
 	}
-	a.status = status.NewServer(status.ServerOptions{
-		Logger: a.logger, Gatherer: reg, Ready: a.ready,
-		CORSOrigins: cfg.Server.CORSOrigins, CacheMaxAge: cfg.Server.CacheMaxAge,
-	})
-	a.refresher = &status.Refresher{
-		Store: a.store, Config: a.cfg.Load, Server: a.status, Logger: a.logger,
-		Now: time.Now, StoreClock: true, Metrics: sm, Uptime: a.store,
-	}
 	a.owners, err = ownership.New(ownership.Options{
 		Leaser: a.store, Member: a.member, TTL: cfg.Ownership.LeaseDuration,
 		Components: a.componentIDs, OnChange: a.ownershipChanged, Logger: a.logger, Registry: reg,
@@ -83,6 +75,14 @@ func (a *app) build(reg *prometheus.Registry) error {
 	})
 	if err != nil {
 		return err
+	}
+	a.status = status.NewServer(status.ServerOptions{
+		Logger: a.logger, Gatherer: reg, MetricsWriters: []status.MetricsWriter{a.eng.CheckMetrics()}, Ready: a.ready,
+		CORSOrigins: cfg.Server.CORSOrigins, CacheMaxAge: cfg.Server.CacheMaxAge,
+	})
+	a.refresher = &status.Refresher{
+		Store: a.store, Config: a.cfg.Load, Server: a.status, Logger: a.logger,
+		Now: time.Now, StoreClock: true, Metrics: sm, Uptime: a.store,
 	}
 	hb := heartbeat.NewHandler(a.store, a.heartbeatChecks, time.Now, a.logger)
 	a.status.Handle("/api/v1/heartbeats/{check}", []string{"POST"}, hb)
