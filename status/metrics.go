@@ -2,7 +2,7 @@ package status
 
 import (
 	"fmt"
-	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -13,25 +13,20 @@ import (
 // Metrics exports what a snapshot shows: tocsin_component_status and
 // tocsin_incidents_open.
 type Metrics struct {
-	componentStatus *prometheus.GaugeVec
+	componentStatus *componentCollector
 	incidentsOpen   *prometheus.GaugeVec
-
-	mu    sync.Mutex
-	known map[string]bool // components with series, to delete removed ones
 }
 
 // NewMetrics registers the status metrics with reg.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
-		componentStatus: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "tocsin_component_status",
-			Help: "Component status shown on the status page: one series per status, 1 for the current one.",
-		}, []string{"component", "status"}),
+		componentStatus: &componentCollector{desc: prometheus.NewDesc("tocsin_component_status",
+			"Component status shown on the status page: one series per status, 1 for the current one.",
+			[]string{"component", "status"}, nil)},
 		incidentsOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tocsin_incidents_open",
 			Help: "Unresolved incidents by impact.",
 		}, []string{"impact"}),
-		known: map[string]bool{},
 	}
 	for _, c := range []prometheus.Collector{m.componentStatus, m.incidentsOpen} {
 		if err := reg.Register(c); err != nil {
@@ -44,30 +39,41 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-// Update sets the gauges from a snapshot and deletes the series of
-// components it no longer has.
+// Update sets the gauges from a snapshot; a component it no longer has
+// loses its series.
 func (m *Metrics) Update(s *Snapshot) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for id, cur := range s.ComponentStatuses {
+	statuses := s.ComponentStatuses // not &s.…: that would keep the snapshot
+	m.componentStatus.statuses.Store(&statuses)
+	for _, im := range incident.Impacts {
+		m.incidentsOpen.WithLabelValues(string(im)).Set(float64(s.OpenIncidentsByImpact[im]))
+	}
+}
+
+// componentCollector serves tocsin_component_status from the snapshot's
+// own map of component statuses. A gauge vector kept a metric and its
+// label pairs for each of five series a component: 17 MB at 5,000
+// components (docs/benchmarks.md), for numbers the snapshot holds anyway.
+type componentCollector struct {
+	desc     *prometheus.Desc
+	statuses atomic.Pointer[map[string]detector.ComponentStatus] // a snapshot's, never changed
+}
+
+// Describe implements prometheus.Collector.
+func (c *componentCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c *componentCollector) Collect(ch chan<- prometheus.Metric) {
+	p := c.statuses.Load()
+	if p == nil {
+		return
+	}
+	for id, cur := range *p {
 		for _, st := range detector.ComponentStatuses {
 			v := 0.0
 			if st == cur {
 				v = 1
 			}
-			m.componentStatus.WithLabelValues(id, string(st)).Set(v)
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, id, string(st))
 		}
-	}
-	for id := range m.known {
-		if _, ok := s.ComponentStatuses[id]; !ok {
-			m.componentStatus.DeletePartialMatch(prometheus.Labels{"component": id})
-			delete(m.known, id)
-		}
-	}
-	for id := range s.ComponentStatuses {
-		m.known[id] = true
-	}
-	for _, im := range incident.Impacts {
-		m.incidentsOpen.WithLabelValues(string(im)).Set(float64(s.OpenIncidentsByImpact[im]))
 	}
 }

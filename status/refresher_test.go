@@ -206,11 +206,10 @@ tocsin_incidents_open{impact="none"} 0
 	if n := testutil.CollectAndCount(m.componentStatus); n != 4*len(detector.ComponentStatuses) {
 		t.Errorf("component_status series = %d, want %d", n, 4*len(detector.ComponentStatuses))
 	}
-	if v := testutil.ToFloat64(m.componentStatus.WithLabelValues("web-app", "degraded_performance")); v != 1 {
-		t.Errorf("web-app degraded_performance = %v, want 1", v)
-	}
-	if v := testutil.ToFloat64(m.componentStatus.WithLabelValues("web-app", "operational")); v != 0 {
-		t.Errorf("web-app operational = %v, want 0", v)
+	for st, want := range map[string]float64{"degraded_performance": 1, "operational": 0} {
+		if v := componentGauge(t, reg, "web-app", st); v != want {
+			t.Errorf("web-app %s = %v, want %v", st, v, want)
+		}
 	}
 	// A removed component loses its series.
 	snap := env.server.Snapshot()
@@ -230,4 +229,30 @@ func TestMetricsRegisterTwice(t *testing.T) {
 	if _, err := NewMetrics(reg); err == nil {
 		t.Error("second NewMetrics on one registry: want error")
 	}
+}
+
+// componentGauge returns the value of tocsin_component_status for the
+// component and status, failing t if reg has no such series.
+func componentGauge(t *testing.T, reg prometheus.Gatherer, component, status string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "tocsin_component_status" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["component"] == component && labels["status"] == status {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no tocsin_component_status{component=%q,status=%q}", component, status)
+	return 0
 }
