@@ -10,8 +10,9 @@ import (
 
 // FuzzLoad feeds arbitrary bytes to Load as a config file. Load must not
 // panic, a config it accepts must validate, and no error may show the value
-// of FUZZ_SECRET unless the input itself holds it; what the walker leaves
-// decodes as it did through mapstructure.
+// of FUZZ_SECRET unless the input itself holds it; the file parses as
+// yaml.Unmarshal parses it, and what the walker leaves decodes as it did
+// through mapstructure.
 func FuzzLoad(f *testing.F) {
 	for _, name := range []string{"valid-full.yml", "valid-minimal.yml", "invalid-multiple.yml", "invalid-multiple-schema.yml", "invalid-multiple-stages.yml"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
@@ -28,6 +29,7 @@ func FuzzLoad(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
+		sameAsUnmarshal(t, data)
 		sameAsMapstructure(t, LoadOptions{File: path, Env: env})
 		cfg, err := Load(LoadOptions{File: path, Env: env})
 		if err != nil {

@@ -11,7 +11,6 @@ import (
 	_ "time/tzdata" // page.time_zone must validate in images without zoneinfo
 
 	kmaps "github.com/knadh/koanf/maps"
-	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
@@ -182,7 +181,7 @@ func (l *loader) loadFile(k *koanf.Koanf) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	mp, err := yaml.Parser().Unmarshal(b)
+	mp, err := parseYAML(b)
 	if err != nil {
 		return nil, fmt.Errorf("config: %s: %w", l.opts.File, err)
 	}
