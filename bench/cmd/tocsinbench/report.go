@@ -115,11 +115,11 @@ func renderReport(rs []*sizeResult, failed []string, took time.Duration) string 
 	}
 
 	b.WriteString("\n### Cost\n\n")
-	b.WriteString("| checks | CPU-s per 1,000 probes: tocsin | bare loop | ratio | peak RSS (MiB) | peak RSS after the scrapes (MiB) | RSS per check (KiB) | Go heap in use (MiB) | goroutines | bare loop peak RSS (MiB) | `/metrics` series | per check | scrape (s, median / max of up to 3) | exposition (MiB) | Redis round trips per result | Redis commands per result |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| checks | CPU-s per 1,000 probes: tocsin | bare loop | ratio | peak RSS (MiB) | of which before the reload (MiB) | peak RSS after the scrapes (MiB) | RSS per check (KiB) | Go heap in use (MiB) | goroutines | bare loop peak RSS (MiB) | `/metrics` series | per check | scrape (s, median / max of up to 3) | exposition (MiB) | Redis round trips per result | Redis commands per result |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %d | %.3f | %.3f | %.2f× | %.0f | %.0f | %.1f | %.0f | %.0f | %.0f | %d | %.1f | %s / %s | %.1f | %.3f | %.2f |\n",
-			r.n, r.cpuPer1k(), r.bareCPUPer1k(), cpuRatio(r), float64(r.peakKiB)/1024, float64(r.peakScrapeKiB)/1024,
+		fmt.Fprintf(&b, "| %d | %.3f | %.3f | %.2f× | %.0f | %.0f | %.0f | %.1f | %.0f | %.0f | %.0f | %d | %.1f | %s / %s | %.1f | %.3f | %.2f |\n",
+			r.n, r.cpuPer1k(), r.bareCPUPer1k(), cpuRatio(r), float64(r.peakKiB)/1024, float64(r.peakSteadyKiB)/1024, float64(r.peakScrapeKiB)/1024,
 			float64(r.peakKiB)/float64(r.n),
 			r.heapMiB, r.gor, float64(r.bare.peakKiB)/1024, r.series, float64(r.series)/float64(r.n),
 			secs(r.scrapeTook), secs(r.scrapeMax), r.scrapeMiB, r.redisRT, r.redisCmds)

@@ -42,6 +42,7 @@ type sizeResult struct {
 	bareHits hitStats // the bare loop's hits at the target
 
 	peakKiB       int64 // VmHWM before the scrapes
+	peakSteadyKiB int64 // VmHWM just before the reload: start-up and steady probing
 	peakScrapeKiB int64 // VmHWM after them
 	endKiB        int64
 	heapMiB       float64
@@ -424,6 +425,8 @@ func runSize(ctx context.Context, o options, n int, bin, self string, tg *target
 	} else {
 		reloadDone <- errors.New("off")
 	}
+	smp.take(ctx, d.pid(), px, rc)
+	res.peakSteadyKiB = smp.last().hwmKiB
 	sig := time.Now()
 	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		return nil, err
