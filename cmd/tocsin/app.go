@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -64,7 +63,7 @@ func (a *app) build(reg *prometheus.Registry) error {
 	if err != nil {
 		return err
 	}
-	a.notifier, err = notify.New(notify.Options{Outbox: a.store, Member: a.member, Version: version,
+	a.notifier, err = notify.New(notify.Options{Outbox: a.store, Member: a.member, Version: appVersion(),
 		Logger: a.logger, Registry: reg})
 	if err != nil {
 		return err
@@ -233,7 +232,7 @@ func buildJobs(cfg *config.Config, beats probe.BeatReader) ([]schedule.Job, erro
 	var errs []error
 	cas := probe.NewShared() // each ca_file read once per load
 	for i, c := range cfg.Checks {
-		p, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + version, Beats: beats, Shared: cas})
+		p, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + appVersion(), Beats: beats, Shared: cas})
 		if err != nil {
 			// Every problem keeps the check's key path, joined ones too.
 			var joined interface{ Unwrap() []error }
@@ -250,8 +249,6 @@ func buildJobs(cfg *config.Config, beats probe.BeatReader) ([]schedule.Job, erro
 	}
 	return jobs, errors.Join(errs...)
 }
-
-func goVersion() string { return runtime.Version() }
 
 // touchHeartbeats publishes the heartbeat checks to the beat endpoint and
 // records when each was first monitored, so one that never beats is missed.

@@ -35,7 +35,7 @@ func runCheck(ctx context.Context, args, env []string, stdout io.Writer) error {
 		if c.Heartbeat != nil {
 			return checkHeartbeat(ctx, cfg, c, sc, stdout)
 		}
-		p, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + version, Beats: noBeats{}})
+		p, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + appVersion(), Beats: noBeats{}})
 		if err != nil {
 			return fmt.Errorf("check %s: %w", name, err)
 		}

@@ -67,7 +67,7 @@ func daemon(ctx context.Context, o daemonOptions) error {
 	sc := &scrubber{}
 	sc.set(cfg.Secrets())
 	logger := newLogger(o.stdout, cfg.Log, sc)
-	logger.Info("starting tocsin", "version", version, "commit", buildCommit(), "checks", len(cfg.Checks))
+	logger.Info("starting tocsin", "version", appVersion(), "commit", buildCommit(), "checks", len(cfg.Checks))
 	setMemoryLimit(logger)
 
 	reg := prometheus.NewRegistry()
@@ -102,14 +102,6 @@ func daemon(ctx context.Context, o daemonOptions) error {
 		return fmt.Errorf("config: %w", err)
 	}
 	return a.serve(ctx, o)
-}
-
-func buildInfo(reg prometheus.Registerer) {
-	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "tocsin_build_info", Help: "Always 1; labels say what is running.",
-	}, []string{"version", "goversion"})
-	g.WithLabelValues(version, goVersion()).Set(1)
-	reg.MustRegister(g)
 }
 
 // serve runs the HTTP server, the engine, the snapshot refresher and the

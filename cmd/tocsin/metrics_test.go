@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,19 @@ func TestMetricsPassPromtool(t *testing.T) {
 	for _, want := range []string{"# TYPE tocsin_probe_duration_seconds gauge", `tocsin_probe_latency_seconds_count{phase="total",type="http"}`} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	// The build info is client_golang's, with tocsin's "dev" for an
+	// unstamped build and the revision Go recorded.
+	buildInfo := regexp.MustCompile(`(?m)^tocsin_build_info\{(.*)\} 1$`).FindSubmatch(body)
+	if buildInfo == nil {
+		t.Error("/metrics lacks tocsin_build_info{…} 1")
+	} else {
+		for _, label := range []string{`branch="`, `goarch="` + runtime.GOARCH + `"`, `goos="` + runtime.GOOS + `"`,
+			`goversion="go`, `revision="`, `version="dev"`} {
+			if !bytes.Contains(buildInfo[1], []byte(label)) {
+				t.Errorf("tocsin_build_info{%s} lacks %s", buildInfo[1], label)
+			}
 		}
 	}
 	if bytes.Contains(body, []byte("tocsin_probe_phase_duration_seconds")) {

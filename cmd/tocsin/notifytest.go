@@ -35,7 +35,7 @@ func runNotify(ctx context.Context, args, env []string, stdout io.Writer) error 
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	start := time.Now()
-	err = notify.Test(ctx, cfg, name, version)
+	err = notify.Test(ctx, cfg, name, appVersion())
 	took := time.Since(start).Round(time.Millisecond)
 	var f *notify.Failure
 	switch {

@@ -70,7 +70,7 @@ func proberProblems(cfg *config.Config, found []string) []string {
 		}) {
 			continue
 		}
-		if _, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + version, Beats: noBeats{}, Shared: cas}); err != nil {
+		if _, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + appVersion(), Beats: noBeats{}, Shared: cas}); err != nil {
 			for _, l := range problems(err) {
 				out = append(out, sc.scrub(key+": "+l))
 			}
