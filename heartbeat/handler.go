@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,10 +22,15 @@ import (
 // not recorded, so that the sender sees the failure (curl --fail).
 const MaxBodyBytes = 10 << 10
 
+// Methods are the methods a beat may use, as Healthchecks.io takes them:
+// a cron line's "curl -fsS URL" is a GET.
+func Methods() []string { return []string{http.MethodGet, http.MethodHead, http.MethodPost} }
+
 // Handler takes beats for the heartbeat checks of the current config. Mount
-// it for POST at "/api/v1/heartbeats/{check}" (a success) and
-// "/api/v1/heartbeats/{check}/{kind}" (kind fail or start); it reads the
-// check and kind with r.PathValue.
+// it for Methods() at "/api/v1/heartbeats/{check}" (a success) and
+// "/api/v1/heartbeats/{check}/{kind}" (kind fail, start, or an exit
+// status: 0 a success, 1-255 a failure); it reads the check and kind with
+// r.PathValue.
 //
 // A check with a token needs it on every beat, as "Authorization: Bearer
 // <token>" or, for a plain cron line, as "?token=<token>". The query form
@@ -51,13 +58,14 @@ func NewHandler(store Beater, checks func() map[string]config.HeartbeatCheck, no
 	return &Handler{store: store, checks: checks, now: now, log: logger}
 }
 
-// ServeHTTP records one beat: 200 {"ok":true} once it is stored, 404 for an
+// ServeHTTP records one beat: 200 {"ok":true} once it is stored (a HEAD
+// gets the status alone), 404 for an
 // unknown check or kind, 401 for a missing or wrong token, 413 for a body
 // over MaxBodyBytes and 503 when the store can't take it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
+	if !slices.Contains(Methods(), r.Method) {
 		// status.Server answers this itself; this is for other routers.
-		w.Header().Set("Allow", http.MethodPost)
+		w.Header().Set("Allow", strings.Join(Methods(), ", "))
 		jsonhttp.Error(w, http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
@@ -69,7 +77,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	kind, ok := kindOf(r.PathValue("kind"))
 	if !ok {
-		jsonhttp.Error(w, http.StatusNotFound, fmt.Sprintf("unknown heartbeat kind %q (want fail or start)", r.PathValue("kind")))
+		jsonhttp.Error(w, http.StatusNotFound, fmt.Sprintf("unknown heartbeat kind %q (want fail, start or an exit status 0-255)", r.PathValue("kind")))
 		return
 	}
 	if want := c.Token.Reveal(); want != "" {
@@ -101,7 +109,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	jsonhttp.Write(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
-// kindOf maps the path's {kind} to a Kind; "" (no kind segment) is a success.
+// kindOf maps the path's {kind} to a Kind; "" (no kind segment) is a
+// success, and so is exit status 0 ("curl URL/$?" after a job); 1-255 is a
+// failure.
 func kindOf(s string) (Kind, bool) {
 	switch s {
 	case "":
@@ -111,7 +121,16 @@ func kindOf(s string) (Kind, bool) {
 	case string(Start):
 		return Start, true
 	}
-	return "", false
+	if len(s) > 3 || strings.Trim(s, "0123456789") != "" {
+		return "", false
+	}
+	switch code, err := strconv.Atoi(s); {
+	case err != nil || code > 255:
+		return "", false
+	case code == 0:
+		return Success, true
+	}
+	return Fail, true
 }
 
 // token returns the token a request carries: the Authorization header's

@@ -57,9 +57,8 @@ func newFixture(t *testing.T) *fixture {
 	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := heartbeat.NewHandler(f.store, func() map[string]config.HeartbeatCheck { return checks }, f.clock.Now, logger)
 	srv := status.NewServer(status.ServerOptions{})
-	post := []string{http.MethodPost}
-	srv.Handle("/api/v1/heartbeats/{check}", post, h)
-	srv.Handle("/api/v1/heartbeats/{check}/{kind}", post, h)
+	srv.Handle("/api/v1/heartbeats/{check}", heartbeat.Methods(), h)
+	srv.Handle("/api/v1/heartbeats/{check}/{kind}", heartbeat.Methods(), h)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	f.url = ts.URL
@@ -110,10 +109,25 @@ func TestHandler(t *testing.T) {
 		{"unknown check", "POST", "/api/v1/heartbeats/nope", "", nil, 404, `{"error":"unknown heartbeat check \"nope\""}`},
 		{"unknown check and kind", "POST", "/api/v1/heartbeats/nope/fail", "", nil, 404, `{"error":"unknown heartbeat check \"nope\""}`},
 		{"unknown kind", "POST", "/api/v1/heartbeats/job/finish", "", nil, 404,
-			`{"error":"unknown heartbeat kind \"finish\" (want fail or start)"}`},
+			`{"error":"unknown heartbeat kind \"finish\" (want fail, start or an exit status 0-255)"}`},
+		{"exit status 0", "GET", "/api/v1/heartbeats/job/0", "", nil, 200, `{"ok":true}`},
+		{"exit status 1", "GET", "/api/v1/heartbeats/job/1", "", nil, 200, `{"ok":true}`},
+		{"exit status 255", "POST", "/api/v1/heartbeats/job/255", "", nil, 200, `{"ok":true}`},
+		{"exit status 256", "GET", "/api/v1/heartbeats/job/256", "", nil, 404,
+			`{"error":"unknown heartbeat kind \"256\" (want fail, start or an exit status 0-255)"}`},
+		{"exit status negative", "GET", "/api/v1/heartbeats/job/-1", "", nil, 404,
+			`{"error":"unknown heartbeat kind \"-1\" (want fail, start or an exit status 0-255)"}`},
+		{"exit status long", "GET", "/api/v1/heartbeats/job/0000", "", nil, 404,
+			`{"error":"unknown heartbeat kind \"0000\" (want fail, start or an exit status 0-255)"}`},
 		{"too deep", "POST", "/api/v1/heartbeats/job/fail/now", "", nil, 404, `{"error":"not found"}`},
-		{"GET", "GET", "/api/v1/heartbeats/job", "", nil, 405, `{"error":"method not allowed"}`},
-		{"GET fail", "GET", "/api/v1/heartbeats/job/fail", "", nil, 405, `{"error":"method not allowed"}`},
+		{"GET", "GET", "/api/v1/heartbeats/job", "", nil, 200, `{"ok":true}`},
+		{"GET fail", "GET", "/api/v1/heartbeats/job/fail", "", nil, 200, `{"ok":true}`},
+		{"HEAD", "HEAD", "/api/v1/heartbeats/job/start", "", nil, 200, ``},
+		{"PUT", "PUT", "/api/v1/heartbeats/job", "", nil, 405, `{"error":"method not allowed"}`},
+		{"DELETE fail", "DELETE", "/api/v1/heartbeats/job/fail", "", nil, 405, `{"error":"method not allowed"}`},
+		{"GET token in query", "GET", "/api/v1/heartbeats/secure/0?token=" + testToken, "", nil, 200, `{"ok":true}`},
+		{"GET token missing", "GET", "/api/v1/heartbeats/secure/0", "", nil, 401,
+			`{"error":"missing token (send Authorization: Bearer \u003ctoken\u003e)"}`},
 		{"token missing", "POST", "/api/v1/heartbeats/secure", "", nil, 401,
 			`{"error":"missing token (send Authorization: Bearer \u003ctoken\u003e)"}`},
 		{"token wrong", "POST", "/api/v1/heartbeats/secure", "", []string{"Authorization", "Bearer nope"}, 401, `{"error":"invalid token"}`},
@@ -144,7 +158,7 @@ func TestHandler(t *testing.T) {
 					t.Error("401 without WWW-Authenticate")
 				}
 			case 405:
-				if got := resp.Header.Get("Allow"); got != "POST, OPTIONS" {
+				if got := resp.Header.Get("Allow"); got != "GET, HEAD, POST, OPTIONS" {
 					t.Errorf("Allow = %q", got)
 				}
 			}
@@ -174,12 +188,22 @@ func TestHandlerStores(t *testing.T) {
 	post("/api/v1/heartbeats/job")
 	f.clock.Set(at(3 * time.Minute))
 	post("/api/v1/heartbeats/job/fail")
-	f.clock.Set(at(4 * time.Minute))
+	// Healthchecks.io's habits: a GET or HEAD is a beat like a POST, and
+	// an exit status is a success (0) or a failure.
+	for i, tc := range []struct{ method, path string }{
+		{"HEAD", "/api/v1/heartbeats/job/start"}, {"GET", "/api/v1/heartbeats/job/0"}, {"GET", "/api/v1/heartbeats/job/2"},
+	} {
+		f.clock.Set(at(time.Duration(10+i) * time.Minute))
+		if code, body, _ := f.do(t, tc.method, tc.path, nil); code != 200 {
+			t.Fatalf("%s %s = %d %s", tc.method, tc.path, code, body)
+		}
+	}
+	f.clock.Set(at(20 * time.Minute))
 	f.do(t, "POST", "/api/v1/heartbeats/job", strings.NewReader(strings.Repeat("x", heartbeat.MaxBodyBytes+1)))
 	f.do(t, "POST", "/api/v1/heartbeats/secure", nil)
 	f.do(t, "POST", "/api/v1/heartbeats/job/finish", nil)
 
-	want := probe.Beats{FirstSeen: at(time.Minute), LastStart: at(time.Minute), LastSuccess: at(2 * time.Minute), LastFail: at(3 * time.Minute)}
+	want := probe.Beats{FirstSeen: at(time.Minute), LastStart: at(10 * time.Minute), LastSuccess: at(11 * time.Minute), LastFail: at(12 * time.Minute)}
 	if b, err := f.store.Beats(t.Context(), "job"); err != nil || b != want {
 		t.Errorf("job = %+v, %v\nwant %+v", b, err, want)
 	}
@@ -212,7 +236,7 @@ func TestHandlerStoreDown(t *testing.T) {
 }
 
 // TestHandlerAlone: mounted on a plain ServeMux the handler still refuses
-// other methods with a JSON 405.
+// methods other than GET, HEAD and POST with a JSON 405.
 func TestHandlerAlone(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -221,13 +245,13 @@ func TestHandlerAlone(t *testing.T) {
 		func() map[string]config.HeartbeatCheck { return checks }, nil, nil)
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/heartbeats/{check}", h)
-	for method, want := range map[string]int{"GET": 405, "PUT": 405, "POST": 200} {
+	for method, want := range map[string]int{"GET": 200, "HEAD": 200, "PUT": 405, "DELETE": 405, "POST": 200} {
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), method, "/api/v1/heartbeats/job", nil))
 		if rec.Code != want {
 			t.Errorf("%s = %d %s, want %d", method, rec.Code, rec.Body, want)
 		}
-		if want == 405 && rec.Header().Get("Allow") != "POST" {
+		if want == 405 && rec.Header().Get("Allow") != "GET, HEAD, POST" {
 			t.Errorf("%s: Allow = %q", method, rec.Header().Get("Allow"))
 		}
 	}

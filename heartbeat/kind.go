@@ -1,5 +1,6 @@
 // Package heartbeat takes the beats that jobs push for heartbeat checks
-// (POST /api/v1/heartbeats/{check}, /fail, /start) and hands them to a
+// (GET, HEAD or POST /api/v1/heartbeats/{check}, /fail, /start, /{exit
+// status}) and hands them to a
 // Beater, which keeps them in Redis (redisstore), so that any replica can
 // take a beat and the check's owner can evaluate it. The evaluation itself
 // is probe.Heartbeat.
@@ -16,9 +17,9 @@ type Kind string
 // The kinds of beat. Each is also the name of the hash field that holds the
 // time of the latest beat of that kind.
 const (
-	// Success: a run finished well (POST /api/v1/heartbeats/{check}).
+	// Success: a run finished well (/api/v1/heartbeats/{check}, …/0).
 	Success Kind = "success"
-	// Fail: a run reported failure (…/fail).
+	// Fail: a run reported failure (…/fail, …/1 to …/255).
 	Fail Kind = "fail"
 	// Start: a run began (…/start); it must report back within the grace.
 	Start Kind = "start"
