@@ -6,8 +6,8 @@ import "net"
 func (s Server) validate(p *problems) {
 	if s.Listen == "" {
 		p.add("server.listen", "required")
-	} else if _, _, err := net.SplitHostPort(s.Listen); err != nil {
-		p.wrap("server.listen", "", err)
+	} else {
+		validateListen(p, "server.listen", s.Listen)
 	}
 	nonNegative(p, "server.cache_max_age", s.CacheMaxAge)
 	// Zero would mean "no timeout" to net/http: a slow client could then
@@ -33,12 +33,28 @@ func (s Server) validate(p *problems) {
 // authentication, and its profiles show the config's secrets in memory.
 // Reach it with kubectl port-forward or an SSH tunnel.
 func validateDebugListen(p *problems, addr string) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		p.wrap("server.debug_listen", "", err)
+	host, ok := validateListen(p, "server.debug_listen", addr)
+	if !ok {
 		return
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		p.addf("server.debug_listen", "must be a loopback address (127.0.0.1:6060, [::1]:6060 or localhost:6060), not %q: the profiler has no authentication", addr)
 	}
+}
+
+// validateListen checks a listen address host:port, the port a number
+// from 0 (any free port) to 65535 or a service name, as net.Listen takes
+// it: "localhost:99999" would otherwise pass and fail at start. It returns
+// the host.
+func validateListen(p *problems, key, addr string) (string, bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		p.wrap(key, "", err)
+		return "", false
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		p.addf(key, "invalid port %q (want 0-65535 or a service name)", port)
+		return "", false
+	}
+	return host, true
 }

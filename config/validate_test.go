@@ -145,6 +145,8 @@ func TestLoadInvalid(t *testing.T) {
 		// Server, store, page, log, incidents.
 		{"listen", `server.listen: required`},
 		{"listen-port", `server.listen: address 8080: missing port in address`},
+		{"listen-port-range", `server.listen: invalid port "99999" (want 0-65535 or a service name)`},
+		{"debug-listen-port", `server.debug_listen: invalid port "nope" (want 0-65535 or a service name)`},
 		{"debug-listen", `server.debug_listen: must be a loopback address (127.0.0.1:6060, [::1]:6060 or localhost:6060), not "0.0.0.0:6060": the profiler has no authentication`},
 		{"cache-max-age", `server.cache_max_age: must not be negative`},
 		{"read-header-timeout", `server.read_header_timeout: must be positive`},
