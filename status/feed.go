@@ -3,14 +3,14 @@ package status
 import (
 	"bytes"
 	"cmp"
-	"crypto/sha1"
-	"encoding/hex"
 	"encoding/xml"
 	"fmt"
 	"html"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/tocsin/tocsin/incident"
 )
@@ -24,12 +24,6 @@ const (
 	feedGenerator   = "tocsin"
 	atomNamespace   = "http://www.w3.org/2005/Atom"
 )
-
-// feedNamespace is the UUID namespace of the feeds' ids (RFC 9562's URL
-// namespace): an id is a name-based (version 5) UUID of the page id and the
-// incident id, the same on every build and every replica.
-var feedNamespace = [16]byte{0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1,
-	0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}
 
 // Atom 1.0 (RFC 4287).
 type (
@@ -291,14 +285,9 @@ func (b *builder) feedID(incidentID string) string {
 	if incidentID != "" {
 		name += ":incident:" + incidentID
 	}
-	h := sha1.New() // RFC 9562 version 5: SHA-1, not for security
-	_, _ = h.Write(feedNamespace[:])
-	_, _ = h.Write([]byte(name))
-	u := h.Sum(nil)[:16]
-	u[6] = u[6]&0x0f | 0x50 // version 5
-	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
-	x := hex.EncodeToString(u)
-	return "urn:uuid:" + x[:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:]
+	// A name-based (version 5) UUID in RFC 9562's URL namespace: the same
+	// on every build and every replica.
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte(name)).URN()
 }
 
 // rfc1123 formats a time for RSS (RFC 822 with a four-digit year), in the
