@@ -431,3 +431,19 @@ func TestFeedAffectedGoneComponent(t *testing.T) {
 		t.Errorf("summary lacks %q:\n%s", want, got.entries[0].summary)
 	}
 }
+
+// TestFeedIDsUnchanged: the ids are what the hand-rolled version 5 UUIDs
+// of earlier releases were, so a feed reader does not see every entry
+// again after an upgrade.
+func TestFeedIDsUnchanged(t *testing.T) {
+	t.Parallel()
+	b := &builder{page: pageJSON{ID: "acme"}}
+	for incident, want := range map[string]string{
+		"":      "urn:uuid:99bb6a37-ae5e-55e0-b462-1fe24e8f7f33",
+		"inc-1": "urn:uuid:4ff47028-7c59-58c8-9581-a2b495039a77",
+	} {
+		if got := b.feedID(incident); got != want {
+			t.Errorf("feedID(%q) = %s, want %s", incident, got, want)
+		}
+	}
+}
