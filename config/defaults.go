@@ -2,6 +2,7 @@ package config
 
 import (
 	"cmp"
+	"strings"
 	"time"
 )
 
@@ -149,5 +150,18 @@ func (s *SMTPCheck) applyDefaults() {
 func (t *TCPCheck) applyDefaults() {
 	if t != nil && t.TLS {
 		t.TLSConfig.CertExpiryWarning = cmp.Or(t.TLSConfig.CertExpiryWarning, defaultCertExpiryWarning)
+	}
+}
+
+// normalise takes the names Prometheus' and the Go tools' users type for
+// the same settings: "warning" is warn and "logfmt" is text (slog's text
+// handler writes logfmt), in any case.
+func (l *Log) normalise() {
+	l.Level, l.Format = strings.ToLower(l.Level), strings.ToLower(l.Format)
+	if l.Level == "warning" {
+		l.Level = "warn"
+	}
+	if l.Format == "logfmt" {
+		l.Format = "text"
 	}
 }

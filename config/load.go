@@ -39,8 +39,8 @@ func RegisterFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "config file path")
 	fs.String("listen", "", `address for the status API, page and metrics (server.listen, default ":8080")`)
 	fs.String("redis-url", "", "Redis URL, e.g. redis://redis:6379/0 (redis.url; empty: embedded store)")
-	fs.String("log-level", "", "log level: debug, info, warn or error (log.level, default info)")
-	fs.String("log-format", "", "log format: json or text (log.format, default json)")
+	fs.String("log-level", "", "log level: debug, info, warn (or warning) or error (log.level, default info)")
+	fs.String("log-format", "", "log format: json or text (or logfmt) (log.format, default json)")
 }
 
 // flagKey returns the key path a flag sets, or "" for flags Load ignores.
@@ -99,6 +99,7 @@ func Inspect(opts LoadOptions) (*Config, error) {
 	cfg.applyCheckDefaults()
 	cfg.applyMaintenanceDefaults()
 	cfg.applyNotifyDefaults()
+	cfg.Log.normalise()
 	cfg.secrets = &secretList{values: cfg.collectSecrets(l.secrets)}
 	if err := append(l.probs, cfg.validate().without(read)...).join(cfg.Secrets()); err != nil {
 		return cfg, err
