@@ -461,7 +461,7 @@ func TestLoadEnvInvalid(t *testing.T) {
 		env  []string
 		want string
 	}{
-		{"unknown key", []string{"TOCSIN_SERVR__LISTEN=:1"}, `env TOCSIN_SERVR__LISTEN: unknown key "servr.listen"`},
+		{"unknown key", []string{"TOCSIN_SERVR__LISTEN=:1"}, `env TOCSIN_SERVR__LISTEN: unknown key "servr.listen" (did you mean "server.listen"?)`},
 		{"below a value", []string{"TOCSIN_SERVER__LISTEN__PORT=1"}, `env TOCSIN_SERVER__LISTEN__PORT: unknown key "server.listen.port"`},
 		{"empty segment", []string{"TOCSIN_LOG__=x"}, `env TOCSIN_LOG__: unknown key "log."`},
 		{"section", []string{"TOCSIN_SERVER__=x"}, `env TOCSIN_SERVER__: unknown key "server."`},

@@ -77,7 +77,7 @@ func (w walker) object(path string, t reflect.Type, v any) (any, bool) {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		f, ok := fields[k]
 		if !ok {
-			w.probs.add(joinPath(path, k), "unknown key")
+			w.probs.add(joinPath(path, k), "unknown key"+didYouMean(k, fields))
 			delete(m, k)
 			continue
 		}
@@ -178,7 +178,7 @@ func joinPath(path, key string) string {
 func envTarget(segs []string) (reflect.Type, string) {
 	key := strings.Join(segs, ".")
 	t := reflect.TypeFor[Config]()
-	for _, s := range segs {
+	for i, s := range segs {
 		if t.Kind() == reflect.Pointer {
 			t = t.Elem()
 		}
@@ -188,9 +188,16 @@ func envTarget(segs []string) (reflect.Type, string) {
 		case t.Kind() != reflect.Struct || isScalar(t):
 			return nil, fmt.Sprintf("unknown key %q", key)
 		}
-		f, ok := fieldsByKey(t)[s]
+		fields := fieldsByKey(t)
+		f, ok := fields[s]
 		if !ok {
-			return nil, fmt.Sprintf("unknown key %q", key)
+			msg := fmt.Sprintf("unknown key %q", key)
+			if k := closest(s, fields); k != "" {
+				fixed := slices.Clone(segs)
+				fixed[i] = k
+				msg += fmt.Sprintf(" (did you mean %q?)", strings.Join(fixed, "."))
+			}
+			return nil, msg
 		}
 		t = f.typ
 	}

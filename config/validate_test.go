@@ -16,7 +16,7 @@ func TestLoadInvalid(t *testing.T) {
 	}{
 		// Schema: keys and types.
 		{"unknown-key", `checks[0].http.bogus: unknown key`},
-		{"unknown-top-key", `servr: unknown key`},
+		{"unknown-top-key", `servr: unknown key (did you mean "server"?)`},
 		{"duration", `checks[1].interval: invalid duration "5 minutes"`},
 		{"duration-number", `defaults.timeout: invalid duration 30: missing unit (e.g. "30s")`},
 		{"integer", `defaults.failure_threshold: must be an integer`},
@@ -231,7 +231,7 @@ func TestLoadInvalid(t *testing.T) {
 		// order; a value left out is not reported again ("required").
 		{"multiple-stages", strings.Join([]string{
 			`checks[0].component: unknown component "nope"`,
-			`checks[0].intervall: unknown key`,
+			`checks[0].intervall: unknown key (did you mean "interval"?)`,
 			`checks[1].timeout: invalid duration "soon"`,
 			`checks[1].depends: unknown key`,
 		}, "\n")},
