@@ -203,15 +203,16 @@ checks:
 `)
 	out, err := exec.Command(tocsinBinary(t), "validate", "--config", cfg).CombinedOutput()
 	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.HasPrefix(string(out), "checks[1]: queue.json_path") {
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.HasPrefix(string(out), cfg+":5:5: checks[1]: queue.json_path") {
 		t.Errorf("validate: %v\n%s", err, out)
 	}
 }
 
 // TestValidateListsEveryStage: one `tocsin validate` run lists what could
-// not be read (unknown keys), what breaks the config's rules (an unknown
-// component) and what stops a prober from being built, each with its key
-// path, in that order; exit 1.
+// not be read (unknown keys, with the key meant), what breaks the config's
+// rules (an unknown component) and what stops a prober from being built,
+// each with its key path and where the file writes it, in that order;
+// exit 1.
 func TestValidateListsEveryStage(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -219,10 +220,10 @@ func TestValidateListsEveryStage(t *testing.T) {
 		want         []string
 	}{
 		{"fixture", "../../config/testdata/invalid-multiple-stages.yml", []string{
-			`checks[0].component: unknown component "nope"`,
-			`checks[0].intervall: unknown key`,
-			`checks[1].timeout: invalid duration "soon"`,
-			`checks[1].depends: unknown key`,
+			`../../config/testdata/invalid-multiple-stages.yml:8:5: checks[0].component: unknown component "nope"`,
+			`../../config/testdata/invalid-multiple-stages.yml:10:5: checks[0].intervall: unknown key (did you mean "interval"?)`,
+			`../../config/testdata/invalid-multiple-stages.yml:16:5: checks[1].timeout: invalid duration "soon"`,
+			`../../config/testdata/invalid-multiple-stages.yml:19:5: checks[1].depends: unknown key`,
 		}},
 		{"prober", writeFile(t, t.TempDir(), "tocsin.yml", `
 servr: {listen: ":8080"}
@@ -231,9 +232,9 @@ checks:
   - {name: home, component: web, type: http, http: {url: "http://127.0.0.1:1/"}}
   - {name: q, component: jobs, type: queue, queue: {source: http_json, url: "http://127.0.0.1:1/q", json_path: "a..b"}}
 `), []string{
-			`checks[0].component: unknown component "web"`,
-			`servr: unknown key`,
-			`checks[1]: queue.json_path`,
+			`:5:18: checks[0].component: unknown component "web"`,
+			`:2:1: servr: unknown key (did you mean "server"?)`,
+			`:6:5: checks[1]: queue.json_path`,
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -248,7 +249,8 @@ checks:
 				t.Fatalf("%d lines, want %d:\n%s", len(lines), len(tc.want), out)
 			}
 			for i, want := range tc.want {
-				if !strings.HasPrefix(lines[i], want) {
+				// FILE:LINE:COL: where the file writes the key path.
+				if got := strings.TrimPrefix(lines[i], tc.config); !strings.HasPrefix(got, strings.TrimPrefix(want, tc.config)) {
 					t.Errorf("line %d = %q, want it to start with %q", i+1, lines[i], want)
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
@@ -46,8 +47,9 @@ func runValidate(args, env []string, stdout io.Writer) error {
 		lines = append(lines, proberProblems(cfg, lines)...)
 	}
 	if len(lines) > 0 {
+		at := positions(path)
 		for _, line := range lines {
-			fmt.Fprintln(stdout, line)
+			fmt.Fprintln(stdout, at(line))
 		}
 		return errFailed
 	}
@@ -90,4 +92,26 @@ func problems(err error) []string {
 		return out
 	}
 	return strings.Split(err.Error(), "\n")
+}
+
+// positions returns a function that puts "FILE:LINE:COL: " before a
+// problem line whose key path the file writes, as compilers do, so that
+// an editor can jump to it; other lines (defaults, environment variables)
+// are left as they are.
+func positions(path string) func(line string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return func(line string) string { return line }
+	}
+	loc := config.NewLocator(b)
+	return func(line string) string {
+		key, _, ok := strings.Cut(line, ": ")
+		if !ok {
+			return line
+		}
+		if pos, found := loc.Locate(key); found {
+			return fmt.Sprintf("%s:%d:%d: %s", path, pos.Line, pos.Column, line)
+		}
+		return line
+	}
 }
