@@ -27,6 +27,12 @@ type LoadOptions struct {
 	// Flags, if not nil, overrides env with the flags RegisterFlags defines,
 	// but only those set explicitly on the command line.
 	Flags *pflag.FlagSet
+	// SyntaxOnly leaves the files the config names unread: *_file secrets
+	// and ca_file bundles, which often exist only where the config runs
+	// (a pod's mounted Secret). Every other key and rule is checked; what
+	// the rules would say of the values those files hold is not
+	// (Config.UnreadFiles). A config loaded so must never be put in force.
+	SyntaxOnly bool
 }
 
 // envPrefix starts every environment variable tocsin reads as config.
@@ -96,6 +102,10 @@ func Inspect(opts LoadOptions) (*Config, error) {
 		return nil, append(l.probs, &problem{msg: err.Error(), err: err}).join(l.cleanSecrets())
 	}
 	l.resolveFiles(cfg)
+	for _, key := range l.unread {
+		read = append(read, &problem{path: key}) // what the rules say of them is moot
+	}
+	cfg.unread = l.unread
 	cfg.applyCheckDefaults()
 	cfg.applyMaintenanceDefaults()
 	cfg.applyNotifyDefaults()
@@ -128,6 +138,7 @@ type loader struct {
 	base    string // directory relative file paths are resolved against
 	probs   problems
 	secrets []string // ${VAR} expansions and *_file contents
+	unread  []string // with SyntaxOnly, the keys whose files were not read
 }
 
 // cleanSecrets returns the secrets found so far, ready for scrub.

@@ -132,22 +132,22 @@ func (l *loader) resolveFiles(c *Config) {
 			if h.BasicAuth != nil {
 				l.readSecret(p+".basic_auth.password", &h.BasicAuth.PasswordFile, &h.BasicAuth.Password)
 			}
-			l.resolveCAFile(&h.TLS)
+			l.resolveCAFile(p+".tls", &h.TLS)
 		}
 		if s := ch.SMTP; s != nil {
 			if s.Auth != nil {
 				l.readSecret(fmt.Sprintf("checks[%d].smtp.auth.password", i), &s.Auth.PasswordFile, &s.Auth.Password)
 			}
-			l.resolveCAFile(&s.TLSConfig)
+			l.resolveCAFile(fmt.Sprintf("checks[%d].smtp.tls_config", i), &s.TLSConfig)
 		}
 		if t := ch.TCP; t != nil {
-			l.resolveCAFile(&t.TLSConfig)
+			l.resolveCAFile(fmt.Sprintf("checks[%d].tcp.tls_config", i), &t.TLSConfig)
 		}
 		if q := ch.Queue; q != nil {
 			p := fmt.Sprintf("checks[%d].queue", i)
 			l.readSecret(p+".redis_url", &q.RedisURLFile, &q.RedisURL)
 			l.readSecret(p+".password", &q.PasswordFile, &q.Password)
-			l.resolveCAFile(&q.TLSConfig)
+			l.resolveCAFile(p+".tls_config", &q.TLSConfig)
 		}
 		if h := ch.Heartbeat; h != nil {
 			l.readSecret(fmt.Sprintf("checks[%d].heartbeat.token", i), &h.TokenFile, &h.Token)
@@ -164,9 +164,14 @@ func (l *loader) resolveFiles(c *Config) {
 }
 
 // resolveCAFile makes a relative ca_file relative to the config file.
-func (l *loader) resolveCAFile(t *TLS) {
+// With SyntaxOnly the bundle is not read, here or by the rules, and
+// Validate's problems at the key are dropped.
+func (l *loader) resolveCAFile(path string, t *TLS) {
 	if t.CAFile != "" {
 		t.CAFile = l.resolvePath(t.CAFile)
+		if l.opts.SyntaxOnly {
+			l.unread = append(l.unread, path+".ca_file")
+		}
 	}
 }
 
@@ -182,6 +187,10 @@ func (l *loader) readSecret(key string, path *string, dst *Secret) {
 		return
 	}
 	*path = l.resolvePath(*path)
+	if l.opts.SyntaxOnly {
+		l.unread = append(l.unread, fileKey, key)
+		return
+	}
 	b, err := readFile(*path)
 	if err != nil {
 		l.probs.wrap(fileKey, "", err)

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"slices"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -31,7 +32,13 @@ type Config struct {
 	// ${VAR} expansions, URL passwords, header values) so output can be
 	// scrubbed. A pointer, so that fmt prints an address, not the values.
 	secrets *secretList
+	unread  []string // LoadOptions.SyntaxOnly's unread file keys
 }
+
+// UnreadFiles returns the key paths whose files a SyntaxOnly load did not
+// read ("checks[2].http.bearer_token_file", its secret's key, and
+// "checks[2].http.tls.ca_file"); nil for a config loaded in full.
+func (c *Config) UnreadFiles() []string { return slices.Clone(c.unread) }
 
 // Server configures the HTTP listener for the status API, page and metrics.
 type Server struct {

@@ -50,3 +50,35 @@ func TestExampleConfigValidates(t *testing.T) {
 		}
 	}
 }
+
+// TestExampleConfigSyntaxOnly: the shipped ConfigMap's config passes
+// `tocsin validate --syntax-only` as CI runs it, outside a pod: none of
+// the Secret files it names exist, and none is needed.
+func TestExampleConfigSyntaxOnly(t *testing.T) {
+	t.Parallel()
+	bin := imageBinary(t).bin
+	for _, kdir := range []string{baseDir, overlayDir} {
+		cfg := one(t, render(t, kdir).configMaps, "tocsin").Data["tocsin.yml"]
+		if len(etcPaths(cfg)) == 0 {
+			t.Fatalf("%s: the config names no files under /etc/tocsin; the test proves nothing", kdir)
+		}
+		// The paths moved under a directory that surely does not exist.
+		dir := t.TempDir()
+		file := filepath.Join(dir, "tocsin.yml")
+		if err := os.WriteFile(file, []byte(strings.ReplaceAll(cfg, "/etc/tocsin/", dir+"/absent/")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "validate", "--syntax-only", "--config", file)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "valid (") || !strings.Contains(string(out), "files named, not read") {
+			t.Errorf("%s: tocsin validate --syntax-only: %v\n%s", kdir, err, out)
+		}
+		// Without --syntax-only the same file fails on the missing files.
+		cmd = exec.Command(bin, "validate", "--config", file)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "no such file") {
+			t.Errorf("%s: tocsin validate without --syntax-only: %v\n%s", kdir, err, out)
+		}
+	}
+}

@@ -52,7 +52,8 @@ const usage = `usage: tocsin <command> [flags]
 commands:
   run --config FILE        run the daemon (also: tocsin --config FILE)
   demo [--listen ADDR]     everything in one process against a simulated SaaS
-  validate --config FILE   check a config; exit 1 listing every problem
+  validate --config FILE [--syntax-only]
+                           check a config; exit 1 listing every problem
   check --config FILE NAME run one check once and print its result;
                            exit 0 up or degraded, 1 down, 3 unknown (a
                            heartbeat check with no store to read)

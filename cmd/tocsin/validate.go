@@ -15,10 +15,13 @@ import (
 )
 
 // parseConfigFlags parses the flags shared by validate and check.
-func parseConfigFlags(name string, args []string) (*pflag.FlagSet, string, error) {
+func parseConfigFlags(name string, args []string, own ...func(*pflag.FlagSet)) (*pflag.FlagSet, string, error) {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	config.RegisterFlags(fs)
+	for _, f := range own {
+		f(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, "", fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -34,17 +37,23 @@ func parseConfigFlags(name string, args []string) (*pflag.FlagSet, string, error
 // then what stops a check's prober from being built, for the checks that
 // had no problem before (the others would only repeat theirs).
 func runValidate(args, env []string, stdout io.Writer) error {
-	fs, path, err := parseConfigFlags("validate", args)
+	var syntaxOnly bool
+	fs, path, err := parseConfigFlags("validate", args, func(fs *pflag.FlagSet) {
+		fs.BoolVar(&syntaxOnly, "syntax-only", false, "check everything but the contents of the files the config names (*_file, ca_file)")
+	})
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Inspect(config.LoadOptions{File: path, Env: env, Flags: fs})
+	cfg, err := config.Inspect(config.LoadOptions{File: path, Env: env, Flags: fs, SyntaxOnly: syntaxOnly})
 	var lines []string
 	if err != nil {
 		lines = problems(err)
 	}
 	if cfg != nil {
-		lines = append(lines, proberProblems(cfg, lines)...)
+		// A check whose files were not read has no prober to build: its
+		// secrets and CA bundle are missing.
+		found := append(slices.Clone(lines), cfg.UnreadFiles()...)
+		lines = append(lines, proberProblems(cfg, found)...)
 	}
 	if len(lines) > 0 {
 		at := positions(path)
@@ -52,6 +61,11 @@ func runValidate(args, env []string, stdout io.Writer) error {
 			fmt.Fprintln(stdout, at(line))
 		}
 		return errFailed
+	}
+	if syntaxOnly {
+		fmt.Fprintf(stdout, "%s: valid (%d components, %d checks; %d files named, not read)\n", path, len(cfg.Components), len(cfg.Checks),
+			countFiles(cfg.UnreadFiles()))
+		return nil
 	}
 	fmt.Fprintf(stdout, "%s: valid (%d components, %d checks)\n", path, len(cfg.Components), len(cfg.Checks))
 	return nil
@@ -114,4 +128,15 @@ func positions(path string) func(line string) string {
 		}
 		return line
 	}
+}
+
+// countFiles counts the file keys (*_file, ca_file) among unread keys.
+func countFiles(keys []string) int {
+	n := 0
+	for _, k := range keys {
+		if strings.HasSuffix(k, "_file") {
+			n++
+		}
+	}
+	return n
 }
