@@ -3,7 +3,6 @@ package status
 import (
 	"encoding/json"
 	"math"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,7 +53,7 @@ func (b *builder) appendCheckCut(dst []byte, c config.Check, st detector.Check) 
 	dst = appendString(append(dst, `{"name":`...), c.Name)
 	dst = appendString(append(dst, `,"component":`...), c.Component)
 	dst = appendString(append(dst, `,"type":`...), c.Type)
-	dst = appendNullString(append(dst, `,"target":`...), b.scrub(checkTarget(c)))
+	dst = appendNullString(append(dst, `,"target":`...), b.scrub(c.Target()))
 	dst = appendString(append(dst, `,"interval":`...), c.Interval.String())
 	dst = appendString(append(dst, `,"timeout":`...), c.Timeout.String())
 	dst = appendString(append(dst, `,"status":`...), string(status))
@@ -255,35 +254,4 @@ func appendMillis(dst []byte, d time.Duration) []byte {
 		dst = dst[:len(dst)-1]
 	}
 	return dst
-}
-
-// checkTarget is what a check probes, safe to publish ("" when unknown).
-func checkTarget(c config.Check) string {
-	switch {
-	case c.HTTP != nil:
-		return publicURL(c.HTTP.URL.Reveal())
-	case c.SMTP != nil:
-		scheme := "smtp"
-		if c.SMTP.TLS == "implicit" {
-			scheme = "smtps"
-		}
-		return scheme + "://" + c.SMTP.Address
-	case c.TCP != nil:
-		return "tcp://" + c.TCP.Address
-	case c.Queue != nil:
-		// Source and key only: queue URLs may carry credentials.
-		return strings.TrimSuffix(c.Queue.Source+":"+c.Queue.Key, ":")
-	}
-	return ""
-}
-
-// publicURL keeps scheme, host and path: userinfo, query and fragment may
-// carry credentials or tokens. An unparsable URL gives "".
-func publicURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return ""
-	}
-	clean := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
-	return clean.String()
 }

@@ -77,7 +77,7 @@ func (b *builder) refCheck(c config.Check, st detector.Check) checkJSON {
 	if status == "" {
 		status = detector.Unknown
 	}
-	cj := checkJSON{Name: c.Name, Component: c.Component, Type: c.Type, Target: nullString(b.scrub(checkTarget(c))),
+	cj := checkJSON{Name: c.Name, Component: c.Component, Type: c.Type, Target: nullString(b.scrub(c.Target())),
 		Interval: c.Interval.String(), Timeout: c.Timeout.String(), Status: status, Since: b.tsNull(st.Since),
 		Warnings: []warningJSON{}, Recent: make([]recentJSON, 0, len(st.Recent))}
 	if len(st.Recent) > 0 {
@@ -276,30 +276,5 @@ func TestAppendTime(t *testing.T) {
 				t.Fatalf("%s: appendTime(%v) = %s, want %s", zone, tm, got, want)
 			}
 		}
-	}
-}
-
-func TestCheckTargetPerType(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		c    config.Check
-		want string
-	}{
-		{"http drops userinfo and query", config.Check{HTTP: &config.HTTPCheck{URL: "https://u:p@app.test/health?token=x"}}, "https://app.test/health"},
-		{"smtp starttls", config.Check{SMTP: &config.SMTPCheck{Address: "mx.test:25", TLS: "starttls"}}, "smtp://mx.test:25"},
-		{"smtp implicit", config.Check{SMTP: &config.SMTPCheck{Address: "mx.test:465", TLS: "implicit"}}, "smtps://mx.test:465"},
-		{"tcp", config.Check{TCP: &config.TCPCheck{Address: "db.test:5432"}}, "tcp://db.test:5432"},
-		{"queue shows no URL", config.Check{Queue: &config.QueueCheck{Source: "sidekiq", Key: "mailers", RedisURL: "redis://:pw@jobs:6379/0"}}, "sidekiq:mailers"},
-		{"queue without key", config.Check{Queue: &config.QueueCheck{Source: "prometheus", URL: "http://u:pw@prom:9090"}}, "prometheus"},
-		{"none", config.Check{}, ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			if got := checkTarget(tc.c); got != tc.want {
-				t.Errorf("checkTarget = %q, want %q", got, tc.want)
-			}
-		})
 	}
 }

@@ -307,22 +307,6 @@ func TestNoSecretsInBodies(t *testing.T) {
 	}
 }
 
-func TestPublicURL(t *testing.T) {
-	t.Parallel()
-	tests := map[string]string{
-		"https://user:pw@host:8443/a/b?x=1#f": "https://host:8443/a/b",
-		"http://host":                         "http://host",
-		"not a url":                           "",
-		"://bad":                              "",
-		"https://host/p%2Fq?token=t":          "https://host/p%2Fq",
-	}
-	for in, want := range tests {
-		if got := publicURL(in); got != want {
-			t.Errorf("publicURL(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestScrubber(t *testing.T) {
 	t.Parallel()
 	scrub := newScrubber([]string{"abc", "hunter2", "hunter22"})
