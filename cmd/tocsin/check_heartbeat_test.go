@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -105,6 +106,21 @@ func TestCheckHeartbeatReadsTheStore(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// As JSON: the verdict with its evidence.
+	out, code = runCLI(t, "check", "--config", cfg, "--output", "json", "pinged")
+	var rep struct {
+		Status    string
+		Heartbeat struct {
+			Source      string
+			LastSuccess *time.Time `json:"last_success"`
+			LastFail    *time.Time `json:"last_fail"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || rep.Status != "up" ||
+		rep.Heartbeat.LastSuccess == nil || rep.Heartbeat.LastFail != nil || !strings.HasPrefix(rep.Heartbeat.Source, "the beats in redis.url") {
+		t.Errorf("--output json: exit %d, %v, %+v\n%s", code, err, rep, out)
 	}
 
 	for name, cfg := range map[string]string{

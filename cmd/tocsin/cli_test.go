@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -104,20 +105,25 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-// TestCheckCommand: `tocsin check` runs one probe and prints its result and
-// phase timings; exit 0 when up, 1 when down, 2 for an unknown check.
+// TestCheckCommand: `tocsin check` runs one probe and prints the target it
+// probed (without credentials), its result and phase timings, as text or
+// as JSON; exit 0 when up, 1 when down, 2 for an unknown check or output.
 func TestCheckCommand(t *testing.T) {
 	t.Parallel()
 	web := startWeb(t)
+	withCreds := strings.Replace(web.URL(), "http://", "http://user:pw-in-url@", 1) + "/health?token=tok-in-query"
 	cfg := writeFile(t, t.TempDir(), "tocsin.yml", `
 components: [{id: web, name: Web}]
-checks: [{name: home, component: web, type: http, timeout: 2s, http: {url: "`+web.URL()+`"}}]
+checks: [{name: home, component: web, type: http, timeout: 2s, http: {url: "`+withCreds+`"}}]
 `)
 	out, err := exec.Command(tocsinBinary(t), "check", "--config", cfg, "home").CombinedOutput()
 	if err != nil {
 		t.Fatalf("check: %v\n%s", err, out)
 	}
-	for _, want := range []string{"status:   up", "code:     200", "connect", "first_byte", "duration:"} {
+	if strings.Contains(string(out), "pw-in-url") || strings.Contains(string(out), "tok-in-query") {
+		t.Errorf("check output shows a credential:\n%s", out)
+	}
+	for _, want := range []string{"target:   " + web.URL() + "/health\n", "status:   up", "code:     200", "connect", "first_byte", "duration:"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
 		}
@@ -128,9 +134,23 @@ checks: [{name: home, component: web, type: http, timeout: 2s, http: {url: "`+we
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "reason:   status") {
 		t.Errorf("down check: %v\n%s", err, out)
 	}
-	err = exec.Command(tocsinBinary(t), "check", "--config", cfg, "nope").Run()
-	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
-		t.Errorf("unknown check: %v, want exit 2", err)
+	out, err = exec.Command(tocsinBinary(t), "check", "--config", cfg, "--output", "json", "home").Output()
+	var rep struct {
+		Check, Type, Component, Target, Status, Reason string
+		StatusCode                                     int                `json:"status_code"`
+		DurationMS                                     float64            `json:"duration_ms"`
+		PhasesMS                                       map[string]float64 `json:"phases_ms"`
+	}
+	if jerr := json.Unmarshal(out, &rep); !errors.As(err, &exit) || exit.ExitCode() != 1 || jerr != nil ||
+		rep.Check != "home" || rep.Type != "http" || rep.Component != "web" || rep.Target != web.URL()+"/health" ||
+		rep.Status != "down" || rep.Reason != "status" || rep.StatusCode != 503 || rep.DurationMS <= 0 || rep.PhasesMS["connect"] <= 0 {
+		t.Errorf("check --output json: %v, %v, %+v\n%s", err, jerr, rep, out)
+	}
+	for _, args := range [][]string{{"nope"}, {"--output", "yaml", "home"}} {
+		err = exec.Command(tocsinBinary(t), append([]string{"check", "--config", cfg}, args...)...).Run()
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+			t.Errorf("check %q: %v, want exit 2", args, err)
+		}
 	}
 }
 

@@ -54,7 +54,8 @@ commands:
   demo [--listen ADDR]     everything in one process against a simulated SaaS
   validate --config FILE [--syntax-only]
                            check a config; exit 1 listing every problem
-  check --config FILE NAME run one check once and print its result;
+  check --config FILE [--output json] NAME
+                           run one check once and print its result;
                            exit 0 up or degraded, 1 down, 3 unknown (a
                            heartbeat check with no store to read)
   notify test --config FILE RECEIVER
