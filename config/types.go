@@ -258,11 +258,23 @@ type HTTPCheck struct {
 	ExpectStatus    []string          `koanf:"expect_status"`
 	BodyContains    string            `koanf:"body_contains"`
 	BodyRegex       string            `koanf:"body_regex"`
+	BodyJSON        []JSONAssertion   `koanf:"body_json"`
 	FollowRedirects *bool             `koanf:"follow_redirects"`
 	MaxRedirects    int               `koanf:"max_redirects"`
 	DegradedLatency time.Duration     `koanf:"degraded_latency"`
 	MaxBodyBytes    int64             `koanf:"max_body_bytes"`
 	TLS             TLS               `koanf:"tls"`
+}
+
+// JSONAssertion tests one value of a JSON answer (http.body_json): at
+// Path, in the json_path syntax of a queue's http_json source, the value
+// Equals a text ("UP", "3", "true", "null"; numbers compare as numbers),
+// or is a number from Min to Max.
+type JSONAssertion struct {
+	Path   string   `koanf:"path"`
+	Equals *string  `koanf:"equals"`
+	Min    *float64 `koanf:"min"`
+	Max    *float64 `koanf:"max"`
 }
 
 // BasicAuth holds HTTP basic credentials; the password may come from a file.

@@ -225,6 +225,9 @@ func (h *HTTPCheck) validate(p *problems, path string, timeout time.Duration) {
 			p.addf(fmt.Sprintf("%s.expect_status[%d]", path, i), "invalid status %q (want 100-599 or 1xx-5xx)", s)
 		}
 	}
+	for i, a := range h.BodyJSON {
+		a.validate(p, fmt.Sprintf("%s.body_json[%d]", path, i))
+	}
 	if h.BodyRegex != "" {
 		if _, err := regexp.Compile(h.BodyRegex); err != nil {
 			p.wrap(path+".body_regex", "invalid regex", err)
@@ -240,6 +243,19 @@ func (h *HTTPCheck) validate(p *problems, path string, timeout time.Duration) {
 		p.add(path+".max_body_bytes", "must be positive")
 	}
 	h.TLS.validate(p, path+".tls")
+}
+
+// validate checks that an assertion asserts one thing. Its path's syntax
+// is the prober's to check, as a queue's json_path is.
+func (a JSONAssertion) validate(p *problems, path string) {
+	switch {
+	case a.Equals == nil && a.Min == nil && a.Max == nil:
+		p.add(path, "needs equals, min or max")
+	case a.Equals != nil && (a.Min != nil || a.Max != nil):
+		p.add(path+".equals", "cannot be combined with min or max")
+	case a.Min != nil && a.Max != nil && *a.Min > *a.Max:
+		p.addf(path+".min", "must not be more than max (%g)", *a.Max)
+	}
 }
 
 func (t TLS) validate(p *problems, path string) {

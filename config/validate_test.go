@@ -66,6 +66,11 @@ func TestLoadInvalid(t *testing.T) {
 		{"expect-status", `checks[0].http.expect_status[1]: invalid status "6xx" (want 100-599 or 1xx-5xx)`},
 		{"regex", "checks[0].http.body_regex: invalid regex: error parsing regexp: missing closing ): `(ok`"},
 		{"max-redirects", `checks[0].http.max_redirects: must not be negative`},
+		{"body-json", strings.Join([]string{
+			`checks[0].http.body_json[0]: needs equals, min or max`,
+			`checks[0].http.body_json[1].equals: cannot be combined with min or max`,
+			`checks[0].http.body_json[2].min: must not be more than max (5)`,
+		}, "\n")},
 		{"degraded-latency", `checks[0].http.degraded_latency: must be less than timeout (5s)`},
 		{"max-body-bytes", `checks[0].http.max_body_bytes: must be positive`},
 		{"ca-file", `checks[0].http.tls.ca_file: no PEM certificate in "testdata/not-a-cert.pem"`},

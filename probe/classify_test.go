@@ -106,6 +106,8 @@ func TestNewHTTPErrors(t *testing.T) {
 		{name: "ftp url", cfg: config.HTTPCheck{URL: "ftp://user:canarypass@example.com/"}, want: []string{"http.url: must be"}},
 		{name: "bad url", cfg: config.HTTPCheck{URL: "http://user:canarypass@exa mple.com/"}, want: []string{"http.url: "}},
 		{name: "bad regex", cfg: config.HTTPCheck{URL: ok, BodyRegex: "("}, want: []string{"http.body_regex: error parsing regexp"}},
+		{name: "bad json paths", cfg: config.HTTPCheck{URL: ok, BodyJSON: []config.JSONAssertion{{Path: "a..b"}, {Path: "ok"}, {Path: `a\x`}}},
+			want: []string{"http.body_json[0].path: empty key at byte 2", `http.body_json[2].path: invalid escape at byte 1`}},
 		{name: "bad status", cfg: config.HTTPCheck{URL: ok, ExpectStatus: []string{"200", "2x", "600"}},
 			want: []string{`http.expect_status[1]: "2x"`, `http.expect_status[2]: "600"`}},
 		{name: "bad method", cfg: config.HTTPCheck{URL: ok, Method: "GET /"}, want: []string{"http.method:"}},

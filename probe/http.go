@@ -69,6 +69,7 @@ type HTTP struct {
 	resolver        *net.Resolver
 	now             func() time.Time
 	secrets         []string // scrubbed from every message
+	bodyJSON        []jsonAssertion
 }
 
 var _ Prober = (*HTTP)(nil)
@@ -106,6 +107,8 @@ func NewHTTP(c config.HTTPCheck, opts Options) (*HTTP, error) {
 		fail(wrapKey("http.body_regex", err))
 	}
 	h.expect, err = parseExpectStatus(c.ExpectStatus)
+	fail(err)
+	h.bodyJSON, err = parseJSONAssertions(c.BodyJSON)
 	fail(err)
 	h.tlsConfig, err = buildTLSConfig(c.TLS, opts.Now, opts.Shared)
 	fail(err)
@@ -288,13 +291,17 @@ func (h *HTTP) judge(ex exchange, now time.Time, took time.Duration) (Status, Re
 	return judgeSoft(ex.notAfter, now, took, h.degradedLatency)
 }
 
-// bodyMismatch checks body_contains and body_regex; "" when both pass.
+// bodyMismatch checks body_contains, body_regex and body_json; "" when
+// they pass.
 func (h *HTTP) bodyMismatch(ex exchange) string {
 	if h.contains != "" && !strings.Contains(string(ex.body), h.contains) {
 		return fmt.Sprintf("body does not contain %q", clip(h.contains))
 	}
 	if h.re != nil && !h.re.Match(ex.body) {
 		return fmt.Sprintf("body does not match /%s/", clip(h.re.String()))
+	}
+	if len(h.bodyJSON) > 0 {
+		return jsonMismatch(ex.body, h.bodyJSON)
 	}
 	return ""
 }

@@ -57,6 +57,31 @@ func TestHTTPProbe(t *testing.T) {
 			reason: ReasonStatus, message: "(want 201)", wantCode: 200},
 		{name: "mixed list", handler: text(404, ""), cfg: expect("200", "3xx"), status: StatusDown,
 			reason: ReasonStatus, message: "unexpected status 404 (want 200, 3xx)", wantCode: 404},
+		// body_json, Gatus' [BODY].status == UP and Spring Boot's health.
+		{name: "json equals", handler: text(200, health),
+			cfg:    bodyJSON(jsonEq("status", "UP"), jsonEq("components.db.details.pool", "10"), jsonEq("ready", "true")),
+			status: StatusUp, wantCode: 200},
+		{name: "json equals numbers as numbers", handler: text(200, health),
+			cfg: bodyJSON(jsonEq("components.db.details.pool", "10.0"), jsonEq("version", "null")), status: StatusUp, wantCode: 200},
+		{name: "json differs", handler: text(200, strings.Replace(health, `"UP"`, `"DOWN"`, 1)),
+			cfg:    bodyJSON(jsonEq("status", "UP")),
+			status: StatusDown, reason: ReasonBody, message: `body_json "status": is "DOWN", want "UP"`, wantCode: 200},
+		{name: "json in range", handler: text(200, health),
+			cfg: bodyJSON(jsonRange("components.db.details.pool", 5, 20), jsonRange("queue.depth", 0, 100)), status: StatusUp, wantCode: 200},
+		{name: "json below min", handler: text(200, health),
+			cfg:    bodyJSON(jsonRange("components.db.details.pool", 12, 20)),
+			status: StatusDown, reason: ReasonBody, message: `body_json "components.db.details.pool": is 10, want at least 12`, wantCode: 200},
+		{name: "json above max", handler: text(200, health),
+			cfg:    bodyJSON(jsonRange("queue.depth", 0, 10)),
+			status: StatusDown, reason: ReasonBody, message: `body_json "queue.depth": is 42, want at most 10`, wantCode: 200},
+		{name: "json path missing", handler: text(200, health), cfg: bodyJSON(jsonEq("components.cache.status", "UP")),
+			status: StatusDown, reason: ReasonBody, message: `body_json "components.cache.status": no key "cache" in the object at "components"`, wantCode: 200},
+		{name: "json object for equals", handler: text(200, health), cfg: bodyJSON(jsonEq("components", "UP")),
+			status: StatusDown, reason: ReasonBody, message: `body_json "components": is an object, want "UP"`, wantCode: 200},
+		{name: "json string for min", handler: text(200, health), cfg: bodyJSON(jsonRange("status", 1, 2)),
+			status: StatusDown, reason: ReasonBody, message: `is a string ("UP") that is not a number`, wantCode: 200},
+		{name: "not JSON", handler: text(200, "<html>ok</html>"), cfg: bodyJSON(jsonEq("status", "UP")),
+			status: StatusDown, reason: ReasonBody, message: "body is not JSON", wantCode: 200},
 		{name: "body contains", handler: text(200, `{"status":"ok"}`),
 			cfg: func(c *config.HTTPCheck) { c.BodyContains = `"ok"` }, status: StatusUp, wantCode: 200},
 		{name: "body lacks", handler: text(200, `{"status":"failing"}`),
@@ -285,4 +310,20 @@ func TestHTTPIgnoresProxyEnvironment(t *testing.T) {
 	if !tr.DisableKeepAlives {
 		t.Error("transport keeps connections alive")
 	}
+}
+
+// health is a Spring Boot style health answer for the body_json cases.
+const health = `{"status":"UP","ready":true,"version":null,"queue":{"depth":"42"},
+  "components":{"db":{"status":"UP","details":{"pool":10}}}}`
+
+func bodyJSON(as ...config.JSONAssertion) func(*config.HTTPCheck) {
+	return func(c *config.HTTPCheck) { c.BodyJSON = as }
+}
+
+func jsonEq(path, value string) config.JSONAssertion {
+	return config.JSONAssertion{Path: path, Equals: &value}
+}
+
+func jsonRange(path string, lo, hi float64) config.JSONAssertion {
+	return config.JSONAssertion{Path: path, Min: &lo, Max: &hi}
 }

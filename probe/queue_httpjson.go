@@ -139,6 +139,16 @@ func formatJSONPath(segs []string) string {
 // and returns the finite number there: a JSON number or a string holding
 // one ("42"). Errors say where the path broke off.
 func jsonPathNumber(doc any, path []string) (float64, error) {
+	v, err := jsonPathValue(doc, path)
+	if err != nil {
+		return 0, err
+	}
+	return jsonNumber(v, location(path))
+}
+
+// jsonPathValue follows path through doc and returns the value there.
+// Errors say where the path broke off.
+func jsonPathValue(doc any, path []string) (any, error) {
 	v := doc
 	for i, seg := range path {
 		at := location(path[:i])
@@ -146,23 +156,23 @@ func jsonPathNumber(doc any, path []string) (float64, error) {
 		case map[string]any:
 			next, ok := node[seg]
 			if !ok {
-				return 0, fmt.Errorf("no key %q in the object %s", seg, at)
+				return nil, fmt.Errorf("no key %q in the object %s", seg, at)
 			}
 			v = next
 		case []any:
 			n, err := strconv.Atoi(seg)
 			if err != nil || n < 0 || strconv.Itoa(n) != seg {
-				return 0, fmt.Errorf("%q is not an index into the array %s", seg, at)
+				return nil, fmt.Errorf("%q is not an index into the array %s", seg, at)
 			}
 			if n >= len(node) {
-				return 0, fmt.Errorf("index %d is out of range: the array %s has %d elements", n, at, len(node))
+				return nil, fmt.Errorf("index %d is out of range: the array %s has %d elements", n, at, len(node))
 			}
 			v = node[n]
 		default:
-			return 0, fmt.Errorf("cannot look up %q in %s %s", seg, jsonKind(v), at)
+			return nil, fmt.Errorf("cannot look up %q in %s %s", seg, jsonKind(v), at)
 		}
 	}
-	return jsonNumber(v, location(path))
+	return v, nil
 }
 
 // jsonNumber converts a leaf to a finite float64.
