@@ -163,14 +163,20 @@ func (l *loader) resolveFiles(c *Config) {
 	l.readSecret("watchdog.url", &c.Watchdog.URLFile, &c.Watchdog.URL)
 }
 
-// resolveCAFile makes a relative ca_file relative to the config file.
-// With SyntaxOnly the bundle is not read, here or by the rules, and
-// Validate's problems at the key are dropped.
+// resolveCAFile makes a relative ca_file, cert_file and key_file relative
+// to the config file. With SyntaxOnly they are not read, here or by the
+// rules, and Validate's problems at their keys are dropped.
 func (l *loader) resolveCAFile(path string, t *TLS) {
-	if t.CAFile != "" {
-		t.CAFile = l.resolvePath(t.CAFile)
+	for _, f := range []struct {
+		key  string
+		file *string
+	}{{".ca_file", &t.CAFile}, {".cert_file", &t.CertFile}, {".key_file", &t.KeyFile}} {
+		if *f.file == "" {
+			continue
+		}
+		*f.file = l.resolvePath(*f.file)
 		if l.opts.SyntaxOnly {
-			l.unread = append(l.unread, path+".ca_file")
+			l.unread = append(l.unread, path+f.key)
 		}
 	}
 }

@@ -288,6 +288,8 @@ type BasicAuth struct {
 type TLS struct {
 	InsecureSkipVerify bool          `koanf:"insecure_skip_verify"`
 	CAFile             string        `koanf:"ca_file"`
+	CertFile           string        `koanf:"cert_file"` // client certificate (PEM), with KeyFile
+	KeyFile            string        `koanf:"key_file"`
 	ServerName         string        `koanf:"server_name"`
 	CertExpiryWarning  time.Duration `koanf:"cert_expiry_warning"`
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -259,6 +260,17 @@ func (a JSONAssertion) validate(p *problems, path string) {
 }
 
 func (t TLS) validate(p *problems, path string) {
+	switch {
+	case t.CertFile != "" && t.KeyFile == "":
+		p.add(path+".key_file", "required with cert_file: a client certificate needs its key")
+	case t.CertFile == "" && t.KeyFile != "":
+		p.add(path+".cert_file", "required with key_file")
+	case t.CertFile != "":
+		// The error names the files, never what is in the key.
+		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+			p.wrap(path+".cert_file", "", err)
+		}
+	}
 	if t.CAFile != "" {
 		b, err := readFile(t.CAFile)
 		switch {

@@ -76,6 +76,10 @@ func TestLoadInvalid(t *testing.T) {
 		{"ca-file", `checks[0].http.tls.ca_file: no PEM certificate in "testdata/not-a-cert.pem"`},
 		{"ca-file-missing", `checks[0].http.tls.ca_file: open testdata/missing.pem: no such file or directory`},
 		{"cert-expiry-warning", `checks[0].http.tls.cert_expiry_warning: must not be negative`},
+		{"client-cert", strings.Join([]string{
+			`checks[0].http.tls.key_file: required with cert_file: a client certificate needs its key`,
+			`checks[1].smtp.tls_config.cert_file: tls: found a certificate rather than a key in the PEM for the private key`,
+		}, "\n")},
 
 		// SMTP and TCP checks.
 		{"smtp-missing", `checks[0].smtp: required for type smtp`},

@@ -124,7 +124,8 @@ func newServer(t *testing.T, h http.Handler, cert *tls.Certificate, edits ...fun
 // testCert is a self-signed certificate that can also serve as its own CA.
 type testCert struct {
 	cert     tls.Certificate
-	pemFile  string // the certificate in PEM, for ca_file
+	pemFile  string // the certificate in PEM, for ca_file and cert_file
+	keyFile  string // its key in PEM, for key_file
 	notAfter time.Time
 }
 
@@ -144,7 +145,7 @@ func newTestCert(t *testing.T, notBefore, notAfter time.Time, names ...string) t
 		DNSNames:              names,
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}
@@ -152,11 +153,19 @@ func newTestCert(t *testing.T, notBefore, notAfter time.Time, names ...string) t
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(t.TempDir(), "ca.pem")
+	dir := t.TempDir()
+	file, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "key.pem")
 	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return testCert{cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pemFile: file,
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return testCert{cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pemFile: file, keyFile: keyFile,
 		notAfter: notAfter.UTC().Truncate(time.Second)}
 }
 

@@ -1,8 +1,13 @@
 package probe
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -142,4 +147,54 @@ func TestHTTPNotTLS(t *testing.T) {
 	srv := newServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), nil)
 	h := mustHTTP(t, config.HTTPCheck{URL: config.Secret(strings.Replace(srv.URL, "http:", "https:", 1))}, Options{})
 	checkResult(t, probeWithin(t, h, 5*time.Second), StatusDown, ReasonTLS, "tls:")
+}
+
+// TestHTTPClientCertificate: against a server that requires a client
+// certificate (mutual TLS), a check with tls.cert_file and key_file is up
+// and one without is down; a key that does not match is refused when the
+// prober is built, naming the key, not its content.
+func TestHTTPClientCertificate(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	server := newTestCert(t, now.Add(-time.Hour), now.Add(24*time.Hour))
+	client := newTestCert(t, now.Add(-time.Hour), now.Add(24*time.Hour))
+	other := newTestCert(t, now.Add(-time.Hour), now.Add(24*time.Hour))
+	clients := x509.NewCertPool()
+	clients.AddCert(mustParse(t, client.cert.Certificate[0]))
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	s.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are the point
+	s.TLS = &tls.Config{Certificates: []tls.Certificate{server.cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clients}
+	s.StartTLS()
+	t.Cleanup(s.Close)
+
+	for _, tc := range []struct {
+		name       string
+		tls        config.TLS
+		wantStatus Status
+	}{
+		{"with the client certificate", config.TLS{CAFile: server.pemFile, CertFile: client.pemFile, KeyFile: client.keyFile}, StatusUp},
+		{"without one", config.TLS{CAFile: server.pemFile}, StatusDown},
+		{"with one the server does not trust", config.TLS{CAFile: server.pemFile, CertFile: other.pemFile, KeyFile: other.keyFile}, StatusDown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := mustHTTP(t, config.HTTPCheck{URL: config.Secret(s.URL), TLS: tc.tls}, Options{})
+			if r := probeWithin(t, h, 5*time.Second); r.Status != tc.wantStatus {
+				t.Errorf("status %s (%s: %s), want %s", r.Status, r.Reason, r.Message, tc.wantStatus)
+			}
+		})
+	}
+	_, err := NewHTTP(config.HTTPCheck{URL: config.Secret(s.URL), TLS: config.TLS{CertFile: client.pemFile, KeyFile: other.keyFile}}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "http.tls.cert_file: tls: private key does not match public key") {
+		t.Errorf("mismatched key: %v", err)
+	}
+}
+
+func mustParse(t *testing.T, der []byte) *x509.Certificate {
+	t.Helper()
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

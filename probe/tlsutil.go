@@ -29,6 +29,14 @@ func tlsConfigFor(key string, c config.TLS, now func() time.Time, sh *Shared) (*
 			InsecureSkipVerify: c.InsecureSkipVerify,
 			Time:               now,
 		}
+		if c.CertFile != "" {
+			// Loaded once per TLS block and load (Shared.tlsConfig).
+			cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("%s.cert_file: %w", key, err)
+			}
+			cfg.Certificates = []tls.Certificate{cert}
+		}
 		if c.CAFile == "" {
 			return cfg, nil
 		}
