@@ -1,6 +1,7 @@
 package heartbeat
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -12,14 +13,16 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/internal/jsonhttp"
 )
 
 // MaxBodyBytes bounds a beat's request body. The body (a job's output, say)
-// is read and discarded, never stored; a larger one gets 413 and the beat is
-// not recorded, so that the sender sees the failure (curl --fail).
+// is read and discarded, never stored, but for a /log's first MaxLogBytes;
+// a larger one gets 413 and the beat is not recorded, so that the sender
+// sees the failure (curl --fail).
 const MaxBodyBytes = 10 << 10
 
 // Methods are the methods a beat may use, as Healthchecks.io takes them:
@@ -28,9 +31,9 @@ func Methods() []string { return []string{http.MethodGet, http.MethodHead, http.
 
 // Handler takes beats for the heartbeat checks of the current config. Mount
 // it for Methods() at "/api/v1/heartbeats/{check}" (a success) and
-// "/api/v1/heartbeats/{check}/{kind}" (kind fail, start, or an exit
-// status: 0 a success, 1-255 a failure); it reads the check and kind with
-// r.PathValue.
+// "/api/v1/heartbeats/{check}/{kind}" (kind fail, start, an exit status:
+// 0 a success, 1-255 a failure, or log: a message that changes no state);
+// it reads the check and kind with r.PathValue.
 //
 // A check with a token needs it on every beat, as "Authorization: Bearer
 // <token>" or, for a plain cron line, as "?token=<token>". The query form
@@ -77,7 +80,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	kind, ok := kindOf(r.PathValue("kind"))
 	if !ok {
-		jsonhttp.Error(w, http.StatusNotFound, fmt.Sprintf("unknown heartbeat kind %q (want fail, start or an exit status 0-255)", r.PathValue("kind")))
+		jsonhttp.Error(w, http.StatusNotFound, fmt.Sprintf("unknown heartbeat kind %q (want fail, start, log or an exit status 0-255)", r.PathValue("kind")))
 		return
 	}
 	if want := c.Token.Reveal(); want != "" {
@@ -93,12 +96,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if code, msg := discardBody(w, r); code != 0 {
+	keep := 0
+	if kind == Log {
+		keep = MaxLogBytes
+	}
+	head, code, msg := readBody(w, r, keep)
+	if code != 0 {
 		jsonhttp.Error(w, code, msg)
 		return
 	}
 	at := h.now()
-	if err := h.store.Beat(r.Context(), name, kind, at); err != nil {
+	var err error
+	if kind == Log {
+		err = h.store.Log(r.Context(), name, at, logMessage(head))
+	} else {
+		err = h.store.Beat(r.Context(), name, kind, at)
+	}
+	if err != nil {
 		// Not stored is not accepted: the sender must see it (and retry).
 		h.log.Warn("heartbeat: beat not stored", "check", name, "kind", string(kind), "error", err)
 		w.Header().Set("Retry-After", "5")
@@ -120,6 +134,8 @@ func kindOf(s string) (Kind, bool) {
 		return Fail, true
 	case string(Start):
 		return Start, true
+	case string(Log):
+		return Log, true
 	}
 	if len(s) > 3 || strings.Trim(s, "0123456789") != "" {
 		return "", false
@@ -158,18 +174,49 @@ func equalToken(got, want string) bool {
 	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }
 
-// discardBody reads the body up to MaxBodyBytes and drops it. It returns a
-// status code and message for a body that is too large or unreadable, 0 if
-// all went well.
-func discardBody(w http.ResponseWriter, r *http.Request) (int, string) {
+// MaxLogBytes bounds the message a /log keeps: the start of the body.
+const MaxLogBytes = 1 << 10
+
+// readBody reads the body up to MaxBodyBytes and returns its first
+// keep bytes (0: none). It returns a status code and message for a body
+// that is too large or unreadable, 0 if all went well.
+func readBody(w http.ResponseWriter, r *http.Request, keep int) ([]byte, int, string) {
 	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	defer body.Close()
-	if _, err := io.Copy(io.Discard, body); err != nil {
+	var head bytes.Buffer
+	_, err := io.Copy(io.Discard, io.TeeReader(body, limitWriter{&head, keep}))
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", MaxBodyBytes)
+			return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", MaxBodyBytes)
 		}
-		return http.StatusBadRequest, "could not read the request body"
+		return nil, http.StatusBadRequest, "could not read the request body"
 	}
-	return 0, ""
+	return head.Bytes(), 0, ""
+}
+
+// limitWriter keeps the first n bytes written to it and drops the rest.
+type limitWriter struct {
+	buf *bytes.Buffer
+	n   int
+}
+
+func (l limitWriter) Write(p []byte) (int, error) {
+	if room := l.n - l.buf.Len(); room > 0 {
+		l.buf.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+// logMessage is the text a /log keeps: valid UTF-8, without control
+// characters but line breaks and tabs, trimmed.
+func logMessage(b []byte) string {
+	s := strings.ToValidUTF8(string(b), "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return -1
+		}
+		return r
+	}, s)
+	return strings.TrimSpace(s)
 }

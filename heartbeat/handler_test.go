@@ -109,16 +109,16 @@ func TestHandler(t *testing.T) {
 		{"unknown check", "POST", "/api/v1/heartbeats/nope", "", nil, 404, `{"error":"unknown heartbeat check \"nope\""}`},
 		{"unknown check and kind", "POST", "/api/v1/heartbeats/nope/fail", "", nil, 404, `{"error":"unknown heartbeat check \"nope\""}`},
 		{"unknown kind", "POST", "/api/v1/heartbeats/job/finish", "", nil, 404,
-			`{"error":"unknown heartbeat kind \"finish\" (want fail, start or an exit status 0-255)"}`},
+			`{"error":"unknown heartbeat kind \"finish\" (want fail, start, log or an exit status 0-255)"}`},
 		{"exit status 0", "GET", "/api/v1/heartbeats/job/0", "", nil, 200, `{"ok":true}`},
 		{"exit status 1", "GET", "/api/v1/heartbeats/job/1", "", nil, 200, `{"ok":true}`},
 		{"exit status 255", "POST", "/api/v1/heartbeats/job/255", "", nil, 200, `{"ok":true}`},
 		{"exit status 256", "GET", "/api/v1/heartbeats/job/256", "", nil, 404,
-			`{"error":"unknown heartbeat kind \"256\" (want fail, start or an exit status 0-255)"}`},
+			`{"error":"unknown heartbeat kind \"256\" (want fail, start, log or an exit status 0-255)"}`},
 		{"exit status negative", "GET", "/api/v1/heartbeats/job/-1", "", nil, 404,
-			`{"error":"unknown heartbeat kind \"-1\" (want fail, start or an exit status 0-255)"}`},
+			`{"error":"unknown heartbeat kind \"-1\" (want fail, start, log or an exit status 0-255)"}`},
 		{"exit status long", "GET", "/api/v1/heartbeats/job/0000", "", nil, 404,
-			`{"error":"unknown heartbeat kind \"0000\" (want fail, start or an exit status 0-255)"}`},
+			`{"error":"unknown heartbeat kind \"0000\" (want fail, start, log or an exit status 0-255)"}`},
 		{"too deep", "POST", "/api/v1/heartbeats/job/fail/now", "", nil, 404, `{"error":"not found"}`},
 		{"GET", "GET", "/api/v1/heartbeats/job", "", nil, 200, `{"ok":true}`},
 		{"GET fail", "GET", "/api/v1/heartbeats/job/fail", "", nil, 200, `{"ok":true}`},
@@ -198,14 +198,31 @@ func TestHandlerStores(t *testing.T) {
 			t.Fatalf("%s %s = %d %s", tc.method, tc.path, code, body)
 		}
 	}
+	// A /log keeps a message, the start of its body, and changes nothing
+	// else; the latest replaces an older one.
+	f.clock.Set(at(13 * time.Minute))
+	f.do(t, "POST", "/api/v1/heartbeats/job/log", strings.NewReader("first"))
+	f.clock.Set(at(14 * time.Minute))
+	long := "  backup: 3 files\x00, 12 MB\n" + strings.Repeat("é", heartbeat.MaxLogBytes)
+	if code, body, _ := f.do(t, "POST", "/api/v1/heartbeats/job/log", strings.NewReader(long)); code != 200 {
+		t.Fatalf("POST /log = %d %s", code, body)
+	}
 	f.clock.Set(at(20 * time.Minute))
 	f.do(t, "POST", "/api/v1/heartbeats/job", strings.NewReader(strings.Repeat("x", heartbeat.MaxBodyBytes+1)))
 	f.do(t, "POST", "/api/v1/heartbeats/secure", nil)
 	f.do(t, "POST", "/api/v1/heartbeats/job/finish", nil)
 
-	want := probe.Beats{FirstSeen: at(time.Minute), LastStart: at(10 * time.Minute), LastSuccess: at(11 * time.Minute), LastFail: at(12 * time.Minute)}
-	if b, err := f.store.Beats(t.Context(), "job"); err != nil || b != want {
-		t.Errorf("job = %+v, %v\nwant %+v", b, err, want)
+	// The message: the first MaxLogBytes of the body (26 bytes of text,
+	// then 499 two-byte characters), without the NUL, trimmed.
+	msg := "backup: 3 files, 12 MB\n" + strings.Repeat("é", (heartbeat.MaxLogBytes-26)/2)
+	want := probe.Beats{FirstSeen: at(time.Minute), LastStart: at(10 * time.Minute), LastSuccess: at(11 * time.Minute), LastFail: at(12 * time.Minute),
+		LastLog: at(14 * time.Minute), LogMessage: msg}
+	b, err := f.store.Beats(t.Context(), "job")
+	if err != nil || b.LogMessage != want.LogMessage {
+		t.Errorf("log message = %q (%v)\nwant %q", b.LogMessage, err, want.LogMessage)
+	}
+	if b != want {
+		t.Errorf("job = %+v\nwant %+v", b, want)
 	}
 	if b, err := f.store.Beats(t.Context(), "secure"); err != nil || b != (probe.Beats{}) {
 		t.Errorf("secure = %+v, %v; want nothing stored", b, err)

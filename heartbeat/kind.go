@@ -1,6 +1,6 @@
 // Package heartbeat takes the beats that jobs push for heartbeat checks
 // (GET, HEAD or POST /api/v1/heartbeats/{check}, /fail, /start, /{exit
-// status}) and hands them to a
+// status}, /log) and hands them to a
 // Beater, which keeps them in Redis (redisstore), so that any replica can
 // take a beat and the check's owner can evaluate it. The evaluation itself
 // is probe.Heartbeat.
@@ -23,10 +23,16 @@ const (
 	Fail Kind = "fail"
 	// Start: a run began (…/start); it must report back within the grace.
 	Start Kind = "start"
+	// Log: a message from the job (…/log, the body), which changes no
+	// state; only the latest is kept.
+	Log Kind = "log"
 )
 
 // Beater records beats; redisstore.Store is one.
 type Beater interface {
-	// Beat records a beat of kind at time at; times only move forward.
+	// Beat records a beat of kind (not Log) at time at; times only move
+	// forward.
 	Beat(ctx context.Context, check string, kind Kind, at time.Time) error
+	// Log records a job's message at time at, in place of an older one.
+	Log(ctx context.Context, check string, at time.Time, message string) error
 }

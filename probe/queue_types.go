@@ -61,6 +61,10 @@ type Beats struct {
 	LastSuccess time.Time
 	LastFail    time.Time
 	LastStart   time.Time
+	// LastLog and LogMessage are the latest message a job sent to /log;
+	// a log changes no state, and the prober does not judge it.
+	LastLog    time.Time
+	LogMessage string
 }
 
 // BeatReader reads a heartbeat check's stored beats (Redis, so that any

@@ -1,7 +1,8 @@
 -- beat.lua records one heartbeat event atomically.
 --
 -- KEYS after the fixed ones: P hb:<check>, a hash of unix-millisecond times.
--- A: field (the event: success | fail | start), at (its time, unix ms).
+-- A: field (the event: success | fail | start | log), at (its time, unix
+-- ms), and for log the message, kept as log_message with the latest log.
 --
 -- first_seen is set if absent. The event's field only moves forward, so a
 -- beat delayed in flight (or taken by a replica whose clock lags) never
@@ -13,4 +14,7 @@ if cur and tonumber(cur) and tonumber(cur) >= A.at then
   return 0
 end
 redis.call('HSET', key, A.field, A.at)
+if A.message then
+  redis.call('HSET', key, 'log_message', A.message)
+end
 return 1

@@ -77,6 +77,25 @@ func (s *Store) Forget(ctx context.Context, check string) error {
 	return nil
 }
 
+// fieldLogMessage holds the message of the latest log (heartbeat.Log).
+const fieldLogMessage = "log_message"
+
+// Log records the message a job sent to /log at time at, with the beat
+// script: only the latest log is kept, and an older one never replaces
+// it. It changes no state: the check's owners see it (tocsin check).
+func (s *Store) Log(ctx context.Context, check string, at time.Time, message string) (err error) {
+	defer func() { err = s.count("beat", err) }()
+	args := struct {
+		Field   string `json:"field"`
+		At      int64  `json:"at"`
+		Message string `json:"message"`
+	}{string(heartbeat.Log), at.UnixMilli(), message}
+	if err := s.run(ctx, s.s.beat, []string{s.beatKey(check)}, args).Err(); err != nil {
+		return fmt.Errorf("redisstore: log %q: %w", check, err)
+	}
+	return nil
+}
+
 // Beats reads a check's stored times, the later of schema 2's and schema
 // 1's for each; a field that is absent is a zero time. It implements
 // probe.BeatReader.
@@ -98,6 +117,7 @@ func (s *Store) Beats(ctx context.Context, check string) (_ probe.Beats, err err
 			string(heartbeat.Success): &b.LastSuccess,
 			string(heartbeat.Fail):    &b.LastFail,
 			string(heartbeat.Start):   &b.LastStart,
+			string(heartbeat.Log):     &b.LastLog,
 		} {
 			v, ok := m[field]
 			if !ok {
@@ -114,5 +134,6 @@ func (s *Store) Beats(ctx context.Context, check string) (_ probe.Beats, err err
 			}
 		}
 	}
+	b.LogMessage = cur.Val()[fieldLogMessage]
 	return b, nil
 }

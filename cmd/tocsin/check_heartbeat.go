@@ -53,6 +53,7 @@ func checkHeartbeat(ctx context.Context, cfg *config.Config, c config.Check, sc 
 	rep.Heartbeat = &heartbeatReport{
 		Source:      fmt.Sprintf("the beats in redis.url (key prefix %q), judged as the daemon's probe does", cfg.Redis.KeyPrefix),
 		LastSuccess: utc(b.LastSuccess), LastFail: utc(b.LastFail), LastStart: utc(b.LastStart), FirstSeen: utc(b.FirstSeen),
+		LastLog: utc(b.LastLog), LogMessage: sc.scrub(b.LogMessage),
 		now: now,
 	}
 	if st, err := store.LoadChecks(rctx, []string{c.Name}); err == nil {

@@ -65,8 +65,9 @@ func TestCheckHeartbeatReadsTheStore(t *testing.T) {
 	for path, want := range map[string]int{
 		"/api/v1/heartbeats/pinged":       http.StatusOK,
 		"/api/v1/heartbeats/failing/fail": http.StatusOK,
+		"/api/v1/heartbeats/failing/log":  http.StatusOK, // a message, no change of state
 	} {
-		resp, err := http.Post(p.base+path, "text/plain", nil)
+		resp, err := http.Post(p.base+path, "text/plain", strings.NewReader("disk full on /var\nretrying tonight"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +84,8 @@ func TestCheckHeartbeatReadsTheStore(t *testing.T) {
 	}{
 		{"pinged", 0, []string{"status:   up", "message:  last heartbeat", "success:  ago", "fail:     never"}},
 		{"waiting", 0, []string{"status:   up", "message:  waiting for the first heartbeat", "success:  never", "watched:  ago"}},
-		{"failing", 1, []string{"status:   down", "reason:   fail", "message:  the job reported failure", "fail:     ago"}},
+		{"failing", 1, []string{"status:   down", "reason:   fail", "message:  the job reported failure", "fail:     ago",
+			"log:      ago", "): disk full on /var\n          retrying tonight"}},
 		{"overdue", 1, []string{"status:   down", "reason:   missed", "message:  no heartbeat since monitoring began", "success:  never"}},
 	} {
 		t.Run(tc.check, func(t *testing.T) {

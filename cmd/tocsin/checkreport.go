@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/tocsin/tocsin/config"
@@ -39,6 +40,8 @@ type heartbeatReport struct {
 	LastFail     *time.Time `json:"last_fail"`
 	LastStart    *time.Time `json:"last_start"`
 	FirstSeen    *time.Time `json:"first_seen"`
+	LastLog      *time.Time `json:"last_log"`
+	LogMessage   string     `json:"log_message,omitempty"`   // the latest /log's`
 	DaemonStatus string     `json:"daemon_status,omitempty"` // its confirmed state, thresholds applied
 	DaemonSince  *time.Time `json:"daemon_since,omitempty"`
 	now          time.Time
@@ -111,6 +114,9 @@ func (rep *checkReport) write(w io.Writer, asJSON bool) error {
 			at    *time.Time
 		}{{"success:", hb.LastSuccess}, {"fail:", hb.LastFail}, {"start:", hb.LastStart}, {"watched:", hb.FirstSeen}} {
 			fmt.Fprintf(w, "%-10s%s\n", t.label, ago(t.at, hb.now))
+		}
+		if hb.LastLog != nil {
+			fmt.Fprintf(w, "log:      %s: %s\n", ago(hb.LastLog, hb.now), strings.ReplaceAll(hb.LogMessage, "\n", "\n          "))
 		}
 		if hb.DaemonStatus != "" {
 			fmt.Fprintf(w, "daemon:   %s since %s (its confirmed state, thresholds applied)\n",
