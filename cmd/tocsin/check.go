@@ -15,11 +15,8 @@ import (
 // --output json, as one JSON object (checkreport.go): exit 0 when up or
 // degraded, 1 when down, 3 (errUnknown) when a heartbeat check cannot be
 // judged from here.
-func runCheck(ctx context.Context, args, env []string, stdout io.Writer) error {
-	var output string
-	fs, path, err := parseConfigFlags("check", args, func(fs *pflag.FlagSet) {
-		fs.StringVar(&output, "output", "text", "text or json")
-	})
+func runCheck(ctx context.Context, fs *pflag.FlagSet, name, output string, env []string, stdout io.Writer) error {
+	path, err := configPath(fs, "check")
 	if err != nil {
 		return err
 	}
@@ -27,14 +24,10 @@ func runCheck(ctx context.Context, args, env []string, stdout io.Writer) error {
 		return fmt.Errorf("%w: --output %q: want text or json", errUsage, output)
 	}
 	asJSON := output == "json"
-	if fs.NArg() != 1 {
-		return fmt.Errorf("%w: check needs exactly one check NAME", errUsage)
-	}
 	cfg, err := config.Load(config.LoadOptions{File: path, Env: env, Flags: fs})
 	if err != nil {
 		return err
 	}
-	name := fs.Arg(0)
 	for _, c := range cfg.Checks {
 		if c.Name != name {
 			continue

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +54,65 @@ func TestVersionAndUsage(t *testing.T) {
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
 		t.Errorf("unknown command: %v, want exit 2", err)
+	}
+}
+
+// TestCLIConventions: --help on every command with its flags, --version
+// and shell completion exit 0 with what they promise, as they do for
+// kubectl and helm; a mistyped command or flag is a usage error (exit 2)
+// that suggests the command meant.
+func TestCLIConventions(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		code int
+		want []string // in stdout for exit 0, stderr otherwise
+	}{
+		{[]string{"--help"}, 0, []string{"Usage:", "Available Commands:", "validate", "completion", "--config", "--version"}},
+		{[]string{"-h"}, 0, []string{"Usage:", "Available Commands:"}},
+		{[]string{"help", "check"}, 0, []string{"tocsin check --config FILE NAME", "--output"}},
+		{[]string{"run", "--help"}, 0, []string{"tocsin run --config FILE", "--config", "--listen", "--redis-url", "--log-level", "--log-format"}},
+		{[]string{"validate", "--help"}, 0, []string{"tocsin validate --config FILE", "--syntax-only", "--config"}},
+		{[]string{"check", "-h"}, 0, []string{"--output", "exit 0 up or degraded"}},
+		{[]string{"demo", "--help"}, 0, []string{"--listen"}},
+		{[]string{"notify", "test", "--help"}, 0, []string{"tocsin notify test --config FILE RECEIVER"}},
+		{[]string{"--version"}, 0, []string{"tocsin dev (commit "}},
+		{[]string{"completion", "bash"}, 0, []string{"# bash completion V2 for tocsin", "__start_tocsin"}},
+		{[]string{"completion", "zsh"}, 0, []string{"#compdef tocsin"}},
+		{[]string{"completion", "fish"}, 0, []string{"complete -c tocsin"}},
+		{[]string{"valdate"}, 2, []string{`unknown command "valdate" for "tocsin"; did you mean validate?`}},
+		{[]string{"notify", "tset"}, 2, []string{"did you mean test?"}},
+		{[]string{"validate", "--config"}, 2, []string{"flag needs an argument: --config"}},
+		{[]string{"validate", "--bogus"}, 2, []string{"unknown flag: --bogus"}},
+		{[]string{"check", "--config", "x.yml"}, 2, []string{"tocsin check: accepts 1 arg(s), received 0"}},
+		{[]string{"validate"}, 2, []string{"validate needs --config FILE"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(tocsinBinary(t), tc.args...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			code := 0
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				code = exit.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			got := stdout.String()
+			if tc.code != 0 {
+				got = stderr.String()
+			}
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, stdout.String(), stderr.String())
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(got, want) {
+					t.Errorf("output lacks %q:\n%s", want, got)
+				}
+			}
+		})
 	}
 }
 

@@ -44,16 +44,10 @@ type daemonOptions struct {
 	seed func(ctx context.Context, client *redis.Client, cfg *config.Config) error
 }
 
-func runDaemon(ctx context.Context, args, env []string, stdout io.Writer, hup <-chan os.Signal) error {
-	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	config.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	path, _ := fs.GetString("config")
-	if path == "" {
-		return fmt.Errorf("%w: run needs --config FILE", errUsage)
+func runDaemon(ctx context.Context, fs *pflag.FlagSet, env []string, stdout io.Writer, hup <-chan os.Signal) error {
+	path, err := configPath(fs, "run")
+	if err != nil {
+		return err
 	}
 	return daemon(ctx, daemonOptions{load: config.LoadOptions{File: path, Env: env, Flags: fs}, stdout: stdout, hup: hup})
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
-	"github.com/spf13/pflag"
 
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/internal/acme"
@@ -85,13 +84,7 @@ checks:
     heartbeat: {period: 2s, grace: 2s}
 `
 
-func runDemo(ctx context.Context, args, env []string, stdout io.Writer, hup <-chan os.Signal) error {
-	fs := pflag.NewFlagSet("demo", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	listen := fs.String("listen", ":8080", "address of the status page and API")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
+func runDemo(ctx context.Context, listen string, env []string, stdout io.Writer, hup <-chan os.Signal) error {
 	saas, err := acme.Start()
 	if err != nil {
 		return err
@@ -115,10 +108,10 @@ func runDemo(ctx context.Context, args, env []string, stdout io.Writer, hup <-ch
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "tocsin.yml")
-	if err := writeDemoConfig(path, *listen, "redis://"+jobsRedis.Addr(), saas); err != nil {
+	if err := writeDemoConfig(path, listen, "redis://"+jobsRedis.Addr(), saas); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "tocsin demo: status page on http://%s/ — a scripted outage starts 15s into every %s cycle; the uptime bars before today are made up (config: %s)\n", browsable(*listen), demoCycle, path)
+	fmt.Fprintf(stdout, "tocsin demo: status page on http://%s/ — a scripted outage starts 15s into every %s cycle; the uptime bars before today are made up (config: %s)\n", browsable(listen), demoCycle, path)
 	go playScript(ctx, saas, stdout)
 	// Drop REDIS settings from the environment: the demo always runs embedded.
 	// The worker beats to tocsin once tocsin listens.

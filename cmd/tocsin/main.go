@@ -47,47 +47,10 @@ func exitCode(err error, stderr io.Writer) int {
 	return 1
 }
 
-const usage = `usage: tocsin <command> [flags]
-
-commands:
-  run --config FILE        run the daemon (also: tocsin --config FILE)
-  demo [--listen ADDR]     everything in one process against a simulated SaaS
-  validate --config FILE [--syntax-only]
-                           check a config; exit 1 listing every problem
-  check --config FILE [--output json] NAME
-                           run one check once and print its result;
-                           exit 0 up or degraded, 1 down, 3 unknown (a
-                           heartbeat check with no store to read)
-  notify test --config FILE RECEIVER
-                           send a test event to one notification receiver
-  version                  print version information
-
-flags (run): --listen, --redis-url, --log-level, --log-format (json|text)`
-
-// run dispatches the subcommand. ctx is cancelled by SIGTERM/SIGINT; hup
+// run runs the command line args. ctx is cancelled by SIGTERM/SIGINT; hup
 // delivers SIGHUP (reload).
 func run(ctx context.Context, args, env []string, stdout io.Writer, hup <-chan os.Signal) error {
-	cmd := "run"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "run":
-		return runDaemon(ctx, args, env, stdout, hup)
-	case "demo":
-		return runDemo(ctx, args, env, stdout, hup)
-	case "validate":
-		return runValidate(args, env, stdout)
-	case "check":
-		return runCheck(ctx, args, env, stdout)
-	case "notify":
-		return runNotify(ctx, args, env, stdout)
-	case "version":
-		fmt.Fprintln(stdout, versionString())
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, usage)
-		return nil
-	}
-	return fmt.Errorf("%w: unknown command %q\n%s", errUsage, cmd, usage)
+	cli := newCLI(ctx, env, stdout, hup)
+	cli.SetArgs(args)
+	return cli.ExecuteContext(ctx)
 }

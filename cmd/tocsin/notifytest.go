@@ -7,23 +7,19 @@ import (
 	"io"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/notify"
 )
 
-// runNotify is `tocsin notify test --config FILE RECEIVER`: it sends a test
+// runNotifyTest is `tocsin notify test --config FILE RECEIVER`: it sends a test
 // event to one receiver and prints the receiver's answer. Exit 1 if the
 // receiver did not take it.
-func runNotify(ctx context.Context, args, env []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "test" {
-		return fmt.Errorf("%w: notify test --config FILE RECEIVER", errUsage)
-	}
-	fs, path, err := parseConfigFlags("notify test", args[1:])
+func runNotifyTest(ctx context.Context, fs *pflag.FlagSet, name string, env []string, stdout io.Writer) error {
+	path, err := configPath(fs, "notify test")
 	if err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("%w: notify test needs exactly one RECEIVER", errUsage)
 	}
 	cfg, err := config.Load(config.LoadOptions{File: path, Env: env, Flags: fs})
 	if err != nil {
@@ -31,7 +27,6 @@ func runNotify(ctx context.Context, args, env []string, stdout io.Writer) error 
 	}
 	sc := &scrubber{}
 	sc.set(cfg.Secrets())
-	name := fs.Arg(0)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	start := time.Now()

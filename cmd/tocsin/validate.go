@@ -15,32 +15,21 @@ import (
 )
 
 // parseConfigFlags parses the flags shared by validate and check.
-func parseConfigFlags(name string, args []string, own ...func(*pflag.FlagSet)) (*pflag.FlagSet, string, error) {
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	config.RegisterFlags(fs)
-	for _, f := range own {
-		f(fs)
-	}
-	if err := fs.Parse(args); err != nil {
-		return nil, "", fmt.Errorf("%w: %v", errUsage, err)
-	}
+// configPath returns the --config a command needs.
+func configPath(fs *pflag.FlagSet, command string) (string, error) {
 	path, _ := fs.GetString("config")
 	if path == "" {
-		return nil, "", fmt.Errorf("%w: %s needs --config FILE", errUsage, name)
+		return "", fmt.Errorf("%w: %s needs --config FILE", errUsage, command)
 	}
-	return fs, path, nil
+	return path, nil
 }
 
 // runValidate prints every problem of a config, one per line, and fails if
 // there is any: what could not be read, what breaks the config's rules,
 // then what stops a check's prober from being built, for the checks that
 // had no problem before (the others would only repeat theirs).
-func runValidate(args, env []string, stdout io.Writer) error {
-	var syntaxOnly bool
-	fs, path, err := parseConfigFlags("validate", args, func(fs *pflag.FlagSet) {
-		fs.BoolVar(&syntaxOnly, "syntax-only", false, "check everything but the contents of the files the config names (*_file, ca_file)")
-	})
+func runValidate(fs *pflag.FlagSet, syntaxOnly bool, env []string, stdout io.Writer) error {
+	path, err := configPath(fs, "validate")
 	if err != nil {
 		return err
 	}
