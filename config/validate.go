@@ -266,8 +266,19 @@ func (t TLS) validate(p *problems, path string) {
 	case t.CertFile == "" && t.KeyFile != "":
 		p.add(path+".cert_file", "required with key_file")
 	case t.CertFile != "":
-		// The error names the files, never what is in the key.
-		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+		// readFile's bounds first (a FIFO or /dev/zero must not hang a
+		// load); the errors name the files, never what is in the key.
+		certPEM, err := readFile(t.CertFile)
+		if err != nil {
+			p.wrap(path+".cert_file", "", err)
+			break
+		}
+		keyPEM, err := readFile(t.KeyFile)
+		if err != nil {
+			p.wrap(path+".key_file", "", err)
+			break
+		}
+		if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
 			p.wrap(path+".cert_file", "", err)
 		}
 	}

@@ -79,6 +79,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"client-cert", strings.Join([]string{
 			`checks[0].http.tls.key_file: required with cert_file: a client certificate needs its key`,
 			`checks[1].smtp.tls_config.cert_file: tls: found a certificate rather than a key in the PEM for the private key`,
+			`checks[2].tcp.tls_config.key_file: /dev/zero: not a regular file`,
 		}, "\n")},
 
 		// SMTP and TCP checks.

@@ -30,7 +30,16 @@ func parseYAML(b []byte) (map[string]any, error) {
 
 // decodeTop decodes the document's top-level mapping; false if it is not
 // one decodeTop can take apart as yaml.v3 would decode it whole.
-func decodeTop(doc *yaml.Node) (map[string]any, bool) {
+func decodeTop(doc *yaml.Node) (_ map[string]any, ok bool) {
+	// yaml.v3 panics on a node tree it did not expect; should taking the
+	// tree apart ever leave one, the file is parsed whole instead: a config
+	// must never bring the daemon down (a reload panicked on an aliased
+	// list before the anchor check below).
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, false
 	}
@@ -45,7 +54,9 @@ func decodeTop(doc *yaml.Node) (map[string]any, bool) {
 			return nil, false
 		}
 		var val any
-		if v.Kind == yaml.SequenceNode {
+		// An anchored list may be aliased later, and the alias would find
+		// its items gone: such a list is decoded whole.
+		if v.Kind == yaml.SequenceNode && v.Anchor == "" {
 			items := make([]any, len(v.Content))
 			for j, item := range v.Content {
 				if err := item.Decode(&items[j]); err != nil {

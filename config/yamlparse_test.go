@@ -33,20 +33,23 @@ func TestParseYAMLAsUnmarshal(t *testing.T) {
 		t.Fatalf("testdata: %d files, %v", len(files), err)
 	}
 	cases := map[string]string{
-		"empty":             "",
-		"comment only":      "# nothing\n",
-		"not a mapping":     "- a\n- b\n",
-		"null list":         "checks:\n",
-		"empty list":        "checks: []\n",
-		"null item":         "checks:\n  - \n  - {name: a}\n",
-		"anchor across":     "checks:\n  - &base {type: http, interval: 30s}\n  - {<<: *base, name: b}\n",
-		"top merge":         "defaults: &d {interval: 30s}\n<<: *d\n",
-		"top alias":         "a: &x [1, 2]\nb: *x\n",
-		"duplicate key":     "checks: []\nchecks: []\n",
-		"non-string key":    "1: a\n",
-		"bad item":          "checks:\n  - {a: [}\n",
-		"two documents":     "a: 1\n---\nb: 2\n",
-		"nested list items": "checks:\n  - [1, [2, 3]]\n",
+		"empty":               "",
+		"comment only":        "# nothing\n",
+		"not a mapping":       "- a\n- b\n",
+		"null list":           "checks:\n",
+		"empty list":          "checks: []\n",
+		"null item":           "checks:\n  - \n  - {name: a}\n",
+		"anchor across":       "checks:\n  - &base {type: http, interval: 30s}\n  - {<<: *base, name: b}\n",
+		"top merge":           "defaults: &d {interval: 30s}\n<<: *d\n",
+		"top alias":           "a: &x [1, 2]\nb: *x\n",
+		"list aliased later":  "components: &c [{id: web, name: Web}]\nextra: {again: *c}\n",
+		"list aliased within": "components: &c [{id: web}, {id: api, x: *c}]\n",
+		"item aliased later":  "checks:\n  - &a {name: a}\n  - {name: b, copy: *a}\nother: *a\n",
+		"duplicate key":       "checks: []\nchecks: []\n",
+		"non-string key":      "1: a\n",
+		"bad item":            "checks:\n  - {a: [}\n",
+		"two documents":       "a: 1\n---\nb: 2\n",
+		"nested list items":   "checks:\n  - [1, [2, 3]]\n",
 	}
 	for _, file := range files {
 		b, err := os.ReadFile(file)

@@ -192,3 +192,29 @@ func TestHeartbeatReadsSchema1Keys(t *testing.T) {
 		})
 	}
 }
+
+// TestHeartbeatLog: a /log keeps the latest message; one of the same
+// millisecond replaces it, an older one does not; and it starts no clock:
+// a check that only ever logged has no first_seen.
+func TestHeartbeatLog(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			s := redisstore.New(be.client, "log:")
+			for _, l := range []struct {
+				at  time.Time
+				msg string
+			}{{at(time.Minute), "first"}, {at(time.Minute), "same millisecond"}, {at(30 * time.Second), "older"}} {
+				if err := s.Log(ctx, "job", l.at, l.msg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := probe.Beats{LastLog: at(time.Minute), LogMessage: "same millisecond"}
+			if b, err := s.Beats(ctx, "job"); err != nil || b != want {
+				t.Errorf("Beats = %+v, %v; want %+v", b, err, want)
+			}
+		})
+	}
+}
