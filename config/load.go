@@ -289,6 +289,28 @@ func setPath(mp map[string]any, segs []string, v any) {
 	mp[segs[len(segs)-1]] = v
 }
 
+// Overrides returns the key paths the environment and the explicitly set
+// flags of opts set over the file ("server.listen"): a problem there is
+// not where the file writes the key.
+func Overrides(opts LoadOptions) []string {
+	var keys []string
+	for name := range environMap(opts.Env) {
+		rest, ok := strings.CutPrefix(name, envPrefix)
+		if ok && strings.Contains(rest, "__") {
+			keys = append(keys, strings.Join(strings.Split(strings.ToLower(rest), "__"), "."))
+		}
+	}
+	if opts.Flags != nil {
+		opts.Flags.Visit(func(f *pflag.Flag) {
+			if key := flagKey(f.Name); key != "" {
+				keys = append(keys, key)
+			}
+		})
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 // environMap turns KEY=VALUE pairs into a map; the first of duplicate keys
 // wins, as with os.Getenv.
 func environMap(env []string) map[string]string {

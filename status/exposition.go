@@ -27,6 +27,12 @@ type MetricsWriter interface {
 func metricsHandler(g prometheus.Gatherer, logger *slog.Logger, writers []MetricsWriter) http.Handler {
 	format := expfmt.NewFormat(expfmt.TypeTextPlain)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			// The headers alone: gathering 375,000 series to throw
+			// them away would cost a scrape's work.
+			w.Header().Set("Content-Type", string(format))
+			return
+		}
 		mfs, err := g.Gather()
 		if err != nil {
 			logger.Error("metrics: gather", "err", err)

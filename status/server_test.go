@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 func newTestServer(t testing.TB, o ServerOptions, in *Inputs) *Server {
@@ -316,6 +317,28 @@ func TestMetricsEndpoint(t *testing.T) {
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(),
 		`tocsin_component_status{component="api",status="major_outage"} 1`) {
 		t.Errorf("/metrics = %d %s", rec.Code, rec.Body.String())
+	}
+	// Text format always, gzip when asked, the headers alone for HEAD.
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	gz := do(t, s.Handler(), http.MethodGet, "/metrics", map[string]string{"Accept-Encoding": "gzip"})
+	zr, err := gzip.NewReader(gz.Body)
+	if err != nil || gz.Header().Get("Content-Encoding") != "gzip" {
+		t.Fatalf("gzip /metrics: %v, Content-Encoding %q", err, gz.Header().Get("Content-Encoding"))
+	}
+	if plain, err := io.ReadAll(zr); err != nil || !bytes.Equal(plain, rec.Body.Bytes()) {
+		t.Errorf("gzip /metrics decodes to other bytes (%v)", err)
+	}
+	head := do(t, s.Handler(), http.MethodHead, "/metrics", nil)
+	if head.Code != 200 || head.Body.Len() != 0 || !strings.HasPrefix(head.Header().Get("Content-Type"), "text/plain") {
+		t.Errorf("HEAD /metrics = %d, %d bytes, %q", head.Code, head.Body.Len(), head.Header().Get("Content-Type"))
+	}
+	failing := newTestServer(t, ServerOptions{Gatherer: prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		return nil, errors.New("collector broke")
+	})}, &in)
+	if rec := do(t, failing.Handler(), http.MethodGet, "/metrics", nil); rec.Code != 500 || strings.Contains(rec.Body.String(), "collector broke") {
+		t.Errorf("failing gather = %d %q, want 500 without the error's text", rec.Code, rec.Body.String())
 	}
 }
 

@@ -93,6 +93,21 @@ func newCLI(ctx context.Context, env []string, stdout io.Writer, hup <-chan os.S
 		Run:   func(*cobra.Command, []string) { fmt.Fprintln(stdout, versionString()) },
 	}
 	root.AddCommand(run, demo, validate, check, notify, version)
+	// cobra's own completion command, made now so that its mistakes are
+	// usage errors too: `completion bsh` would print help and exit 0.
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		c.Args = unknownCommand
+		c.RunE = func(cmd *cobra.Command, _ []string) error {
+			return fmt.Errorf("%w: %s needs a shell: bash, zsh, fish or powershell", errUsage, cmd.CommandPath())
+		}
+		for _, shell := range c.Commands() {
+			shell.Args = usageArgs(shell.Args)
+		}
+	}
 	return root
 }
 

@@ -81,6 +81,9 @@ func TestCLIConventions(t *testing.T) {
 		{[]string{"completion", "zsh"}, 0, []string{"#compdef tocsin"}},
 		{[]string{"completion", "fish"}, 0, []string{"complete -c tocsin"}},
 		{[]string{"valdate"}, 2, []string{`unknown command "valdate" for "tocsin"; did you mean validate?`}},
+		{[]string{"completion", "bsh"}, 2, []string{`unknown command "bsh" for "tocsin completion"; did you mean bash`}},
+		{[]string{"completion"}, 2, []string{"tocsin completion needs a shell"}},
+		{[]string{"completion", "bash", "extra"}, 2, []string{"tocsin completion bash:"}},
 		{[]string{"notify", "tset"}, 2, []string{"did you mean test?"}},
 		{[]string{"validate", "--config"}, 2, []string{"flag needs an argument: --config"}},
 		{[]string{"validate", "--bogus"}, 2, []string{"unknown flag: --bogus"}},
@@ -335,5 +338,27 @@ checks:
 				}
 			}
 		})
+	}
+}
+
+// TestValidatePositionsNotForOverrides: a problem with a value a flag or
+// an environment variable set is not put at the file's line for that key.
+func TestValidatePositionsNotForOverrides(t *testing.T) {
+	t.Parallel()
+	cfg := writeFile(t, t.TempDir(), "tocsin.yml", `server: {listen: ":8080"}
+log: {level: info}
+components: [{id: web, name: Web}]
+checks: [{name: home, component: web, type: http, http: {url: "http://127.0.0.1:1/"}}]
+`)
+	cmd := exec.Command(tocsinBinary(t), "validate", "--config", cfg, "--listen", "127.0.0.1:99999")
+	cmd.Env = []string{"TOCSIN_LOG__LEVEL=loud"}
+	out, _ := cmd.CombinedOutput()
+	for _, want := range []string{"\nserver.listen: invalid port", "log.level: unknown level"} {
+		if !strings.Contains("\n"+string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), cfg+":") {
+		t.Errorf("a flag's or variable's problem is put at the file's line:\n%s", out)
 	}
 }

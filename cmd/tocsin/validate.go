@@ -33,7 +33,8 @@ func runValidate(fs *pflag.FlagSet, syntaxOnly bool, env []string, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Inspect(config.LoadOptions{File: path, Env: env, Flags: fs, SyntaxOnly: syntaxOnly})
+	opts := config.LoadOptions{File: path, Env: env, Flags: fs, SyntaxOnly: syntaxOnly}
+	cfg, err := config.Inspect(opts)
 	var lines []string
 	if err != nil {
 		lines = problems(err)
@@ -45,7 +46,7 @@ func runValidate(fs *pflag.FlagSet, syntaxOnly bool, env []string, stdout io.Wri
 		lines = append(lines, proberProblems(cfg, found)...)
 	}
 	if len(lines) > 0 {
-		at := positions(path)
+		at := positions(path, config.Overrides(opts))
 		for _, line := range lines {
 			fmt.Fprintln(stdout, at(line))
 		}
@@ -99,9 +100,9 @@ func problems(err error) []string {
 
 // positions returns a function that puts "FILE:LINE:COL: " before a
 // problem line whose key path the file writes, as compilers do, so that
-// an editor can jump to it; other lines (defaults, environment variables)
-// are left as they are.
-func positions(path string) func(line string) string {
+// an editor can jump to it; other lines (defaults, and keys an
+// environment variable or a flag set, overrides) are left as they are.
+func positions(path string, overrides []string) func(line string) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return func(line string) string { return line }
@@ -110,6 +111,9 @@ func positions(path string) func(line string) string {
 	return func(line string) string {
 		key, _, ok := strings.Cut(line, ": ")
 		if !ok {
+			return line
+		}
+		if slices.ContainsFunc(overrides, func(o string) bool { return key == o || strings.HasPrefix(key, o+".") }) {
 			return line
 		}
 		if pos, found := loc.Locate(key); found {
