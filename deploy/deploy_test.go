@@ -1,11 +1,14 @@
-// Package deploy holds the tests of tocsin's deployment files: the
-// Dockerfile, the Kubernetes manifests (kustomize) and the Prometheus rules
-// and dashboard. It is a Go module of its own, so that the daemon never
-// links Kubernetes libraries; it has no code besides these tests.
+// Package deploy holds the tests of tocsin's deployment and release files:
+// the Dockerfiles, the Kubernetes manifests (kustomize), the Helm chart,
+// the GoReleaser config and the Prometheus rules and dashboard. It is a Go
+// module of its own, so that the daemon never links Kubernetes libraries;
+// it has no code besides these tests.
 //
 //	cd deploy && go test ./...
 //
-// Every check runs offline. promtool must be installed (Debian's prometheus
+// Every check runs offline but TestGoreleaser's first run, which fetches
+// GoReleaser's modules through the Go module proxy and builds it (a few
+// minutes). promtool must be installed (Debian's prometheus
 // package; ../scripts/test installs it): a test that needs it fails, never
 // skips, when it is missing.
 package deploy
@@ -20,7 +23,7 @@ import (
 
 // update regenerates the files derived from others (the PrometheusRule from
 // the rules file) instead of comparing them.
-var update = flag.Bool("update", false, "rewrite generated files (kubernetes/base/prometheusrule.yaml)")
+var update = flag.Bool("update", false, "rewrite generated files (kubernetes/base/prometheusrule.yaml, helm/tocsin/files/tocsin-rules.yml)")
 
 const (
 	rulesFile     = "prometheus/tocsin-rules.yml"

@@ -35,8 +35,9 @@ import (
 // leaves.
 
 const (
-	dockerfile       = "Dockerfile"
-	dockerignoreFile = "Dockerfile.dockerignore"
+	dockerfile        = "Dockerfile"
+	releaseDockerfile = "release.Dockerfile" // GoReleaser's (../.goreleaser.yaml)
+	dockerignoreFile  = "Dockerfile.dockerignore"
 )
 
 // offlineResolver answers BuildKit's base-image lookups with an empty
@@ -49,9 +50,16 @@ func (offlineResolver) ResolveImageConfig(_ context.Context, ref string, _ sourc
 }
 
 // TestDockerfileLint runs BuildKit's build checks, experimental ones too,
-// and fails on any warning.
+// on both Dockerfiles and fails on any warning.
 func TestDockerfileLint(t *testing.T) {
 	t.Parallel()
+	for _, dockerfile := range []string{dockerfile, releaseDockerfile} {
+		lintDockerfile(t, dockerfile)
+	}
+}
+
+func lintDockerfile(t *testing.T, dockerfile string) {
+	t.Helper()
 	dt := readFile(t, dockerfile)
 	sm := llb.NewSourceMap(nil, dockerfile, "Dockerfile", dt)
 	sm.Definition = &llb.Definition{}
@@ -79,8 +87,8 @@ func TestDockerfileLint(t *testing.T) {
 	}
 }
 
-// stages parses the Dockerfile into its build stages.
-func stages(t *testing.T) []instructions.Stage {
+// stages parses a Dockerfile into its build stages.
+func stages(t *testing.T, dockerfile string) []instructions.Stage {
 	t.Helper()
 	ast, err := parser.Parse(bytes.NewReader(readFile(t, dockerfile)))
 	if err != nil {
@@ -99,15 +107,11 @@ func stages(t *testing.T) []instructions.Stage {
 // manifests use.
 func TestDockerfilePolicy(t *testing.T) {
 	t.Parallel()
-	st := stages(t)
+	st := stages(t, dockerfile)
 	if len(st) < 2 {
 		t.Fatalf("%d stages, want a build stage and a run stage", len(st))
 	}
 	build, final := st[0], st[len(st)-1]
-	if !strings.HasPrefix(final.BaseName, "gcr.io/distroless/static") || !strings.HasSuffix(final.BaseName, ":nonroot") {
-		t.Errorf("run stage FROM %s, want gcr.io/distroless/static...:nonroot", final.BaseName)
-	}
-
 	run, err := buildCommand()
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +125,18 @@ func TestDockerfilePolicy(t *testing.T) {
 		}
 	}
 
+	checkRunStage(t, dockerfile, final, func(c *instructions.CopyCommand) bool { return c.From == build.Name })
+}
+
+// checkRunStage asserts the points of the image's last stage, the same in
+// both Dockerfiles: a distroless/static base with a non-root numeric user;
+// nothing run (no shell); only the binary copied in, by copyOK's rule; the
+// exec-form entrypoint; the port and the command the manifests use.
+func checkRunStage(t *testing.T, dockerfile string, final instructions.Stage, copyOK func(*instructions.CopyCommand) bool) {
+	t.Helper()
+	if !strings.HasPrefix(final.BaseName, "gcr.io/distroless/static") || !strings.HasSuffix(final.BaseName, ":nonroot") {
+		t.Errorf("%s: run stage FROM %s, want gcr.io/distroless/static...:nonroot", dockerfile, final.BaseName)
+	}
 	var user, entry string
 	var entryJSON bool
 	var copied []string
@@ -129,7 +145,7 @@ func TestDockerfilePolicy(t *testing.T) {
 	for _, c := range final.Commands {
 		switch c := c.(type) {
 		case *instructions.RunCommand, *instructions.ShellCommand:
-			t.Errorf("run stage: %s: the run stage only copies the binary in (it has no shell)", c.Name())
+			t.Errorf("%s: run stage: %s: the run stage only copies the binary in (it has no shell)", dockerfile, c.Name())
 		case *instructions.UserCommand:
 			user = c.User
 		case *instructions.EntrypointCommand:
@@ -137,11 +153,11 @@ func TestDockerfilePolicy(t *testing.T) {
 		case *instructions.CmdCommand:
 			cmd = c.CmdLine
 			if c.PrependShell {
-				t.Error("run stage: CMD in shell form needs a shell")
+				t.Errorf("%s: run stage: CMD in shell form needs a shell", dockerfile)
 			}
 		case *instructions.CopyCommand:
-			if c.From != build.Name {
-				t.Errorf("run stage: COPY from %q, want only from the build stage %q", c.From, build.Name)
+			if !copyOK(c) {
+				t.Errorf("%s: run stage: COPY %v from %q: not the built binary", dockerfile, c.SourcePaths, c.From)
 			}
 			copied = append(copied, c.DestPath)
 		case *instructions.ExposeCommand:
@@ -150,18 +166,18 @@ func TestDockerfilePolicy(t *testing.T) {
 	}
 	uid, _, _ := strings.Cut(user, ":")
 	if uid == "" || uid == "0" || uid == "root" || !regexp.MustCompile(`^[0-9]+$`).MatchString(uid) {
-		t.Errorf("run stage: USER %q, want a numeric non-root UID (so runAsNonRoot can verify it)", user)
+		t.Errorf("%s: run stage: USER %q, want a numeric non-root UID (so runAsNonRoot can verify it)", dockerfile, user)
 	}
 	if !entryJSON || !slices.Contains(copied, entry) {
-		t.Errorf("run stage: ENTRYPOINT %q (exec form %v), want the exec form of the copied binary %v", entry, entryJSON, copied)
+		t.Errorf("%s: run stage: ENTRYPOINT %q (exec form %v), want the exec form of the copied binary %v", dockerfile, entry, entryJSON, copied)
 	}
 	if !slices.Contains(exposed, "8080/tcp") && !slices.Contains(exposed, "8080") {
-		t.Errorf("run stage: EXPOSE %v, want 8080 (server.listen)", exposed)
+		t.Errorf("%s: run stage: EXPOSE %v, want 8080 (server.listen)", dockerfile, exposed)
 	}
 	// The image's default command is what the Deployment runs.
 	d := one(t, render(t, baseDir).deployments, "tocsin")
 	if args := container(t, d.Spec.Template.Spec, "tocsin").Args; !slices.Equal(cmd, args) {
-		t.Errorf("CMD %q, Deployment args %q: want the same", cmd, args)
+		t.Errorf("%s: CMD %q, Deployment args %q: want the same", dockerfile, cmd, args)
 	}
 }
 
@@ -196,16 +212,7 @@ func buildCommand() (string, error) {
 func TestDockerfileBuildStep(t *testing.T) {
 	t.Parallel()
 	img := imageBinary(t)
-	f, err := elf.Open(img.bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
-			t.Errorf("binary is dynamically linked (%s): distroless/static has no libc", p.Type)
-		}
-	}
+	checkStatic(t, img.bin)
 
 	v, err := exec.Command(img.bin, "version").CombinedOutput()
 	if err != nil || !strings.Contains(string(v), "tocsin v9.8.7-test (commit 0123456789abcdef,") {
@@ -217,6 +224,22 @@ func TestDockerfileBuildStep(t *testing.T) {
 	}
 	if bytes.Contains(data, []byte(img.context)) {
 		t.Errorf("binary holds the build directory %s: want -trimpath", img.context)
+	}
+}
+
+// checkStatic: the binary needs no dynamic loader and no libc, which
+// distroless/static does not have.
+func checkStatic(t *testing.T, bin string) {
+	t.Helper()
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			t.Errorf("%s is dynamically linked (%s): distroless/static has no libc", bin, p.Type)
+		}
 	}
 }
 

@@ -124,6 +124,7 @@ func TestKustomizeBase(t *testing.T) {
 	t.Parallel()
 	m := render(t, baseDir)
 	checkTocsin(t, m)
+	checkTwoReplicas(t, m)
 	if len(m.statefulSets) != 0 || len(m.secrets) != 0 {
 		t.Errorf("base: %d StatefulSets, %d Secrets; want none (external Redis, secrets created by the user)", len(m.statefulSets), len(m.secrets))
 	}
@@ -138,6 +139,7 @@ func TestKustomizeRedisOverlay(t *testing.T) {
 	t.Parallel()
 	m := render(t, overlayDir)
 	checkTocsin(t, m)
+	checkTwoReplicas(t, m)
 
 	ss := one(t, m.statefulSets, "tocsin-redis")
 	if ss.Spec.Replicas == nil || *ss.Spec.Replicas != 1 {
@@ -205,6 +207,15 @@ func TestKustomizeRedisOverlay(t *testing.T) {
 	}
 	if sel := d.Spec.Selector; selects(t, sel, ss.Spec.Template.Labels) {
 		t.Error("tocsin's Deployment selector also selects the Redis pods")
+	}
+}
+
+// checkTwoReplicas: what is shipped runs one Deployment of two replicas,
+// which survives a node drain.
+func checkTwoReplicas(t *testing.T, m *manifests) {
+	t.Helper()
+	if len(m.deployments) != 1 || m.deployments[0].Spec.Replicas == nil || *m.deployments[0].Spec.Replicas != 2 {
+		t.Errorf("%d Deployments; want one, of 2 replicas", len(m.deployments))
 	}
 }
 

@@ -9,71 +9,144 @@ import (
 	"strings"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
 // checkTocsin asserts the policy points on tocsin's objects, the same in the
-// base and in the overlay.
+// kustomize base, its overlay and the Helm chart: every Deployment (one per
+// vantage in the chart) on its own, and the objects they share.
 func checkTocsin(t *testing.T, m *manifests) {
 	t.Helper()
-	d := one(t, m.deployments, "tocsin")
-	pod := d.Spec.Template.Spec
-	if d.Spec.Replicas == nil || *d.Spec.Replicas != 2 {
-		t.Errorf("deployment: replicas %v, want 2", d.Spec.Replicas)
+	if len(m.deployments) == 0 {
+		t.Fatal("no tocsin Deployment rendered")
 	}
-	if !selects(t, d.Spec.Selector, d.Spec.Template.Labels) {
-		t.Error("deployment: selector does not match the pod template")
+	var svc *corev1.Service
+	for _, d := range m.deployments {
+		svc = checkDeployment(t, m, d)
 	}
-	if ru := d.Spec.Strategy.RollingUpdate; ru == nil || ru.MaxUnavailable == nil || ru.MaxUnavailable.IntValue() != 0 {
-		t.Error("deployment: want a rolling update with maxUnavailable 0")
+	if svc == nil {
+		return
 	}
-	checkPodSecurity(t, "tocsin", pod)
-	c := container(t, pod, "tocsin")
-	checkContainerSecurity(t, "tocsin", c)
-	checkResources(t, "tocsin", c)
-	checkProbes(t, c)
-	checkShutdown(t, pod, c)
-	checkSpread(t, pod, d.Spec.Template.Labels)
-	checkImage(t, c)
-	checkConfigMount(t, m, pod, c)
-
-	if pod.ServiceAccountName == "" {
-		t.Error("deployment: want a dedicated service account")
-	} else if sa := one(t, m.serviceAccounts, pod.ServiceAccountName); sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
-		t.Error("service account: want automountServiceAccountToken false")
+	var sms []*monitoringv1.ServiceMonitor
+	for _, sm := range m.serviceMonitors {
+		if selects(t, &sm.Spec.Selector, svc.Labels) {
+			sms = append(sms, sm)
+		}
 	}
-
-	svc := one(t, m.services, "tocsin")
-	checkServiceTargets(t, svc, pod, d.Spec.Template.Labels)
-
-	pdb := one(t, m.pdbs, "tocsin")
-	if !selects(t, pdb.Spec.Selector, d.Spec.Template.Labels) {
-		t.Error("PDB does not select tocsin's pods")
+	if len(sms) != 1 {
+		t.Fatalf("%d ServiceMonitors select the Service %s, want 1", len(sms), svc.Name)
 	}
-	if pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() < 1 || pdb.Spec.MinAvailable.IntValue() >= int(*d.Spec.Replicas) {
-		t.Errorf("PDB minAvailable %v: want at least 1 and fewer than the replicas, so a drain can proceed", pdb.Spec.MinAvailable)
-	}
-
-	np := one(t, m.netpols, "tocsin")
-	if !selects(t, &np.Spec.PodSelector, d.Spec.Template.Labels) {
-		t.Error("NetworkPolicy does not select tocsin's pods")
-	}
-	if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) || len(np.Spec.Ingress) != 1 ||
-		len(np.Spec.Ingress[0].Ports) != 1 || np.Spec.Ingress[0].Ports[0].Port.String() != "http" {
-		t.Errorf("NetworkPolicy: want ingress to the http port only, got %+v", np.Spec.Ingress)
-	}
-
-	sm := one(t, m.serviceMonitors, "tocsin")
-	if !selects(t, &sm.Spec.Selector, svc.Labels) {
-		t.Error("ServiceMonitor does not select the tocsin Service")
-	}
+	sm := sms[0]
 	if len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Port != svc.Spec.Ports[0].Name ||
 		sm.Spec.Endpoints[0].Path != "/metrics" {
 		t.Errorf("ServiceMonitor endpoints = %+v, want port %q path /metrics", sm.Spec.Endpoints, svc.Spec.Ports[0].Name)
 	}
-	one(t, m.prometheusRules, "tocsin")
+	// The alert rules select job="tocsin": the Service's name, or the
+	// value of the Service label the ServiceMonitor names as jobLabel.
+	job := svc.Name
+	if sm.Spec.JobLabel != "" {
+		job = svc.Labels[sm.Spec.JobLabel]
+	}
+	if job != "tocsin" {
+		t.Errorf("ServiceMonitor %s: the scraped job label is %q, want \"tocsin\" (the alert rules select it)", sm.Name, job)
+	}
+	if len(m.prometheusRules) != 1 {
+		t.Errorf("%d PrometheusRules, want 1", len(m.prometheusRules))
+	}
+}
+
+// checkDeployment asserts the policy points on one Deployment and the
+// objects that serve its pods, and returns the Service that selects them.
+func checkDeployment(t *testing.T, m *manifests, d *appsv1.Deployment) *corev1.Service {
+	t.Helper()
+	pod := d.Spec.Template.Spec
+	podLabels := d.Spec.Template.Labels
+	if d.Spec.Replicas == nil || *d.Spec.Replicas < 1 {
+		t.Errorf("%s: replicas %v, want at least 1", d.Name, d.Spec.Replicas)
+	}
+	if !selects(t, d.Spec.Selector, podLabels) {
+		t.Errorf("%s: selector does not match the pod template", d.Name)
+	}
+	for _, o := range m.deployments {
+		if o != d && (selects(t, d.Spec.Selector, o.Spec.Template.Labels) || selects(t, o.Spec.Selector, podLabels)) {
+			t.Errorf("%s and %s select each other's pods", d.Name, o.Name)
+		}
+	}
+	if ru := d.Spec.Strategy.RollingUpdate; ru == nil || ru.MaxUnavailable == nil || ru.MaxUnavailable.IntValue() != 0 {
+		t.Errorf("%s: want a rolling update with maxUnavailable 0", d.Name)
+	}
+	checkPodSecurity(t, d.Name, pod)
+	c := container(t, pod, "tocsin")
+	checkContainerSecurity(t, d.Name, c)
+	checkResources(t, d.Name, c)
+	checkProbes(t, c)
+	checkShutdown(t, pod, c)
+	checkSpread(t, pod, podLabels)
+	checkImage(t, c)
+	checkConfigMount(t, m, pod, c)
+
+	if pod.ServiceAccountName == "" {
+		t.Errorf("%s: want a dedicated service account", d.Name)
+	} else if sa := one(t, m.serviceAccounts, pod.ServiceAccountName); sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
+		t.Error("service account: want automountServiceAccountToken false")
+	}
+
+	// One PodDisruptionBudget guards each Deployment of two or more
+	// replicas, and no other Deployment's pods.
+	var pdbs []*policyv1.PodDisruptionBudget
+	for _, p := range m.pdbs {
+		if selects(t, p.Spec.Selector, podLabels) {
+			pdbs = append(pdbs, p)
+		}
+	}
+	if replicas := int(*d.Spec.Replicas); replicas >= 2 {
+		if len(pdbs) != 1 {
+			t.Fatalf("%s: %d PDBs select its pods, want 1", d.Name, len(pdbs))
+		}
+		pdb := pdbs[0]
+		if pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() < 1 || pdb.Spec.MinAvailable.IntValue() >= replicas {
+			t.Errorf("PDB %s minAvailable %v: want at least 1 and fewer than the %d replicas, so a drain can proceed", pdb.Name, pdb.Spec.MinAvailable, replicas)
+		}
+		for _, o := range m.deployments {
+			if o != d && selects(t, pdb.Spec.Selector, o.Spec.Template.Labels) {
+				t.Errorf("PDB %s also selects the pods of %s: a drain could take a whole vantage", pdb.Name, o.Name)
+			}
+		}
+	} else if len(pdbs) != 0 {
+		t.Errorf("%s: one replica, yet %d PDBs select it: they would block every drain", d.Name, len(pdbs))
+	}
+
+	var netpols []*networkingv1.NetworkPolicy
+	for _, np := range m.netpols {
+		if selects(t, &np.Spec.PodSelector, podLabels) {
+			netpols = append(netpols, np)
+		}
+	}
+	if len(netpols) != 1 {
+		t.Fatalf("%s: %d NetworkPolicies select its pods, want 1", d.Name, len(netpols))
+	}
+	np := netpols[0]
+	if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) || len(np.Spec.Ingress) != 1 ||
+		len(np.Spec.Ingress[0].Ports) != 1 || np.Spec.Ingress[0].Ports[0].Port.String() != "http" {
+		t.Errorf("NetworkPolicy %s: want ingress to the http port only, got %+v", np.Name, np.Spec.Ingress)
+	}
+
+	var svcs []*corev1.Service
+	for _, svc := range m.services {
+		if len(svc.Spec.Selector) > 0 && labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(podLabels)) {
+			svcs = append(svcs, svc)
+		}
+	}
+	if len(svcs) != 1 {
+		t.Fatalf("%s: %d Services select its pods, want 1", d.Name, len(svcs))
+	}
+	checkServiceTargets(t, svcs[0], pod, podLabels)
+	return svcs[0]
 }
 
 func checkPodSecurity(t *testing.T, name string, pod corev1.PodSpec) {
