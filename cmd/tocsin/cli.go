@@ -93,6 +93,23 @@ func newCLI(ctx context.Context, env []string, stdout io.Writer, hup <-chan os.S
 		Run:   func(*cobra.Command, []string) { fmt.Fprintln(stdout, versionString()) },
 	}
 	root.AddCommand(run, demo, validate, check, notify, version)
+	// cobra's help command prints the root's help and exits 0 for a topic
+	// it does not know; this one makes that a usage error with a
+	// suggestion, like a mistyped command.
+	root.SetHelpCommand(&cobra.Command{
+		Use:   "help [command]",
+		Short: "help about any command",
+		RunE: func(_ *cobra.Command, args []string) error {
+			target, rest, err := root.Find(args)
+			if err != nil {
+				return fmt.Errorf("%w: %w", errUsage, err)
+			}
+			if len(rest) > 0 {
+				return unknownCommand(target, rest)
+			}
+			return target.Help()
+		},
+	})
 	// cobra's own completion command, made now so that its mistakes are
 	// usage errors too: `completion bsh` would print help and exit 0.
 	root.InitDefaultCompletionCmd()
