@@ -124,6 +124,9 @@ func (l *loader) expandTree(path string, v any) (any, bool) {
 func (l *loader) resolveFiles(c *Config) {
 	l.readSecret("server.api_token", &c.Server.APITokenFile, &c.Server.APIToken)
 	l.readSecret("redis.url", &c.Redis.URLFile, &c.Redis.URL)
+	l.readSecret("redis.sentinel.password", &c.Redis.Sentinel.PasswordFile, &c.Redis.Sentinel.Password)
+	l.readSecret("redis.sentinel.sentinel_password", &c.Redis.Sentinel.SentinelPasswordFile, &c.Redis.Sentinel.SentinelPassword)
+	l.readSecret("redis.cluster.password", &c.Redis.Cluster.PasswordFile, &c.Redis.Cluster.Password)
 	for i := range c.Checks {
 		ch := &c.Checks[i]
 		if h := ch.HTTP; h != nil {
@@ -252,6 +255,7 @@ func (c *Config) collectSecrets(extra []string) []string {
 	s := slices.Clone(extra)
 	s = append(s, c.Server.APIToken.Reveal())
 	s = append(s, urlSecrets(c.Redis.URL.Reveal())...)
+	s = append(s, c.Redis.Sentinel.Password.Reveal(), c.Redis.Sentinel.SentinelPassword.Reveal(), c.Redis.Cluster.Password.Reveal())
 	for _, ch := range c.Checks {
 		if ch.SMTP != nil && ch.SMTP.Auth != nil {
 			s = append(s, ch.SMTP.Auth.Password.Reveal())

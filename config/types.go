@@ -67,10 +67,13 @@ type Server struct {
 	DebugListen string `koanf:"debug_listen"`
 }
 
-// Redis configures the shared store. An empty URL selects the embedded store.
+// Redis configures the shared store: one endpoint (URL), a Sentinel or a
+// Cluster (config/redis.go). Nothing set selects the embedded store.
 type Redis struct {
 	URL         Secret        `koanf:"url"`
 	URLFile     string        `koanf:"url_file"`
+	Sentinel    RedisSentinel `koanf:"sentinel"`
+	Cluster     RedisCluster  `koanf:"cluster"`
 	KeyPrefix   string        `koanf:"key_prefix"`
 	DialTimeout time.Duration `koanf:"dial_timeout"`
 	// Timeout bounds every read and write to Redis.

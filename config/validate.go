@@ -43,19 +43,6 @@ func (c *Config) validate() problems {
 	return p
 }
 
-func (r Redis) validate(p *problems) {
-	if u := r.URL.Reveal(); u != "" {
-		if msg := redisURLProblem(u); msg != "" {
-			p.add("redis.url", msg)
-		}
-	}
-	if r.KeyPrefix == "" {
-		p.add("redis.key_prefix", "required")
-	}
-	positive(p, "redis.dial_timeout", r.DialTimeout)
-	positive(p, "redis.timeout", r.Timeout)
-}
-
 // Lease bounds: a lease shorter than a few Redis round trips expires while
 // it is renewed; one longer than ten minutes leaves a dead replica's checks
 // unprobed for that long.

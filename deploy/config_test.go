@@ -17,9 +17,17 @@ func TestExampleConfigValidates(t *testing.T) {
 	// The binary the image would hold (dockerfile_test.go).
 	bin := imageBinary(t).bin
 
-	for _, kdir := range []string{baseDir, overlayDir} {
+	for _, kdir := range []string{baseDir, overlayDir, sentinelDir} {
 		m := render(t, kdir)
 		cfg := one(t, m.configMaps, "tocsin").Data["tocsin.yml"]
+		// The Redis URL of the Secret an overlay generates, else one the
+		// user would create.
+		redisURL := "redis://:password@redis.example:6379/0\n"
+		for _, sec := range m.secrets {
+			if strings.HasPrefix(sec.Name, "tocsin-redis") {
+				redisURL = string(sec.Data["url"])
+			}
+		}
 		// The Secret and ConfigMap mounts, under a temporary directory.
 		etc := filepath.Join(t.TempDir(), "etc-tocsin")
 		for _, p := range etcPaths(cfg) {
@@ -29,7 +37,7 @@ func TestExampleConfigValidates(t *testing.T) {
 			}
 			content := "example-secret-value\n"
 			if strings.HasSuffix(p, "/redis/url") {
-				content = "redis://:password@redis.example:6379/0\n"
+				content = redisURL
 			}
 			if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
 				t.Fatal(err)

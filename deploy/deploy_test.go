@@ -31,6 +31,7 @@ const (
 	dashboardFile = "prometheus/tocsin-dashboard.json"
 	baseDir       = "kubernetes/base"
 	overlayDir    = "kubernetes/overlays/redis"
+	sentinelDir   = "kubernetes/overlays/sentinel"
 	runbookFile   = "../docs/kubernetes.md"
 )
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -26,6 +28,7 @@ import (
 const (
 	chartDir          = "helm/tocsin"
 	chartVantagesFile = chartDir + "/ci/vantages-values.yaml"
+	chartSentinelFile = chartDir + "/ci/sentinel-values.yaml"
 	chartRulesFile    = chartDir + "/files/tocsin-rules.yml"
 	// The Kubernetes version the chart is rendered for: a recent one, as
 	// `helm template --kube-version` would be told.
@@ -181,6 +184,32 @@ func TestHelmChartVantages(t *testing.T) {
 	}
 	if got := one(t, m.serviceMonitors, "tocsin").Labels["release"]; got != "prometheus" {
 		t.Errorf("ServiceMonitor label release = %q, want the one the values add", got)
+	}
+}
+
+// TestHelmChartSentinel: the chart pointed at a Redis run with Sentinel
+// keeps the policy, and mounts the URL the values give; the real binary
+// accepts it (TestExampleConfigValidates runs it on the same URL shape).
+func TestHelmChartSentinel(t *testing.T) {
+	t.Parallel()
+	m := renderChart(t, chartRender{valueFiles: []string{chartSentinelFile}, apiVersions: operatorAPIs})
+	checkTocsin(t, m)
+	checkTwoReplicas(t, m)
+	url := one(t, m.secrets, "tocsin-redis").StringData["url"]
+	if !strings.HasPrefix(url, "redis+sentinel://") {
+		t.Errorf("Secret tocsin-redis url = %q, want the redis+sentinel:// URL of the values", url)
+	}
+	bin := imageBinary(t).bin
+	dir := t.TempDir()
+	cfg := fmt.Sprintf("redis: {url: %q}\n", url)
+	file := filepath.Join(dir, "tocsin.yml")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "validate", "--config", file)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	if out, err := cmd.CombinedOutput(); err != nil || strings.Contains(string(out), "change-me") {
+		t.Errorf("tocsin validate of the chart's Sentinel URL: %v\n%s", err, out)
 	}
 }
 

@@ -219,6 +219,22 @@ func checkTwoReplicas(t *testing.T, m *manifests) {
 	}
 }
 
+// TestKustomizeSentinelOverlay: the base pointed at a Redis run with
+// Sentinel, through the URL of the Secret it generates.
+func TestKustomizeSentinelOverlay(t *testing.T) {
+	t.Parallel()
+	m := render(t, sentinelDir)
+	checkTocsin(t, m)
+	checkTwoReplicas(t, m)
+	if len(m.secrets) != 1 || !strings.HasPrefix(string(m.secrets[0].Data["url"]), "redis+sentinel://") {
+		t.Fatalf("sentinel overlay: %d Secrets; want one with a redis+sentinel:// url", len(m.secrets))
+	}
+	d := one(t, m.deployments, "tocsin")
+	if v := volume(t, d.Spec.Template.Spec, "redis"); v.Secret == nil || v.Secret.SecretName != m.secrets[0].Name {
+		t.Errorf("sentinel overlay: volume redis = %+v, want the generated Secret %s", v.VolumeSource, m.secrets[0].Name)
+	}
+}
+
 func one[T interface{ GetName() string }](t *testing.T, objs []T, name string) T {
 	t.Helper()
 	for _, o := range objs {

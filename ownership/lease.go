@@ -39,6 +39,10 @@ type LeaseReply struct {
 	// Created is when the store was first written: a change means Redis
 	// lost its data.
 	Created time.Time
+	// Failover: the round ran on another primary than the last one (a
+	// failover, or a restart): writes acknowledged before may be lost,
+	// which the member treats as Redis losing its data.
+	Failover bool
 	// Expires is when the member's lease ends unless renewed (zero after a
 	// Leave).
 	Expires time.Time

@@ -43,7 +43,8 @@ type Change struct {
 	// Lost are components it no longer owns: stop probing them.
 	Lost []string
 	// Reset is true when the store lost its data (it was emptied or
-	// restarted without it): everything must be written again.
+	// restarted without it) or may have lost writes (a failover, a
+	// restart): everything must be written again.
 	Reset bool
 }
 

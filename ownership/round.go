@@ -102,7 +102,7 @@ func (m *Manager) apply(req LeaseRequest, rep LeaseReply, sentFull bool) Change 
 	defer m.mu.Unlock()
 	var ch Change
 	ch.Lost, m.dropped = m.dropped, nil
-	if !m.created.IsZero() && !rep.Created.Equal(m.created) {
+	if !m.created.IsZero() && !rep.Created.Equal(m.created) || rep.Failover {
 		ch.Reset = true
 		m.full = true
 		m.resetHeld = make(map[string]bool, len(m.owned))

@@ -21,6 +21,8 @@ type leaseArgs struct {
 	Claim   []string `json:"claim,omitempty"`
 	Release []string `json:"release,omitempty"`
 	Leave   bool     `json:"leave,omitempty"`
+	// Failover: the primary changed since this member's last round.
+	Failover bool `json:"failover,omitempty"`
 }
 
 // Lease runs one round of a member's lease in one atomic script: expire
@@ -34,10 +36,22 @@ func (s *Store) Lease(ctx context.Context, r ownership.LeaseRequest) (_ ownershi
 	if r.TTL < time.Millisecond && !r.Leave {
 		return ownership.LeaseReply{}, errors.New("redisstore: lease: ttl must be at least 1ms")
 	}
-	res, err := s.run(ctx, s.s.lease, nil, leaseArgs{
+	// One connection for INFO, the script and WAIT (replication.go).
+	conn, readTimeout, err := s.primaryConn(ctx)
+	if err != nil {
+		return ownership.LeaseReply{}, fmt.Errorf("redisstore: lease %s: %w", r.Member, err)
+	}
+	defer conn.Close()
+	repl, err := s.replicationOf(ctx, conn)
+	if err != nil {
+		return ownership.LeaseReply{}, fmt.Errorf("redisstore: lease %s: %w", r.Member, err)
+	}
+	failover := s.primary.seen(repl)
+	s.observeReplication(repl, failover)
+	res, err := s.s.lease.Run(ctx, conn, s.keys, s.p, mustJSON(leaseArgs{
 		Member: r.Member, TTL: r.TTL.Milliseconds(), Epoch: r.Epoch,
-		Claim: r.Claim, Release: r.Release, Leave: r.Leave,
-	}).StringSlice()
+		Claim: r.Claim, Release: r.Release, Leave: r.Leave, Failover: failover,
+	})).StringSlice()
 	if err != nil {
 		return ownership.LeaseReply{}, fmt.Errorf("redisstore: lease %s: %w", r.Member, err)
 	}
@@ -45,7 +59,28 @@ func (s *Store) Lease(ctx context.Context, r ownership.LeaseRequest) (_ ownershi
 	if err != nil {
 		return ownership.LeaseReply{}, fmt.Errorf("redisstore: lease %s: %w", r.Member, err)
 	}
+	rep.Failover = failover
+	if newGrant(rep, r.Member) {
+		acked, err := waitReplica(ctx, conn, repl, readTimeout)
+		if err != nil {
+			return ownership.LeaseReply{}, fmt.Errorf("redisstore: lease %s: %w", r.Member, err)
+		}
+		if !acked && s.m != nil {
+			s.m.unreplicated.Inc()
+		}
+	}
 	return rep, nil
+}
+
+// newGrant reports whether the round granted a component the member did
+// not hold.
+func newGrant(rep ownership.LeaseReply, member string) bool {
+	for _, g := range rep.Granted {
+		if g.Prev != member {
+			return true
+		}
+	}
+	return false
 }
 
 func decodeLease(res []string, member string) (ownership.LeaseReply, error) {

@@ -18,6 +18,12 @@
 -- millisecond of its life. Tokens stay below 2^53 until the 23rd century,
 -- and are formatted with %d: Lua's tostring keeps only 14 digits.
 --
+-- A.failover says the member's last round ran on another primary (or the
+-- same one before a restart): writes it acknowledged may be lost, the
+-- fence counter with them. The counter is raised to Redis' clock times
+-- 1000, above every token issued before (fewer than 1000 grants per
+-- millisecond), so no token is issued twice (replication.go).
+--
 -- Claims are taken only if A.epoch is the current epoch: the replica
 -- computed them (rendezvous hashing over the live members) from the member
 -- set that is still live, so two replicas never claim one component at the
@@ -59,6 +65,13 @@ end
 -- fence, and their components are claimed afresh.
 if redis.call('ZREMRANGEBYSCORE', K.members, '-inf', now) > 0 then
   bump_epoch()
+end
+
+if A.failover then
+  local floor = now * 1000
+  if tonumber(redis.call('GET', K.fence) or '0') < floor then
+    redis.call('SET', K.fence, string.format('%d', floor))
+  end
 end
 
 local granted = {}

@@ -19,12 +19,17 @@ var operations = []string{
 
 // metrics count the store's failed and fenced operations.
 type metrics struct {
-	errors *prometheus.CounterVec
-	fenced *prometheus.CounterVec
+	errors       *prometheus.CounterVec
+	fenced       *prometheus.CounterVec
+	failovers    prometheus.Counter
+	unreplicated prometheus.Counter
+	role         *prometheus.GaugeVec
+	replicas     prometheus.Gauge
 }
 
-// NewInstrumented is New with tocsin_store_errors_total and
-// tocsin_store_fenced_writes_total registered on reg.
+// NewInstrumented is New with the store's metrics registered on reg:
+// errors and fenced writes per operation, and what the lease rounds see of
+// the primary's replication (replication.go).
 func NewInstrumented(client redis.UniversalClient, prefix string, reg prometheus.Registerer) (*Store, error) {
 	m := &metrics{
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -34,6 +39,22 @@ func NewInstrumented(client redis.UniversalClient, prefix string, reg prometheus
 			Name: "tocsin_store_fenced_writes_total",
 			Help: "Writes the store rejected because the writer's ownership grant (fencing token) was stale.",
 		}, []string{"operation"}),
+		failovers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tocsin_store_failovers_total",
+			Help: "Times the Redis primary changed (a failover) or restarted between two lease rounds of this replica.",
+		}),
+		unreplicated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tocsin_store_unreplicated_grants_total",
+			Help: "Ownership grants no replica acknowledged within the wait (WAIT 1), used anyway.",
+		}),
+		role: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tocsin_store_role",
+			Help: "1 for the replication role of the Redis node this replica writes to (master, slave), as INFO replication reports it.",
+		}, []string{"role"}),
+		replicas: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tocsin_store_connected_replicas",
+			Help: "Replicas connected to the Redis primary this replica writes to.",
+		}),
 	}
 	for _, op := range operations {
 		m.errors.WithLabelValues(op)
@@ -41,7 +62,7 @@ func NewInstrumented(client redis.UniversalClient, prefix string, reg prometheus
 	for _, op := range []string{"observe", "tick", "publish_checks", "uptime_write"} {
 		m.fenced.WithLabelValues(op)
 	}
-	for _, c := range []prometheus.Collector{m.errors, m.fenced} {
+	for _, c := range []prometheus.Collector{m.errors, m.fenced, m.failovers, m.unreplicated, m.role, m.replicas} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("redisstore: register metrics: %w", err)
 		}
@@ -74,4 +95,22 @@ func (s *Store) count(op string, err error) error {
 		return err
 	}
 	return s.failed(op, err)
+}
+
+// observeReplication records what a lease round saw of the primary.
+func (s *Store) observeReplication(r replication, failover bool) {
+	if s.m == nil || !r.known {
+		return
+	}
+	if failover {
+		s.m.failovers.Inc()
+	}
+	for _, role := range []string{"master", "slave"} {
+		v := 0.0
+		if r.role == role {
+			v = 1
+		}
+		s.m.role.WithLabelValues(role).Set(v)
+	}
+	s.m.replicas.Set(float64(r.replicas))
 }

@@ -67,6 +67,8 @@ type Store struct {
 	m      *metrics // nil: not counted
 	// receivers are the notification filters the scripts apply.
 	receivers atomic.Pointer[[]filterArg]
+	// primary is the primary the last lease round ran on (replication.go).
+	primary primaryTracker
 }
 
 // New returns a Store keeping its keys under prefix (e.g. "tocsin:") in

@@ -20,7 +20,7 @@ import (
 // (exit 3), never up: the prober would say "waiting for the first
 // heartbeat" from an empty store whatever the daemon received.
 func checkHeartbeat(ctx context.Context, cfg *config.Config, c config.Check, sc *scrubber) *checkReport {
-	if cfg.Redis.URL == "" {
+	if e, err := cfg.Redis.Endpoint(); err == nil && e.Mode == config.RedisModeEmbedded {
 		return unknownReport(c, "a pushed check cannot be judged offline: with the embedded store (redis.url is empty) "+
 			"its heartbeats live only in the running daemon; ask it: GET /api/v1/checks/"+c.Name)
 	}

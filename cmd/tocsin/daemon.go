@@ -41,7 +41,7 @@ type daemonOptions struct {
 	hup <-chan os.Signal
 	// seed, if set, writes to the store before anything starts (the demo's
 	// made-up history).
-	seed func(ctx context.Context, client *redis.Client, cfg *config.Config) error
+	seed func(ctx context.Context, client redis.UniversalClient, cfg *config.Config) error
 }
 
 func runDaemon(ctx context.Context, fs *pflag.FlagSet, env []string, stdout io.Writer, hup <-chan os.Signal) error {

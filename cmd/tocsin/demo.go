@@ -118,7 +118,7 @@ func runDemo(ctx context.Context, listen string, env []string, stdout io.Writer,
 	ready := func(addr string) {
 		saas.Queue.SetHeartbeat("http://"+browsable(addr)+"/api/v1/heartbeats/mail-worker", "", 500*time.Millisecond)
 	}
-	seed := func(ctx context.Context, client *redis.Client, cfg *config.Config) error {
+	seed := func(ctx context.Context, client redis.UniversalClient, cfg *config.Config) error {
 		return seedDemoHistory(ctx, client, cfg, time.Now())
 	}
 	return daemon(ctx, daemonOptions{load: config.LoadOptions{File: path, Env: withoutRedisEnv(env)}, stdout: stdout,

@@ -18,7 +18,7 @@ import (
 // demo's page shows what a page with history looks like: mostly
 // operational days, now and then a degraded or failing one. Only the demo
 // calls it, on its embedded store; today is measured for real.
-func seedDemoHistory(ctx context.Context, client *redis.Client, cfg *config.Config, now time.Time) error {
+func seedDemoHistory(ctx context.Context, client redis.UniversalClient, cfg *config.Config, now time.Time) error {
 	loc, err := time.LoadLocation(cfg.Page.TimeZone)
 	if err != nil {
 		loc = time.UTC

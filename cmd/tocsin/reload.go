@@ -89,7 +89,7 @@ func (a *app) reload(lo config.LoadOptions) {
 	case err != nil:
 		a.logger.Error("config reload rejected; keeping the config in force", "error", err)
 	default:
-		if !reflect.DeepEqual(old.Server, cfg.Server) || old.Redis != cfg.Redis || old.Log != cfg.Log ||
+		if !reflect.DeepEqual(old.Server, cfg.Server) || !reflect.DeepEqual(old.Redis, cfg.Redis) || old.Log != cfg.Log ||
 			old.Scheduler != cfg.Scheduler {
 			a.logger.Warn("changes to server.*, redis.*, log.* and scheduler.* take effect only after a restart")
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 
@@ -11,39 +12,81 @@ import (
 	"github.com/tocsin/tocsin/config"
 )
 
-// openRedis connects to the configured Redis, or starts the embedded
-// in-process one (miniredis on loopback) when no URL is set, so both run the
-// same Lua scripts through the same client code.
-func openRedis(ctx context.Context, rc config.Redis, logger *slog.Logger) (*redis.Client, func(), error) {
-	var opts *redis.Options
+// openRedis connects to the configured Redis — one endpoint, a primary
+// found through Sentinel, or a Cluster (config/redis.go) — or starts the
+// embedded in-process one (miniredis on loopback) when none is set, so all
+// of them run the same Lua scripts through the same client code.
+func openRedis(ctx context.Context, rc config.Redis, logger *slog.Logger) (redis.UniversalClient, func(), error) {
+	e, err := rc.Endpoint()
+	if err != nil {
+		// Validate has reported it; the message never quotes the URL.
+		return nil, nil, fmt.Errorf("redis: %w", err)
+	}
 	closeEmbedded := func() {}
-	if rc.URL == "" {
+	var client redis.UniversalClient
+	var where string
+	switch e.Mode {
+	case config.RedisModeEmbedded:
 		mr := miniredis.NewMiniRedis()
 		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, nil, fmt.Errorf("redis: start embedded store: %w", err)
 		}
 		closeEmbedded = mr.Close
 		logger.Warn("redis.url is empty: using the embedded in-process store; state is NOT durable and is lost when tocsin stops")
-		opts = &redis.Options{Addr: mr.Addr()}
-	} else {
-		var err error
-		opts, err = redis.ParseURL(rc.URL.Reveal())
+		client, where = redis.NewClient(withTimeouts(&redis.Options{Addr: mr.Addr()}, rc)), mr.Addr()
+	case config.RedisModeSingle:
+		opts, err := redis.ParseURL(e.URL.Reveal())
 		if err != nil {
 			// the parse error may quote the URL, password and all
 			return nil, nil, fmt.Errorf("redis.url: invalid Redis URL")
 		}
+		client, where = redis.NewClient(withTimeouts(opts, rc)), opts.Addr
+	case config.RedisModeSentinel:
+		// A FailoverClient asks the sentinels for the primary and follows
+		// their +switch-master announcements, closing its connections to a
+		// demoted primary.
+		client = redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName: e.MasterName, SentinelAddrs: e.Addrs,
+			SentinelUsername: e.SentinelUsername, SentinelPassword: e.SentinelPassword.Reveal(),
+			Username: e.Username, Password: e.Password.Reveal(), DB: e.DB, TLSConfig: tlsConfig(e.TLS),
+			DialTimeout: rc.DialTimeout, ReadTimeout: rc.Timeout, WriteTimeout: rc.Timeout,
+			ContextTimeoutEnabled: true, MaxRetries: 1,
+		})
+		where = fmt.Sprintf("sentinel master %s", e.MasterName)
+	case config.RedisModeCluster:
+		client = redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs: e.Addrs, Username: e.Username, Password: e.Password.Reveal(), TLSConfig: tlsConfig(e.TLS),
+			DialTimeout: rc.DialTimeout, ReadTimeout: rc.Timeout, WriteTimeout: rc.Timeout,
+			ContextTimeoutEnabled: true, MaxRetries: 1,
+		})
+		where = fmt.Sprintf("cluster %v", e.Addrs)
+	default:
+		return nil, nil, fmt.Errorf("redis: unknown mode %q", e.Mode)
 	}
+	cleanup := func() { _ = client.Close(); closeEmbedded() }
+	if err := client.Ping(ctx).Err(); err != nil {
+		// Not fatal: the daemon keeps probing and serving stale status
+		// until Redis answers.
+		logger.Error("redis is not reachable yet; will keep retrying", "addr", where, "error", err)
+	}
+	return client, cleanup, nil
+}
+
+// withTimeouts sets the timeouts of one endpoint's client.
+func withTimeouts(opts *redis.Options, rc config.Redis) *redis.Options {
 	opts.DialTimeout = rc.DialTimeout
 	opts.ReadTimeout = rc.Timeout
 	opts.WriteTimeout = rc.Timeout
 	opts.ContextTimeoutEnabled = true
 	opts.MaxRetries = 1
-	client := redis.NewClient(opts)
-	cleanup := func() { _ = client.Close(); closeEmbedded() }
-	if err := client.Ping(ctx).Err(); err != nil {
-		// Not fatal: the daemon keeps probing and serving stale status
-		// until Redis answers.
-		logger.Error("redis is not reachable yet; will keep retrying", "addr", opts.Addr, "error", err)
+	return opts
+}
+
+// tlsConfig is TLS verified against the system's roots, or none. The
+// server name comes from each address go-redis dials.
+func tlsConfig(on bool) *tls.Config {
+	if !on {
+		return nil
 	}
-	return client, cleanup, nil
+	return &tls.Config{MinVersion: tls.VersionTLS12}
 }

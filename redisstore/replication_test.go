@@ -1,0 +1,130 @@
+package redisstore_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tocsin/tocsin/internal/redistest"
+	"github.com/tocsin/tocsin/ownership"
+	"github.com/tocsin/tocsin/redisstore"
+)
+
+// TestLeaseSeesNewPrimary: a Redis that restarts keeps its data (AOF) but
+// gets a new replication ID, as a promoted replica does. The next lease
+// round says so (the member then writes its state again), counts it, and
+// raises the token counter to Redis' clock, so no token issued before is
+// issued again.
+func TestLeaseSeesNewPrimary(t *testing.T) {
+	t.Parallel()
+	rds := redistest.StartDurable(t)
+	client := rds.Client(t)
+	reg := prometheus.NewRegistry()
+	store, err := redisstore.NewInstrumented(client, "fo:", reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rep := leaseRound(t, store, ownership.LeaseRequest{Member: "a", Epoch: -1})
+	rep = leaseRound(t, store, ownership.LeaseRequest{Member: "a", Epoch: rep.Epoch, Claim: []string{"web"}})
+	if rep.Failover || len(rep.Granted) != 1 {
+		t.Fatalf("first rounds: %+v", rep)
+	}
+	// Lower the counter, as a failover to a replica that missed the last
+	// grants would leave it.
+	fence := store.Prefix() + "fence"
+	before, err := client.Get(ctx, fence).Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Set(ctx, fence, strconv.FormatInt(before-1000, 10), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	rds.Restart(t)
+	// The client reconnects on its own; the first rounds may still fail.
+	var after ownership.LeaseReply
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		after, err = store.Lease(ctx, ownership.LeaseRequest{Member: "a", Epoch: rep.Epoch, Claim: []string{"web"}, TTL: time.Hour})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no lease round on the restarted Redis: %v", err)
+		}
+	}
+	if !after.Failover || !after.Created.Equal(rep.Created) {
+		t.Errorf("round after the restart: failover %v, created %v (was %v); want a failover and the data kept", after.Failover, after.Created, rep.Created)
+	}
+	now, err := client.Get(ctx, fence).Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now < after.Now.UnixMilli()*1000 || now <= before {
+		t.Errorf("token counter %d after the failover, want at least Redis' clock × 1000 (%d) and above the %d issued before", now, after.Now.UnixMilli()*1000, before)
+	}
+	if got := metricValue(t, reg, "tocsin_store_failovers_total"); got != 1 {
+		t.Errorf("tocsin_store_failovers_total = %v, want 1", got)
+	}
+	// The next round on the same primary is no failover.
+	if r := leaseRound(t, store, ownership.LeaseRequest{Member: "a", Epoch: after.Epoch}); r.Failover {
+		t.Error("a second round on the same primary reported a failover")
+	}
+	if got := metricValue(t, reg, "tocsin_store_connected_replicas"); got != 0 {
+		t.Errorf("tocsin_store_connected_replicas = %v, want 0", got)
+	}
+}
+
+// TestLeaseOnEmbeddedStore: miniredis has no INFO replication; the rounds
+// work and never report a failover.
+func TestLeaseOnEmbeddedStore(t *testing.T) {
+	t.Parallel()
+	mr := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = client.Close() })
+	store := redisstore.New(client, "emb:")
+	rep := leaseRound(t, store, ownership.LeaseRequest{Member: "a", Epoch: -1})
+	for range 3 {
+		rep = leaseRound(t, store, ownership.LeaseRequest{Member: "a", Epoch: rep.Epoch, Claim: []string{"web"}})
+		if rep.Failover || len(rep.Granted) != 1 {
+			t.Fatalf("round on miniredis: %+v", rep)
+		}
+	}
+}
+
+func leaseRound(t *testing.T, s *redisstore.Store, r ownership.LeaseRequest) ownership.LeaseReply {
+	t.Helper()
+	if r.TTL == 0 {
+		r.TTL = time.Hour
+	}
+	rep, err := s.Lease(context.Background(), r)
+	if err != nil {
+		t.Fatalf("lease %+v: %v", r, err)
+	}
+	return rep
+}
+
+// metricValue is the value of one unlabelled counter or gauge on reg.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var have []string
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			m := mf.GetMetric()[0]
+			return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+		have = append(have, mf.GetName())
+	}
+	t.Fatalf("no metric %s among %s", name, strings.Join(have, " "))
+	return 0
+}
