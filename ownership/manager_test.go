@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,11 +55,12 @@ func (r *replica) seenBy(deadline time.Time, pred func(ownership.Change) bool) b
 func (r *replica) stop() { r.cancel(); <-r.done }
 
 type cluster struct {
-	t     *testing.T
-	mr    *miniredis.Miniredis
-	store *redisstore.Store
-	comps []string
-	ttl   time.Duration
+	t      *testing.T
+	mr     *miniredis.Miniredis
+	store  *redisstore.Store
+	leaser ownership.Leaser // the store, or a wrapper of it
+	comps  []string
+	ttl    time.Duration
 }
 
 func newCluster(t *testing.T, n int) *cluster {
@@ -77,7 +79,11 @@ func newCluster(t *testing.T, n int) *cluster {
 func (c *cluster) start(member string) *replica {
 	c.t.Helper()
 	r := &replica{done: make(chan struct{})}
-	m, err := ownership.New(ownership.Options{Leaser: c.store, Member: member, TTL: c.ttl,
+	var leaser ownership.Leaser = c.store
+	if c.leaser != nil {
+		leaser = c.leaser
+	}
+	m, err := ownership.New(ownership.Options{Leaser: leaser, Member: member, TTL: c.ttl,
 		Components: func() []string { return c.comps }, OnChange: r.onChange, Registry: prometheus.NewRegistry()})
 	if err != nil {
 		c.t.Fatal(err)
@@ -219,6 +225,42 @@ func TestManagerReclaimsAfterRedisLostItsData(t *testing.T) {
 			t.Errorf("%s re-claimed without keeping this replica's state", comp)
 		}
 	}
+}
+
+// failoverLeaser reports the next round as one on a new primary when
+// failover is set, as redisstore does when INFO replication shows a new
+// replication ID.
+type failoverLeaser struct {
+	ownership.Leaser
+	failover atomic.Bool
+}
+
+func (l *failoverLeaser) Lease(ctx context.Context, r ownership.LeaseRequest) (ownership.LeaseReply, error) {
+	rep, err := l.Leaser.Lease(ctx, r)
+	if err == nil && l.failover.CompareAndSwap(true, false) {
+		rep.Failover = true
+	}
+	return rep, err
+}
+
+// TestManagerResetsAfterAFailover: a round on a new primary, which may
+// lack the last writes, is handled as Redis losing its data: the change
+// says Reset, so the replica writes everything it owns again.
+func TestManagerResetsAfterAFailover(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 10)
+	fl := &failoverLeaser{Leaser: c.store}
+	c.leaser = fl
+	a := c.start("a")
+	c.settled(a)
+	if a.seen(func(ch ownership.Change) bool { return ch.Reset }) {
+		t.Fatal("a reset before any failover")
+	}
+	fl.failover.Store(true)
+	if !a.seenBy(time.Now().Add(10*time.Second), func(ch ownership.Change) bool { return ch.Reset }) {
+		t.Fatal("the failover was not reported as a reset")
+	}
+	c.settled(a)
 }
 
 func TestManagerFencedDropsAndReclaims(t *testing.T) {

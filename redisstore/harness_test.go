@@ -54,16 +54,36 @@ type backend struct {
 	client redis.UniversalClient
 }
 
-// backends starts a real redis-server and a miniredis, shared by the subtests
-// of t; each subtest works under its own key prefix.
+// backends starts a real redis-server, a three-primary Redis Cluster and a
+// miniredis, shared by the subtests of t; each subtest works under its own
+// key prefix. On the Cluster every script must keep to the {st} slot.
 func backends(t *testing.T) []backend {
 	t.Helper()
 	srv := redistest.Start(t)
+	cluster := redistest.StartCluster(t, 3)
 	mr := miniredis.RunT(t)
 	mc := redis.NewClient(&redis.Options{Addr: mr.Addr(), DialTimeout: time.Second, ReadTimeout: 2 * time.Second,
 		WriteTimeout: 2 * time.Second, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = mc.Close() })
-	return []backend{{"redis", srv.Client(t)}, {"miniredis", mc}}
+	return []backend{{"redis", srv.Client(t)}, {"cluster", cluster.Client(t)}, {"miniredis", mc}}
+}
+
+// allKeys is KEYS on every primary of a Cluster, on the one server else.
+func allKeys(ctx context.Context, c redis.UniversalClient, pattern string) ([]string, error) {
+	cc, ok := c.(*redis.ClusterClient)
+	if !ok {
+		return c.Keys(ctx, pattern).Result()
+	}
+	var mu sync.Mutex
+	var out []string
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		k, err := m.Keys(ctx, pattern).Result()
+		mu.Lock()
+		out = append(out, k...)
+		mu.Unlock()
+		return err
+	})
+	return out, err
 }
 
 var prefixSeq atomic.Int64

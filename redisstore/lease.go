@@ -21,8 +21,8 @@ type leaseArgs struct {
 	Claim   []string `json:"claim,omitempty"`
 	Release []string `json:"release,omitempty"`
 	Leave   bool     `json:"leave,omitempty"`
-	// Failover: the primary changed since this member's last round.
-	Failover bool `json:"failover,omitempty"`
+	// Primary is the primary's replication ID, "" when unknown.
+	Primary string `json:"primary,omitempty"`
 }
 
 // Lease runs one round of a member's lease in one atomic script: expire
@@ -36,22 +36,21 @@ func (s *Store) Lease(ctx context.Context, r ownership.LeaseRequest) (_ ownershi
 	if r.TTL < time.Millisecond && !r.Leave {
 		return ownership.LeaseReply{}, errors.New("redisstore: lease: ttl must be at least 1ms")
 	}
-	// One connection for INFO, the script and WAIT (replication.go).
-	conn, readTimeout, err := s.primaryConn(ctx)
+	// The primary's replication first (replication.go).
+	node, err := s.primaryNode(ctx)
 	if err != nil {
 		return ownership.LeaseReply{}, fmt.Errorf("redisstore: lease %s: %w", r.Member, err)
 	}
-	defer conn.Close()
-	repl, err := s.replicationOf(ctx, conn)
+	repl, err := s.replicationOf(ctx, node)
 	if err != nil {
 		return ownership.LeaseReply{}, fmt.Errorf("redisstore: lease %s: %w", r.Member, err)
 	}
 	failover := s.primary.seen(repl)
 	s.observeReplication(repl, failover)
-	res, err := s.s.lease.Run(ctx, conn, s.keys, s.p, mustJSON(leaseArgs{
+	res, err := s.run(ctx, s.s.lease, nil, leaseArgs{
 		Member: r.Member, TTL: r.TTL.Milliseconds(), Epoch: r.Epoch,
-		Claim: r.Claim, Release: r.Release, Leave: r.Leave, Failover: failover,
-	})).StringSlice()
+		Claim: r.Claim, Release: r.Release, Leave: r.Leave, Primary: repl.replID,
+	}).StringSlice()
 	if err != nil {
 		return ownership.LeaseReply{}, fmt.Errorf("redisstore: lease %s: %w", r.Member, err)
 	}
@@ -61,7 +60,7 @@ func (s *Store) Lease(ctx context.Context, r ownership.LeaseRequest) (_ ownershi
 	}
 	rep.Failover = failover
 	if newGrant(rep, r.Member) {
-		acked, err := waitReplica(ctx, conn, repl, readTimeout)
+		acked, err := s.waitReplica(ctx, node, repl)
 		if err != nil {
 			return ownership.LeaseReply{}, fmt.Errorf("redisstore: lease %s: %w", r.Member, err)
 		}

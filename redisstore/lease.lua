@@ -18,11 +18,13 @@
 -- millisecond of its life. Tokens stay below 2^53 until the 23rd century,
 -- and are formatted with %d: Lua's tostring keeps only 14 digits.
 --
--- A.failover says the member's last round ran on another primary (or the
--- same one before a restart): writes it acknowledged may be lost, the
--- fence counter with them. The counter is raised to Redis' clock times
--- 1000, above every token issued before (fewer than 1000 grants per
--- millisecond), so no token is issued twice (replication.go).
+-- A.primary is the replication ID of the primary the round runs on, as
+-- INFO replication gave it ('' when unknown). K.primary holds the one the
+-- last round saw: another one means a failover or a restart, which may
+-- have lost the last writes, the fence counter's among them. The counter
+-- is then raised to Redis' clock times 1000, above every token issued
+-- before (fewer than 1000 grants per millisecond), so no token is issued
+-- twice (replication.go).
 --
 -- Claims are taken only if A.epoch is the current epoch: the replica
 -- computed them (rendezvous hashing over the live members) from the member
@@ -67,10 +69,14 @@ if redis.call('ZREMRANGEBYSCORE', K.members, '-inf', now) > 0 then
   bump_epoch()
 end
 
-if A.failover then
-  local floor = now * 1000
-  if tonumber(redis.call('GET', K.fence) or '0') < floor then
-    redis.call('SET', K.fence, string.format('%d', floor))
+if A.primary and A.primary ~= '' then
+  local had = redis.call('GET', K.primary)
+  if had ~= A.primary then
+    local floor = now * 1000
+    if had and tonumber(redis.call('GET', K.fence) or '0') < floor then
+      redis.call('SET', K.fence, string.format('%d', floor))
+    end
+    redis.call('SET', K.primary, A.primary)
   end
 end
 

@@ -15,13 +15,14 @@ import (
 // writes the primary acknowledged last. The lease round guards ownership
 // against it three ways (docs/architecture.md, "Failover"):
 //
-//   - It runs on one connection to the primary that holds the {st} slot,
-//     after INFO replication on the same connection, so the replication ID
-//     it sees is the node the script ran on. A new replication ID means the
-//     primary changed or restarted: the round tells the script, which
-//     raises the fence counter to Redis' clock (a token issued before is
-//     never issued again), and tells the ownership manager, which writes
-//     everything this replica owns again, as after Redis lost its data.
+//   - It first reads INFO replication from the primary that holds the
+//     {st} slot. The script keeps the primary's replication ID in
+//     P primary: a round that brings another one (a promoted replica, a
+//     restart) raises the fence counter to Redis' clock, so a token issued
+//     before is never issued again, whichever replica runs that round.
+//     Each replica also remembers the ID its own last round saw; when it
+//     changes, the ownership manager writes everything the replica owns
+//     again, as after Redis lost its data.
 //   - A round that granted a component waits (WAIT 1) until a replica has
 //     the grant before the grant is used, so a failover after it cannot
 //     lose it. A primary with no replica has nothing to fail over to and
@@ -29,8 +30,12 @@ import (
 //     anyway: stopping the probes would be worse than the risk.
 //   - Every other write carries its fence, so whatever a lost write
 //     leaves behind is judged against the grants the new primary holds.
+//
+// Every command goes through the client's own pool: a sticky Conn would
+// share the client's options without its lock, which go-redis writes while
+// it initialises connections (a data race under -race).
 
-// replication is what INFO replication said about the node a round ran on.
+// replication is what INFO replication said about the primary.
 type replication struct {
 	known    bool   // false: the server does not say (the embedded store)
 	role     string // "master" or "slave"
@@ -58,9 +63,8 @@ func parseReplication(info string) replication {
 	return r
 }
 
-// primaryTracker remembers the replication ID of the primary the last
-// round ran on. It is this process's view of its connection, not state
-// other replicas need.
+// primaryTracker remembers the replication ID this replica's last round
+// saw: its own view, for its own writes (the keyspace's is P primary).
 type primaryTracker struct {
 	mu     sync.Mutex
 	replID string
@@ -68,7 +72,7 @@ type primaryTracker struct {
 }
 
 // seen records the round's replication and reports whether the primary
-// changed since the last round.
+// changed since this replica's last round.
 func (p *primaryTracker) seen(r replication) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -80,35 +84,33 @@ func (p *primaryTracker) seen(r replication) bool {
 	return changed
 }
 
-// primaryConn returns one connection to the primary holding the {st} slot:
-// the client's own pool for one endpoint or a Sentinel's primary, the
-// slot's master for a Cluster. The caller closes it.
-func (s *Store) primaryConn(ctx context.Context) (*redis.Conn, time.Duration, error) {
-	var c *redis.Client
-	switch cl := s.client.(type) {
+// primaryNode is the client of the primary holding the {st} slot: the
+// store's client for one endpoint or a Sentinel's primary, the slot's
+// master for a Cluster, where a keyless command (INFO, WAIT) would go to
+// any node.
+func (s *Store) primaryNode(ctx context.Context) (*redis.Client, error) {
+	switch c := s.client.(type) {
 	case *redis.Client:
-		c = cl
+		return c, nil
 	case *redis.ClusterClient:
-		m, err := cl.MasterForKey(ctx, s.keys[0])
+		m, err := c.MasterForKey(ctx, s.keys[0])
 		if err != nil {
-			return nil, 0, fmt.Errorf("find the primary of the %s slot: %w", HashTag, err)
+			return nil, fmt.Errorf("find the primary of the %s slot: %w", HashTag, err)
 		}
-		c = m
-	default:
-		return nil, 0, fmt.Errorf("unsupported Redis client %T", s.client)
+		return m, nil
 	}
-	return c.Conn(), c.Options().ReadTimeout, nil
+	return nil, fmt.Errorf("unsupported Redis client %T", s.client)
 }
 
-// replicationOf asks the connection's node about its replication.
-func (s *Store) replicationOf(ctx context.Context, conn *redis.Conn) (replication, error) {
+// replicationOf asks the primary about its replication.
+func (s *Store) replicationOf(ctx context.Context, node *redis.Client) (replication, error) {
 	s.primary.mu.Lock()
 	skip := s.primary.noInfo
 	s.primary.mu.Unlock()
 	if skip {
 		return replication{}, nil
 	}
-	info, err := conn.Info(ctx, "replication").Result()
+	info, err := node.Info(ctx, "replication").Result()
 	if err != nil {
 		if strings.Contains(err.Error(), "not supported") {
 			s.primary.mu.Lock()
@@ -121,19 +123,31 @@ func (s *Store) replicationOf(ctx context.Context, conn *redis.Conn) (replicatio
 	return parseReplication(info), nil
 }
 
-// waitReplica waits until a replica has the connection's writes, if the
-// primary has a replica. It returns whether one acknowledged.
-func waitReplica(ctx context.Context, conn *redis.Conn, r replication, readTimeout time.Duration) (bool, error) {
+// waitReplica waits until a replica has every write made so far, if the
+// primary has a replica, and reports whether one acknowledged. WAIT counts
+// the writes of its own connection, so the same pipeline (one connection)
+// first writes P replicated: the replication stream is ordered, and a
+// replica that has that write has the grant made before it.
+func (s *Store) waitReplica(ctx context.Context, node *redis.Client, r replication) (bool, error) {
 	if !r.known || r.replicas == 0 {
 		return true, nil
 	}
 	// Within the read timeout, so the reply is read before the client
 	// gives up on it.
-	timeout := min(time.Second, readTimeout/2)
-	if readTimeout <= 0 {
-		timeout = time.Second
+	timeout := time.Second
+	if rt := node.Options().ReadTimeout; rt > 0 {
+		timeout = min(timeout, rt/2)
 	}
-	n, err := conn.Wait(ctx, 1, timeout).Result()
+	var wait *redis.Cmd
+	_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, s.p+"replicated", time.Now().UnixMilli(), 0)
+		wait = p.Do(ctx, "WAIT", 1, timeout.Milliseconds())
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("WAIT 1: %w", err)
+	}
+	n, err := wait.Int64()
 	if err != nil {
 		return false, fmt.Errorf("WAIT 1: %w", err)
 	}

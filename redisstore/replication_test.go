@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -127,4 +128,53 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("no metric %s among %s", name, strings.Join(have, " "))
 	return 0
+}
+
+// TestLeaseWaitsForTheReplica: on a primary with a replica (the Sentinel
+// harness), a round that grants a component returns only once the replica
+// has the grant. With the replica frozen the wait times out, is counted,
+// and the grant is used anyway.
+func TestLeaseWaitsForTheReplica(t *testing.T) {
+	t.Parallel()
+	g := redistest.StartSentinel(t)
+	client := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: g.MasterName(), SentinelAddrs: g.SentinelAddrs(),
+		DialTimeout: time.Second, ReadTimeout: 4 * time.Second, WriteTimeout: 4 * time.Second, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = client.Close() })
+	reg := prometheus.NewRegistry()
+	store, err := redisstore.NewInstrumented(client, "wait:", reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	primary := g.Primary(t)
+	var replica *redistest.Server
+	for _, s := range g.Servers() {
+		if s != primary {
+			replica = s
+		}
+	}
+	rc := replica.Client(t)
+	ctx := context.Background()
+
+	rep := leaseRound(t, store, ownership.LeaseRequest{Member: "a", Epoch: -1})
+	rep = leaseRound(t, store, ownership.LeaseRequest{Member: "a", Epoch: rep.Epoch, Claim: []string{"web"}})
+	owner, err := rc.HGet(ctx, store.Prefix()+"owners", "web").Result()
+	if err != nil || owner != fmt.Sprintf("a %d", rep.Granted[0].Fence.Token) {
+		t.Fatalf("the replica right after the grant: owners[web] = %q, %v; want the grant", owner, err)
+	}
+	if n := metricValue(t, reg, "tocsin_store_connected_replicas"); n != 1 {
+		t.Errorf("tocsin_store_connected_replicas = %v, want 1", n)
+	}
+	if n := metricValue(t, reg, "tocsin_store_unreplicated_grants_total"); n != 0 {
+		t.Errorf("tocsin_store_unreplicated_grants_total = %v with the replica in sync, want 0", n)
+	}
+
+	replica.Pause()
+	rep = leaseRound(t, store, ownership.LeaseRequest{Member: "a", Epoch: rep.Epoch, Claim: []string{"web", "api"}})
+	replica.Resume()
+	if len(rep.Granted) != 2 {
+		t.Fatalf("round with the replica frozen: %+v, want both grants", rep)
+	}
+	if n := metricValue(t, reg, "tocsin_store_unreplicated_grants_total"); n != 1 {
+		t.Errorf("tocsin_store_unreplicated_grants_total = %v after a wait that timed out, want 1", n)
+	}
 }

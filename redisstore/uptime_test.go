@@ -87,7 +87,7 @@ func TestUptime(t *testing.T) {
 			t.Errorf("check counts %v", c)
 		}
 		// Every hash expires on its own: history is bounded.
-		keys, err := e.client.Keys(ctx, e.prefix+"{st}:uptime:[ck]:*").Result()
+		keys, err := allKeys(ctx, e.client, e.prefix+"{st}:uptime:[ck]:*")
 		if err != nil {
 			t.Fatal(err)
 		}

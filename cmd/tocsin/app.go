@@ -121,8 +121,11 @@ func (a *app) healthy() error {
 // owner published.
 func (a *app) ownershipChanged(ctx context.Context, ch ownership.Change) {
 	if ch.Reset {
-		a.logger.Warn("Redis lost its data: writing everything this replica owns again")
+		a.logger.Warn("Redis lost its data or failed over: writing everything this replica owns again")
 		a.eng.StoreReset()
+	}
+	for _, acq := range ch.Acquired {
+		a.logger.Debug("component acquired", "component", acq.Component, "token", acq.Fence.Token, "continue", acq.Continue)
 	}
 	ch = a.receiversChanged(ch)
 	if len(ch.Lost) > 0 {

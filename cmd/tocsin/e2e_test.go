@@ -54,7 +54,7 @@ func TestIncidentLifecycle(t *testing.T) {
 	t.Parallel()
 	rds := redistest.Start(t)
 	web := startWeb(t)
-	p := startTocsin(t, nil, "run", "--config", e2eConfig(t, rds.URL(), web.URL()), "--log-format", "json")
+	p := startTocsin(t, nil, "run", "--config", e2eConfig(t, storeURL(t, rds), web.URL()), "--log-format", "json")
 
 	eventually(t, 10*time.Second, "check up", func() bool { return p.checkStatus("web-app-home") == "up" })
 	if got := p.incidents("/api/v2/incidents/unresolved.json"); len(got) != 0 {
@@ -159,7 +159,7 @@ func e2eReplicas(t *testing.T, durable bool, fn func(t *testing.T, n int, rds *r
 			}
 			rds := start(t)
 			web := startWeb(t)
-			cfg := e2eConfig(t, rds.URL(), web.URL())
+			cfg := e2eConfig(t, storeURL(t, rds), web.URL())
 			fn(t, n, rds, web, cfg, startReplicas(t, n, "run", "--config", cfg))
 		})
 	}

@@ -83,6 +83,7 @@ func TestFleetRedisAway(t *testing.T) {
 			if n := len(f.any().incidents("/api/v2/incidents.json")); n != 1 {
 				t.Errorf("%d incidents, want 1", n)
 			}
+			f.checkJSONLogs()
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -102,14 +103,16 @@ func (tg *target) maxGap(from, to time.Time) time.Duration {
 
 // fleet is redis-server, one target per component and the replicas.
 type fleet struct {
-	t       *testing.T
-	rds     *redistest.Server
-	cfg     string
-	comps   []string
-	targets map[string]*target
-	procs   map[string]*proc // by replica name
-	started time.Time        // when the first replica was started
-	proxy   *faultproxy.Proxy
+	t        *testing.T
+	rds      *redistest.Server   // nil with a Sentinel
+	sentinel *redistest.Sentinel // with fleetOptions.sentinel
+	args     []string            // more arguments for every replica
+	cfg      string
+	comps    []string
+	targets  map[string]*target
+	procs    map[string]*proc // by replica name
+	started  time.Time        // when the first replica was started
+	proxy    *faultproxy.Proxy
 }
 
 // fleetOptions tune a fleet's config.
@@ -118,6 +121,8 @@ type fleetOptions struct {
 	durable  bool          // redis-server with the AOF on
 	viaProxy bool          // the replicas reach Redis through a faultproxy
 	extra    string        // more YAML at the end of the config (notify:, watchdog:)
+	sentinel bool          // a primary, a replica and three sentinels instead of one redis-server
+	debug    bool          // the replicas log at debug level
 }
 
 // startFleet starts redis-server, a target per component and the named
@@ -125,12 +130,22 @@ type fleetOptions struct {
 func startFleet(t *testing.T, comps []string, replicas []string, o fleetOptions) *fleet {
 	t.Helper()
 	f := &fleet{t: t, comps: comps, targets: map[string]*target{}, procs: map[string]*proc{}}
-	if o.durable {
+	var redisURL string
+	switch {
+	case o.sentinel:
+		f.sentinel = redistest.StartSentinel(t)
+		redisURL = f.sentinel.URL()
+	case o.durable:
 		f.rds = redistest.StartDurable(t)
-	} else {
+	default:
 		f.rds = redistest.Start(t)
 	}
-	redisURL := f.rds.URL()
+	if f.rds != nil {
+		redisURL = f.rds.URL()
+	}
+	if o.debug {
+		f.args = []string{"--log-level", "debug"}
+	}
 	if o.viaProxy {
 		f.proxy = faultproxy.Start(t, f.rds.Addr())
 		redisURL = "redis://" + f.proxy.Addr() + "/0"
@@ -174,7 +189,7 @@ components:
 // start runs replica r (again, after a stop).
 func (f *fleet) start(r string) *proc {
 	f.t.Helper()
-	p := startTocsin(f.t, []string{"REPLICA=" + r}, "run", "--config", f.cfg, "--log-format", "json")
+	p := startTocsin(f.t, []string{"REPLICA=" + r}, append([]string{"run", "--config", f.cfg, "--log-format", "json"}, f.args...)...)
 	f.procs[r] = p
 	return p
 }
@@ -255,6 +270,20 @@ func (f *fleet) stop(r string) {
 	took, err := f.procs[r].stop()
 	if err != nil || took > 10*time.Second {
 		f.t.Errorf("replica %s: SIGTERM exit after %s: %v", r, took, err)
+	}
+}
+
+// checkJSONLogs: every line each replica wrote is a JSON log record, even
+// what the Redis client had to say while Redis was away or failing over.
+func (f *fleet) checkJSONLogs() {
+	f.t.Helper()
+	for r, p := range f.procs {
+		for _, line := range strings.Split(strings.TrimSpace(p.out.String()), "\n") {
+			if !json.Valid([]byte(line)) {
+				f.t.Errorf("replica %s logged a line that is not JSON: %q", r, line)
+				break
+			}
+		}
 	}
 }
 

@@ -41,7 +41,7 @@ checks:
     queue: {source: redis_list, redis_url: %q, key: search-index, stall_after: 2s, window: 4s, degraded_depth: 1000, down_depth: 1000000}
   - {name: web-app-home, component: web-app, type: http, http: {url: %q}}
   - {name: api-health, component: api, type: http, http: {url: %q}}
-`, rds.URL(), rds.URL(), web.URL(), api.URL()))
+`, storeURL(t, rds), rds.URL(), web.URL(), api.URL()))
 	p := startTocsin(t, nil, "run", "--config", cfg)
 
 	jobs, err := acme.StartJobs(rds.URL(), "search-index")

@@ -35,7 +35,7 @@ checks:
     component: email-processing
     type: queue
     queue: {source: redis_list, redis_url: %q, key: mail, degraded_depth: 200, down_depth: 1000, window: 3s}
-`, rds.URL(), web.URL(), rds.URL()))
+`, storeURL(t, rds), web.URL(), rds.URL()))
 	p := startTocsin(t, nil, "run", "--config", cfg)
 	jobs, err := acme.StartJobs(rds.URL(), "mail")
 	if err != nil {

@@ -46,7 +46,7 @@ checks:
       expect_banner: "^220 "
       auth: {username: %q, password_file: %q}
       send: {from: "probe@tocsin.test", to: %q}
-`, rds.URL(), web.URL(), mta.Addr(), mta.CAFile(), mtatest.ServerName, mtatest.Username, pass, mtatest.Accepted))
+`, storeURL(t, rds), web.URL(), mta.Addr(), mta.CAFile(), mtatest.ServerName, mtatest.Username, pass, mtatest.Accepted))
 	p := startTocsin(t, nil, "run", "--config", cfg)
 	eventually(t, 15*time.Second, "both checks up", func() bool {
 		return p.checkStatus("web-app-home") == "up" && p.checkStatus("smtp-inbound") == "up"

@@ -46,7 +46,7 @@ checks:
     component: background-jobs
     type: heartbeat
     heartbeat: {period: 1s, grace: 1s}
-`, rds.URL(), interval, web.URL(), rds.URL(), stallAfter))
+`, storeURL(t, rds), interval, web.URL(), rds.URL(), stallAfter))
 	p := startTocsin(t, nil, "run", "--config", cfg)
 
 	jobs, err := acme.StartJobs(rds.URL(), "mailers")

@@ -30,7 +30,7 @@ components:
 checks:
   - {name: web-app-home, component: web-app, type: http, http: {url: %q, degraded_latency: 100ms}}
   - {name: api-health, component: api, type: http, http: {url: %q}}
-`, rds.URL(), web.URL(), api.URL()))
+`, storeURL(t, rds), web.URL(), api.URL()))
 	p := startTocsin(t, nil, "run", "--config", cfg)
 	eventually(t, 10*time.Second, "checks up", func() bool {
 		return p.checkStatus("web-app-home") == "up" && p.checkStatus("api-health") == "up"
@@ -105,7 +105,7 @@ components: [{id: web-app, name: Web App}]
 checks: [{name: web-app-home, component: web-app, type: http, http: {url: %q}}]
 maintenance:
   - {name: db-upgrade, components: [web-app], start: %q, end: %q, message: "Database upgrade"}
-`, rds.URL(), web.URL(), time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), end.Format(time.RFC3339)))
+`, storeURL(t, rds), web.URL(), time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), end.Format(time.RFC3339)))
 	p := startTocsin(t, nil, "run", "--config", cfg)
 	eventually(t, 5*time.Second, "under maintenance", func() bool { return p.componentStatus("web-app") == "under_maintenance" })
 	if p.checkStatus("web-app-home") != "down" {

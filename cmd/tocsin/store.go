@@ -22,6 +22,8 @@ func openRedis(ctx context.Context, rc config.Redis, logger *slog.Logger) (redis
 		// Validate has reported it; the message never quotes the URL.
 		return nil, nil, fmt.Errorf("redis: %w", err)
 	}
+	// go-redis logs through one logger for the whole process.
+	redis.SetLogger(redisLogger{logger})
 	closeEmbedded := func() {}
 	var client redis.UniversalClient
 	var where string
@@ -89,4 +91,13 @@ func tlsConfig(on bool) *tls.Config {
 		return nil
 	}
 	return &tls.Config{MinVersion: tls.VersionTLS12}
+}
+
+// redisLogger puts go-redis' own messages (a pool that cannot dial, a
+// sentinel switching the primary) in the daemon's log, structured and
+// scrubbed, instead of raw lines on stderr.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.InfoContext(ctx, "redis client", "message", fmt.Sprintf(format, v...))
 }

@@ -41,6 +41,7 @@ type Server struct {
 	dir     string
 	port    int
 	durable bool
+	args    []string // more redis-server arguments, kept for Restart
 
 	mu   sync.Mutex
 	proc *process // nil while stopped
@@ -65,12 +66,32 @@ func StartDurable(t testing.TB) *Server {
 
 func start(t testing.TB, durable bool) *Server {
 	t.Helper()
+	return startWith(t, serverOpts{durable: durable})
+}
+
+// serverOpts is what the sentinel and cluster harnesses need beyond a plain
+// server.
+type serverOpts struct {
+	durable bool
+	// ports is how many free ports to pick (0 means 1); the first is the
+	// server's, the others are for args, such as a cluster bus port.
+	ports int
+	// args returns more redis-server arguments given the server's directory
+	// and the picked ports; it may be nil.
+	args func(dir string, ports []int) []string
+}
+
+func startWith(t testing.TB, o serverOpts) *Server {
+	t.Helper()
 	bin := testproc.Find(t, "redis-server", Binary,
 		"run ./scripts/test, which installs it (Debian/Ubuntu: apt-get install -y redis-server)")
-	s := &Server{bin: bin, dir: t.TempDir(), durable: durable}
+	s := &Server{bin: bin, dir: t.TempDir(), durable: o.durable}
 	t.Cleanup(s.Stop)
-	err := testproc.OnFreePorts(startAttempts, 1, func(ports []int) error {
+	err := testproc.OnFreePorts(startAttempts, max(o.ports, 1), func(ports []int) error {
 		s.port = ports[0]
+		if o.args != nil {
+			s.args = o.args(s.dir, ports)
+		}
 		return s.start()
 	}, nil)
 	if err != nil {
@@ -81,6 +102,9 @@ func start(t testing.TB, durable bool) *Server {
 
 // Addr is host:port of the server.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// Port is the server's port, which it keeps across Restart.
+func (s *Server) Port() int { return s.port }
 
 // URL is the server's redis:// URL with database 0.
 func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
@@ -103,7 +127,14 @@ func (s *Server) Client(t testing.TB) *redis.Client {
 // Stop terminates the server with SIGTERM and waits for it to exit, so tests
 // can see what happens when Redis goes away. Stopping a stopped server does
 // nothing.
-func (s *Server) Stop() {
+func (s *Server) Stop() { s.end(syscall.SIGTERM) }
+
+// Kill ends the server with SIGKILL, as a crash or the OOM killer would:
+// no shutdown, no goodbye to clients or replicas. It waits for the exit;
+// the server is then stopped, so Stop does nothing and Restart starts it.
+func (s *Server) Kill() { s.end(syscall.SIGKILL) }
+
+func (s *Server) end(sig syscall.Signal) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.proc
@@ -111,7 +142,27 @@ func (s *Server) Stop() {
 		return
 	}
 	s.proc = nil
-	p.Stop(syscall.SIGTERM, stopTimeout)
+	// A paused server would not act on SIGTERM before stopTimeout.
+	_ = p.Cmd.Process.Signal(syscall.SIGCONT)
+	p.Stop(sig, stopTimeout)
+}
+
+// Pause freezes the server with SIGSTOP: its connections stay open but it
+// answers nothing, as behind a network partition or in a long stall, which
+// is what makes Sentinel fail over without the server knowing. A stopped
+// server is left alone.
+func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+
+// Resume lets a paused server run again (SIGCONT); it finds the world as
+// the others left it, for example demoted by Sentinel.
+func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc != nil {
+		_ = s.proc.Cmd.Process.Signal(sig)
+	}
 }
 
 // Restart starts a stopped server again on the same port and directory. The
@@ -209,14 +260,14 @@ func (s *Server) start() error {
 		"--dir", s.dir,
 		"--daemonize", "no",
 		"--loglevel", "warning",
-	}, aof...)...)
+	}, append(aof, s.args...)...)...)
 	cmd.Stdout = out
 	cmd.Stderr = out
 	p, err := testproc.Start(cmd)
 	if err != nil {
 		return err
 	}
-	if err := s.waitReady(p); err != nil {
+	if err := waitReady(s.Addr(), p); err != nil {
 		p.Stop(syscall.SIGKILL, stopTimeout)
 		return fmt.Errorf("port %d: %w; output:\n%s", s.port, err, out.String())
 	}
@@ -226,10 +277,10 @@ func (s *Server) start() error {
 	return nil
 }
 
-// waitReady polls PING until it succeeds, the process exits or time is up.
-func (s *Server) waitReady(p *process) error {
+// waitReady polls PING on addr until p answers it, p exits or time is up.
+func waitReady(addr string, p *process) error {
 	c := redis.NewClient(&redis.Options{
-		Addr:            s.Addr(),
+		Addr:            addr,
 		DialTimeout:     200 * time.Millisecond,
 		ReadTimeout:     200 * time.Millisecond,
 		MaxRetries:      -1,
@@ -262,4 +313,40 @@ func checkPID(ctx context.Context, c *redis.Client, pid int) error {
 		}
 	}
 	return errors.New("INFO server has no process_id")
+}
+
+// waitFor calls cond every 50ms until it returns nil and fails t with the
+// last error after timeout. Each call gets its own deadline, so a frozen
+// server cannot stall the wait past it.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func(ctx context.Context) error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		err := cond(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) || t.Context().Err() != nil {
+			t.Fatalf("redistest: %s: not within %s: %v", what, timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// dial is a client for the harnesses' own checks and set-up: no retries,
+// nothing extra sent on connect, the caller's deadline over the default.
+func dial(addr string) *redis.Client { return redis.NewClient(checkOptions(addr)) }
+
+func checkOptions(addr string) *redis.Options {
+	return &redis.Options{
+		Addr:                  addr,
+		DialTimeout:           time.Second,
+		ReadTimeout:           5 * time.Second,
+		WriteTimeout:          5 * time.Second,
+		ContextTimeoutEnabled: true,
+		MaxRetries:            -1,
+		DisableIdentity:       true,
+	}
 }
