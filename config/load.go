@@ -39,7 +39,8 @@ type LoadOptions struct {
 const envPrefix = "TOCSIN_"
 
 // RegisterFlags defines on fs the flags Load reads from LoadOptions.Flags
-// (--listen, --redis-url, --log-level, --log-format) and --config, so the
+// (--listen, --redis-url, --log-level, --log-format, --source-address) and
+// --config, so the
 // command and Load agree on their names.
 func RegisterFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "config file path")
@@ -47,6 +48,7 @@ func RegisterFlags(fs *pflag.FlagSet) {
 	fs.String("redis-url", "", "Redis URL, e.g. redis://redis:6379/0 (redis.url; empty: embedded store)")
 	fs.String("log-level", "", "log level: debug, info, warn (or warning) or error (log.level, default info)")
 	fs.String("log-format", "", "log format: json or text (or logfmt) (log.format, default json)")
+	fs.String("source-address", "", "local IP address the probes connect from (scheduler.source_address; env TOCSIN_SOURCE_ADDRESS)")
 }
 
 // flagKey returns the key path a flag sets, or "" for flags Load ignores.
@@ -60,8 +62,25 @@ func flagKey(name string) string {
 		return "log.level"
 	case "log-format":
 		return "log.format"
+	case "source-address":
+		return "scheduler.source_address"
 	}
 	return ""
+}
+
+// envKey returns the key path an environment variable sets, or "" for
+// one Load ignores: TOCSIN_ names with "__", and the few without it that
+// set one replica's own settings, as a pod's environment does.
+func envKey(name string) string {
+	switch name {
+	case "TOCSIN_SOURCE_ADDRESS":
+		return "scheduler.source_address"
+	}
+	rest, ok := strings.CutPrefix(name, envPrefix)
+	if !ok || !strings.Contains(rest, "__") {
+		return ""
+	}
+	return strings.Join(strings.Split(strings.ToLower(rest), "__"), ".")
 }
 
 // Load reads the configuration: defaults, then the file, then TOCSIN_
@@ -233,12 +252,12 @@ func dropNulls(v any) {
 func (l *loader) loadEnv(k *koanf.Koanf) error {
 	mp := map[string]any{}
 	for _, name := range slices.Sorted(maps.Keys(l.env)) {
-		rest, ok := strings.CutPrefix(name, envPrefix)
-		if !ok || !strings.Contains(rest, "__") {
+		key := envKey(name)
+		if key == "" {
 			continue
 		}
 		where := "env " + name
-		segs := strings.Split(strings.ToLower(rest), "__")
+		segs := strings.Split(key, ".")
 		t, msg := envTarget(segs)
 		if msg == "" && strings.Join(segs, ".") == keyAllowNoChecks {
 			msg = fileOnlyAllowNoChecks
@@ -295,9 +314,8 @@ func setPath(mp map[string]any, segs []string, v any) {
 func Overrides(opts LoadOptions) []string {
 	var keys []string
 	for name := range environMap(opts.Env) {
-		rest, ok := strings.CutPrefix(name, envPrefix)
-		if ok && strings.Contains(rest, "__") {
-			keys = append(keys, strings.Join(strings.Split(strings.ToLower(rest), "__"), "."))
+		if key := envKey(name); key != "" {
+			keys = append(keys, key)
 		}
 	}
 	if opts.Flags != nil {

@@ -99,6 +99,11 @@ type Scheduler struct {
 	// waits for a free slot (delayed, counted, never dropped). Read at
 	// startup only.
 	MaxInFlight int `koanf:"max_in_flight"`
+	// SourceAddress binds every connection this replica's probes open to
+	// one local IP address, so a replica probes from one interface (and
+	// tests can tell replicas apart on 127.0.0.2, 127.0.0.3...). Empty:
+	// the system chooses. Read at startup only.
+	SourceAddress string `koanf:"source_address"`
 }
 
 // Page describes the public status page.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -59,6 +60,9 @@ func (o Ownership) validate(p *problems) {
 
 func (s Scheduler) validate(p *problems) {
 	atLeastOne(p, "scheduler.max_in_flight", s.MaxInFlight)
+	if s.SourceAddress != "" && net.ParseIP(s.SourceAddress) == nil {
+		p.addf("scheduler.source_address", "%q is not an IP address (want one of this host's, e.g. 10.0.0.5 or fd00::5)", s.SourceAddress)
+	}
 }
 
 func (pg Page) validate(p *problems) {

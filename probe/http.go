@@ -36,6 +36,11 @@ const maxHeaderBytes = 1 << 20
 type Options struct {
 	// Resolver resolves target host names; nil uses net.DefaultResolver.
 	Resolver *net.Resolver
+	// SourceAddr binds every connection the probes open (HTTP, TCP, SMTP,
+	// the queue sources' HTTP and Redis clients) to this local address, so
+	// a replica probes from one interface (scheduler.source_address); nil
+	// lets the system choose.
+	SourceAddr net.IP
 	// Now reads the clock for certificate checks (expiry warning and
 	// verification time); nil uses time.Now.
 	Now func() time.Time
@@ -66,7 +71,7 @@ type HTTP struct {
 	maxBody         int64
 	tlsConfig       *tls.Config
 	certWarning     time.Duration
-	resolver        *net.Resolver
+	dialer          *net.Dialer
 	now             func() time.Time
 	secrets         []string // scrubbed from every message
 	bodyJSON        []jsonAssertion
@@ -86,7 +91,7 @@ func NewHTTP(c config.HTTPCheck, opts Options) (*HTTP, error) {
 		degradedLatency: c.DegradedLatency,
 		maxBody:         c.MaxBodyBytes,
 		certWarning:     c.TLS.CertExpiryWarning,
-		resolver:        opts.Resolver,
+		dialer:          newDialer(opts),
 		now:             opts.Now,
 	}
 	if h.now == nil {
@@ -254,10 +259,9 @@ func (h *HTTP) send(ctx context.Context, tr *tracer) exchange {
 // the environment), uses h's resolver and TLS settings and keeps nothing
 // alive. Every timeout comes from the request's context.
 func (h *HTTP) newClient() (*http.Client, *http.Transport) {
-	dialer := &net.Dialer{Resolver: h.resolver}
 	transport := &http.Transport{
 		Proxy:                  nil,
-		DialContext:            dialer.DialContext,
+		DialContext:            h.dialer.DialContext,
 		TLSClientConfig:        h.tlsConfig.Clone(),
 		DisableKeepAlives:      true,
 		MaxResponseHeaderBytes: maxHeaderBytes,

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -77,10 +76,9 @@ func newHTTPGetter(q config.QueueCheck, o Options) (*httpGetter, error) {
 // sourceClient is the HTTP client of a queue source: no proxy, no
 // connection kept between reads, bounded headers, the probe's resolver.
 func sourceClient(o Options, tlsConfig *tls.Config) *http.Client {
-	dialer := &net.Dialer{Resolver: o.Resolver}
 	return &http.Client{Transport: &http.Transport{
 		Proxy:                  nil,
-		DialContext:            dialer.DialContext,
+		DialContext:            newDialer(o).DialContext,
 		TLSClientConfig:        tlsConfig,
 		DisableKeepAlives:      true, // nothing left running between reads
 		MaxResponseHeaderBytes: maxHeaderBytes,

@@ -2,8 +2,10 @@ package probe
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -71,6 +73,18 @@ func newRedisSource(c config.QueueCheck, o Options) (*redisSource, error) {
 			tc.ServerName = opts.TLSConfig.ServerName
 		}
 		opts.TLSConfig = tc
+	}
+	if o.SourceAddr != nil && opts.Network == "tcp" {
+		// go-redis' own dialer, but from the source address.
+		d := newDialer(o)
+		d.Timeout = opts.DialTimeout
+		tlsConfig := opts.TLSConfig
+		opts.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if tlsConfig == nil {
+				return d.DialContext(ctx, network, addr)
+			}
+			return (&tls.Dialer{NetDialer: d, Config: tlsConfig}).DialContext(ctx, network, addr)
+		}
 	}
 	return &redisSource{client: redis.NewClient(opts), key: c.Key, now: o.Now, password: opts.Password}, nil
 }

@@ -47,7 +47,7 @@ type SMTP struct {
 	auth            *smtpAuth
 	send            *config.SMTPSend
 	degradedLatency time.Duration
-	resolver        *net.Resolver
+	dialer          *net.Dialer
 	now             func() time.Time
 	cas             *Shared // shared by the probers of one config
 	// name goes in the X-Tocsin-Probe header: the check's name when New
@@ -74,7 +74,7 @@ func NewSMTP(c config.SMTPCheck, o Options) (*SMTP, error) {
 		certWarning:     c.TLSConfig.CertExpiryWarning,
 		helo:            cmp.Or(c.Helo, DefaultHelo),
 		degradedLatency: c.DegradedLatency,
-		resolver:        o.Resolver,
+		dialer:          newDialer(o),
 		now:             o.Now,
 		cas:             o.Shared,
 	}

@@ -47,7 +47,7 @@ func (ss *smtpSession) at(phase, label string) {
 func (ss *smtpSession) run(ctx context.Context, deadline time.Time) error {
 	p := ss.probe
 	ss.at(PhaseConnect, "connect")
-	raw, release, err := dialTarget(ctx, p.resolver, p.address, deadline)
+	raw, release, err := dialTarget(ctx, p.dialer, p.address, deadline)
 	if err != nil {
 		return err
 	}

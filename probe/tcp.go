@@ -28,7 +28,7 @@ type TCP struct {
 	send            string
 	expect          *regexp.Regexp
 	degradedLatency time.Duration
-	resolver        *net.Resolver
+	dialer          *net.Dialer
 	now             func() time.Time
 }
 
@@ -43,7 +43,7 @@ func NewTCP(c config.TCPCheck, o Options) (*TCP, error) {
 		certWarning:     c.TLSConfig.CertExpiryWarning,
 		send:            c.Send,
 		degradedLatency: c.DegradedLatency,
-		resolver:        o.Resolver,
+		dialer:          newDialer(o),
 		now:             o.Now,
 	}
 	if t.now == nil {
@@ -106,7 +106,7 @@ func (t *TCP) Probe(ctx context.Context) Result {
 // rejected it.
 func (t *TCP) run(ctx context.Context, deadline time.Time, timer *phaseTimer) (time.Time, []byte, error) {
 	timer.begin(PhaseConnect)
-	conn, release, err := dialTarget(ctx, t.resolver, t.address, deadline)
+	conn, release, err := dialTarget(ctx, t.dialer, t.address, deadline)
 	if err != nil {
 		return time.Time{}, nil, err
 	}

@@ -87,12 +87,22 @@ func withDeadline(ctx context.Context, start time.Time) (context.Context, time.T
 	return ctx, start.Add(DefaultTimeout), cancel
 }
 
+// newDialer is the dialer of every connection a prober opens: o's
+// resolver, and o's source address as the local end. A net.Dialer is safe
+// for concurrent use.
+func newDialer(o Options) *net.Dialer {
+	d := &net.Dialer{Resolver: o.Resolver}
+	if o.SourceAddr != nil {
+		d.LocalAddr = &net.TCPAddr{IP: o.SourceAddr}
+	}
+	return d
+}
+
 // dialTarget connects to addr and pins the connection's deadline to
 // deadline, so every later read and write stops there. Canceling ctx
 // closes the connection, which interrupts any blocked read or write. The
 // returned function releases both; call it when done.
-func dialTarget(ctx context.Context, resolver *net.Resolver, addr string, deadline time.Time) (net.Conn, func(), error) {
-	d := &net.Dialer{Resolver: resolver}
+func dialTarget(ctx context.Context, d *net.Dialer, addr string, deadline time.Time) (net.Conn, func(), error) {
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, nil, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,7 @@ type app struct {
 	cfg       atomic.Pointer[config.Config]
 	store     *redisstore.Store
 	member    string // this replica in the ownership membership
+	source    net.IP // scheduler.source_address as at startup; nil: none
 	owners    *ownership.Manager
 	eng       *engine.Engine
 	sched     *schedule.Scheduler
@@ -207,7 +209,7 @@ var errPartial = errors.New("applied, but scheduling failed")
 // apply puts cfg in force. Probers are built first, so a config whose
 // probes cannot be built is rejected before anything changes.
 func (a *app) apply(cfg *config.Config) error {
-	jobs, err := buildJobs(cfg, a.store)
+	jobs, err := buildJobs(cfg, a.store, a.source)
 	if err != nil {
 		return err
 	}
@@ -230,12 +232,12 @@ func (a *app) apply(cfg *config.Config) error {
 	return nil
 }
 
-func buildJobs(cfg *config.Config, beats probe.BeatReader) ([]schedule.Job, error) {
+func buildJobs(cfg *config.Config, beats probe.BeatReader, source net.IP) ([]schedule.Job, error) {
 	jobs := make([]schedule.Job, 0, len(cfg.Checks))
 	var errs []error
 	cas := probe.NewShared() // each ca_file read once per load
 	for i, c := range cfg.Checks {
-		p, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + appVersion(), Beats: beats, Shared: cas})
+		p, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + appVersion(), Beats: beats, Shared: cas, SourceAddr: source})
 		if err != nil {
 			// Every problem keeps the check's key path, joined ones too.
 			var joined interface{ Unwrap() []error }

@@ -38,7 +38,11 @@ func runCheck(ctx context.Context, fs *pflag.FlagSet, name, output string, env [
 		if c.Heartbeat != nil {
 			rep = checkHeartbeat(ctx, cfg, c, sc)
 		} else {
-			p, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + appVersion(), Beats: noBeats{}})
+			source, err := sourceAddress(cfg.Scheduler.SourceAddress)
+			if err != nil {
+				return err
+			}
+			p, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + appVersion(), Beats: noBeats{}, SourceAddr: source})
 			if err != nil {
 				return fmt.Errorf("check %s: %w", name, err)
 			}

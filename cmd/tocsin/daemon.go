@@ -87,7 +87,11 @@ func daemon(ctx context.Context, o daemonOptions) error {
 		return err
 	}
 
-	a := &app{logger: logger, scrub: sc, reloads: reloads, store: store, member: memberID()}
+	source, err := sourceAddress(cfg.Scheduler.SourceAddress)
+	if err != nil {
+		return err
+	}
+	a := &app{logger: logger, scrub: sc, reloads: reloads, store: store, member: memberID(), source: source}
 	a.cfg.Store(cfg)
 	if err := a.build(reg); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -100,4 +101,24 @@ type redisLogger struct{ l *slog.Logger }
 
 func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	r.l.InfoContext(ctx, "redis client", "message", fmt.Sprintf(format, v...))
+}
+
+// sourceAddress is scheduler.source_address, checked to be an address of
+// this host: a probe from anywhere else would fail every time, each with
+// "cannot assign requested address", which reads as the targets being
+// down. "" is nil: the system chooses.
+func sourceAddress(addr string) (net.IP, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ip := net.ParseIP(addr)
+	if ip == nil {
+		return nil, fmt.Errorf("scheduler.source_address: %q is not an IP address", addr)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
+	if err != nil {
+		return nil, fmt.Errorf("scheduler.source_address: %s is not an address of this host: %w", addr, err)
+	}
+	_ = ln.Close()
+	return ip, nil
 }

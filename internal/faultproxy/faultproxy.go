@@ -21,6 +21,8 @@ type Proxy struct {
 	// conns are the client connections and their upstream (nil while
 	// blackholed); held ones are kept open, silent, until the hole ends.
 	conns map[net.Conn]net.Conn
+	// peers are the client IP addresses seen, in order, one per connection.
+	peers []string
 	wg    sync.WaitGroup
 }
 
@@ -66,6 +68,14 @@ func (p *Proxy) Blackhole(on bool) {
 	}
 }
 
+// Peers returns the IP address each connection came from, in the order
+// they came: what a server would see of its clients' source addresses.
+func (p *Proxy) Peers() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.peers...)
+}
+
 // Close stops the proxy and closes every connection.
 func (p *Proxy) Close() {
 	_ = p.ln.Close()
@@ -101,6 +111,9 @@ func (p *Proxy) serve(c net.Conn) {
 	p.mu.Lock()
 	hole := p.blackhole
 	p.conns[c] = nil
+	if host, _, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {
+		p.peers = append(p.peers, host)
+	}
 	p.mu.Unlock()
 	var up net.Conn
 	if !hole {
