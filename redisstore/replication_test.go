@@ -32,8 +32,8 @@ func TestLeaseSeesNewPrimary(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	rep := leaseRound(t, store, ownership.LeaseRequest{Member: "a", Epoch: -1})
-	rep = leaseRound(t, store, ownership.LeaseRequest{Member: "a", Epoch: rep.Epoch, Claim: []string{"web"}})
+	rep := lease(t, store, ownership.LeaseRequest{Member: "a", Epoch: -1})
+	rep = lease(t, store, ownership.LeaseRequest{Member: "a", Epoch: rep.Epoch, Claim: []string{"web"}})
 	if rep.Failover || len(rep.Granted) != 1 {
 		t.Fatalf("first rounds: %+v", rep)
 	}
@@ -74,7 +74,7 @@ func TestLeaseSeesNewPrimary(t *testing.T) {
 		t.Errorf("tocsin_store_failovers_total = %v, want 1", got)
 	}
 	// The next round on the same primary is no failover.
-	if r := leaseRound(t, store, ownership.LeaseRequest{Member: "a", Epoch: after.Epoch}); r.Failover {
+	if r := lease(t, store, ownership.LeaseRequest{Member: "a", Epoch: after.Epoch}); r.Failover {
 		t.Error("a second round on the same primary reported a failover")
 	}
 	if got := metricValue(t, reg, "tocsin_store_connected_replicas"); got != 0 {
@@ -90,25 +90,13 @@ func TestLeaseOnEmbeddedStore(t *testing.T) {
 	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = client.Close() })
 	store := redisstore.New(client, "emb:")
-	rep := leaseRound(t, store, ownership.LeaseRequest{Member: "a", Epoch: -1})
+	rep := lease(t, store, ownership.LeaseRequest{Member: "a", Epoch: -1})
 	for range 3 {
-		rep = leaseRound(t, store, ownership.LeaseRequest{Member: "a", Epoch: rep.Epoch, Claim: []string{"web"}})
+		rep = lease(t, store, ownership.LeaseRequest{Member: "a", Epoch: rep.Epoch, Claim: []string{"web"}})
 		if rep.Failover || len(rep.Granted) != 1 {
 			t.Fatalf("round on miniredis: %+v", rep)
 		}
 	}
-}
-
-func leaseRound(t *testing.T, s *redisstore.Store, r ownership.LeaseRequest) ownership.LeaseReply {
-	t.Helper()
-	if r.TTL == 0 {
-		r.TTL = time.Hour
-	}
-	rep, err := s.Lease(context.Background(), r)
-	if err != nil {
-		t.Fatalf("lease %+v: %v", r, err)
-	}
-	return rep
 }
 
 // metricValue is the value of one unlabelled counter or gauge on reg.
@@ -155,8 +143,8 @@ func TestLeaseWaitsForTheReplica(t *testing.T) {
 	rc := replica.Client(t)
 	ctx := context.Background()
 
-	rep := leaseRound(t, store, ownership.LeaseRequest{Member: "a", Epoch: -1})
-	rep = leaseRound(t, store, ownership.LeaseRequest{Member: "a", Epoch: rep.Epoch, Claim: []string{"web"}})
+	rep := lease(t, store, ownership.LeaseRequest{Member: "a", Epoch: -1})
+	rep = lease(t, store, ownership.LeaseRequest{Member: "a", Epoch: rep.Epoch, Claim: []string{"web"}})
 	owner, err := rc.HGet(ctx, store.Prefix()+"owners", "web").Result()
 	if err != nil || owner != fmt.Sprintf("a %d", rep.Granted[0].Fence.Token) {
 		t.Fatalf("the replica right after the grant: owners[web] = %q, %v; want the grant", owner, err)
@@ -169,7 +157,7 @@ func TestLeaseWaitsForTheReplica(t *testing.T) {
 	}
 
 	replica.Pause()
-	rep = leaseRound(t, store, ownership.LeaseRequest{Member: "a", Epoch: rep.Epoch, Claim: []string{"web", "api"}})
+	rep = lease(t, store, ownership.LeaseRequest{Member: "a", Epoch: rep.Epoch, Claim: []string{"web", "api"}})
 	replica.Resume()
 	if len(rep.Granted) != 2 {
 		t.Fatalf("round with the replica frozen: %+v, want both grants", rep)
