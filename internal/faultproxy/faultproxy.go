@@ -18,6 +18,8 @@ type Proxy struct {
 
 	mu        sync.Mutex
 	blackhole bool
+	// from are the client addresses blackholed on their own (BlackholeFrom).
+	from map[string]bool
 	// conns are the client connections and their upstream (nil while
 	// blackholed); held ones are kept open, silent, until the hole ends.
 	conns map[net.Conn]net.Conn
@@ -34,7 +36,7 @@ func Start(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatalf("faultproxy: listen: %v", err)
 	}
-	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]net.Conn{}}
+	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]net.Conn{}, from: map[string]bool{}}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(p.Close)
@@ -56,20 +58,62 @@ func (p *Proxy) Blackhole(on bool) {
 		return
 	}
 	p.blackhole = on
+	p.applyLocked(func(string) bool { return true })
+}
+
+// BlackholeFrom is Blackhole for the clients connecting from the IP
+// address ip only, as a partition between one vantage and the target:
+// the others are forwarded as before.
+func (p *Proxy) BlackholeFrom(ip string, on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.from[ip] == on {
+		return
+	}
+	p.from[ip] = on
+	p.applyLocked(func(host string) bool { return host == ip })
+}
+
+// holedLocked reports whether connections from host are swallowed.
+func (p *Proxy) holedLocked(host string) bool { return p.blackhole || p.from[host] }
+
+// applyLocked brings the connections from the hosts a change touched in
+// line with the holes: a holed one loses its upstream and goes silent;
+// one no longer holed that lived through the hole is closed, as a peer
+// that comes back resets it.
+func (p *Proxy) applyLocked(touched func(host string) bool) {
 	for c, up := range p.conns {
+		host := hostOf(c)
+		if !touched(host) {
+			continue
+		}
+		if !p.holedLocked(host) {
+			_ = c.Close()
+			if up != nil {
+				_ = up.Close()
+			}
+			delete(p.conns, c)
+			continue
+		}
 		if up != nil {
 			_ = up.Close() // stops forwarding; the client side stays open
 			p.conns[c] = nil
 		}
-		if !on {
-			_ = c.Close()
-			delete(p.conns, c)
-		}
 	}
 }
 
+// hostOf is the IP address a client connection comes from.
+func hostOf(c net.Conn) string {
+	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	if err != nil {
+		return ""
+	}
+	return host
+}
+
 // Peers returns the IP address each connection came from, in the order
-// they came: what a server would see of its clients' source addresses.
+// their connections were served (connections made together may be served
+// in either order): what a server sees of its clients' source addresses.
 func (p *Proxy) Peers() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -108,12 +152,11 @@ func (p *Proxy) accept() {
 
 // serve forwards one connection, or swallows it while blackholed.
 func (p *Proxy) serve(c net.Conn) {
+	host := hostOf(c)
 	p.mu.Lock()
-	hole := p.blackhole
+	hole := p.holedLocked(host)
 	p.conns[c] = nil
-	if host, _, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {
-		p.peers = append(p.peers, host)
-	}
+	p.peers = append(p.peers, host)
 	p.mu.Unlock()
 	var up net.Conn
 	if !hole {
@@ -123,7 +166,7 @@ func (p *Proxy) serve(c net.Conn) {
 			return
 		}
 		p.mu.Lock()
-		if p.blackhole { // began while dialling
+		if p.holedLocked(host) { // began while dialling
 			_ = up.Close()
 			up = nil
 		} else {
@@ -145,7 +188,7 @@ func (p *Proxy) serve(c net.Conn) {
 	_ = up.Close()
 	<-done
 	p.mu.Lock()
-	hole = p.blackhole
+	hole = p.holedLocked(host)
 	p.mu.Unlock()
 	if hole {
 		// The hole began: the client's connection stays open and silent.

@@ -88,3 +88,54 @@ func TestProxyForwardsAndBlackholes(t *testing.T) {
 		t.Error("a connection that lived through the hole still works; it should have been reset")
 	}
 }
+
+// TestProxyBlackholesOneSource: a hole for one client address (a
+// partition between one vantage and the target) swallows its connections,
+// old and new, and forwards every other address's.
+func TestProxyBlackholesOneSource(t *testing.T) {
+	t.Parallel()
+	p := Start(t, echo(t))
+	dialFrom := func(ip string) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		c, err := d.Dial("tcp", p.Addr())
+		if err != nil {
+			t.Fatalf("dial from %s: %v", ip, err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	cut, other := dialFrom("127.0.0.2"), dialFrom("127.0.0.3")
+	for _, c := range []net.Conn{cut, other} {
+		if err := roundTrip(c, 5*time.Second); err != nil {
+			t.Fatalf("forwarding: %v", err)
+		}
+	}
+
+	p.BlackholeFrom("127.0.0.2", true)
+	for name, c := range map[string]net.Conn{"new": dialFrom("127.0.0.2"), "open before": cut} {
+		if err := roundTrip(c, 200*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("%s connection from 127.0.0.2 in its hole: %v, want a timeout", name, err)
+		}
+	}
+	for name, c := range map[string]net.Conn{"new": dialFrom("127.0.0.3"), "open before": other} {
+		if err := roundTrip(c, 5*time.Second); err != nil {
+			t.Errorf("%s connection from 127.0.0.3 beside the hole: %v", name, err)
+		}
+	}
+
+	p.BlackholeFrom("127.0.0.2", false)
+	if err := roundTrip(dialFrom("127.0.0.2"), 5*time.Second); err != nil {
+		t.Fatalf("from 127.0.0.2 after its hole: %v", err)
+	}
+	if err := roundTrip(other, 5*time.Second); err != nil {
+		t.Errorf("the other address's connection after the hole ended: %v", err)
+	}
+	// Connections dialled together may be served in either order.
+	count := map[string]int{}
+	for _, ip := range p.Peers() {
+		count[ip]++
+	}
+	if count["127.0.0.2"] != 3 || count["127.0.0.3"] != 2 || len(count) != 2 {
+		t.Errorf("Peers() = %v, want three connections from 127.0.0.2 and two from 127.0.0.3", p.Peers())
+	}
+}
