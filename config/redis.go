@@ -115,17 +115,19 @@ func parseRedisURL(raw string) (RedisEndpoint, error) {
 		return RedisEndpoint{}, fmt.Errorf("a %s URL takes no query or fragment: set the other redis.* keys instead", scheme)
 	}
 	e := RedisEndpoint{TLS: base == "rediss"}
-	authority, path, _ := strings.Cut(rest, "/")
-	if i := strings.LastIndex(authority, "@"); i >= 0 {
-		user, pass, _ := strings.Cut(authority[:i], ":")
+	// The user info ends at the last "@": a password may hold "/" (base64
+	// does), so it is cut off before the path is.
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		user, pass, _ := strings.Cut(rest[:i], ":")
 		u, err1 := url.PathUnescape(user)
 		pw, err2 := url.PathUnescape(pass)
 		if err1 != nil || err2 != nil {
 			return RedisEndpoint{}, errors.New("invalid escape in the user or password")
 		}
 		e.Username, e.Password = u, Secret(pw)
-		authority = authority[i+1:]
+		rest = rest[i+1:]
 	}
+	authority, path, _ := strings.Cut(rest, "/")
 	for _, h := range strings.Split(authority, ",") {
 		host, port, err := net.SplitHostPort(h)
 		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {

@@ -25,6 +25,8 @@ func TestRedisEndpoint(t *testing.T) {
 			Mode: RedisModeSentinel, Addrs: []string{"s1:26379"}, MasterName: "m", Username: "u", Password: "p", TLS: true}},
 		{"cluster URL", `{url: "redis+cluster://:pw@n1:6379,n2:6379"}`, RedisEndpoint{
 			Mode: RedisModeCluster, Addrs: []string{"n1:6379", "n2:6379"}, Password: "pw"}},
+		{"password with / and @", `{url: "redis+sentinel://u:Zk3/9x@Qw==@[::1]:26379,[::1]:26380/m/2"}`, RedisEndpoint{
+			Mode: RedisModeSentinel, Addrs: []string{"[::1]:26379", "[::1]:26380"}, MasterName: "m", Username: "u", Password: "Zk3/9x@Qw==", DB: 2}},
 		{"sentinel keys", `{sentinel: {master_name: m, addrs: ["s1:26379", "s2:26379"], username: u, password: p, sentinel_password: sp, db: 1}}`,
 			RedisEndpoint{Mode: RedisModeSentinel, Addrs: []string{"s1:26379", "s2:26379"}, MasterName: "m", Username: "u", Password: "p", SentinelPassword: "sp", DB: 1}},
 		{"cluster keys", `{cluster: {addrs: ["n1:6379"], password: p, tls: true}}`,
@@ -58,6 +60,7 @@ func TestRedisInvalid(t *testing.T) {
 		{"sentinel URL without master", `{url: "redis+sentinel://:secret-pw@s1:26379"}`, "redis.url: missing the master name"},
 		{"sentinel URL bad db", `{url: "redis+sentinel://:secret-pw@s1:26379/m/x"}`, "redis.url: invalid database number"},
 		{"sentinel URL bad host", `{url: "redis+sentinel://:secret-pw@s1,s2:26379/m"}`, `redis.url: host "s1": want host:port`},
+		{"password with a slash, bad host", `{url: "redis+cluster://:secret-pw/x@n1"}`, `redis.url: host "n1": want host:port`},
 		{"cluster URL with db", `{url: "redis+cluster://:secret-pw@n1:6379/1"}`, "redis.url: a Redis Cluster has only database 0"},
 		{"URL with query", `{url: "redis+cluster://:secret-pw@n1:6379?x=1"}`, "redis.url: a redis+cluster URL takes no query"},
 		{"unknown shape", `{url: "redis+proxy://:secret-pw@n1:6379"}`, "redis.url: scheme must be redis, rediss, unix, redis+sentinel"},

@@ -42,6 +42,7 @@ var operatorAPIs = []string{"monitoring.coreos.com/v1/ServiceMonitor", "monitori
 type chartRender struct {
 	valueFiles  []string
 	set         []string // --set KEY=VALUE
+	setString   []string // --set-string KEY=VALUE
 	apiVersions []string // beyond the built-in ones
 	kubeVersion string
 }
@@ -53,7 +54,7 @@ func renderChartText(r chartRender) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("load chart: %w", err)
 	}
-	opts := values.Options{ValueFiles: r.valueFiles, Values: r.set}
+	opts := values.Options{ValueFiles: r.valueFiles, Values: r.set, StringValues: r.setString}
 	vals, err := opts.MergeValues(getter.Providers{})
 	if err != nil {
 		return "", fmt.Errorf("values: %w", err)
@@ -98,7 +99,13 @@ func renderChart(t *testing.T, r chartRender) *manifests {
 	}
 	m := &manifests{}
 	for _, n := range nodes {
-		data, err := n.MarshalJSON()
+		// Each document is read as the Kubernetes client reads it
+		// (sigs.k8s.io/yaml, YAML 1.1: an unquoted no is false).
+		text, err := n.String()
+		if err != nil {
+			t.Fatalf("%s: %v", n.GetName(), err)
+		}
+		data, err := yaml.YAMLToJSON([]byte(text))
 		if err != nil {
 			t.Fatalf("%s: %v", n.GetName(), err)
 		}
@@ -210,6 +217,20 @@ func TestHelmChartSentinel(t *testing.T) {
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	if out, err := cmd.CombinedOutput(); err != nil || strings.Contains(string(out), "change-me") {
 		t.Errorf("tocsin validate of the chart's Sentinel URL: %v\n%s", err, out)
+	}
+}
+
+// TestHelmChartVantageNames: a vantage named like a number or a YAML 1.1
+// boolean stays a string in its labels and its environment.
+func TestHelmChartVantageNames(t *testing.T) {
+	t.Parallel()
+	m := renderChart(t, chartRender{setString: []string{"vantages[0].name=no", "vantages[1].name=1", "vantages[2].name=1e3"}, apiVersions: operatorAPIs})
+	checkTocsin(t, m)
+	for _, d := range m.deployments {
+		v := d.Spec.Template.Labels["tocsin/vantage"]
+		if d.Name != "tocsin-"+v || v == "" {
+			t.Errorf("%s: label tocsin/vantage %q", d.Name, v)
+		}
 	}
 }
 

@@ -43,6 +43,9 @@ type LeaseReply struct {
 	// failover, or a restart): writes acknowledged before may be lost,
 	// which the member treats as Redis losing its data.
 	Failover bool
+	// ClaimsDeferred: the store took no claim this round (it could not
+	// tell whether the primary changed); the member claims them again.
+	ClaimsDeferred bool
 	// Expires is when the member's lease ends unless renewed (zero after a
 	// Leave).
 	Expires time.Time

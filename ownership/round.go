@@ -142,7 +142,7 @@ func (m *Manager) apply(req LeaseRequest, rep LeaseReply, sentFull bool) Change 
 			ch.Lost = append(ch.Lost, c)
 		}
 	}
-	if sentFull {
+	if sentFull && !rep.ClaimsDeferred {
 		m.full = false
 		m.resetHeld = nil
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tocsin/tocsin/ownership"
 )
 
@@ -36,21 +38,27 @@ func (s *Store) Lease(ctx context.Context, r ownership.LeaseRequest) (_ ownershi
 	if r.TTL < time.Millisecond && !r.Leave {
 		return ownership.LeaseReply{}, errors.New("redisstore: lease: ttl must be at least 1ms")
 	}
-	// The primary's replication first (replication.go).
-	node, err := s.primaryNode(ctx)
-	if err != nil {
-		return ownership.LeaseReply{}, fmt.Errorf("redisstore: lease %s: %w", r.Member, err)
-	}
-	repl, err := s.replicationOf(ctx, node)
-	if err != nil {
-		return ownership.LeaseReply{}, fmt.Errorf("redisstore: lease %s: %w", r.Member, err)
-	}
-	failover := s.primary.seen(repl)
-	s.observeReplication(repl, failover)
-	res, err := s.run(ctx, s.s.lease, nil, leaseArgs{
+	args := leaseArgs{
 		Member: r.Member, TTL: r.TTL.Milliseconds(), Epoch: r.Epoch,
-		Claim: r.Claim, Release: r.Release, Leave: r.Leave, Primary: repl.replID,
-	}).StringSlice()
+		Claim: r.Claim, Release: r.Release, Leave: r.Leave,
+	}
+	// The primary's replication first (replication.go). A leave needs
+	// none. When it cannot be read this time, the round renews and
+	// releases but takes no claim: a grant must not come before the fence
+	// counter has seen a new primary.
+	var node *redis.Client
+	var repl replication
+	deferred := false
+	if !r.Leave {
+		node, repl, err = s.replicationNow(ctx)
+		if err != nil {
+			node, args.Claim, deferred = nil, nil, len(r.Claim) > 0
+		}
+	}
+	failover, detected := s.primary.seen(repl)
+	s.observeReplication(repl, detected)
+	args.Primary = repl.replID
+	res, err := s.run(ctx, s.s.lease, nil, args).StringSlice()
 	if err != nil {
 		return ownership.LeaseReply{}, fmt.Errorf("redisstore: lease %s: %w", r.Member, err)
 	}
@@ -58,15 +66,12 @@ func (s *Store) Lease(ctx context.Context, r ownership.LeaseRequest) (_ ownershi
 	if err != nil {
 		return ownership.LeaseReply{}, fmt.Errorf("redisstore: lease %s: %w", r.Member, err)
 	}
-	rep.Failover = failover
-	if newGrant(rep, r.Member) {
-		acked, err := s.waitReplica(ctx, node, repl)
-		if err != nil {
-			return ownership.LeaseReply{}, fmt.Errorf("redisstore: lease %s: %w", r.Member, err)
-		}
-		if !acked && s.m != nil {
-			s.m.unreplicated.Inc()
-		}
+	// Told once the round succeeded: a failover seen by a round that then
+	// failed is told by the next one.
+	rep.Failover, rep.ClaimsDeferred = failover, deferred
+	s.primary.told(failover)
+	if node != nil && newGrant(rep, r.Member) && !s.waitReplica(ctx, node, repl) && s.m != nil {
+		s.m.unreplicated.Inc()
 	}
 	return rep, nil
 }

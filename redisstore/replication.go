@@ -68,20 +68,33 @@ func parseReplication(info string) replication {
 type primaryTracker struct {
 	mu     sync.Mutex
 	replID string
-	noInfo bool // the server rejected INFO replication: stop asking
+	// pending: a change of primary not yet told in a successful round.
+	pending bool
+	noInfo  bool // INFO replication is refused for good: stop asking
 }
 
-// seen records the round's replication and reports whether the primary
-// changed since this replica's last round.
-func (p *primaryTracker) seen(r replication) bool {
+// seen records the round's replication. It reports whether a change of
+// primary is to be told (seen now, or by a round that failed since) and
+// whether this round saw it.
+func (p *primaryTracker) seen(r replication) (tell, detected bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !r.known || r.replID == "" {
-		return false
+	if r.known && r.replID != "" {
+		detected = p.replID != "" && p.replID != r.replID
+		p.replID = r.replID
+		p.pending = p.pending || detected
 	}
-	changed := p.replID != "" && p.replID != r.replID
-	p.replID = r.replID
-	return changed
+	return p.pending, detected
+}
+
+// told marks a change of primary as told by a successful round.
+func (p *primaryTracker) told(tell bool) {
+	if !tell {
+		return
+	}
+	p.mu.Lock()
+	p.pending = false
+	p.mu.Unlock()
 }
 
 // primaryNode is the client of the primary holding the {st} slot: the
@@ -102,42 +115,68 @@ func (s *Store) primaryNode(ctx context.Context) (*redis.Client, error) {
 	return nil, fmt.Errorf("unsupported Redis client %T", s.client)
 }
 
-// replicationOf asks the primary about its replication.
-func (s *Store) replicationOf(ctx context.Context, node *redis.Client) (replication, error) {
+// replicationNow finds the primary and asks it about its replication. A
+// server that refuses INFO for good (the embedded store; an ACL user
+// without @dangerous; a renamed command) is not asked again: failovers
+// then go unseen, and leases work as before. Any other error is
+// transient.
+func (s *Store) replicationNow(ctx context.Context) (*redis.Client, replication, error) {
+	node, err := s.primaryNode(ctx)
+	if err != nil {
+		return nil, replication{}, err
+	}
 	s.primary.mu.Lock()
 	skip := s.primary.noInfo
 	s.primary.mu.Unlock()
 	if skip {
-		return replication{}, nil
+		return node, replication{}, nil
 	}
 	info, err := node.Info(ctx, "replication").Result()
 	if err != nil {
-		if strings.Contains(err.Error(), "not supported") {
+		if infoRefused(err) {
 			s.primary.mu.Lock()
 			s.primary.noInfo = true
 			s.primary.mu.Unlock()
-			return replication{}, nil
+			return node, replication{}, nil
 		}
-		return replication{}, fmt.Errorf("INFO replication: %w", err)
+		return nil, replication{}, fmt.Errorf("INFO replication: %w", err)
 	}
-	return parseReplication(info), nil
+	return node, parseReplication(info), nil
+}
+
+// infoRefused reports whether an INFO error will not go away by asking
+// again.
+func infoRefused(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"NOPERM", "unknown command", "not supported", "unknown subcommand"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // waitReplica waits until a replica has every write made so far, if the
 // primary has a replica, and reports whether one acknowledged. WAIT counts
 // the writes of its own connection, so the same pipeline (one connection)
 // first writes P replicated: the replication stream is ordered, and a
-// replica that has that write has the grant made before it.
-func (s *Store) waitReplica(ctx context.Context, node *redis.Client, r replication) (bool, error) {
+// replica that has that write has the grant made before it. An error
+// counts as no acknowledgement: the grant is made either way.
+func (s *Store) waitReplica(ctx context.Context, node *redis.Client, r replication) bool {
 	if !r.known || r.replicas == 0 {
-		return true, nil
+		return true
 	}
-	// Within the read timeout, so the reply is read before the client
-	// gives up on it.
+	// At most a second, and within the read timeout and the round's
+	// deadline, so the reply is read before the client gives up on it
+	// (WAIT 1 0 would block for ever).
 	timeout := time.Second
 	if rt := node.Options().ReadTimeout; rt > 0 {
 		timeout = min(timeout, rt/2)
 	}
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl)/2)
+	}
+	timeout = max(timeout, time.Millisecond)
 	var wait *redis.Cmd
 	_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, s.p+"replicated", time.Now().UnixMilli(), 0)
@@ -145,11 +184,8 @@ func (s *Store) waitReplica(ctx context.Context, node *redis.Client, r replicati
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("WAIT 1: %w", err)
+		return false
 	}
 	n, err := wait.Int64()
-	if err != nil {
-		return false, fmt.Errorf("WAIT 1: %w", err)
-	}
-	return n >= 1, nil
+	return err == nil && n >= 1
 }

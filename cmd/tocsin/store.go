@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -61,6 +62,10 @@ func openRedis(ctx context.Context, rc config.Redis, logger *slog.Logger) (redis
 			Addrs: e.Addrs, Username: e.Username, Password: e.Password.Reveal(), TLSConfig: tlsConfig(e.TLS),
 			DialTimeout: rc.DialTimeout, ReadTimeout: rc.Timeout, WriteTimeout: rc.Timeout,
 			ContextTimeoutEnabled: true, MaxRetries: 1,
+			// The lease round asks the slot map for the {st} primary
+			// (redisstore/replication.go); after a failover it must not
+			// keep asking a dead one for the default minute.
+			ClusterStateReloadInterval: 5 * time.Second,
 		})
 		where = fmt.Sprintf("cluster %v", e.Addrs)
 	default:

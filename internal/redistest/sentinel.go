@@ -262,7 +262,9 @@ func sentinelConf(port int, dir, primary string) []byte {
 		fmt.Sprintf("dir %q", dir),
 		"sentinel resolve-hostnames no",
 		fmt.Sprintf("sentinel monitor %s %s %s 2", masterName, host, primaryPort),
-		"sentinel down-after-milliseconds " + masterName + " 1000",
+		// Not much less: on a busy CI machine a starved primary would be
+		// failed over for nothing.
+		"sentinel down-after-milliseconds " + masterName + " 3000",
 		"sentinel failover-timeout " + masterName + " 5000",
 		"sentinel parallel-syncs " + masterName + " 1",
 	}
