@@ -75,9 +75,11 @@ func newRedisSource(c config.QueueCheck, o Options) (*redisSource, error) {
 		opts.TLSConfig = tc
 	}
 	if o.SourceAddr != nil && opts.Network == "tcp" {
-		// go-redis' own dialer, but from the source address.
+		// go-redis' own dialer (its timeout and keepalive), but from the
+		// source address.
 		d := newDialer(o)
 		d.Timeout = opts.DialTimeout
+		d.KeepAliveConfig = net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 3}
 		tlsConfig := opts.TLSConfig
 		opts.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			if tlsConfig == nil {
