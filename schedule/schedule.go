@@ -214,6 +214,17 @@ func (s *Scheduler) Reconcile(jobs []Job) error {
 	return err
 }
 
+// Wanted returns the job in force for the check name, run here or not.
+func (s *Scheduler) Wanted(name string) (Job, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.want[name]
+	if !ok {
+		return Job{}, false
+	}
+	return *j, true
+}
+
 // Acquire runs the checks of components, now owned here. resume holds, by
 // check, where to continue a check the last owner ran.
 func (s *Scheduler) Acquire(components []string, resume map[string]Resume) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -209,7 +210,7 @@ var errPartial = errors.New("applied, but scheduling failed")
 // apply puts cfg in force. Probers are built first, so a config whose
 // probes cannot be built is rejected before anything changes.
 func (a *app) apply(cfg *config.Config) error {
-	jobs, err := buildJobs(cfg, a.store, a.source)
+	jobs, err := buildJobs(cfg, a.store, a.source, a.sched.Wanted)
 	if err != nil {
 		return err
 	}
@@ -232,11 +233,21 @@ func (a *app) apply(cfg *config.Config) error {
 	return nil
 }
 
-func buildJobs(cfg *config.Config, beats probe.BeatReader, source net.IP) ([]schedule.Job, error) {
+// buildJobs builds a prober per check. A check the config in force
+// (current) already has, unchanged, keeps its prober: a reload of a large
+// config that changes a few checks builds a few (50,000 probers took
+// 0.3 s). current may be nil.
+func buildJobs(cfg *config.Config, beats probe.BeatReader, source net.IP, current func(string) (schedule.Job, bool)) ([]schedule.Job, error) {
 	jobs := make([]schedule.Job, 0, len(cfg.Checks))
 	var errs []error
 	cas := probe.NewShared() // each ca_file read once per load
 	for i, c := range cfg.Checks {
+		if current != nil {
+			if j, ok := current(c.Name); ok && reusable(j.Check, c) {
+				jobs = append(jobs, schedule.Job{Check: c, Prober: j.Prober})
+				continue
+			}
+		}
 		p, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + appVersion(), Beats: beats, Shared: cas, SourceAddr: source})
 		if err != nil {
 			// Every problem keeps the check's key path, joined ones too.
@@ -303,4 +314,34 @@ type noBeats struct{}
 
 func (noBeats) Beats(context.Context, string) (probe.Beats, error) {
 	return probe.Beats{}, errors.New("no heartbeat store in this command")
+}
+
+// reusable reports whether a prober built for old serves now: the check
+// is unchanged (its secrets included, resolved from their files), and it
+// names no certificate file, whose contents a reload reads again.
+func reusable(old, now config.Check) bool {
+	for _, t := range tlsOf(now) {
+		if t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" {
+			return false
+		}
+	}
+	return reflect.DeepEqual(old, now)
+}
+
+// tlsOf returns the TLS settings of a check's probe, if any.
+func tlsOf(c config.Check) []*config.TLS {
+	var out []*config.TLS
+	if c.HTTP != nil {
+		out = append(out, &c.HTTP.TLS)
+	}
+	if c.SMTP != nil {
+		out = append(out, &c.SMTP.TLSConfig)
+	}
+	if c.TCP != nil {
+		out = append(out, &c.TCP.TLSConfig)
+	}
+	if c.Queue != nil {
+		out = append(out, &c.Queue.TLSConfig)
+	}
+	return out
 }
