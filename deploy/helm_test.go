@@ -220,6 +220,21 @@ func TestHelmChartSentinel(t *testing.T) {
 	}
 }
 
+// TestHelmChartLabelsAndPercentages: an image tag with build metadata
+// makes a valid version label, and the PDB takes a percentage.
+func TestHelmChartLabelsAndPercentages(t *testing.T) {
+	t.Parallel()
+	m := renderChart(t, chartRender{setString: []string{"image.tag=v1.2.3+build.7", "podDisruptionBudget.minAvailable=50%"}, apiVersions: operatorAPIs})
+	checkTocsin(t, m)
+	d := one(t, m.deployments, "tocsin")
+	if got := d.Labels["app.kubernetes.io/version"]; got != "v1.2.3_build.7" {
+		t.Errorf("version label %q, want v1.2.3_build.7", got)
+	}
+	if got := one(t, m.pdbs, "tocsin").Spec.MinAvailable.String(); got != "50%" {
+		t.Errorf("PDB minAvailable %s, want 50%%", got)
+	}
+}
+
 // TestHelmChartVantageNames: a vantage named like a number or a YAML 1.1
 // boolean stays a string in its labels and its environment.
 func TestHelmChartVantageNames(t *testing.T) {
@@ -268,6 +283,7 @@ func TestHelmChartBadValues(t *testing.T) {
 		{"bad Redis URL", chartRender{set: []string{"redis.url=localhost:6379"}}, "/redis/url"},
 		{"serviceMonitor.enabled typo", chartRender{set: []string{"serviceMonitor.enabled=yes"}}, "/serviceMonitor/enabled"},
 		{"old Kubernetes", chartRender{kubeVersion: "v1.30.0"}, "kubeVersion"},
+		{"PDB percentage out of range", chartRender{setString: []string{"podDisruptionBudget.minAvailable=150%"}}, "/podDisruptionBudget/minAvailable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			text, err := renderChartText(tc.r)

@@ -15,6 +15,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // checkTocsin asserts the policy points on tocsin's objects, the same in the
@@ -109,7 +110,15 @@ func checkDeployment(t *testing.T, m *manifests, d *appsv1.Deployment) *corev1.S
 			t.Fatalf("%s: %d PDBs select its pods, want 1", d.Name, len(pdbs))
 		}
 		pdb := pdbs[0]
-		if pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() < 1 || pdb.Spec.MinAvailable.IntValue() >= replicas {
+		// A percentage counts as the disruption controller counts it:
+		// of the replicas, rounded up.
+		minAvail := -1
+		if pdb.Spec.MinAvailable != nil {
+			if n, err := intstr.GetScaledValueFromIntOrPercent(pdb.Spec.MinAvailable, replicas, true); err == nil {
+				minAvail = n
+			}
+		}
+		if minAvail < 1 || minAvail >= replicas {
 			t.Errorf("PDB %s minAvailable %v: want at least 1 and fewer than the %d replicas, so a drain can proceed", pdb.Name, pdb.Spec.MinAvailable, replicas)
 		}
 		for _, o := range m.deployments {

@@ -19,7 +19,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "tocsin.labels" -}}
 {{ include "tocsin.selectorLabels" . }}
 app.kubernetes.io/part-of: tocsin
-app.kubernetes.io/version: {{ include "tocsin.tag" . | quote }}
+app.kubernetes.io/version: {{ include "tocsin.tag" . | replace "+" "_" | trunc 63 | trimSuffix "-" | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
