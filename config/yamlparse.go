@@ -1,6 +1,8 @@
 package config
 
 import (
+	"runtime"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -14,6 +16,15 @@ import (
 // merge key or an alias at the top, a duplicate key) is parsed again by
 // yaml.Unmarshal, for its result and its error.
 func parseYAML(b []byte) (map[string]any, error) {
+	if out, ok := parseSplit(b, splitMinItems, runtime.GOMAXPROCS(0)); ok {
+		return out, nil
+	}
+	return parseWhole(b)
+}
+
+// parseWhole is parseYAML for the file in one piece (yamlsplit.go cuts a
+// large one in parts).
+func parseWhole(b []byte) (map[string]any, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return nil, err
