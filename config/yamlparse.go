@@ -16,7 +16,7 @@ import (
 // merge key or an alias at the top, a duplicate key) is parsed again by
 // yaml.Unmarshal, for its result and its error.
 func parseYAML(b []byte) (map[string]any, error) {
-	if out, ok := parseSplit(b, splitMinItems, runtime.GOMAXPROCS(0)); ok {
+	if out, ok := parseSplit(b, splitMinItems, splitPartItems, runtime.GOMAXPROCS(0)); ok {
 		return out, nil
 	}
 	return parseWhole(b)

@@ -7,12 +7,19 @@ import (
 	"unicode/utf8"
 )
 
-// splitMinItems is how many items the checks list needs before parseYAML
-// parses it in parts: below it the whole file is quicker.
-const splitMinItems = 2000
+const (
+	// splitMinItems is how many items the checks list needs before
+	// parseYAML parses it in parts: below it the whole file is quicker.
+	splitMinItems = 2000
+	// splitPartItems is how many items a part holds. Parts are small and
+	// parsed a few at a time, not one per core at once: a part's node tree
+	// is about 2.5 kB an item, and two halves of 50,000 checks held 122 MiB
+	// of tree together at a reload's peak (docs/benchmarks.md).
+	splitPartItems = 1000
+)
 
-// parseSplit parses a large config's checks list in parts, each on its
-// own goroutine, beside the rest of the file: the YAML parser builds one
+// parseSplit parses a large config's checks list in parts of perPart
+// items, workers at a time, beside the rest of the file: the YAML parser builds one
 // node tree per document and does not share the work, and at 50,000
 // checks the parse was most of a reload (docs/benchmarks.md). The items
 // of a block sequence are independent of one another, so each part is a
@@ -23,8 +30,8 @@ const splitMinItems = 2000
 // items, no anchors or aliases, no document markers or directives, no
 // carriage returns or tabs, valid UTF-8. Anything else, and any error in a part, is false: the
 // file is then parsed whole, for its result and its error's position.
-func parseSplit(b []byte, minItems, parts int) (map[string]any, bool) {
-	if parts < 2 || !utf8.Valid(b) || bytes.ContainsAny(b, "\r\t") || bytes.HasPrefix(b, []byte("---")) || bytes.HasPrefix(b, []byte("%")) ||
+func parseSplit(b []byte, minItems, perPart, workers int) (map[string]any, bool) {
+	if perPart < 1 || workers < 1 || !utf8.Valid(b) || bytes.ContainsAny(b, "\r\t") || bytes.HasPrefix(b, []byte("---")) || bytes.HasPrefix(b, []byte("%")) ||
 		bytes.Contains(b, []byte("\n---")) || bytes.Contains(b, []byte("\n...")) || bytes.Contains(b, []byte("\n%")) ||
 		mayHoldAnchor(b) {
 		return nil, false
@@ -55,7 +62,7 @@ func parseSplit(b []byte, minItems, parts int) (map[string]any, bool) {
 	// each a whole number of items.
 	rest := append(append([]byte{}, before...), after...)
 	docs := [][]byte{rest}
-	per := (len(items) + parts - 1) / parts
+	per := perPart
 	for i := 0; i < len(items); i += per {
 		from, to := items[i], end
 		if i == 0 {
@@ -69,10 +76,18 @@ func parseSplit(b []byte, minItems, parts int) (map[string]any, bool) {
 	maps := make([]map[string]any, len(docs))
 	oks := make([]bool, len(docs))
 	var wg sync.WaitGroup
-	for i, d := range docs {
+	next := make(chan int, len(docs))
+	for i := range docs {
+		next <- i
+	}
+	close(next)
+	for range min(workers, len(docs)) {
 		wg.Go(func() {
-			m, err := parseWhole(d)
-			maps[i], oks[i] = m, err == nil
+			for i := range next {
+				m, err := parseWhole(docs[i])
+				maps[i], oks[i] = m, err == nil
+				docs[i] = nil // the part's text, once parsed
+			}
 		})
 	}
 	wg.Wait()

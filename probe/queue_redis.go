@@ -77,7 +77,7 @@ func newRedisSource(c config.QueueCheck, o Options) (*redisSource, error) {
 	if o.SourceAddr != nil && opts.Network == "tcp" {
 		// go-redis' own dialer (its timeout and keepalive), but from the
 		// source address.
-		d := newDialer(o)
+		d := *newDialer(o) // a copy: the dialer is shared (shared.go)
 		d.Timeout = opts.DialTimeout
 		d.KeepAliveConfig = net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 3}
 		tlsConfig := opts.TLSConfig
@@ -85,7 +85,7 @@ func newRedisSource(c config.QueueCheck, o Options) (*redisSource, error) {
 			if tlsConfig == nil {
 				return d.DialContext(ctx, network, addr)
 			}
-			return (&tls.Dialer{NetDialer: d, Config: tlsConfig}).DialContext(ctx, network, addr)
+			return (&tls.Dialer{NetDialer: &d, Config: tlsConfig}).DialContext(ctx, network, addr)
 		}
 	}
 	return &redisSource{client: redis.NewClient(opts), key: c.Key, now: o.Now, password: opts.Password}, nil

@@ -80,7 +80,12 @@ func TestProbesFromSourceAddress(t *testing.T) {
 			if res.Status != StatusUp {
 				t.Fatalf("probe from %s: %s %s %s", source, res.Status, res.Reason, res.Message)
 			}
+			// A TCP probe is up once the kernel completes the handshake,
+			// which may be before the proxy accepts and records it.
 			peers := proxy.Peers()
+			for deadline := time.Now().Add(5 * time.Second); len(peers) == 0 && time.Now().Before(deadline); peers = proxy.Peers() {
+				time.Sleep(10 * time.Millisecond)
+			}
 			if len(peers) == 0 || slices.ContainsFunc(peers, func(ip string) bool { return ip != source }) {
 				t.Errorf("the server saw connections from %v, want only %s", peers, source)
 			}

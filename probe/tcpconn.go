@@ -91,11 +91,13 @@ func withDeadline(ctx context.Context, start time.Time) (context.Context, time.T
 // resolver, and o's source address as the local end. A net.Dialer is safe
 // for concurrent use.
 func newDialer(o Options) *net.Dialer {
-	d := &net.Dialer{Resolver: o.Resolver}
-	if o.SourceAddr != nil {
-		d.LocalAddr = &net.TCPAddr{IP: o.SourceAddr}
-	}
-	return d
+	return o.Shared.dialer(o.Resolver, o.SourceAddr, func() *net.Dialer {
+		d := &net.Dialer{Resolver: o.Resolver}
+		if o.SourceAddr != nil {
+			d.LocalAddr = &net.TCPAddr{IP: o.SourceAddr}
+		}
+		return d
+	})
 }
 
 // dialTarget connects to addr and pins the connection's deadline to

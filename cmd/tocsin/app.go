@@ -140,17 +140,19 @@ func (a *app) ownershipChanged(ctx context.Context, ch ownership.Change) {
 	}
 	states := a.eng.Adopt(ctx, ch.Acquired)
 	comps := make([]string, 0, len(ch.Acquired))
-	resume := map[string]schedule.Resume{}
-	cfg := a.cfg.Load()
+	fresh := map[string]bool{} // acquired, not continued: resumed from the store
 	for _, acq := range ch.Acquired {
 		comps = append(comps, acq.Component)
-		if acq.Continue {
-			continue
+		if !acq.Continue {
+			fresh[acq.Component] = true
 		}
-		for _, c := range cfg.Checks {
-			if c.Component != acq.Component {
-				continue
-			}
+	}
+	// One pass over the checks, not one per component: at start-up a
+	// replica acquires every component, and one pass per component was
+	// 250 million comparisons at 50,000 checks in 5,000 components.
+	resume := map[string]schedule.Resume{}
+	for _, c := range a.cfg.Load().Checks {
+		if fresh[c.Component] {
 			st := states[c.Name]
 			resume[c.Name] = schedule.Resume{LastStart: st.State.Last.Start, ProbeState: st.ProbeState}
 		}
