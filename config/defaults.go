@@ -87,6 +87,8 @@ func defaultValues() map[string]any {
 			"success_threshold":   2,
 			"flap_low_threshold":  defaultFlapLow,
 			"flap_high_threshold": defaultFlapHigh,
+			"quorum":              quorumMajority,
+			"regional":            regionalIgnore,
 		},
 		"incidents": map[string]any{
 			"group_window":  "15m",

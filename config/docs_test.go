@@ -9,13 +9,15 @@ import (
 )
 
 // TestDocsExamples loads the config examples of the README and of
-// docs/configuration.md ("Complete example") and docs/notifications.md, with their secret files and
+// docs/configuration.md ("Complete example", "vantages") and
+// docs/notifications.md, with their secret files and
 // CA made up in a temporary directory: what people copy must stay valid.
 func TestDocsExamples(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ file, heading string }{
 		{"../README.md", "## A config"},
 		{"../docs/configuration.md", "## Complete example"},
+		{"../docs/configuration.md", "## `vantages`"},
 		{"../docs/notifications.md", "# Notifications"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {

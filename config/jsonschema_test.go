@@ -53,6 +53,7 @@ func generateSchema(t *testing.T) []byte {
 		},
 	}
 	s := r.Reflect(&Config{})
+	zeroWords(s, reflect.TypeFor[Config](), map[reflect.Type]bool{})
 	s.ID = "https://raw.githubusercontent.com/tocsin/tocsin/main/docs/tocsin.schema.json"
 	s.Title = "tocsin configuration"
 	s.Description = "The config file of tocsin (docs/configuration.md). Generated from the config types by config/jsonschema_test.go."
@@ -61,6 +62,29 @@ func generateSchema(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return append(b, '\n')
+}
+
+// zeroWords gives each field with a zero word (quorum: majority) the
+// schema of what the walker takes for it (countOrWord): the word, or a
+// whole number of at least 1. The reflector's Mapper sees types, not
+// fields, and the field is a plain int.
+func zeroWords(s *jsonschema.Schema, t reflect.Type, seen map[reflect.Type]bool) {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || seen[t] || isScalar(t) {
+		return
+	}
+	seen[t] = true
+	for key, f := range fieldsByKey(t) {
+		if f.zero != "" {
+			s.Definitions[t.Name()].Properties.Set(key, &jsonschema.Schema{AnyOf: []*jsonschema.Schema{
+				{Type: "integer", Minimum: "1"},
+				{Type: "string", Enum: []any{f.zero}},
+			}})
+		}
+		zeroWords(s, f.typ, seen)
+	}
 }
 
 // TestJSONSchemaUpToDate: the shipped schema is what the config types say;

@@ -21,8 +21,9 @@ type LoadOptions struct {
 	// File is the YAML file; "" means defaults, env and flags only.
 	File string
 	// Env holds "KEY=VALUE" pairs, os.Environ() in main. TOCSIN_ variables
-	// whose name contains "__" override the file, and ${VAR} in file and
-	// env values is expanded from it.
+	// whose name contains "__", and the few a replica's own settings take
+	// (envKey), override the file, and ${VAR} in file and env values is
+	// expanded from it.
 	Env []string
 	// Flags, if not nil, overrides env with the flags RegisterFlags defines,
 	// but only those set explicitly on the command line.
@@ -39,9 +40,8 @@ type LoadOptions struct {
 const envPrefix = "TOCSIN_"
 
 // RegisterFlags defines on fs the flags Load reads from LoadOptions.Flags
-// (--listen, --redis-url, --log-level, --log-format, --source-address) and
-// --config, so the
-// command and Load agree on their names.
+// (--listen, --redis-url, --log-level, --log-format, --source-address,
+// --vantage) and --config, so the command and Load agree on their names.
 func RegisterFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "config file path")
 	fs.String("listen", "", `address for the status API, page and metrics (server.listen, default ":8080")`)
@@ -49,6 +49,7 @@ func RegisterFlags(fs *pflag.FlagSet) {
 	fs.String("log-level", "", "log level: debug, info, warn (or warning) or error (log.level, default info)")
 	fs.String("log-format", "", "log format: json or text (or logfmt) (log.format, default json)")
 	fs.String("source-address", "", "local IP address the probes connect from (scheduler.source_address; env TOCSIN_SOURCE_ADDRESS)")
+	fs.String("vantage", "", "this replica's vantage (scheduler.vantage; env TOCSIN_VANTAGE)")
 }
 
 // flagKey returns the key path a flag sets, or "" for flags Load ignores.
@@ -64,6 +65,8 @@ func flagKey(name string) string {
 		return "log.format"
 	case "source-address":
 		return "scheduler.source_address"
+	case "vantage":
+		return "scheduler.vantage"
 	}
 	return ""
 }
@@ -75,6 +78,8 @@ func envKey(name string) string {
 	switch name {
 	case "TOCSIN_SOURCE_ADDRESS":
 		return "scheduler.source_address"
+	case "TOCSIN_VANTAGE":
+		return "scheduler.vantage"
 	}
 	rest, ok := strings.CutPrefix(name, envPrefix)
 	if !ok || !strings.Contains(rest, "__") {
@@ -126,6 +131,7 @@ func Inspect(opts LoadOptions) (*Config, error) {
 	}
 	cfg.unread = l.unread
 	cfg.applyCheckDefaults()
+	cfg.applyVantageDefaults()
 	cfg.applyMaintenanceDefaults()
 	cfg.applyNotifyDefaults()
 	cfg.Log.normalise()
@@ -246,9 +252,10 @@ func dropNulls(v any) {
 	}
 }
 
-// loadEnv merges TOCSIN_ variables whose name contains "__". Names without
-// it are ignored: Kubernetes sets TOCSIN_PORT, TOCSIN_SERVICE_HOST and
-// the like for a service named tocsin. Names with it must name a key.
+// loadEnv merges TOCSIN_ variables whose name contains "__", and the few
+// without it that envKey knows. Other names without it are ignored:
+// Kubernetes sets TOCSIN_PORT, TOCSIN_SERVICE_HOST and the like for a
+// service named tocsin. Names with it must name a key.
 func (l *loader) loadEnv(k *koanf.Koanf) error {
 	mp := map[string]any{}
 	for _, name := range slices.Sorted(maps.Keys(l.env)) {
@@ -258,7 +265,7 @@ func (l *loader) loadEnv(k *koanf.Koanf) error {
 		}
 		where := "env " + name
 		segs := strings.Split(key, ".")
-		t, msg := envTarget(segs)
+		f, msg := envTarget(segs)
 		if msg == "" && strings.Join(segs, ".") == keyAllowNoChecks {
 			msg = fileOnlyAllowNoChecks
 		}
@@ -270,7 +277,7 @@ func (l *loader) loadEnv(k *koanf.Koanf) error {
 		if !ok {
 			continue
 		}
-		v, msg := envValue(t, s)
+		v, msg := envValue(segs[len(segs)-1], f, s)
 		if msg != "" {
 			l.probs.add(where, msg)
 			continue

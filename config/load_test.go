@@ -185,15 +185,16 @@ func TestLoadValidFull(t *testing.T) {
 			Interval: time.Minute, Timeout: 20 * time.Second,
 			FailureThreshold: 2, SuccessThreshold: 1,
 			FlapLowThreshold: 25, FlapHighThreshold: 40.5,
+			Regional: "ignore",
 		},
 		Incidents: Incidents{
 			GroupWindow: 10 * time.Minute, GroupBy: "relation", ResolveAfter: 3 * time.Minute,
 			ReopenWindow: 0, Retention: 720 * time.Hour,
 		},
 		Components: []Component{
-			{ID: "web-app", Name: "Web App", Group: "Help Desk", Description: "The customer-facing web application"},
-			{ID: "api", Name: "Public API"},
-			{ID: "email", Name: "Email Processing", DependsOn: []string{"api"}},
+			{ID: "web-app", Name: "Web App", Group: "Help Desk", Description: "The customer-facing web application", Regional: "ignore"},
+			{ID: "api", Name: "Public API", Regional: "ignore"},
+			{ID: "email", Name: "Email Processing", DependsOn: []string{"api"}, Regional: "ignore"},
 		},
 		Checks: []Check{
 			{
@@ -309,12 +310,12 @@ func TestLoadDefaults(t *testing.T) {
 				Scheduler: Scheduler{MaxInFlight: 10000},
 				Page:      Page{ID: "tocsin", Name: "Status", TimeZone: "UTC"},
 				Log:       Log{Level: "info", Format: "json"},
-				Defaults:  Defaults{Interval: 30 * time.Second, Timeout: 10 * time.Second, FailureThreshold: 3, SuccessThreshold: 2, FlapLowThreshold: 5, FlapHighThreshold: 30},
+				Defaults:  Defaults{Interval: 30 * time.Second, Timeout: 10 * time.Second, FailureThreshold: 3, SuccessThreshold: 2, FlapLowThreshold: 5, FlapHighThreshold: 30, Regional: "ignore"},
 				Incidents: Incidents{GroupWindow: 15 * time.Minute, GroupBy: "relation", ResolveAfter: 5 * time.Minute, ReopenWindow: 30 * time.Minute, Retention: 2160 * time.Hour},
 				secrets:   cfg.secrets,
 			}
 			if file != "" {
-				want.Components = []Component{{ID: "web", Name: "Web"}}
+				want.Components = []Component{{ID: "web", Name: "Web", Regional: "ignore"}}
 				want.Checks = []Check{{
 					Name: "web-home", Component: "web", Type: "http",
 					Interval: 30 * time.Second, Timeout: 10 * time.Second,
@@ -500,7 +501,7 @@ func TestRegisterFlags(t *testing.T) {
 	t.Parallel()
 	fs := pflag.NewFlagSet("tocsin", pflag.ContinueOnError)
 	RegisterFlags(fs)
-	for _, name := range []string{"config", "listen", "redis-url", "log-level", "log-format"} {
+	for _, name := range []string{"config", "listen", "redis-url", "log-level", "log-format", "source-address", "vantage"} {
 		f := fs.Lookup(name)
 		if f == nil || f.Value.Type() != "string" || f.Usage == "" {
 			t.Errorf("flag --%s: %+v", name, f)

@@ -85,7 +85,7 @@ func (w walker) object(path string, t reflect.Type, v any) (any, bool) {
 			delete(m, k)
 			continue
 		}
-		if out, ok := w.walk(joinPath(path, k), f.typ, m[k]); ok {
+		if out, ok := w.walkField(joinPath(path, k), k, f, m[k]); ok {
 			m[k] = out
 		} else {
 			delete(m, k)
@@ -134,6 +134,10 @@ func (w walker) dict(path string, t reflect.Type, v any) (any, bool) {
 type field struct {
 	index int
 	typ   reflect.Type
+	// zero, from the tag zero:"word" of an integer field, is the word the
+	// file writes for the field's zero value (quorum: majority); see
+	// countOrWord.
+	zero string
 }
 
 // fieldsByKey maps the koanf keys of struct type t to its fields.
@@ -145,7 +149,7 @@ func fieldsByKey(t reflect.Type) map[string]field {
 		if !f.IsExported() || key == "" || key == "-" {
 			continue
 		}
-		out[key] = field{index: i, typ: f.Type}
+		out[key] = field{index: i, typ: f.Type, zero: f.Tag.Get("zero")}
 	}
 	return out
 }
@@ -173,20 +177,21 @@ func joinPath(path, key string) string {
 	return path + "." + key
 }
 
-// envTarget returns the type of the key an environment variable names, or
+// envTarget returns the field of the key an environment variable names, or
 // a problem. Lists and maps cannot be reached from the environment.
-func envTarget(segs []string) (reflect.Type, string) {
+func envTarget(segs []string) (field, string) {
 	key := strings.Join(segs, ".")
 	t := reflect.TypeFor[Config]()
+	var last field
 	for i, s := range segs {
 		if t.Kind() == reflect.Pointer {
 			t = t.Elem()
 		}
 		switch {
 		case t.Kind() == reflect.Slice || t.Kind() == reflect.Map:
-			return nil, fmt.Sprintf("key %q cannot be set from the environment", key)
+			return field{}, fmt.Sprintf("key %q cannot be set from the environment", key)
 		case t.Kind() != reflect.Struct || isScalar(t):
-			return nil, fmt.Sprintf("unknown key %q", key)
+			return field{}, fmt.Sprintf("unknown key %q", key)
 		}
 		fields := fieldsByKey(t)
 		f, ok := fields[s]
@@ -197,21 +202,30 @@ func envTarget(segs []string) (reflect.Type, string) {
 				fixed[i] = k
 				msg += fmt.Sprintf(" (did you mean %q?)", strings.Join(fixed, "."))
 			}
-			return nil, msg
+			return field{}, msg
 		}
-		t = f.typ
+		t, last = f.typ, f
 	}
 	if isScalar(t) || isStringList(t) {
-		return t, ""
+		return last, ""
 	}
-	return nil, fmt.Sprintf("key %q cannot be set from the environment", key)
+	return field{}, fmt.Sprintf("key %q cannot be set from the environment", key)
 }
 
-// envValue checks and normalises an environment value for type t. A list of
-// strings is written comma-separated.
-func envValue(t reflect.Type, s string) (any, string) {
-	if !isStringList(t) {
-		return scalarValue(t, s)
+// envValue checks and normalises an environment value for field f, at key
+// k. A list of strings is written comma-separated.
+func envValue(k string, f field, s string) (any, string) {
+	if f.zero != "" {
+		// Checked here for the env variable's name in the problem, but
+		// left as written: the walker reads the merged value again, and
+		// would refuse a 0 that stood for the word.
+		if _, msg := countOrWord(k, f, s); msg != "" {
+			return nil, msg
+		}
+		return s, ""
+	}
+	if !isStringList(f.typ) {
+		return scalarValue(f.typ, s)
 	}
 	items := []any{}
 	for item := range strings.SplitSeq(s, ",") {

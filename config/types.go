@@ -16,6 +16,7 @@ type Config struct {
 	Redis       Redis         `koanf:"redis"`
 	Ownership   Ownership     `koanf:"ownership"`
 	Scheduler   Scheduler     `koanf:"scheduler"`
+	Vantages    []string      `koanf:"vantages"` // the fleet's vantages; empty: one unnamed (vantages.go)
 	Page        Page          `koanf:"page"`
 	Log         Log           `koanf:"log"`
 	Metrics     Metrics       `koanf:"metrics"`
@@ -104,6 +105,12 @@ type Scheduler struct {
 	// tests can tell replicas apart on 127.0.0.2, 127.0.0.3...). Empty:
 	// the system chooses. Read at startup only.
 	SourceAddress string `koanf:"source_address"`
+	// Vantage is this replica's vantage, one of Config.Vantages, set per
+	// Deployment (--vantage, TOCSIN_VANTAGE). Validate accepts it empty
+	// even when vantages are declared, since tocsin validate and tocsin
+	// check run without one; the daemon asks Config.VantageError. Read at
+	// startup only.
+	Vantage string `koanf:"vantage"`
 }
 
 // Page describes the public status page.
@@ -131,6 +138,11 @@ type Defaults struct {
 	// flapping above high and stops below low.
 	FlapLowThreshold  float64 `koanf:"flap_low_threshold"`
 	FlapHighThreshold float64 `koanf:"flap_high_threshold"`
+	// Vantages, Quorum and Regional apply to every component that does
+	// not set its own; Component says what they mean.
+	Vantages []string `koanf:"vantages"`
+	Quorum   int      `koanf:"quorum" zero:"majority"`
+	Regional string   `koanf:"regional"`
 }
 
 // Incidents tunes the automatic incident lifecycle.
@@ -154,10 +166,30 @@ type Component struct {
 	// DependsOn lists the ids of the components this one needs: while one of
 	// them is in an incident, this component joins that incident when it fails.
 	DependsOn []string `koanf:"depends_on"`
+	// Vantages lists the vantages that probe this component's checks (a
+	// check's own list overrides it); empty: every declared vantage.
+	// After Load it holds the effective list, defaults.vantages when the
+	// component sets none.
+	Vantages []string `koanf:"vantages"`
+	// Quorum is how many of the live vantages that probe the component
+	// must see a status before the component takes it: a number, or 0 for
+	// a majority of them (live/2+1), the default, which the file writes
+	// "majority". QuorumOf works the number out. After Load it holds the
+	// effective value, defaults.quorum when the component sets none.
+	Quorum int `koanf:"quorum" zero:"majority"`
+	// Regional is what a status seen by fewer than Quorum vantages does:
+	// "ignore" shows it and opens no incident, "degraded" makes the
+	// component degraded_performance. After Load it holds the effective
+	// value, defaults.regional ("ignore" unless set) when the component
+	// sets none.
+	Regional string `koanf:"regional"`
 }
 
 // Check is one scheduled probe of a component. After Load, Interval, Timeout
-// and the thresholds hold effective values (defaults applied).
+// and the thresholds hold effective values (defaults applied), and so does
+// Vantages: the check's own list, else its component's, else defaults';
+// empty means every declared vantage (Config.VantagesOf), and it stays
+// empty for heartbeat checks, which are pushed, not probed.
 type Check struct {
 	Name             string        `koanf:"name"`
 	Component        string        `koanf:"component"`
@@ -170,6 +202,7 @@ type Check struct {
 	FlapLowThreshold  float64         `koanf:"flap_low_threshold"`
 	FlapHighThreshold float64         `koanf:"flap_high_threshold"`
 	Impact            string          `koanf:"impact"` // partial_outage | major_outage
+	Vantages          []string        `koanf:"vantages"`
 	HTTP              *HTTPCheck      `koanf:"http"`
 	SMTP              *SMTPCheck      `koanf:"smtp"`
 	TCP               *TCPCheck       `koanf:"tcp"`

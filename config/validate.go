@@ -41,6 +41,7 @@ func (c *Config) validate() problems {
 		m.validate(&p, fmt.Sprintf("maintenance[%d]", i), ids)
 	}
 	c.validateNotify(&p, ids)
+	c.validateVantages(&p)
 	return p
 }
 

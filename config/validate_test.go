@@ -152,6 +152,51 @@ func TestLoadInvalid(t *testing.T) {
 		{"queue-tls-config-redis", `checks[0].queue.tls_config: needs a rediss:// redis_url`},
 		{"queue-password-both", `checks[0].queue.password_file: cannot be combined with checks[0].queue.password`},
 
+		// Vantages.
+		{"vantage-name", strings.Join([]string{
+			`vantages[1]: invalid vantage name "EU_West" (want 1-32 lower-case letters, digits and '-', starting with a letter)`,
+			`vantages[2]: invalid vantage name "9-south" (want 1-32 lower-case letters, digits and '-', starting with a letter)`,
+			`vantages[3]: invalid vantage name "this-vantage-name-is-much-too-long" (want 1-32 lower-case letters, digits and '-', starting with a letter)`,
+		}, "\n")},
+		{"vantage-duplicate", `vantages[2]: duplicate vantage "eu-west"`},
+		{"scheduler-vantage", `scheduler.vantage: "eu-wset" is not a declared vantage (declared: eu-west, us-east); did you mean "eu-west"?`},
+		{"scheduler-vantage-undeclared", `scheduler.vantage: set, but no vantages are declared`},
+		{"check-vantages", strings.Join([]string{
+			`checks[2].vantages[1]: duplicate vantage "us-east"`,
+			`checks[3].vantages[1]: "eu-wset" is not a declared vantage (declared: eu-west, us-east); did you mean "eu-west"?`,
+			`checks[3].vantages[2]: "mars" is not a declared vantage (declared: eu-west, us-east)`,
+		}, "\n")},
+		{"heartbeat-vantages", `checks[0].vantages: heartbeat checks are pushed to tocsin and have no vantage`},
+		{"component-vantages", strings.Join([]string{
+			`components[1].vantages[0]: "mars" is not a declared vantage (declared: eu-west, us-east)`,
+			`components[1].vantages[2]: duplicate vantage "eu-west"`,
+		}, "\n")},
+		{"defaults-vantages", `defaults.vantages[0]: "us-eats" is not a declared vantage (declared: eu-west, us-east); did you mean "us-east"?`},
+		{"vantages-undeclared", `checks[0].vantages[0]: "eu-west" is not a declared vantage (none are declared)`},
+		{"quorum", strings.Join([]string{
+			`components[0].quorum: invalid quorum "most" (want majority or a whole number of at least 1)`,
+			`components[1].quorum: invalid quorum 0 (want majority or a whole number of at least 1)`,
+			`components[2].quorum: invalid quorum -1 (want majority or a whole number of at least 1)`,
+			`components[3].quorum: invalid quorum 1.5 (want majority or a whole number of at least 1)`,
+			`components[4].quorum: must be majority or a whole number of at least 1`,
+			`components[5].quorum: invalid quorum "Majority" (want majority or a whole number of at least 1)`,
+		}, "\n")},
+		{"quorum-vantages", strings.Join([]string{
+			`components[1].quorum: 4 is more than the 3 vantages that probe this component`,
+			`components[2].quorum: 3 is more than the 2 vantages that probe this component`,
+			`components[3].quorum: 2 is more than the 1 vantage that probes this component`,
+		}, "\n")},
+		{"quorum-defaults", `defaults.quorum: 4 is more than the 3 declared vantages`},
+		{"quorum-inherited", `components[1].quorum: 3 (from defaults.quorum) is more than the 2 vantages that probe this component`},
+		{"quorum-no-vantages", strings.Join([]string{
+			`defaults.quorum: needs vantages; none are declared`,
+			`components[1].quorum: needs vantages; none are declared`,
+		}, "\n")},
+		{"regional", strings.Join([]string{
+			`defaults.regional: unknown value "page" (want ignore or degraded)`,
+			`components[1].regional: unknown value "Degraded" (want ignore or degraded)`,
+		}, "\n")},
+
 		// Server, store, page, log, incidents.
 		{"listen", `server.listen: required`},
 		{"listen-port", `server.listen: address 8080: missing port in address`},
