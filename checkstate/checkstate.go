@@ -5,6 +5,7 @@
 package checkstate
 
 import (
+	"strings"
 	"time"
 
 	"github.com/tocsin/tocsin/detector"
@@ -42,8 +43,11 @@ type Changes struct {
 	Updated time.Time
 	// Checks are the changed checks' states; Removed the checks whose state
 	// was deleted.
-	Checks  []detector.Check
-	Removed []string
+	Checks []detector.Check
+	// Vantages holds the vantage each of Checks was published from, ""
+	// without vantages (Field).
+	Vantages []string
+	Removed  []string
 	// Undecodable are checks whose stored state could not be read (written
 	// by something else): shown as unknown until their owner writes again.
 	Undecodable []string
@@ -54,4 +58,21 @@ type PublishResult struct {
 	// Fenced lists the components whose checks were not written: the
 	// writer no longer owns them.
 	Fenced []string
+}
+
+// Field is where the store keeps check's state as published from vantage
+// ("" for none): each vantage probes and publishes every check on its own,
+// so with vantages a check has one state per vantage, "<check>@<vantage>"
+// (check names are [a-z0-9-]+).
+func Field(check, vantage string) string {
+	if vantage == "" {
+		return check
+	}
+	return check + "@" + vantage
+}
+
+// SplitField is the check and the vantage of a Field.
+func SplitField(field string) (check, vantage string) {
+	check, vantage, _ = strings.Cut(field, "@")
+	return check, vantage
 }

@@ -130,6 +130,9 @@ type Engine struct {
 	// links maps each component to those linked to it through depends_on,
 	// in either direction (incident.Observation.Links).
 	links map[string][]string
+	// probedFrom maps each component to the vantages that probe it, when
+	// vantages are declared (incident.Observation.Vantages).
+	probedFrom map[string][]string
 	// storeSwept is set once the store's components were compared with the
 	// config (components removed while tocsin was not running).
 	storeSwept bool
@@ -220,6 +223,7 @@ func (e *Engine) Configure(cfg *config.Config) {
 	e.byComponent, e.checkComp = byComponent, checkComp
 	e.ordered = parentsFirst(cfg.Components)
 	e.links = dependencyLinks(cfg.Components)
+	e.probedFrom = probedFrom(cfg)
 	if loc, err := time.LoadLocation(cfg.Page.TimeZone); err == nil {
 		e.up.SetLocation(loc) // validated by config.Load; a bad zone keeps the last
 	}

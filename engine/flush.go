@@ -149,6 +149,9 @@ func (e *Engine) pending() []incident.Observation {
 			Group: comp.Group, Links: e.links[comp.ID],
 			Policy: policy(e.cfg.Incidents), Fence: f,
 		}
+		if vs, ok := e.probedFrom[comp.ID]; ok {
+			o.Vantages, o.Quorum, o.Regional = vs, comp.Quorum, comp.Regional
+		}
 		e.removalNote(&o, comp, v)
 		out = append(out, o)
 	}

@@ -17,18 +17,22 @@ import (
 func (e *Engine) Adopt(ctx context.Context, acquired []ownership.Acquired) map[string]checkstate.Check {
 	var load []string
 	e.mu.Lock()
+	vantage := ownership.VantageOf(e.o.Member)
 	for _, a := range acquired {
 		if !a.Continue {
 			for _, c := range e.byComponent[a.Component] {
-				load = append(load, c.Name)
+				load = append(load, checkstate.Field(c.Name, vantage))
 			}
 		}
 	}
 	e.mu.Unlock()
 	states := map[string]checkstate.Check{}
 	if len(load) > 0 && e.checks != nil {
-		var err error
-		states, err = e.checks.LoadChecks(ctx, load)
+		byField, err := e.checks.LoadChecks(ctx, load)
+		for f, st := range byField {
+			name, _ := checkstate.SplitField(f)
+			states[name] = st
+		}
 		if err != nil {
 			// What could be read is used; the rest starts unknown, which
 			// publishes nothing until the checks have spoken.

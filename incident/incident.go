@@ -163,6 +163,14 @@ type Observation struct {
 	// while they failed. The incident's updates then say so instead of
 	// claiming a recovery.
 	Gone string
+	// Vantages, Quorum and Regional combine the vantages' verdicts when
+	// Fence.Member has a vantage (ownership.VantageOf): Status, Body and
+	// Detail are then what that vantage sees, and the component takes the
+	// status that at least Quorum (0: a majority) of the live Vantages see;
+	// Regional "degraded" makes what fewer see degraded_performance.
+	Vantages []string
+	Quorum   int
+	Regional string
 }
 
 // Action is what a transition did.
@@ -205,6 +213,11 @@ type TickRequest struct {
 type ComponentState struct {
 	Status    ComponentStatus
 	UpdatedAt time.Time
+	// With vantages: how many live vantages report on the component, and
+	// those of them that see it failing, sorted (the status is what a
+	// quorum of them see).
+	Vantages    int
+	FailingFrom []string
 }
 
 // State is everything the status API shows, read in one consistent step.

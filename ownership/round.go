@@ -68,9 +68,18 @@ func (m *Manager) request() (LeaseRequest, bool) {
 	settled := m.settledLocked()
 	comps := m.o.Components()
 	inConfig := make(map[string]bool, len(comps))
+	// The members this replica shares components with: its vantage's
+	// (vantage.go); computed once, not per component.
+	mine := Peers("", m.o.Member, m.members)
+	owner := func(c string) string {
+		if FleetWide(c) {
+			return Owner(c, m.members)
+		}
+		return Owner(c, mine)
+	}
 	for _, c := range comps {
 		inConfig[c] = true
-		if Owner(c, m.members) != m.o.Member {
+		if owner(c) != m.o.Member {
 			continue
 		}
 		_, held := m.owned[c]
@@ -79,7 +88,7 @@ func (m *Manager) request() (LeaseRequest, bool) {
 		}
 	}
 	for c := range m.owned {
-		if !inConfig[c] || Owner(c, m.members) != m.o.Member {
+		if !inConfig[c] || owner(c) != m.o.Member {
 			req.Release = append(req.Release, c)
 		}
 	}

@@ -179,7 +179,8 @@ func (s *Store) ChecksSince(ctx context.Context, since int64, max int) (_ checks
 	}
 	ch := checkstate.Changes{Seq: seq, More: res[1] == "1", Reset: res[2] == "1", Updated: msTime(int64(upd))}
 	for i := 4; i < len(res); i += 2 {
-		name, raw := res[i], res[i+1]
+		name, vantage := checkstate.SplitField(res[i])
+		raw := res[i+1]
 		if raw == "" {
 			ch.Removed = append(ch.Removed, name)
 			continue
@@ -192,34 +193,37 @@ func (s *Store) ChecksSince(ctx context.Context, since int64, max int) (_ checks
 			continue
 		}
 		ch.Checks = append(ch.Checks, c)
+		ch.Vantages = append(ch.Vantages, vantage)
 	}
 	return ch, nil
 }
 
-// LoadChecks reads the published states and prober states of the named
-// checks, for a new owner to continue from; checks without a state are
+// LoadChecks reads the published states and prober states of the checks
+// in fields (checkstate.Field: with vantages, the new owner's vantage's),
+// for a new owner to continue from, by field; checks without a state are
 // absent from the result.
-func (s *Store) LoadChecks(ctx context.Context, names []string) (_ map[string]checkstate.Check, err error) {
+func (s *Store) LoadChecks(ctx context.Context, fields []string) (_ map[string]checkstate.Check, err error) {
 	defer func() { err = s.count("load_checks", err) }()
-	out := make(map[string]checkstate.Check, len(names))
-	if len(names) == 0 {
+	out := make(map[string]checkstate.Check, len(fields))
+	if len(fields) == 0 {
 		return out, nil
 	}
 	var states, probes *redis.SliceCmd
 	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		states = p.HMGet(ctx, s.p+"checks", names...)
-		probes = p.HMGet(ctx, s.p+"probestate", names...)
+		states = p.HMGet(ctx, s.p+"checks", fields...)
+		probes = p.HMGet(ctx, s.p+"probestate", fields...)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: load checks: %w", err)
 	}
 	var errs []error
-	for i, name := range names {
+	for i, field := range fields {
 		raw, ok := states.Val()[i].(string)
 		if !ok {
 			continue
 		}
+		name, _ := checkstate.SplitField(field)
 		c, err := decodeCheck(name, []byte(raw))
 		if err != nil {
 			errs = append(errs, err)
@@ -229,7 +233,7 @@ func (s *Store) LoadChecks(ctx context.Context, names []string) (_ map[string]ch
 		if ps, ok := probes.Val()[i].(string); ok {
 			cs.ProbeState = []byte(ps)
 		}
-		out[name] = cs
+		out[field] = cs
 	}
 	if err := errors.Join(errs...); err != nil {
 		return out, fmt.Errorf("redisstore: load checks: %w", err)

@@ -8,6 +8,9 @@
 -- ARGV[3..]: for each check in order, its state (JSON, opaque here), then
 --    its prober state if ps.
 --
+-- With vantages, the writer's vantage's field of each check is written,
+-- "<check>@<vantage>" (checkstate.Field), and removed.
+--
 -- Keys: K.checks, a hash of check -> state; K['checks:changed'], a sorted
 -- set of check -> the sequence number of its last change (a removed
 -- check's entry stays, as a tombstone, so readers of changes see it go);
@@ -33,6 +36,14 @@ local function next_seq()
   return seq
 end
 
+local vantage = vantage_of(A.member or '')
+local function field(name)
+  if vantage == '' then
+    return name
+  end
+  return name .. '@' .. vantage
+end
+
 local may, fenced = {}, {}
 local a = 3
 for _, ch in ipairs(A.checks or {}) do
@@ -50,19 +61,21 @@ for _, ch in ipairs(A.checks or {}) do
     end
   end
   if may[ch.c] then
-    redis.call('HSET', K.checks, ch.n, state)
-    redis.call('ZADD', K['checks:changed'], next_seq(), ch.n)
+    local f = field(ch.n)
+    redis.call('HSET', K.checks, f, state)
+    redis.call('ZADD', K['checks:changed'], next_seq(), f)
     if ps then
-      redis.call('HSET', K.probestate, ch.n, ps)
+      redis.call('HSET', K.probestate, f, ps)
     end
   end
 end
 
 for _, name in ipairs(A.remove or {}) do
-  if redis.call('HDEL', K.checks, name) == 1 then
-    redis.call('ZADD', K['checks:changed'], next_seq(), name)
+  local f = field(name)
+  if redis.call('HDEL', K.checks, f) == 1 then
+    redis.call('ZADD', K['checks:changed'], next_seq(), f)
   end
-  redis.call('HDEL', K.probestate, name)
+  redis.call('HDEL', K.probestate, f)
 end
 
 local out = {tostring(seq or 0)}

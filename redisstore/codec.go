@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tocsin/tocsin/incident"
@@ -24,6 +25,13 @@ type storedState struct {
 	Created    unixMS                     `json:"created"`
 	Components map[string]storedComponent `json:"components"`
 	Incidents  []storedIncident           `json:"incidents"`
+	Vantages   map[string]storedVantages  `json:"vantages"`
+}
+
+// storedVantages is what the live vantages see of a component (load.lua).
+type storedVantages struct {
+	N       int    `json:"n"`
+	Failing string `json:"f"`
 }
 
 type storedComponent struct {
@@ -107,6 +115,11 @@ func decodeState(raw []byte) (incident.State, error) {
 	}
 	for id, c := range ss.Components {
 		st.Components[id] = incident.ComponentState{Status: c.Status, UpdatedAt: c.At.time()}
+	}
+	for id, v := range ss.Vantages {
+		c := st.Components[id]
+		c.Vantages, c.FailingFrom = v.N, strings.Fields(v.Failing)
+		st.Components[id] = c
 	}
 	for _, si := range ss.Incidents {
 		st.Incidents = append(st.Incidents, si.incident())

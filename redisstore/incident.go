@@ -39,6 +39,10 @@ type observeArgs struct {
 	Retire       bool        `json:"retire,omitempty"`
 	Gone         string      `json:"gone,omitempty"`
 	Receivers    []filterArg `json:"receivers,omitempty"`
+	Vantage      string      `json:"vantage,omitempty"`
+	Vantages     []string    `json:"vantages,omitempty"`
+	Quorum       int         `json:"quorum,omitempty"`
+	Regional     string      `json:"regional,omitempty"`
 }
 
 // Observe records a component status and applies the incident lifecycle in
@@ -66,6 +70,7 @@ func (s *Store) Observe(ctx context.Context, o incident.Observation) (_ incident
 		GroupWindow: windowMS(o.Policy.GroupWindow), GroupBy: cmp.Or(o.Policy.GroupBy, incident.GroupByRelation),
 		Group: o.Group, Links: o.Links, ReopenWindow: windowMS(o.Policy.ReopenWindow),
 		Detail: o.Detail, Parents: o.Parents, Fence: toFenceArg(o.Fence), Retire: o.Retire, Gone: o.Gone,
+		Vantage: ownership.VantageOf(o.Fence.Member), Vantages: o.Vantages, Quorum: o.Quorum, Regional: o.Regional,
 		Receivers: s.receiverArgs(),
 	}).StringSlice()
 	if err != nil {

@@ -9,7 +9,8 @@
 -- Keys: K.members, a sorted set of member -> lease expiry (unix ms);
 -- K.epoch, a hash {n = membership epoch, at = when it last changed}, where
 -- the epoch changes whenever the set of live members does (a join, a
--- leave, an expiry); K.owners, a hash of component -> "<member> <token>";
+-- leave, an expiry); K.owners, a hash of component -> "<member> <token>"
+-- (one field per vantage with vantages: lib.lua, owner_field);
 -- K.fence, the counter tokens come from, so a later grant always has a
 -- larger token. The counter starts at Redis' clock in milliseconds times
 -- 1000, so that a Redis that lost its data (a restart without persistence,
@@ -57,9 +58,10 @@ local function bump_epoch()
 end
 
 local function release(comp)
-  local cur = redis.call('HGET', K.owners, comp)
+  local field = owner_field(comp, A.member)
+  local cur = redis.call('HGET', K.owners, field)
   if cur and string.match(cur, '^(%S+) ') == A.member then
-    redis.call('HDEL', K.owners, comp)
+    redis.call('HDEL', K.owners, field)
   end
 end
 
@@ -95,7 +97,8 @@ else
   redis.call('ZADD', K.members, now + A.ttl, A.member)
   if tostring(A.epoch) == (redis.call('HGET', K.epoch, 'n') or '0') then
     for _, comp in ipairs(A.claim or {}) do
-      local cur = redis.call('HGET', K.owners, comp)
+      local field = owner_field(comp, A.member)
+      local cur = redis.call('HGET', K.owners, field)
       local prev, prev_k = '', ''
       if cur then
         prev, prev_k = string.match(cur, '^(%S+) (%S+)$')
@@ -106,7 +109,7 @@ else
           redis.call('SET', K.fence, string.format('%d', now * 1000))
         end
         k = string.format('%d', redis.call('INCR', K.fence))
-        redis.call('HSET', K.owners, comp, A.member .. ' ' .. k)
+        redis.call('HSET', K.owners, field, A.member .. ' ' .. k)
       end
       granted[#granted + 1] = comp
       granted[#granted + 1] = k

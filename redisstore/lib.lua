@@ -58,6 +58,26 @@ local function live(member, now)
   return exp and tonumber(exp) > now
 end
 
+-- vantage_of is the vantage a member probes from: the part of its id
+-- before '/' ('' for a replica without a vantage).
+local function vantage_of(member)
+  return string.match(member, '^([^/]+)/') or ''
+end
+
+-- owner_field is the field of K.owners that holds comp's grant for member.
+-- Each vantage owns each component on its own, so with vantages a
+-- component has one grant per vantage, "<comp>@<vantage>"; a
+-- pseudo-component (its id holds a colon, as a receiver's delivery,
+-- "notify:<receiver>", does) has one grant in the whole fleet
+-- (ownership/vantage.go).
+local function owner_field(comp, member)
+  local v = vantage_of(member)
+  if v == '' or string.find(comp, ':', 1, true) then
+    return comp
+  end
+  return comp .. '@' .. v
+end
+
 -- owned reports whether fence f ({m = member, k = token}) is comp's current
 -- ownership grant, held by a live member. Every write on behalf of a
 -- component checks it before writing anything.
@@ -65,7 +85,16 @@ local function owned(comp, f, now)
   if type(f) ~= 'table' or type(f.m) ~= 'string' or type(f.k) ~= 'string' then
     return false
   end
-  return redis.call('HGET', K.owners, comp) == f.m .. ' ' .. f.k and live(f.m, now)
+  return redis.call('HGET', K.owners, owner_field(comp, f.m)) == f.m .. ' ' .. f.k and live(f.m, now)
+end
+
+-- live_vantages is the set of vantages with a live member.
+local function live_vantages(now)
+  local out = {}
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', K.members, '(' .. now, '+inf')) do
+    out[vantage_of(m)] = true
+  end
+  return out
 end
 
 local NAME_OF = {none = 'Incident', minor = 'Degraded performance', major = 'Partial outage',

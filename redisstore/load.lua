@@ -4,7 +4,9 @@
 -- A: limit, how many recent incidents to return besides the open ones
 -- (0 = open only).
 -- Returns {"version":N,"updated":ms,"created":ms,
--- "components":{id:{"s":..,"t":..}},"incidents":[...]}: updated is when
+-- "components":{id:{"s":..,"t":..}},"incidents":[...],"vantages":{id:
+-- {"n": live vantages with a verdict, "f": those of them that see it
+-- failing, space-separated}}} (quorum.lua): updated is when
 -- the state last changed and created when the keyspace was, both by
 -- Redis' clock (0 if never);
 -- the stored JSON is spliced in as it is, not decoded and encoded again.
@@ -39,8 +41,38 @@ for _, id in ipairs(ids) do
   end
 end
 
+-- What each live vantage sees of each component, with vantages: the page
+-- names a minority that sees a failure, and how many vantages a verdict
+-- rests on.
+local vantages = {}
+local vflat = redis.call('HGETALL', K.verdicts)
+if #vflat > 0 then
+  -- miniredis (the embedded store, one process: no vantages to tell
+  -- apart) refuses TIME in a read-only script: every vantage counts there.
+  local t = redis.pcall('TIME')
+  local alive = nil
+  if type(t) == 'table' and t[1] then
+    alive = live_vantages(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+  end
+  for i = 1, #vflat, 2 do
+    local failing, n = {}, 0
+    for v, vd in pairs(cjson.decode(vflat[i + 1])) do
+      if not alive or alive[v] then
+        n = n + 1
+        if IMPACT_OF[vd.s] then
+          failing[#failing + 1] = v
+        end
+      end
+    end
+    table.sort(failing)
+    vantages[#vantages + 1] = cjson.encode(vflat[i]) .. ':{"n":' .. n .. ',"f":' ..
+      cjson.encode(table.concat(failing, ' ')) .. '}'
+  end
+end
+
 return '{"version":' .. (redis.call('GET', K.version) or '0') ..
   ',"updated":' .. (redis.call('GET', K.updated) or '0') ..
   ',"created":' .. (redis.call('GET', K.created) or '0') ..
   ',"components":{' .. table.concat(components, ',') ..
-  '},"incidents":[' .. table.concat(incidents, ',') .. ']}'
+  '},"incidents":[' .. table.concat(incidents, ',') ..
+  '],"vantages":{' .. table.concat(vantages, ',') .. '}}'

@@ -10,7 +10,11 @@
 --    components this one depends on), fence ({m, k}: the owner's grant),
 --    retire (true: the component left the config; see below), gone (when
 --    the status is no recovery because checks or the component left
---    monitoring: what left, named for the resolving update; tick.lua).
+--    monitoring: what left, named for the resolving update; tick.lua);
+--    with vantages, vantage (the observing one's), vantages (those that
+--    probe the component), quorum (0: a majority) and regional
+--    ('degraded' or ''): status, body and detail are then that vantage's
+--    verdict, which quorum.lua combines with the others'.
 -- Returns {action, incident id, impact}; id and impact are '' when no
 -- incident is involved; {FENCED, '', ''} when the fence is stale.
 
@@ -31,14 +35,22 @@ local REOPEN_SCAN = 20
 -- its grant goes with it.
 local now = now_ms()
 if A.retire then
-  local cur = redis.call('HGET', K.owners, comp)
+  local field = owner_field(comp, A.fence.m)
+  local cur = redis.call('HGET', K.owners, field)
   local holder = cur and string.match(cur, '^(%S+) ')
   if holder and holder ~= A.fence.m and live(holder, now) then
     return {FENCED, '', ''}
   end
-  redis.call('HDEL', K.owners, comp)
+  redis.call('HDEL', K.owners, field)
 elseif not owned(comp, A.fence, now) then
   return {FENCED, '', ''}
+end
+if A.retire then
+  redis.call('HDEL', K.verdicts, comp)
+elseif A.vantage and A.vantage ~= '' then
+  -- One vantage's verdict: the component's status is the quorum's
+  -- (quorum.lua).
+  new, body, A.detail = combine(comp, now)
 end
 
 local detail = A.detail or ''

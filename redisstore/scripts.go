@@ -11,6 +11,8 @@ var (
 	libLua string
 	//go:embed observe.lua
 	observeLua string
+	//go:embed quorum.lua
+	quorumLua string
 	//go:embed tick.lua
 	tickLua string
 	//go:embed load.lua
@@ -44,7 +46,7 @@ func newScripts() scripts {
 	prelude := luaHeader() + libLua
 	s := func(body string) *redis.Script { return redis.NewScript(prelude + body) }
 	return scripts{
-		observe: s(observeLua), tick: s(tickLua), load: s(loadLua), human: s(humanLua),
+		observe: s(quorumLua + observeLua), tick: s(tickLua), load: s(loadLua), human: s(humanLua),
 		uptime: s(uptimeLua), beat: s(beatLua), lease: s(leaseLua),
 		checksWrite: s(checksWriteLua), checksRead: s(checksReadLua), poll: s(pollLua),
 		outbox: s(outboxLua),

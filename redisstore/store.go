@@ -54,7 +54,7 @@ var fixedKeys = []string{
 	"components", "open", "incidents", "monitoring", "resolved",
 	"members", "epoch", "owners", "fence",
 	"checks", "checks:seq", "checks:changed", "checks:updated", "probestate",
-	"outbox", "primary", "replicated",
+	"outbox", "primary", "replicated", "verdicts",
 }
 
 // Store is every tocsin store on one Redis keyspace. It is safe for

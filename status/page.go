@@ -75,6 +75,10 @@ type compView struct {
 	Label       string
 	Bars        []barView
 	Uptime      string
+	// Vantages, with vantages, says what the verdict rests on when not on
+	// every vantage agreeing: "Failing from eu-west only", "Seen from 2
+	// of 3 vantages" (vantageNote).
+	Vantages string
 }
 
 // barView is one day of the uptime bars.
@@ -257,7 +261,8 @@ func (b *builder) sections() []sectionView {
 		days := b.days[c.ID]
 		last := &out[len(out)-1]
 		last.Components = append(last.Components, compView{ID: c.ID, Name: b.scrub(c.Name), Description: b.scrub(desc),
-			Status: c.Status, Label: c.Status.Label(), Bars: b.bars(days), Uptime: uptimeSummary(historyRatio(days))})
+			Status: c.Status, Label: c.Status.Label(), Bars: b.bars(days), Uptime: uptimeSummary(historyRatio(days)),
+			Vantages: vantageNote(b.in.State.Components[c.ID], len(b.cfg.Vantages))})
 	}
 	return out
 }
@@ -321,4 +326,27 @@ func (b *builder) human(t time.Time) string {
 		return ""
 	}
 	return t.In(b.loc).Format("Jan 2, 2006 15:04:05 MST")
+}
+
+// vantageNote is what a component's row says of its vantages: those that
+// see a failure the component's status does not show (fewer than the
+// quorum), and how many of the declared vantages the verdict rests on
+// when some are gone. Empty without vantages, or with all agreeing.
+func vantageNote(st incident.ComponentState, declared int) string {
+	var notes []string
+	if len(st.FailingFrom) > 0 && len(st.FailingFrom) < st.Vantages {
+		notes = append(notes, "Failing from "+andList(st.FailingFrom)+" only")
+	}
+	if declared > 0 && st.Vantages > 0 && st.Vantages < declared {
+		notes = append(notes, fmt.Sprintf("Seen from %d of %d vantages", st.Vantages, declared))
+	}
+	return strings.Join(notes, " · ")
+}
+
+// andList joins names as "a", "a and b", "a, b and c".
+func andList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }

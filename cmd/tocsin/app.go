@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -244,6 +245,9 @@ func buildJobs(cfg *config.Config, beats probe.BeatReader, source net.IP, curren
 	var errs []error
 	cas := probe.NewShared() // each ca_file read once per load
 	for i, c := range cfg.Checks {
+		if vs := cfg.VantagesOf(c); len(vs) > 0 && !slices.Contains(vs, cfg.Scheduler.Vantage) {
+			continue // probed from other vantages only
+		}
 		if current != nil {
 			if j, ok := current(c.Name); ok && reusable(j.Check, c) {
 				jobs = append(jobs, schedule.Job{Check: c, Prober: j.Prober})

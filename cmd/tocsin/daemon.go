@@ -23,6 +23,7 @@ import (
 
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/incident"
+	"github.com/tocsin/tocsin/ownership"
 	"github.com/tocsin/tocsin/redisstore"
 )
 
@@ -91,7 +92,11 @@ func daemon(ctx context.Context, o daemonOptions) error {
 	if err != nil {
 		return err
 	}
-	a := &app{logger: logger, scrub: sc, reloads: reloads, store: store, member: memberID(), source: source}
+	if err := cfg.VantageError(); err != nil {
+		return err
+	}
+	member := ownership.MemberID(cfg.Scheduler.Vantage, memberID())
+	a := &app{logger: logger, scrub: sc, reloads: reloads, store: store, member: member, source: source}
 	a.cfg.Store(cfg)
 	if err := a.build(reg); err != nil {
 		return err

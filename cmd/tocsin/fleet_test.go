@@ -45,7 +45,7 @@ type target struct {
 
 	mu      sync.Mutex
 	status  int
-	failFor string // replica answered 503 whatever status says
+	failFor map[string]bool // replicas answered 503 whatever status says
 	hits    []hit
 }
 
@@ -56,7 +56,7 @@ func startTarget(t *testing.T) *target {
 		rep := r.Header.Get("X-Replica")
 		tg.mu.Lock()
 		code := tg.status
-		if tg.failFor != "" && rep == tg.failFor {
+		if tg.failFor[rep] {
 			code = http.StatusServiceUnavailable
 		}
 		tg.hits = append(tg.hits, hit{time.Now(), rep, code})
@@ -73,10 +73,19 @@ func (tg *target) set(code int) {
 	tg.status = code
 }
 
-func (tg *target) failOnlyFor(replica string) {
+func (tg *target) failOnlyFor(replica string) { tg.failFrom(replica) }
+
+// failFrom makes the target answer 503 to the named replicas only (none:
+// to no one).
+func (tg *target) failFrom(replicas ...string) {
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
-	tg.failFor = replica
+	tg.failFor = map[string]bool{}
+	for _, r := range replicas {
+		if r != "" {
+			tg.failFor[r] = true
+		}
+	}
 }
 
 // since returns the hits at or after from.
@@ -111,7 +120,8 @@ type fleet struct {
 	comps    []string
 	targets  map[string]*target
 	procs    map[string]*proc // by replica name
-	started  time.Time        // when the first replica was started
+	vantages map[string]string
+	started  time.Time // when the first replica was started
 	proxy    *faultproxy.Proxy
 }
 
@@ -123,13 +133,16 @@ type fleetOptions struct {
 	extra    string        // more YAML at the end of the config (notify:, watchdog:)
 	sentinel bool          // a primary, a replica and three sentinels instead of one redis-server
 	debug    bool          // the replicas log at debug level
+	// vantages maps replicas to their vantage (TOCSIN_VANTAGE); the
+	// config then declares them all.
+	vantages map[string]string
 }
 
 // startFleet starts redis-server, a target per component and the named
 // replicas, and waits until every check is up, seen alike by all.
 func startFleet(t *testing.T, comps []string, replicas []string, o fleetOptions) *fleet {
 	t.Helper()
-	f := &fleet{t: t, comps: comps, targets: map[string]*target{}, procs: map[string]*proc{}}
+	f := &fleet{t: t, comps: comps, targets: map[string]*target{}, procs: map[string]*proc{}, vantages: o.vantages}
 	var redisURL string
 	switch {
 	case o.sentinel:
@@ -176,6 +189,9 @@ components:
     http: {url: %q, headers: {X-Replica: "${REPLICA}"}}
 `, c, c, f.targets[c].srv.URL)
 	}
+	if len(o.vantages) > 0 {
+		fmt.Fprintf(&b, "vantages: [%s]\n", strings.Join(slices.Compact(slices.Sorted(maps.Values(o.vantages))), ", "))
+	}
 	b.WriteString(o.extra)
 	f.cfg = writeFile(t, t.TempDir(), "tocsin.yml", b.String())
 	f.started = time.Now()
@@ -189,7 +205,11 @@ components:
 // start runs replica r (again, after a stop).
 func (f *fleet) start(r string) *proc {
 	f.t.Helper()
-	p := startTocsin(f.t, []string{"REPLICA=" + r}, append([]string{"run", "--config", f.cfg, "--log-format", "json"}, f.args...)...)
+	env := []string{"REPLICA=" + r}
+	if v := f.vantages[r]; v != "" {
+		env = append(env, "TOCSIN_VANTAGE="+v)
+	}
+	p := startTocsin(f.t, env, append([]string{"run", "--config", f.cfg, "--log-format", "json"}, f.args...)...)
 	f.procs[r] = p
 	return p
 }

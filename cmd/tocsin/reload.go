@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"time"
 
@@ -73,6 +74,13 @@ func (m *reloadMetrics) result(err error) {
 func (a *app) reload(lo config.LoadOptions) {
 	old := a.cfg.Load()
 	cfg, err := config.Load(lo)
+	if err == nil {
+		err = cfg.VantageError()
+	}
+	if err == nil && cfg.Scheduler.Vantage != old.Scheduler.Vantage {
+		// The vantage is in this replica's member id, made at start.
+		err = fmt.Errorf("scheduler.vantage: changed from %q to %q; a replica's vantage changes only with a restart", old.Scheduler.Vantage, cfg.Scheduler.Vantage)
+	}
 	if err == nil {
 		err = config.CheckReload(old, cfg)
 	}

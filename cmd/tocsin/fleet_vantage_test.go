@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// vantageVerdict reads what vantage v last reported of component comp, straight
+// from the store (the verdicts quorum.lua combines): "" before any.
+func (f *fleet) vantageVerdict(comp, v string) string {
+	f.t.Helper()
+	raw, err := f.rds.Client(f.t).HGet(f.t.Context(), "fleet:{st}:verdicts", comp).Result()
+	if err != nil {
+		return ""
+	}
+	var verdicts map[string]struct {
+		S string `json:"s"`
+	}
+	if err := json.Unmarshal([]byte(raw), &verdicts); err != nil {
+		f.t.Fatalf("verdicts of %s: %v", comp, err)
+	}
+	return verdicts[v].S
+}
+
+// TestFleetVantagesQuorum (issue 17, acceptance 1): three vantages, one
+// replica each, quorum by majority. The target fails for one vantage's
+// probes only: that vantage reports the component down, and no incident
+// opens. It fails for two: one incident, whose update names both. All
+// recover: monitoring, then resolved, with no other incident.
+func TestFleetVantagesQuorum(t *testing.T) {
+	t.Parallel()
+	f := startFleet(t, []string{"api"}, []string{"r-eu", "r-us", "r-ap"}, fleetOptions{
+		vantages: map[string]string{"r-eu": "eu", "r-us": "us", "r-ap": "ap"},
+	})
+	tg := f.targets["api"]
+
+	tg.failFrom("r-eu")
+	eventually(t, 30*time.Second, "eu reports api down", func() bool {
+		return f.vantageVerdict("api", "eu") == "major_outage"
+	})
+	// eu's verdict and the combination are one script run: once eu's
+	// verdict is stored, the combined status is decided.
+	if in := incidentsOf(f.any(), "api"); len(in) != 0 {
+		t.Fatalf("one vantage of three opened an incident: %+v", in)
+	}
+	if st := f.any().componentStatus("api"); st != "operational" {
+		t.Fatalf("api is %s on one vantage's verdict, want operational", st)
+	}
+	eventually(t, 30*time.Second, "the page's row names the one vantage", func() bool {
+		_, page := f.any().get("/")
+		return strings.Contains(string(page), "Failing from eu only")
+	})
+
+	tg.failFrom("r-eu", "r-us")
+	var in spIncident
+	eventually(t, 30*time.Second, "one incident once two vantages fail", func() bool {
+		ins := incidentsOf(f.any(), "api")
+		if len(ins) > 0 {
+			in = ins[0]
+		}
+		return len(ins) > 0
+	})
+	first := in.IncidentUpdates[len(in.IncidentUpdates)-1].Body
+	for _, want := range []string{"Failing from eu and us.", "ap sees it operational."} {
+		if !strings.Contains(first, want) {
+			t.Errorf("the opening update %q does not say %q", first, want)
+		}
+	}
+
+	tg.failFrom()
+	eventually(t, 60*time.Second, "the incident resolved", func() bool {
+		ins := incidentsOf(f.any(), "api")
+		return len(ins) == 1 && ins[0].Status == "resolved"
+	})
+	if ins := incidentsOf(f.any(), "api"); len(ins) != 1 || ins[0].ID != in.ID {
+		t.Errorf("incidents %+v, want only %s", ins, in.ID)
+	}
+	f.checkJSONLogs()
+}
+
+// TestFleetVantageLost (issue 17, acceptance 2): during an incident seen
+// from two vantages of three, the third is stopped. The verdict goes on
+// from the two left: the same incident, no flip of the component, and the
+// page says the verdict rests on two vantages; recovery resolves it.
+func TestFleetVantageLost(t *testing.T) {
+	t.Parallel()
+	f := startFleet(t, []string{"api"}, []string{"r-eu", "r-us", "r-ap"}, fleetOptions{
+		vantages: map[string]string{"r-eu": "eu", "r-us": "us", "r-ap": "ap"},
+	})
+	tg := f.targets["api"]
+	tg.failFrom("r-eu", "r-us")
+	var id string
+	eventually(t, 30*time.Second, "an incident seen from two vantages", func() bool {
+		ins := incidentsOf(f.any(), "api")
+		if len(ins) > 0 {
+			id = ins[0].ID
+		}
+		return len(ins) > 0
+	})
+	f.stop("r-ap")
+	delete(f.procs, "r-ap")
+	eventually(t, 30*time.Second, "the page says the verdict rests on two vantages", func() bool {
+		_, page := f.any().get("/")
+		return strings.Contains(string(page), "Seen from 2 of 3 vantages")
+	})
+	ins := incidentsOf(f.any(), "api")
+	if len(ins) != 1 || ins[0].ID != id || ins[0].Status == "resolved" || f.any().componentStatus("api") != "major_outage" {
+		t.Fatalf("after the vantage left: component %s, incidents %+v", f.any().componentStatus("api"), ins)
+	}
+	tg.failFrom()
+	eventually(t, 60*time.Second, "the incident resolved", func() bool {
+		ins := incidentsOf(f.any(), "api")
+		return len(ins) == 1 && ins[0].Status == "resolved"
+	})
+	in := incidentsOf(f.any(), "api")[0]
+	flips := 0
+	for _, c := range changes(in) {
+		if strings.HasSuffix(c, ">operational") {
+			flips++
+		}
+	}
+	if in.ID != id || flips != 1 {
+		t.Errorf("incident %s with changes %v: want %s, recovering once", in.ID, changes(in), id)
+	}
+	f.checkJSONLogs()
+}
