@@ -14,22 +14,35 @@ import (
 // address is refused with its key.
 func TestSourceAddress(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name, file string
-		env        []string
-		flag       string
-		want, err  string
-	}{
-		{"unset", "", nil, "", "", ""},
-		{"file", "scheduler: {source_address: 127.0.0.2}\n", nil, "", "127.0.0.2", ""},
-		{"IPv6", "scheduler: {source_address: \"::1\"}\n", nil, "", "::1", ""},
-		{"env over file", "scheduler: {source_address: 127.0.0.2}\n", []string{"TOCSIN_SOURCE_ADDRESS=127.0.0.3"}, "", "127.0.0.3", ""},
-		{"nested env name too", "", []string{"TOCSIN_SCHEDULER__SOURCE_ADDRESS=127.0.0.4"}, "", "127.0.0.4", ""},
-		{"flag over env", "", []string{"TOCSIN_SOURCE_ADDRESS=127.0.0.3"}, "127.0.0.5", "127.0.0.5", ""},
-		{"host name", "scheduler: {source_address: probe-1.local}\n", nil, "", "",
-			`scheduler.source_address: "probe-1.local" is not an IP address`},
-		{"bad env", "", []string{"TOCSIN_SOURCE_ADDRESS=10.0.0"}, "", "", `scheduler.source_address: "10.0.0" is not an IP address`},
-	} {
+	runOverrideCases(t, "source-address", "scheduler.source_address",
+		func(c *Config) string { return c.Scheduler.SourceAddress }, []overrideCase{
+			{"unset", "", nil, "", "", ""},
+			{"file", "scheduler: {source_address: 127.0.0.2}\n", nil, "", "127.0.0.2", ""},
+			{"IPv6", "scheduler: {source_address: \"::1\"}\n", nil, "", "::1", ""},
+			{"env over file", "scheduler: {source_address: 127.0.0.2}\n", []string{"TOCSIN_SOURCE_ADDRESS=127.0.0.3"}, "", "127.0.0.3", ""},
+			{"nested env name too", "", []string{"TOCSIN_SCHEDULER__SOURCE_ADDRESS=127.0.0.4"}, "", "127.0.0.4", ""},
+			{"flag over env", "", []string{"TOCSIN_SOURCE_ADDRESS=127.0.0.3"}, "127.0.0.5", "127.0.0.5", ""},
+			{"host name", "scheduler: {source_address: probe-1.local}\n", nil, "", "",
+				`scheduler.source_address: "probe-1.local" is not an IP address`},
+			{"bad env", "", []string{"TOCSIN_SOURCE_ADDRESS=10.0.0"}, "", "", `scheduler.source_address: "10.0.0" is not an IP address`},
+		})
+}
+
+// overrideCase is one way of setting a key a pod sets for itself: in the
+// file, its env variable, its flag; want is the value Load gives, err
+// (when not empty) what its error holds.
+type overrideCase struct {
+	name, file string
+	env        []string
+	flag       string
+	want, err  string
+}
+
+// runOverrideCases loads each case with flag --flag registered, and checks
+// key's value (got) or error, and that an env variable shows in Overrides.
+func runOverrideCases(t *testing.T, flag, key string, got func(*Config) string, cases []overrideCase) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			opts := LoadOptions{Env: tc.env}
@@ -39,7 +52,7 @@ func TestSourceAddress(t *testing.T) {
 			fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
 			RegisterFlags(fs)
 			if tc.flag != "" {
-				if err := fs.Parse([]string{"--source-address", tc.flag}); err != nil {
+				if err := fs.Parse([]string{"--" + flag, tc.flag}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -51,10 +64,10 @@ func TestSourceAddress(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || cfg.Scheduler.SourceAddress != tc.want {
-				t.Fatalf("Load: source_address %q, %v; want %q", cfg.Scheduler.SourceAddress, err, tc.want)
+			if err != nil || got(cfg) != tc.want {
+				t.Fatalf("Load: %s %q, %v; want %q", key, got(cfg), err, tc.want)
 			}
-			if over := Overrides(opts); tc.env != nil && !slices.Contains(over, "scheduler.source_address") {
+			if over := Overrides(opts); tc.env != nil && !slices.Contains(over, key) {
 				t.Errorf("Overrides = %v: the env variable's key is missing (validate would point into the file)", over)
 			}
 		})

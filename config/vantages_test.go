@@ -4,8 +4,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/spf13/pflag"
 )
 
 // TestLoadVantages: what Load resolves for valid-vantages.yml: each
@@ -66,12 +64,7 @@ func TestLoadVantages(t *testing.T) {
 func TestVantage(t *testing.T) {
 	t.Parallel()
 	const declared = "vantages: [eu-west, us-east]\n"
-	for _, tc := range []struct {
-		name, file string
-		env        []string
-		flag       string
-		want, err  string
-	}{
+	runOverrideCases(t, "vantage", "scheduler.vantage", func(c *Config) string { return c.Scheduler.Vantage }, []overrideCase{
 		{"unset", declared, nil, "", "", ""},
 		{"file", declared + "scheduler: {vantage: eu-west}\n", nil, "", "eu-west", ""},
 		{"env over file", declared + "scheduler: {vantage: eu-west}\n", []string{"TOCSIN_VANTAGE=us-east"}, "", "us-east", ""},
@@ -80,36 +73,7 @@ func TestVantage(t *testing.T) {
 		{"not declared", declared, []string{"TOCSIN_VANTAGE=us-est"}, "", "",
 			`scheduler.vantage: "us-est" is not a declared vantage (declared: eu-west, us-east); did you mean "us-east"?`},
 		{"none declared", "", nil, "eu-west", "", "scheduler.vantage: set, but no vantages are declared"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			opts := LoadOptions{Env: tc.env}
-			if tc.file != "" {
-				opts.File = writeConfig(t, tc.file)
-			}
-			fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
-			RegisterFlags(fs)
-			if tc.flag != "" {
-				if err := fs.Parse([]string{"--vantage", tc.flag}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			opts.Flags = fs
-			cfg, err := Load(opts)
-			if tc.err != "" {
-				if err == nil || err.Error() != tc.err {
-					t.Fatalf("Load: %v, want %q", err, tc.err)
-				}
-				return
-			}
-			if err != nil || cfg.Scheduler.Vantage != tc.want {
-				t.Fatalf("Load: vantage %q, %v; want %q", cfg.Scheduler.Vantage, err, tc.want)
-			}
-			if over := Overrides(opts); tc.env != nil && !slices.Contains(over, "scheduler.vantage") {
-				t.Errorf("Overrides = %v: the env variable's key is missing (validate would point into the file)", over)
-			}
-		})
-	}
+	})
 }
 
 // TestVantageRules: the rules between the vantage keys, on small configs:
