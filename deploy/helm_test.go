@@ -154,6 +154,11 @@ func TestHelmChartVantages(t *testing.T) {
 	t.Parallel()
 	m := renderChart(t, chartRender{valueFiles: []string{chartVantagesFile}})
 	checkTocsin(t, m)
+	// The config declares the vantages, or every replica refuses it.
+	cfg := decodeYAML(t, one(t, m.configMaps, "tocsin").Data["tocsin.yml"])
+	if got := fmt.Sprint(cfg.(map[string]any)["vantages"]); got != "[eu-west us-east ap-south]" {
+		t.Errorf("config vantages %s, want the three of the values", got)
+	}
 	want := map[string]struct {
 		replicas int32
 		region   string
