@@ -41,15 +41,16 @@ type Changes struct {
 	Reset bool
 	// Updated is when the checks were last written, by the store's clock.
 	Updated time.Time
-	// Checks are the changed checks' states; Removed the checks whose state
-	// was deleted.
+	// Checks are the changed checks' states; Removed the fields (Field)
+	// whose state was deleted.
 	Checks []detector.Check
 	// Vantages holds the vantage each of Checks was published from, ""
 	// without vantages (Field).
 	Vantages []string
 	Removed  []string
-	// Undecodable are checks whose stored state could not be read (written
-	// by something else): shown as unknown until their owner writes again.
+	// Undecodable are the fields whose stored state could not be read
+	// (written by something else): shown as unknown until their owner
+	// writes again.
 	Undecodable []string
 }
 

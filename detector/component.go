@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// Rank orders check states by how bad they are: down 2, degraded 1, up
+// and unknown 0.
+func (s CheckStatus) Rank() int { return rank(s) }
+
 func rank(s CheckStatus) int {
 	switch s {
 	case Down:

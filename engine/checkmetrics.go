@@ -51,22 +51,32 @@ func statusOrder() [4]detector.CheckStatus {
 // by check name, which keeps the registry's sort of a gather linear.
 type CheckMetrics struct {
 	success, duration, results, status *prometheus.Desc
+	// vantage is every series' "vantage" label (its name and value), nil
+	// without vantages. It sorts after every other label of these
+	// families, so it comes last, where the registry puts it.
+	vantage []string
 
 	mu     sync.Mutex
 	checks map[string]*checkSeries
 	sorted []*checkSeries // by name; nil once checks changed
 }
 
-func newCheckMetrics() *CheckMetrics {
+func newCheckMetrics(vantage string) *CheckMetrics {
+	var constLabels prometheus.Labels
+	var label []string
+	if vantage != "" {
+		constLabels, label = prometheus.Labels{"vantage": vantage}, []string{"vantage", vantage}
+	}
 	return &CheckMetrics{
+		vantage: label,
 		success: prometheus.NewDesc("tocsin_probe_success",
-			"1 if the last probe of the check was up or degraded, 0 if down.", []string{"check", "type", "component"}, nil),
+			"1 if the last probe of the check was up or degraded, 0 if down.", []string{"check", "type", "component"}, constLabels),
 		duration: prometheus.NewDesc("tocsin_probe_duration_seconds",
-			"How long the check's last probe took.", []string{"check", "type"}, nil),
+			"How long the check's last probe took.", []string{"check", "type"}, constLabels),
 		results: prometheus.NewDesc("tocsin_probe_results_total",
-			"Probe results by verdict.", []string{"check", "type", "result"}, nil),
+			"Probe results by verdict.", []string{"check", "type", "result"}, constLabels),
 		status: prometheus.NewDesc("tocsin_check_status",
-			"Confirmed check state: 1 for the current state, 0 for the others.", []string{"check", "status"}, nil),
+			"Confirmed check state: 1 for the current state, 0 for the others.", []string{"check", "status"}, constLabels),
 		checks: map[string]*checkSeries{},
 	}
 }
@@ -177,15 +187,19 @@ func (c *CheckMetrics) Collect(ch chan<- prometheus.Metric) {
 func (c *CheckMetrics) makeLabels(s *checkSeries) *checkLabels {
 	pair := func(name, value string) *dto.LabelPair { return &dto.LabelPair{Name: &name, Value: &value} }
 	check, typ := pair("check", s.name), pair("type", s.typ)
+	var vantage []*dto.LabelPair // last, as sorted
+	if c.vantage != nil {
+		vantage = []*dto.LabelPair{pair(c.vantage[0], c.vantage[1])}
+	}
 	l := &checkLabels{
-		success:  []*dto.LabelPair{check, pair("component", s.component), typ},
-		duration: []*dto.LabelPair{check, typ},
+		success:  append([]*dto.LabelPair{check, pair("component", s.component), typ}, vantage...),
+		duration: append([]*dto.LabelPair{check, typ}, vantage...),
 	}
 	for i, r := range resultOrder() {
-		l.results[i] = []*dto.LabelPair{check, pair("result", string(r)), typ}
+		l.results[i] = append([]*dto.LabelPair{check, pair("result", string(r)), typ}, vantage...)
 	}
 	for i, st := range statusOrder() {
-		l.status[i] = []*dto.LabelPair{check, pair("status", string(st))}
+		l.status[i] = append([]*dto.LabelPair{check, pair("status", string(st))}, vantage...)
 	}
 	return l
 }

@@ -64,7 +64,21 @@ tocsin_probe_success{check="web-home",component="web",type="http"} 0
 // need escaping, and values the encoder writes specially.
 func TestCheckMetricsText(t *testing.T) {
 	t.Parallel()
-	c := newCheckMetrics()
+	for _, vantage := range []string{"", "eu-west"} {
+		t.Run("vantage "+vantage, func(t *testing.T) {
+			t.Parallel()
+			checkMetricsText(t, vantage)
+		})
+	}
+	if empty := new(bytes.Buffer); newCheckMetrics("").WriteMetrics(empty) != nil || empty.Len() != 0 {
+		t.Errorf("no checks: %q, want nothing", empty)
+	}
+}
+
+// checkMetricsText is TestCheckMetricsText for a replica of vantage ("":
+// none): with one, every series has its label.
+func checkMetricsText(t *testing.T, vantage string) {
+	c := newCheckMetrics(vantage)
 	verdicts := []probe.Status{probe.StatusUp, probe.StatusDown, probe.StatusDegraded}
 	for i := range 2*checkChunk + 7 {
 		name := fmt.Sprintf("check-%05d", i)
@@ -109,7 +123,7 @@ func TestCheckMetricsText(t *testing.T) {
 		}
 		t.Fatalf("%d lines, want %d", len(g), len(w))
 	}
-	if empty := new(bytes.Buffer); newCheckMetrics().WriteMetrics(empty) != nil || empty.Len() != 0 {
-		t.Errorf("no checks: %q, want nothing", empty)
+	if vantage != "" && strings.Count(got.String(), `vantage="`+vantage+`"`) != strings.Count(got.String(), "\n")-8 {
+		t.Errorf("not every series has vantage=%q", vantage)
 	}
 }

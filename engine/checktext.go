@@ -25,7 +25,7 @@ func (c *CheckMetrics) WriteMetrics(w io.Writer) error {
 	sorted := c.sortedList()
 	families := []struct {
 		name, help, typ string
-		write           func(b []byte, s *checkSeries) []byte
+		write           func(b []byte, s *checkSeries, vantage []string) []byte
 	}{
 		{"tocsin_check_status", "Confirmed check state: 1 for the current state, 0 for the others.", "gauge", writeStatus},
 		{"tocsin_probe_duration_seconds", "How long the check's last probe took.", "gauge", writeDuration},
@@ -39,7 +39,7 @@ func (c *CheckMetrics) WriteMetrics(w io.Writer) error {
 		for start := 0; start < len(sorted); start += checkChunk {
 			chunk = c.copyChunk(chunk[:0], sorted[start:min(start+checkChunk, len(sorted))])
 			for i := range chunk {
-				b = f.write(b[:0], &chunk[i])
+				b = f.write(b[:0], &chunk[i], c.vantage)
 				if len(b) == 0 {
 					continue
 				}
@@ -78,35 +78,35 @@ func (c *CheckMetrics) copyChunk(dst []checkSeries, part []*checkSeries) []check
 	return dst
 }
 
-func writeSuccess(b []byte, s *checkSeries) []byte {
+func writeSuccess(b []byte, s *checkSeries, vantage []string) []byte {
 	if !s.probed {
 		return b
 	}
-	b = appendLabels(b, "tocsin_probe_success", "check", s.name, "component", s.component, "type", s.typ)
+	b = appendLabels(b, "tocsin_probe_success", vantage, "check", s.name, "component", s.component, "type", s.typ)
 	return appendValue(b, s.success)
 }
 
-func writeDuration(b []byte, s *checkSeries) []byte {
+func writeDuration(b []byte, s *checkSeries, vantage []string) []byte {
 	if !s.probed {
 		return b
 	}
-	b = appendLabels(b, "tocsin_probe_duration_seconds", "check", s.name, "type", s.typ)
+	b = appendLabels(b, "tocsin_probe_duration_seconds", vantage, "check", s.name, "type", s.typ)
 	return appendValue(b, s.duration)
 }
 
-func writeResults(b []byte, s *checkSeries) []byte {
+func writeResults(b []byte, s *checkSeries, vantage []string) []byte {
 	for i, r := range resultOrder() {
 		if s.seen[i] {
-			b = appendLabels(b, "tocsin_probe_results_total", "check", s.name, "result", string(r), "type", s.typ)
+			b = appendLabels(b, "tocsin_probe_results_total", vantage, "check", s.name, "result", string(r), "type", s.typ)
 			b = appendValue(b, s.results[i])
 		}
 	}
 	return b
 }
 
-func writeStatus(b []byte, s *checkSeries) []byte {
+func writeStatus(b []byte, s *checkSeries, vantage []string) []byte {
 	for _, st := range statusOrder() {
-		b = appendLabels(b, "tocsin_check_status", "check", s.name, "status", string(st))
+		b = appendLabels(b, "tocsin_check_status", vantage, "check", s.name, "status", string(st))
 		v := 0.0
 		if st == s.status {
 			v = 1
@@ -116,18 +116,21 @@ func writeStatus(b []byte, s *checkSeries) []byte {
 	return b
 }
 
-// appendLabels appends name{k1="v1",...} for the name/value pairs kv.
-func appendLabels(b []byte, name string, kv ...string) []byte {
+// appendLabels appends name{k1="v1",...} for the name/value pairs kv,
+// then those of last (the vantage: nil without).
+func appendLabels(b []byte, name string, last []string, kv ...string) []byte {
 	b = append(b, name...)
 	b = append(b, '{')
-	for i := 0; i < len(kv); i += 2 {
-		if i > 0 {
-			b = append(b, ',')
+	for _, pairs := range [2][]string{kv, last} {
+		for i := 0; i < len(pairs); i += 2 {
+			if b[len(b)-1] != '{' {
+				b = append(b, ',')
+			}
+			b = append(b, pairs[i]...)
+			b = append(b, `="`...)
+			b = appendEscaped(b, pairs[i+1])
+			b = append(b, '"')
 		}
-		b = append(b, kv[i]...)
-		b = append(b, `="`...)
-		b = appendEscaped(b, kv[i+1])
-		b = append(b, '"')
 	}
 	return append(b, "} "...)
 }

@@ -44,6 +44,9 @@ func (e *Engine) flush(ctx context.Context) bool {
 		} else if f, ok := e.owned[o.Component]; ok && f == o.Fence {
 			e.acked[o.Component] = ack{o.Status, o.Detail}
 			delete(e.removed, o.Component)
+			if tr.Combined != "" {
+				e.combined[o.Component] = tr.Combined
+			}
 		}
 		e.mu.Unlock()
 		e.transitioned(tr, o.Component)
@@ -134,7 +137,14 @@ func (e *Engine) pending() []incident.Observation {
 		if _, ok := maintenance.Active(e.cfg.Maintenance, comp.ID, now); ok {
 			v = detector.Verdict{Status: detector.UnderMaintenance, Known: true}
 		}
-		e.up.Component(comp.ID, v.Status, v.Known, now)
+		if e.probedFrom != nil {
+			// With vantages the component's uptime is the combined
+			// status's, which the store gives back (flush).
+			st, known := e.combined[comp.ID]
+			e.up.Component(comp.ID, st, known && v.Known, now)
+		} else {
+			e.up.Component(comp.ID, v.Status, v.Known, now)
+		}
 		if !v.Known {
 			continue
 		}

@@ -34,12 +34,15 @@ type metrics struct {
 	configured  prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics makes the engine's metrics; the per-check families carry
+// vantage as a label when it is not empty (one replica's checks, as its
+// vantage probes them).
+func newMetrics(reg prometheus.Registerer, vantage string) (*metrics, error) {
 	// From a loopback TCP connect to an SMTP conversation that hits its
 	// timeout.
 	latencyBuckets := []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 	m := &metrics{
-		checks: newCheckMetrics(),
+		checks: newCheckMetrics(vantage),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "tocsin_probe_latency_seconds", Help: "How long probes took across all checks, by type and phase (total: the whole probe; dns, connect, tls, first_byte, banner, ehlo, auth, data, exchange).",
 			Buckets: latencyBuckets,

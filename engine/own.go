@@ -89,6 +89,7 @@ func (e *Engine) releaseLocked(comp string) {
 	delete(e.owned, comp)
 	delete(e.acked, comp)
 	delete(e.removed, comp)
+	delete(e.combined, comp)
 	e.up.Forget(comp)
 	for _, c := range e.byComponent[comp] {
 		// Only what Redis has not seen is worth keeping.
@@ -110,8 +111,27 @@ func (e *Engine) releaseLocked(comp string) {
 // again at the next pass, and every owned check published again.
 func (e *Engine) StoreReset() {
 	e.mu.Lock()
-	clear(e.acked)
 	e.storeSwept = false
+	e.mu.Unlock()
+	e.resendAll()
+}
+
+// VantagesChanged says a vantage came or went: the store combines the
+// vantages' verdicts when one of them observes (redisstore, quorum.lua),
+// so every owned status is sent again now, for the verdict to count the
+// live vantages, not at the next resync.
+func (e *Engine) VantagesChanged() {
+	e.mu.Lock()
+	clear(e.acked)
+	e.mu.Unlock()
+	e.poke()
+}
+
+// resendAll makes the next writer pass send every owned status and check
+// state again, and runs it soon.
+func (e *Engine) resendAll() {
+	e.mu.Lock()
+	clear(e.acked)
 	for comp := range e.owned {
 		for _, c := range e.byComponent[comp] {
 			e.dirty[c.Name] = struct{}{}

@@ -193,6 +193,10 @@ type Transition struct {
 	Action     Action
 	IncidentID string
 	Impact     Impact
+	// Combined is, with vantages, the component's status once the store
+	// combined the vantages' verdicts (Observation.Vantages); empty
+	// without.
+	Combined ComponentStatus
 }
 
 // TickRequest asks the store for the time-based transitions due at Now.

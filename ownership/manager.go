@@ -46,6 +46,10 @@ type Change struct {
 	// restarted without it) or may have lost writes (a failover, a
 	// restart): everything must be written again.
 	Reset bool
+	// VantagesChanged is true when a vantage gained its first live member
+	// or lost its last (vantage.go): the verdicts the store combines count
+	// other vantages now.
+	VantagesChanged bool
 }
 
 // Acquired is one new grant.
@@ -79,6 +83,7 @@ type Manager struct {
 	dropped []string
 
 	// Loop-only state.
+	vantages   map[string]bool // with a live member, as the last round saw
 	epoch      int64
 	epochAt    time.Time
 	created    time.Time

@@ -2,6 +2,7 @@ package ownership
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"time"
 )
@@ -49,9 +50,9 @@ func (m *Manager) round(ctx context.Context) {
 		m.Refresh()
 	}
 	m.m.members.Set(float64(len(rep.Members)))
-	if len(ch.Acquired) > 0 || len(ch.Lost) > 0 || ch.Reset {
+	if len(ch.Acquired) > 0 || len(ch.Lost) > 0 || ch.Reset || ch.VantagesChanged {
 		m.o.Logger.Info("ownership changed", "acquired", len(ch.Acquired), "lost", len(ch.Lost),
-			"reset", ch.Reset, "members", len(rep.Members), "epoch", rep.Epoch)
+			"reset", ch.Reset, "vantages_changed", ch.VantagesChanged, "members", len(rep.Members), "epoch", rep.Epoch)
 		m.o.OnChange(ctx, ch)
 	}
 }
@@ -126,6 +127,14 @@ func (m *Manager) apply(req LeaseRequest, rep LeaseReply, sentFull bool) Change 
 		m.epoch, m.epochAt = rep.Epoch, rep.EpochAt
 	}
 	m.members = rep.Members
+	live := map[string]bool{}
+	for _, mem := range rep.Members {
+		live[VantageOf(mem)] = true
+	}
+	if m.vantages != nil && !maps.Equal(live, m.vantages) {
+		ch.VantagesChanged = true
+	}
+	m.vantages = live
 	// Settled: the epoch has not changed for a renew period, by Redis'
 	// clock.
 	if rep.Now.Sub(m.epochAt) >= m.settle {

@@ -182,14 +182,14 @@ func (s *Store) ChecksSince(ctx context.Context, since int64, max int) (_ checks
 		name, vantage := checkstate.SplitField(res[i])
 		raw := res[i+1]
 		if raw == "" {
-			ch.Removed = append(ch.Removed, name)
+			ch.Removed = append(ch.Removed, res[i])
 			continue
 		}
 		c, err := decodeCheck(name, []byte(raw))
 		if err != nil {
 			// One bad state must neither hide the others nor stop every
 			// later read: it is reported, and read past.
-			ch.Undecodable = append(ch.Undecodable, name)
+			ch.Undecodable = append(ch.Undecodable, res[i])
 			continue
 		}
 		ch.Checks = append(ch.Checks, c)

@@ -76,6 +76,10 @@ func (s *Store) Observe(ctx context.Context, o incident.Observation) (_ incident
 	if err != nil {
 		return incident.Transition{}, fmt.Errorf("redisstore: observe %s: %w", o.Component, err)
 	}
+	var combined incident.ComponentStatus
+	if len(res) == 4 {
+		combined, res = incident.ComponentStatus(res[3]), res[:3]
+	}
 	trs, err := transitions(res)
 	if err != nil || len(trs) != 1 {
 		return incident.Transition{}, fmt.Errorf("redisstore: observe %s: unexpected reply %q", o.Component, res)
@@ -83,6 +87,7 @@ func (s *Store) Observe(ctx context.Context, o incident.Observation) (_ incident
 	if trs[0].Action == fencedReply {
 		return incident.Transition{}, fmt.Errorf("redisstore: observe %s: %w", o.Component, ownership.ErrFenced)
 	}
+	trs[0].Combined = combined
 	return trs[0], nil
 }
 

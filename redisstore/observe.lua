@@ -16,7 +16,8 @@
 --    ('degraded' or ''): status, body and detail are then that vantage's
 --    verdict, which quorum.lua combines with the others'.
 -- Returns {action, incident id, impact}; id and impact are '' when no
--- incident is involved; {FENCED, '', ''} when the fence is stale.
+-- incident is involved; {FENCED, '', ''} when the fence is stale. With
+-- vantages a fourth value follows: the component's combined status.
 
 local err = schema_error()
 if err then
@@ -39,11 +40,11 @@ if A.retire then
   local cur = redis.call('HGET', K.owners, field)
   local holder = cur and string.match(cur, '^(%S+) ')
   if holder and holder ~= A.fence.m and live(holder, now) then
-    return {FENCED, '', ''}
+    return reply{FENCED, '', ''}
   end
   redis.call('HDEL', K.owners, field)
 elseif not owned(comp, A.fence, now) then
-  return {FENCED, '', ''}
+  return reply{FENCED, '', ''}
 end
 if A.retire then
   redis.call('HDEL', K.verdicts, comp)
@@ -51,6 +52,7 @@ elseif A.vantage and A.vantage ~= '' then
   -- One vantage's verdict: the component's status is the quorum's
   -- (quorum.lua).
   new, body, A.detail = combine(comp, now)
+  COMBINED = new
 end
 
 local detail = A.detail or ''
@@ -64,7 +66,7 @@ if raw then
 end
 if old == new and old_detail == detail then
   -- Idempotent replay, or a state the store already has: nothing to do.
-  return {'none', '', ''}
+  return reply{'none', '', ''}
 end
 
 -- A retired component's last status is not a recovery: its update names no
@@ -134,9 +136,9 @@ local function finish(action, inc, also)
   end
   bump()
   if inc then
-    return {action, inc.id, inc.impact}
+    return reply{action, inc.id, inc.impact}
   end
-  return {action, '', ''}
+  return reply{action, '', ''}
 end
 
 -- refresh sets every other component of a reopened incident to its current

@@ -11,6 +11,18 @@
 -- see is the minority's: it leaves the component operational, or, with
 -- A.regional == 'degraded', makes it the least bad status.
 
+-- COMBINED is the status the vantages' verdicts gave, once combined: the
+-- observing replica learns it from the reply (reply).
+local COMBINED = nil
+
+-- reply is a script's reply, with COMBINED after it when there is one.
+local function reply(t)
+  if COMBINED then
+    t[#t + 1] = COMBINED
+  end
+  return t
+end
+
 -- badness orders statuses: 0 for the healthy ones, then by impact.
 local function badness(s)
   if not IMPACT_OF[s] then

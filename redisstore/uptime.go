@@ -87,11 +87,11 @@ func (s *Store) WriteUptime(ctx context.Context, w uptime.Write) (_ uptime.Write
 	if err != nil {
 		return uptime.WriteResult{}, fmt.Errorf("redisstore: write uptime: %w", err)
 	}
-	if len(res) != 3 {
+	if len(res) != 4 {
 		return uptime.WriteResult{}, fmt.Errorf("redisstore: write uptime: unexpected reply %v", res)
 	}
 	s.countFenced("uptime_write", int(res[2]))
-	return uptime.WriteResult{Skipped: int(res[1]), Fenced: int(res[2])}, nil
+	return uptime.WriteResult{Skipped: int(res[1]), Fenced: int(res[2]), OtherVantage: int(res[3])}, nil
 }
 
 // tokenStrings encodes tokens as the scripts compare them: as strings.

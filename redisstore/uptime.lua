@@ -14,30 +14,68 @@
 -- counted as fenced: a paused replica's time is not credited. A hash of the
 -- wrong type (written by someone else) is skipped, not fatal: the rest of
 -- the batch still lands exactly once. Returns {applied (0/1), skipped,
--- fenced}.
+-- fenced, other}.
+--
+-- With vantages every vantage owns each component, and one of them
+-- credits its uptime: the first live vantage, by name, whose owner of the
+-- component is live (the lead). The others' hashes are dropped and
+-- counted apart (a fourth value): that is no fault.
+-- The lead credits the component the status the vantages' verdicts gave
+-- (engine, Transition.Combined), and its own view of the checks.
 
 local first = #KEYS - #A.hashes
 local seq_key = KEYS[first]
 local last = tonumber(redis.call('GET', seq_key) or '0')
 if A.seq <= last then
-  return {0, 0, 0}
+  return {0, 0, 0, 0}
 end
 redis.call('SET', seq_key, A.seq, 'EX', A.ttl)
 
 local now = now_ms()
+local vantage = vantage_of(A.member)
+local alive = nil
+
+-- lead is the vantage that credits comp's uptime.
+local function lead(comp)
+  alive = alive or live_vantages(now)
+  local names = {}
+  for v in pairs(alive) do
+    names[#names + 1] = v
+  end
+  table.sort(names)
+  for _, v in ipairs(names) do
+    local cur = redis.call('HGET', K.owners, comp .. '@' .. v)
+    local holder = cur and string.match(cur, '^(%S+) ')
+    if holder and live(holder, now) then
+      return v
+    end
+  end
+  return nil
+end
+
+-- may is 'yes', 'fenced', or 'other' (another vantage credits comp).
 local allowed = {}
 local function may(comp)
   if allowed[comp] == nil then
-    allowed[comp] = owned(comp, {m = A.member, k = A.grants[comp]}, now)
+    if not owned(comp, {m = A.member, k = A.grants[comp]}, now) then
+      allowed[comp] = 'fenced'
+    elseif vantage ~= '' and lead(comp) ~= vantage then
+      allowed[comp] = 'other'
+    else
+      allowed[comp] = 'yes'
+    end
   end
   return allowed[comp]
 end
 
-local skipped, fenced = 0, 0
+local skipped, fenced, other = 0, 0, 0
 for i, h in ipairs(A.hashes) do
   local key = KEYS[first + i]
-  if not may(h.c) then
+  local m = may(h.c)
+  if m == 'fenced' then
     fenced = fenced + 1
+  elseif m == 'other' then
+    other = other + 1
   else
     local ok = true
     for j = 1, #h.f, 2 do
@@ -53,4 +91,4 @@ for i, h in ipairs(A.hashes) do
     end
   end
 end
-return {1, skipped, fenced}
+return {1, skipped, fenced, other}

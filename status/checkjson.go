@@ -1,6 +1,7 @@
 package status
 
 import (
+	"cmp"
 	"encoding/json"
 	"math"
 	"slices"
@@ -35,7 +36,7 @@ import (
 // string is null.
 
 func (b *builder) appendCheck(dst []byte, c config.Check, st detector.Check) []byte {
-	dst, _ = b.appendCheckCut(dst, c, st)
+	dst, _ = b.appendCheckCut(dst, c, st, nil)
 	return dst
 }
 
@@ -44,7 +45,12 @@ func (b *builder) appendCheck(dst []byte, c config.Check, st detector.Check) []b
 // "recent": the paged list (checkpage.go) serves dst[:cut] and "]}" and
 // so never encodes a check twice. cut is -1 when the check has no more
 // than listRecent results.
-func (b *builder) appendCheckCut(dst []byte, c config.Check, st detector.Check) ([]byte, int) {
+//
+// With vantages, st is the worst of the check's states and vantages lists
+// every vantage's, by index in Inputs.Checks: the object then also has
+// "vantages": [{"vantage", "status", "since", "last_result"}, ...], before
+// "recent" so that a page's cut keeps it.
+func (b *builder) appendCheckCut(dst []byte, c config.Check, st detector.Check, vantages []int) ([]byte, int) {
 	cut := -1
 	status := st.Status
 	if status == "" {
@@ -67,6 +73,26 @@ func (b *builder) appendCheckCut(dst []byte, c config.Check, st detector.Check) 
 		dst = b.appendResult(dst, st.Last)
 	} else {
 		dst = append(dst, "null"...)
+	}
+	if len(vantages) > 0 {
+		dst = append(dst, `,"vantages":[`...)
+		for k, j := range vantages {
+			if k > 0 {
+				dst = append(dst, ',')
+			}
+			vs := b.in.Checks[j]
+			dst = appendString(append(dst, `{"vantage":`...), b.in.CheckVantages[j])
+			dst = appendString(append(dst, `,"status":`...), string(cmp.Or(vs.Status, detector.Unknown)))
+			dst = b.appendNullTime(append(dst, `,"since":`...), vs.Since)
+			dst = append(dst, `,"last_result":`...)
+			if len(vs.Recent) > 0 {
+				dst = b.appendResult(dst, vs.Last)
+			} else {
+				dst = append(dst, "null"...)
+			}
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']')
 	}
 	dst = append(dst, `,"recent":[`...)
 	for i, r := range slices.Backward(st.Recent) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -144,7 +145,7 @@ func (b *builder) checkList(ctx context.Context, enc *encoder, prev *Snapshot) (
 		}
 		out.print = fingerprint(checks)
 	}
-	state := b.statesByConfig(out.names)
+	state, vantages := b.statesByConfig(out.names)
 	head := append(append(append([]byte(`{"generated_at":`), b.quotedTime(b.generatedAt())...), `,"stale":`...),
 		strconv.FormatBool(b.in.Stale)...)
 	parts := make([][]byte, 0, len(checks)+2)
@@ -162,7 +163,7 @@ func (b *builder) checkList(ctx context.Context, enc *encoder, prev *Snapshot) (
 			st = &b.in.Checks[j]
 		}
 		out.keys[i] = keyOf(st)
-		if old != nil && old.keys[i] == out.keys[i] {
+		if old != nil && old.keys[i] == out.keys[i] && vantages == nil {
 			parts = append(parts, old.frags[i])
 			out.cuts[i] = old.cuts[i]
 			continue
@@ -171,7 +172,11 @@ func (b *builder) checkList(ctx context.Context, enc *encoder, prev *Snapshot) (
 		if i > 0 {
 			scratch = append(scratch, ',')
 		}
-		scratch, out.cuts[i] = b.appendCheckCut(scratch, c, *st)
+		var vs []int
+		if vantages != nil {
+			vs = vantages[c.Name]
+		}
+		scratch, out.cuts[i] = b.appendCheckCut(scratch, c, *st, vs)
 		parts = append(parts, bytes.Clone(scratch))
 	}
 	parts = append(parts, []byte("]}"))
@@ -182,22 +187,39 @@ func (b *builder) checkList(ctx context.Context, enc *encoder, prev *Snapshot) (
 }
 
 // statesByConfig returns, for each configured check, the index of its state
-// in Inputs.Checks, or -1 when it has none.
-func (b *builder) statesByConfig(names map[string]int) []int {
+// in Inputs.Checks, or -1 when it has none. With vantages it is the worst
+// of the check's states (the first of equals), and vantages maps each
+// check to all of its states, ordered by vantage; nil without vantages
+// (and then nothing else changes: a check object keeps its shape).
+func (b *builder) statesByConfig(names map[string]int) (state []int, vantages map[string][]int) {
 	checks := b.cfg.Checks
-	state := make([]int, len(checks))
+	state = make([]int, len(checks))
 	for i := range state {
 		state[i] = -1
 	}
+	withVantages := len(b.cfg.Vantages) > 0 && len(b.in.CheckVantages) == len(b.in.Checks)
+	if withVantages {
+		vantages = map[string][]int{}
+	}
 	for j, c := range b.in.Checks {
-		if i, ok := names[c.Name]; ok {
+		i, ok := names[c.Name]
+		if !ok {
+			continue
+		}
+		if state[i] < 0 || !withVantages || c.Status.Rank() > b.in.Checks[state[i]].Status.Rank() {
 			state[i] = j
 		}
+		if withVantages {
+			vantages[c.Name] = append(vantages[c.Name], j)
+		}
+	}
+	for _, js := range vantages {
+		slices.SortFunc(js, func(x, y int) int { return strings.Compare(b.in.CheckVantages[x], b.in.CheckVantages[y]) })
 	}
 	for i, c := range checks {
 		if k := names[c.Name]; state[i] < 0 && k != i {
 			state[i] = state[k] // a repeated name: names has the last one
 		}
 	}
-	return state
+	return state, vantages
 }

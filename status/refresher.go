@@ -248,7 +248,7 @@ func (r *Refresher) cycle(ctx context.Context, force bool) error {
 	if epoch.IsZero() {
 		epoch = r.epoch
 	}
-	if err := r.rebuild(ctx, Inputs{Config: cfg, State: r.state, Checks: r.checks.list, ChecksUpdated: r.checksAt,
+	if err := r.rebuild(ctx, Inputs{Config: cfg, State: r.state, Checks: r.checks.list, CheckVantages: r.checks.vantages, ChecksUpdated: r.checksAt,
 		Now: now, Stale: r.stale, Epoch: epoch, Uptime: r.days, UptimeAt: r.daysSlot,
 		StateRead: r.lastLoad, UptimeRead: r.daysRead}); err != nil {
 		return errors.Join(storeErr, err)
@@ -354,11 +354,15 @@ func (r *Refresher) readChecks(ctx context.Context) (bool, error) {
 		r.checks.reset()
 	}
 	for _, ch := range parts {
-		for _, c := range ch.Checks {
-			r.checks.put(c)
+		for i, c := range ch.Checks {
+			v := ""
+			if i < len(ch.Vantages) {
+				v = ch.Vantages[i]
+			}
+			r.checks.put(c, v)
 		}
-		for _, name := range append(ch.Removed, ch.Undecodable...) {
-			r.checks.remove(name)
+		for _, field := range append(ch.Removed, ch.Undecodable...) {
+			r.checks.remove(field)
 		}
 		if len(ch.Undecodable) > 0 {
 			r.Logger.Error("status: published check states that cannot be decoded are shown as unknown",

@@ -50,6 +50,9 @@ type Inputs struct {
 	// A build reads them only while it runs: the Refresher updates the
 	// slice in place between builds (checkset.go).
 	Checks []detector.Check
+	// CheckVantages holds the vantage each of Checks was published from,
+	// with vantages (config vantages); nil or "" without.
+	CheckVantages []string
 	// ChecksUpdated is when the check states were last published, by the
 	// store's clock (zero: unknown).
 	ChecksUpdated time.Time

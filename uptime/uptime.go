@@ -174,4 +174,7 @@ type WriteResult struct {
 	Skipped int
 	// Fenced counts hashes of components the writer no longer owns.
 	Fenced int
+	// OtherVantage counts hashes another vantage credits: with vantages,
+	// one vantage writes each component's uptime (redisstore, uptime.lua).
+	OtherVantage int
 }

@@ -127,6 +127,8 @@ func (a *app) ownershipChanged(ctx context.Context, ch ownership.Change) {
 	if ch.Reset {
 		a.logger.Warn("Redis lost its data or failed over: writing everything this replica owns again")
 		a.eng.StoreReset()
+	} else if ch.VantagesChanged {
+		a.eng.VantagesChanged()
 	}
 	for _, acq := range ch.Acquired {
 		a.logger.Debug("component acquired", "component", acq.Component, "token", acq.Fence.Token, "continue", acq.Continue)

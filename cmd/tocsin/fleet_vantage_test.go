@@ -27,7 +27,7 @@ func (f *fleet) vantageVerdict(comp, v string) string {
 // TestFleetVantagesQuorum (issue 17, acceptance 1): three vantages, one
 // replica each, quorum by majority. The target fails for one vantage's
 // probes only: that vantage reports the component down, and no incident
-// opens. It fails for two: one incident, whose update names both. All
+// opens; /api/v1/checks and the page show the disagreement. It fails for two: one incident, whose update names both. All
 // recover: monitoring, then resolved, with no other incident.
 func TestFleetVantagesQuorum(t *testing.T) {
 	t.Parallel()
@@ -48,6 +48,23 @@ func TestFleetVantagesQuorum(t *testing.T) {
 	if st := f.any().componentStatus("api"); st != "operational" {
 		t.Fatalf("api is %s on one vantage's verdict, want operational", st)
 	}
+	eventually(t, 30*time.Second, "/api/v1/checks shows what each vantage sees", func() bool {
+		var v struct {
+			Check struct {
+				Status   string `json:"status"`
+				Vantages []struct {
+					Vantage string `json:"vantage"`
+					Status  string `json:"status"`
+				} `json:"vantages"`
+			} `json:"check"`
+		}
+		f.any().getJSON("/api/v1/checks/api-http", &v)
+		seen := map[string]string{}
+		for _, vs := range v.Check.Vantages {
+			seen[vs.Vantage] = vs.Status
+		}
+		return v.Check.Status == "down" && seen["eu"] == "down" && seen["us"] == "up" && seen["ap"] == "up"
+	})
 	eventually(t, 30*time.Second, "the page's row names the one vantage", func() bool {
 		_, page := f.any().get("/")
 		return strings.Contains(string(page), "Failing from eu only")
