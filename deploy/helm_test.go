@@ -240,12 +240,16 @@ func TestHelmChartLabelsAndPercentages(t *testing.T) {
 	}
 }
 
-// TestHelmChartVantageNames: a vantage named like a number or a YAML 1.1
-// boolean stays a string in its labels and its environment.
+// TestHelmChartVantageNames: a vantage named like a YAML 1.1 boolean
+// stays a string in its labels, its environment and the config.
 func TestHelmChartVantageNames(t *testing.T) {
 	t.Parallel()
-	m := renderChart(t, chartRender{setString: []string{"vantages[0].name=no", "vantages[1].name=1", "vantages[2].name=1e3"}, apiVersions: operatorAPIs})
+	m := renderChart(t, chartRender{setString: []string{"vantages[0].name=no", "vantages[1].name=on", "vantages[2].name=y"}, apiVersions: operatorAPIs})
 	checkTocsin(t, m)
+	cfg := decodeYAML(t, one(t, m.configMaps, "tocsin").Data["tocsin.yml"])
+	if got := fmt.Sprintf("%#v", cfg.(map[string]any)["vantages"]); got != `[]interface {}{"no", "on", "y"}` {
+		t.Errorf("config vantages %s, want the three names as strings", got)
+	}
 	for _, d := range m.deployments {
 		v := d.Spec.Template.Labels["tocsin/vantage"]
 		if d.Name != "tocsin-"+v || v == "" {
@@ -283,6 +287,7 @@ func TestHelmChartBadValues(t *testing.T) {
 		{"replicas not a number", chartRender{set: []string{"replicas=two"}}, "replicas"},
 		{"zero replicas", chartRender{set: []string{"replicas=0"}}, "replicas"},
 		{"vantage not a DNS label", chartRender{set: []string{"vantages[0].name=EU_West"}}, "vantages"},
+		{"vantage not starting with a letter", chartRender{setString: []string{"vantages[0].name=1e3"}}, "vantages"},
 		{"vantage twice", chartRender{set: []string{"vantages[0].name=eu", "vantages[1].name=eu"}}, `"eu" is named twice`},
 		{"no Secret named", chartRender{set: []string{"secrets.existingSecret="}}, "secrets.existingSecret or secrets.data is required"},
 		{"bad Redis URL", chartRender{set: []string{"redis.url=localhost:6379"}}, "/redis/url"},

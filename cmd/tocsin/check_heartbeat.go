@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/tocsin/tocsin/checkstate"
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/probe"
 	"github.com/tocsin/tocsin/redisstore"
@@ -56,9 +57,18 @@ func checkHeartbeat(ctx context.Context, cfg *config.Config, c config.Check, sc 
 		LastLog: utc(b.LastLog), LogMessage: sc.scrub(b.LogMessage),
 		now: now,
 	}
-	if st, err := store.LoadChecks(rctx, []string{c.Name}); err == nil {
-		if s, ok := st[c.Name]; ok && !s.State.Since.IsZero() {
-			rep.Heartbeat.DaemonStatus, rep.Heartbeat.DaemonSince = string(s.State.Status), utc(s.State.Since)
+	// With vantages every vantage's owner judges the beats and publishes
+	// its state (checkstate.Field): they agree, so the first found does.
+	fields := []string{c.Name}
+	for _, v := range cfg.Vantages {
+		fields = append(fields, checkstate.Field(c.Name, v))
+	}
+	if st, err := store.LoadChecks(rctx, fields); err == nil {
+		for _, f := range fields {
+			if s, ok := st[f]; ok && !s.State.Since.IsZero() {
+				rep.Heartbeat.DaemonStatus, rep.Heartbeat.DaemonSince = string(s.State.Status), utc(s.State.Since)
+				break
+			}
 		}
 	}
 	return rep

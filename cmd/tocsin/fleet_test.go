@@ -136,6 +136,8 @@ type fleetOptions struct {
 	// vantages maps replicas to their vantage (TOCSIN_VANTAGE); the
 	// config then declares them all.
 	vantages map[string]string
+	// compKeys are more keys of every component ("regional: degraded").
+	compKeys string
 }
 
 // startFleet starts redis-server, a target per component and the named
@@ -177,7 +179,11 @@ incidents: {group_window: 0s, resolve_after: 1500ms, reopen_window: 0s, retentio
 components:
 `, redisURL, fleetLease, o.interval, fleetTimeout)
 	for _, c := range comps {
-		fmt.Fprintf(&b, "  - {id: %s, name: %s}\n", c, strings.ToUpper(c))
+		keys := ""
+		if o.compKeys != "" {
+			keys = ", " + o.compKeys
+		}
+		fmt.Fprintf(&b, "  - {id: %s, name: %s%s}\n", c, strings.ToUpper(c), keys)
 	}
 	b.WriteString("checks:\n")
 	for _, c := range comps {

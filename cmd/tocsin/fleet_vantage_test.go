@@ -143,3 +143,57 @@ func TestFleetVantageLost(t *testing.T) {
 	}
 	f.checkJSONLogs()
 }
+
+// TestFleetVantagesRegional (issue 17, acceptance 3 and 4): with
+// regional: degraded, one vantage of three failing makes the component
+// degraded_performance, with an update naming that vantage; then two
+// failing open the full outage, within failure_threshold × interval +
+// timeout + 1 s of the failure (and the slack a busy machine adds).
+func TestFleetVantagesRegional(t *testing.T) {
+	t.Parallel()
+	f := startFleet(t, []string{"api"}, []string{"r-eu", "r-us", "r-ap"}, fleetOptions{
+		vantages: map[string]string{"r-eu": "eu", "r-us": "us", "r-ap": "ap"},
+		compKeys: "regional: degraded",
+	})
+	tg := f.targets["api"]
+
+	tg.failFrom("r-eu")
+	var in spIncident
+	eventually(t, 30*time.Second, "a minor incident on one vantage's verdict", func() bool {
+		ins := incidentsOf(f.any(), "api")
+		if len(ins) > 0 {
+			in = ins[0]
+		}
+		return len(ins) > 0 && f.any().componentStatus("api") == "degraded_performance"
+	})
+	first := in.IncidentUpdates[len(in.IncidentUpdates)-1].Body
+	if in.Impact != "minor" || !strings.Contains(first, "Failing from eu only.") {
+		t.Errorf("incident %s %q, want minor, naming eu only", in.Impact, first)
+	}
+
+	failed := time.Now()
+	tg.failFrom("r-eu", "r-us")
+	eventually(t, 30*time.Second, "the outage once two vantages see it", func() bool {
+		return f.any().componentStatus("api") == "major_outage"
+	})
+	ins := incidentsOf(f.any(), "api")
+	if len(ins) != 1 || ins[0].ID != in.ID {
+		t.Fatalf("incidents %+v, want only %s, grown", ins, in.ID)
+	}
+	// When the store took the outage: the update that changed the
+	// component to major_outage, by Redis' clock (this machine's).
+	var confirmed time.Time
+	for _, u := range ins[0].IncidentUpdates {
+		for _, a := range u.AffectedComponents {
+			if a.NewStatus == "major_outage" {
+				confirmed, _ = time.Parse(time.RFC3339Nano, u.CreatedAt)
+			}
+		}
+	}
+	bound := 2*fleetInterval + fleetTimeout + time.Second
+	t.Logf("outage confirmed %s after the failure (bound %s)", confirmed.Sub(failed), bound)
+	if took := confirmed.Sub(failed); confirmed.IsZero() || took > bound+fleetSlack {
+		t.Errorf("the outage was confirmed %s after the failure, want within %s (+ %s slack)", took, bound, fleetSlack)
+	}
+	f.checkJSONLogs()
+}

@@ -176,6 +176,7 @@ type spUpdate struct {
 	ID                 string `json:"id"`
 	Status             string `json:"status"`
 	Body               string `json:"body"`
+	CreatedAt          string `json:"created_at"`
 	AffectedComponents []struct {
 		Code      string `json:"code"`
 		OldStatus string `json:"old_status"`
