@@ -17,12 +17,13 @@ func TestLoadVantages(t *testing.T) {
 	if !slices.Equal(cfg.Vantages, all) || cfg.Scheduler.Vantage != "eu-west" || cfg.VantageError() != nil {
 		t.Fatalf("vantages %v, scheduler.vantage %q, VantageError %v", cfg.Vantages, cfg.Scheduler.Vantage, cfg.VantageError())
 	}
+	probing := cfg.ProbingVantages()
 	for i, want := range []struct {
 		id       string
 		vantages []string
 		quorum   int
 		regional string
-		probing  []string // ComponentVantages
+		probing  []string // ProbingVantages
 	}{
 		{"web", nil, 0, "ignore", all},
 		{"api", []string{"eu-west", "us-east"}, 1, "ignore", []string{"eu-west", "us-east"}},
@@ -33,8 +34,8 @@ func TestLoadVantages(t *testing.T) {
 			t.Errorf("components[%d] = %s %v quorum %d regional %q; want %s %v %d %q",
 				i, c.ID, c.Vantages, c.Quorum, c.Regional, want.id, want.vantages, want.quorum, want.regional)
 		}
-		if got := cfg.ComponentVantages(c.ID); !slices.Equal(got, want.probing) {
-			t.Errorf("ComponentVantages(%s) = %v, want %v", c.ID, got, want.probing)
+		if got := probing[c.ID]; !slices.Equal(got, want.probing) {
+			t.Errorf("ProbingVantages()[%s] = %v, want %v", c.ID, got, want.probing)
 		}
 	}
 	for i, want := range []struct {
@@ -167,7 +168,7 @@ func TestVantagesOf(t *testing.T) {
 	}
 }
 
-func TestComponentVantages(t *testing.T) {
+func TestProbingVantages(t *testing.T) {
 	t.Parallel()
 	declared := []string{"eu-west", "us-east", "ap-south"}
 	checks := []Check{
@@ -177,21 +178,24 @@ func TestComponentVantages(t *testing.T) {
 		{Component: "web", Type: "http"},
 		{Component: "jobs", Type: "heartbeat"},
 	}
-	for _, tc := range []struct {
-		declared []string
-		id       string
-		want     []string
-	}{
-		{declared, "api", []string{"eu-west", "ap-south"}}, // declared order, heartbeat aside
-		{declared, "web", declared},
-		{declared, "jobs", nil},
-		{declared, "nope", nil},
-		{nil, "web", nil},
+	comps := []Component{{ID: "api"}, {ID: "web"}, {ID: "jobs"}}
+	cfg := &Config{Vantages: declared, Checks: checks, Components: comps}
+	got := cfg.ProbingVantages()
+	for id, want := range map[string][]string{
+		"api":  {"eu-west", "ap-south"}, // declared order, heartbeat aside
+		"web":  declared,
+		"jobs": declared, // heartbeats only: judged alike from everywhere
 	} {
-		cfg := &Config{Vantages: tc.declared, Checks: checks}
-		if got := cfg.ComponentVantages(tc.id); !slices.Equal(got, tc.want) {
-			t.Errorf("ComponentVantages(%q) with %v declared = %v, want %v", tc.id, tc.declared, got, tc.want)
+		if !slices.Equal(got[id], want) {
+			t.Errorf("ProbingVantages()[%q] = %v, want %v", id, got[id], want)
 		}
+	}
+	if cfg.Probes("us-east", checks[0]) || !cfg.Probes("ap-south", checks[0]) || !cfg.Probes("us-east", checks[2]) {
+		t.Error("Probes: wrong for a check of one vantage or a heartbeat")
+	}
+	none := &Config{Checks: checks, Components: comps}
+	if none.ProbingVantages() != nil || !none.Probes("", checks[0]) {
+		t.Error("without vantages: want no map and every check probed")
 	}
 }
 

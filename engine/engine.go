@@ -183,13 +183,19 @@ func (e *Engine) CheckMetrics() *CheckMetrics { return e.m.checks }
 
 // Configure applies a (new) configuration. Checks that did not change keep
 // their state; removed checks lose their state, their metric series and
-// their published state.
+// their published state. With vantages, the engine knows only the checks
+// its vantage probes: a check probed elsewhere would stay unknown here and
+// hold the component's verdict unknown (a recovery never reported).
 func (e *Engine) Configure(cfg *config.Config) {
 	specs := make([]detector.Spec, 0, len(cfg.Checks))
 	keep := make(map[string]bool, len(cfg.Checks))
 	byComponent := map[string][]config.Check{}
 	checkComp := make(map[string]string, len(cfg.Checks))
+	vantage := ownership.VantageOf(e.o.Member)
 	for _, c := range cfg.Checks {
+		if !cfg.Probes(vantage, c) {
+			continue
+		}
 		specs = append(specs, detector.Spec{
 			Name: c.Name, Component: c.Component, Impact: detector.ComponentStatus(c.Impact),
 			FailureThreshold: c.FailureThreshold, SuccessThreshold: c.SuccessThreshold,
@@ -228,7 +234,7 @@ func (e *Engine) Configure(cfg *config.Config) {
 	e.byComponent, e.checkComp = byComponent, checkComp
 	e.ordered = parentsFirst(cfg.Components)
 	e.links = dependencyLinks(cfg.Components)
-	e.probedFrom = probedFrom(cfg)
+	e.probedFrom = cfg.ProbingVantages()
 	if loc, err := time.LoadLocation(cfg.Page.TimeZone); err == nil {
 		e.up.SetLocation(loc) // validated by config.Load; a bad zone keeps the last
 	}

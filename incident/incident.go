@@ -232,6 +232,9 @@ type State struct {
 	// replica shares (zero if never).
 	UpdatedAt, CreatedAt time.Time
 	Components           map[string]ComponentState
+	// LiveVantages are the vantages with a live replica, sorted; nil when
+	// the store cannot tell (the embedded store), empty without vantages.
+	LiveVantages []string
 	// Incidents holds the open incidents and the most recent others, newest
 	// first.
 	Incidents []Incident

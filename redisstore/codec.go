@@ -26,6 +26,7 @@ type storedState struct {
 	Components map[string]storedComponent `json:"components"`
 	Incidents  []storedIncident           `json:"incidents"`
 	Vantages   map[string]storedVantages  `json:"vantages"`
+	Live       *string                    `json:"live"`
 }
 
 // storedVantages is what the live vantages see of a component (load.lua).
@@ -115,6 +116,9 @@ func decodeState(raw []byte) (incident.State, error) {
 	}
 	for id, c := range ss.Components {
 		st.Components[id] = incident.ComponentState{Status: c.Status, UpdatedAt: c.At.time()}
+	}
+	if ss.Live != nil {
+		st.LiveVantages = strings.Fields(*ss.Live)
 	}
 	for id, v := range ss.Vantages {
 		c := st.Components[id]

@@ -43,7 +43,14 @@ type observeArgs struct {
 	Vantages     []string    `json:"vantages,omitempty"`
 	Quorum       int         `json:"quorum,omitempty"`
 	Regional     string      `json:"regional,omitempty"`
+	Fresh        int64       `json:"fresh,omitempty"`
 }
+
+// VerdictFresh is how long a vantage's verdict counts (quorum.lua): an
+// owner observes every component again at least every 30 s (the engine's
+// resync), so a verdict three times older is from a vantage that stopped
+// speaking, or came back and has not spoken yet.
+const VerdictFresh = 90 * time.Second
 
 // Observe records a component status and applies the incident lifecycle in
 // one atomic script. Replaying an observation returns ActionNone.
@@ -70,7 +77,7 @@ func (s *Store) Observe(ctx context.Context, o incident.Observation) (_ incident
 		GroupWindow: windowMS(o.Policy.GroupWindow), GroupBy: cmp.Or(o.Policy.GroupBy, incident.GroupByRelation),
 		Group: o.Group, Links: o.Links, ReopenWindow: windowMS(o.Policy.ReopenWindow),
 		Detail: o.Detail, Parents: o.Parents, Fence: toFenceArg(o.Fence), Retire: o.Retire, Gone: o.Gone,
-		Vantage: ownership.VantageOf(o.Fence.Member), Vantages: o.Vantages, Quorum: o.Quorum, Regional: o.Regional,
+		Vantage: ownership.VantageOf(o.Fence.Member), Vantages: o.Vantages, Quorum: o.Quorum, Regional: o.Regional, Fresh: VerdictFresh.Milliseconds(),
 		Receivers: s.receiverArgs(),
 	}).StringSlice()
 	if err != nil {
@@ -145,8 +152,9 @@ func (s *Store) Version(ctx context.Context) (_ int64, err error) {
 func (s *Store) Load(ctx context.Context, limit int) (_ incident.State, err error) {
 	defer func() { err = s.count("load", err) }()
 	raw, err := s.runRO(ctx, s.s.load, nil, struct {
-		Limit int `json:"limit"`
-	}{max(limit, 0)}).Text()
+		Limit int   `json:"limit"`
+		Fresh int64 `json:"fresh"`
+	}{max(limit, 0), VerdictFresh.Milliseconds()}).Text()
 	if err != nil {
 		return incident.State{}, fmt.Errorf("redisstore: load: %w", err)
 	}

@@ -2,11 +2,13 @@
 -- shows, as one JSON document. Run with EVALSHA_RO.
 --
 -- A: limit, how many recent incidents to return besides the open ones
--- (0 = open only).
+-- (0 = open only); fresh (ms), how long a vantage's verdict counts.
 -- Returns {"version":N,"updated":ms,"created":ms,
 -- "components":{id:{"s":..,"t":..}},"incidents":[...],"vantages":{id:
--- {"n": live vantages with a verdict, "f": those of them that see it
--- failing, space-separated}}} (quorum.lua): updated is when
+-- {"n": live vantages with a fresh verdict (younger than A.fresh ms),
+-- "f": those of them that see it failing, space-separated}}}
+-- (quorum.lua), "live": the vantages with a live member, space-separated
+-- (left out where TIME cannot be read): updated is when
 -- the state last changed and created when the keyspace was, both by
 -- Redis' clock (0 if never);
 -- the stored JSON is spliced in as it is, not decoded and encoded again.
@@ -44,20 +46,31 @@ end
 -- What each live vantage sees of each component, with vantages: the page
 -- names a minority that sees a failure, and how many vantages a verdict
 -- rests on.
+-- miniredis (the embedded store, one process: no vantages to tell apart)
+-- refuses TIME in a read-only script: every vantage counts there, and
+-- "live" is left out.
+local t = redis.pcall('TIME')
+local alive, now, live = nil, nil, ''
+if type(t) == 'table' and t[1] then
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  alive = live_vantages(now)
+  local names = {}
+  for v in pairs(alive) do
+    if v ~= '' then
+      names[#names + 1] = v
+    end
+  end
+  table.sort(names)
+  live = ',"live":' .. cjson.encode(table.concat(names, ' '))
+end
 local vantages = {}
 local vflat = redis.call('HGETALL', K.verdicts)
 if #vflat > 0 then
-  -- miniredis (the embedded store, one process: no vantages to tell
-  -- apart) refuses TIME in a read-only script: every vantage counts there.
-  local t = redis.pcall('TIME')
-  local alive = nil
-  if type(t) == 'table' and t[1] then
-    alive = live_vantages(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
-  end
   for i = 1, #vflat, 2 do
     local failing, n = {}, 0
     for v, vd in pairs(cjson.decode(vflat[i + 1])) do
-      if not alive or alive[v] then
+      local fresh = not now or (tonumber(vd.t) or 0) >= now - A.fresh
+      if (not alive or alive[v]) and fresh then
         n = n + 1
         if IMPACT_OF[vd.s] then
           failing[#failing + 1] = v
@@ -75,4 +88,4 @@ return '{"version":' .. (redis.call('GET', K.version) or '0') ..
   ',"created":' .. (redis.call('GET', K.created) or '0') ..
   ',"components":{' .. table.concat(components, ',') ..
   '},"incidents":[' .. table.concat(incidents, ',') ..
-  '],"vantages":{' .. table.concat(vantages, ',') .. '}}'
+  '],"vantages":{' .. table.concat(vantages, ',') .. '}' .. live .. '}'

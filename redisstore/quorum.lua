@@ -7,9 +7,12 @@
 -- The component takes a status only when at least the quorum of the live
 -- vantages that probe it (A.vantages) see it at least that bad: A.quorum,
 -- capped at how many are live, or a majority of them when 0. A vantage
--- whose replicas are all gone (no live member) stops counting. What fewer
--- see is the minority's: it leaves the component operational, or, with
--- A.regional == 'degraded', makes it the least bad status.
+-- whose replicas are all gone (no live member) stops counting. A verdict
+-- older than A.fresh ms (its owner observes again at least every resync)
+-- counts as none: a vantage that comes back, or has not spoken yet,
+-- counts as not failing until it does. What fewer see is the minority's:
+-- it leaves the component operational, or, with A.regional == 'degraded',
+-- makes it the least bad status.
 
 -- COMBINED is the status the vantages' verdicts gave, once combined: the
 -- observing replica learns it from the reply (reply).
@@ -55,7 +58,7 @@ local function combine(comp, now)
   if not verdicts[A.vantage] or verdicts[A.vantage].s ~= A.status then
     bump() -- the page shows what each vantage sees (load.lua)
   end
-  verdicts[A.vantage] = {s = A.status, b = A.body or '', d = A.detail or ''}
+  verdicts[A.vantage] = {s = A.status, b = A.body or '', d = A.detail or '', t = now}
   redis.call('HSET', K.verdicts, comp, cjson.encode(verdicts))
   if HEALTHY[A.status] and not (A.status == 'operational') then
     -- under maintenance: the config's, the same from every vantage
@@ -76,11 +79,20 @@ local function combine(comp, now)
   end
   q = math.max(1, math.min(q, n))
 
+  -- heard: the fresh verdicts of the counted vantages.
+  local heard = {}
+  for _, v in ipairs(counted) do
+    local vd = verdicts[v]
+    if vd and (tonumber(vd.t) or 0) >= now - (tonumber(A.fresh) or 90000) then
+      heard[v] = vd
+    end
+  end
+
   local status = 'operational'
   for _, s in ipairs(BAD_STATUSES) do
     local seen = 0
     for _, v in ipairs(counted) do
-      if verdicts[v] and badness(verdicts[v].s) >= badness(s) then
+      if heard[v] and badness(heard[v].s) >= badness(s) then
         seen = seen + 1
       end
     end
@@ -92,7 +104,7 @@ local function combine(comp, now)
 
   local bad, fine = {}, {}
   for _, v in ipairs(counted) do
-    if verdicts[v] and badness(verdicts[v].s) > 0 then
+    if heard[v] and badness(heard[v].s) > 0 then
       bad[#bad + 1] = v
     else
       fine[#fine + 1] = v

@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -120,6 +121,31 @@ var quorumCases = []storeCase{
 		expectQ(t, vantageObserve(t, e, 3*time.Minute, "eu", major, 0, ""), incident.ActionNone, "", "")
 		if st := e.load(0); len(st.Incidents) != 1 || st.Incidents[0].Status != incident.Investigating {
 			t.Errorf("after a vantage left: %+v", st.Incidents)
+		}
+	}},
+	{"a stale verdict counts as none", func(t *testing.T, e *env) {
+		joinVantages(t, e)
+		vantageObserve(t, e, 0, "eu", major, 0, "")
+		expectQ(t, vantageObserve(t, e, time.Minute, "us", major, 0, ""), opened, "inc-us1m0s", incident.ImpactCritical)
+		// us's verdict grows old (its replica stopped speaking): made so
+		// here by moving its time back to the epoch.
+		key := e.prefix + "{st}:verdicts"
+		raw, err := e.client.HGet(e.ctx, key, "api").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var vs map[string]map[string]any
+		if err := json.Unmarshal([]byte(raw), &vs); err != nil {
+			t.Fatal(err)
+		}
+		vs["us"]["t"] = 0
+		b, _ := json.Marshal(vs)
+		if err := e.client.HSet(e.ctx, key, "api", b).Err(); err != nil {
+			t.Fatal(err)
+		}
+		tr := vantageObserve(t, e, 2*time.Minute, "eu", major, 0, "")
+		if tr.Combined != operational {
+			t.Errorf("with us's verdict stale: combined %q, want operational (eu alone of three)", tr.Combined)
 		}
 	}},
 	{"one vantage credits the uptime", func(t *testing.T, e *env) {

@@ -187,38 +187,72 @@ func (b *builder) checkList(ctx context.Context, enc *encoder, prev *Snapshot) (
 }
 
 // statesByConfig returns, for each configured check, the index of its state
-// in Inputs.Checks, or -1 when it has none. With vantages it is the worst
-// of the check's states (the first of equals), and vantages maps each
-// check to all of its states, ordered by vantage; nil without vantages
-// (and then nothing else changes: a check object keeps its shape).
+// in Inputs.Checks, or -1 when it has none. With vantages, vantages maps
+// each check to its states from the vantages that probe it (config) and
+// are live (the store's view), ordered by vantage, and state is the worst
+// of them (the first of equals): states a vantage left behind when it
+// died or stopped probing the check are not shown. Nil without vantages,
+// and then nothing else changes: a check object keeps its shape.
 func (b *builder) statesByConfig(names map[string]int) (state []int, vantages map[string][]int) {
 	checks := b.cfg.Checks
 	state = make([]int, len(checks))
 	for i := range state {
 		state[i] = -1
 	}
-	withVantages := len(b.cfg.Vantages) > 0 && len(b.in.CheckVantages) == len(b.in.Checks)
-	if withVantages {
-		vantages = map[string][]int{}
+	if len(b.cfg.Vantages) > 0 && len(b.in.CheckVantages) == len(b.in.Checks) {
+		return b.vantageStates(names, state)
 	}
 	for j, c := range b.in.Checks {
-		i, ok := names[c.Name]
-		if !ok {
-			continue
-		}
-		if state[i] < 0 || !withVantages || c.Status.Rank() > b.in.Checks[state[i]].Status.Rank() {
+		if i, ok := names[c.Name]; ok {
 			state[i] = j
 		}
-		if withVantages {
-			vantages[c.Name] = append(vantages[c.Name], j)
-		}
-	}
-	for _, js := range vantages {
-		slices.SortFunc(js, func(x, y int) int { return strings.Compare(b.in.CheckVantages[x], b.in.CheckVantages[y]) })
 	}
 	for i, c := range checks {
 		if k := names[c.Name]; state[i] < 0 && k != i {
 			state[i] = state[k] // a repeated name: names has the last one
+		}
+	}
+	return state, nil
+}
+
+// vantageStates is statesByConfig with vantages.
+func (b *builder) vantageStates(names map[string]int, state []int) ([]int, map[string][]int) {
+	var live map[string]bool
+	if b.in.State.LiveVantages != nil {
+		live = make(map[string]bool, len(b.in.State.LiveVantages))
+		for _, v := range b.in.State.LiveVantages {
+			live[v] = true
+		}
+	}
+	vantages := map[string][]int{}
+	for j, c := range b.in.Checks {
+		i, ok := names[c.Name]
+		v := b.in.CheckVantages[j]
+		if !ok || !b.cfg.Probes(v, b.cfg.Checks[i]) || live != nil && !live[v] {
+			continue
+		}
+		vantages[c.Name] = append(vantages[c.Name], j)
+	}
+	for name, js := range vantages {
+		slices.SortFunc(js, func(x, y int) int { return strings.Compare(b.in.CheckVantages[x], b.in.CheckVantages[y]) })
+		// Worst first; a known state before an unknown one.
+		rank := func(j int) int {
+			if st := b.in.Checks[j].Status; st != "" && st != detector.Unknown {
+				return st.Rank()
+			}
+			return -1
+		}
+		worst := js[0]
+		for _, j := range js[1:] {
+			if rank(j) > rank(worst) {
+				worst = j
+			}
+		}
+		state[names[name]] = worst
+	}
+	for i, c := range b.cfg.Checks {
+		if k := names[c.Name]; state[i] < 0 && k != i {
+			state[i] = state[k]
 		}
 	}
 	return state, vantages

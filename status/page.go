@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/detector"
 	"github.com/tocsin/tocsin/incident"
 )
@@ -246,6 +247,7 @@ func (b *builder) execute(v pageView) ([]byte, error) {
 // section.
 func (b *builder) sections() []sectionView {
 	var out []sectionView
+	notes := b.vantageNotes()
 	for _, c := range b.components {
 		if c.Group {
 			out = append(out, sectionView{ID: c.ID, Name: b.scrub(c.Name), Status: c.Status, Label: c.Status.Label()})
@@ -262,7 +264,7 @@ func (b *builder) sections() []sectionView {
 		last := &out[len(out)-1]
 		last.Components = append(last.Components, compView{ID: c.ID, Name: b.scrub(c.Name), Description: b.scrub(desc),
 			Status: c.Status, Label: c.Status.Label(), Bars: b.bars(days), Uptime: uptimeSummary(historyRatio(days)),
-			Vantages: vantageNote(b.in.State.Components[c.ID], len(b.cfg.Vantages))})
+			Vantages: notes[c.ID]})
 	}
 	return out
 }
@@ -328,19 +330,31 @@ func (b *builder) human(t time.Time) string {
 	return t.In(b.loc).Format("Jan 2, 2006 15:04:05 MST")
 }
 
-// vantageNote is what a component's row says of its vantages: those that
-// see a failure the component's status does not show (fewer than the
-// quorum), and how many of the declared vantages the verdict rests on
-// when some are gone. Empty without vantages, or with all agreeing.
-func vantageNote(st incident.ComponentState, declared int) string {
-	var notes []string
-	if len(st.FailingFrom) > 0 && len(st.FailingFrom) < st.Vantages {
-		notes = append(notes, "Failing from "+andList(st.FailingFrom)+" only")
+// vantageNotes are what each component's row says of its vantages: those
+// that see a failure fewer than the quorum share (so the status does not
+// show it, or shows it as degraded under regional: degraded), and, when
+// some of the vantages that probe it are gone or silent, how many the
+// verdict rests on. Nil without vantages; no entry when all agree.
+func (b *builder) vantageNotes() map[string]string {
+	if len(b.cfg.Vantages) == 0 {
+		return nil
 	}
-	if declared > 0 && st.Vantages > 0 && st.Vantages < declared {
-		notes = append(notes, fmt.Sprintf("Seen from %d of %d vantages", st.Vantages, declared))
+	probing := b.cfg.ProbingVantages()
+	out := map[string]string{}
+	for _, c := range b.cfg.Components {
+		st := b.in.State.Components[c.ID]
+		var notes []string
+		if n := len(st.FailingFrom); n > 0 && n < config.QuorumOf(c.Quorum, st.Vantages) {
+			notes = append(notes, "Failing from "+andList(st.FailingFrom)+" only")
+		}
+		if all := len(probing[c.ID]); st.Vantages > 0 && st.Vantages < all {
+			notes = append(notes, fmt.Sprintf("Seen from %d of %d vantages", st.Vantages, all))
+		}
+		if len(notes) > 0 {
+			out[c.ID] = strings.Join(notes, " · ")
+		}
 	}
-	return strings.Join(notes, " · ")
+	return out
 }
 
 // andList joins names as "a", "a and b", "a, b and c".

@@ -44,6 +44,15 @@ type app struct {
 	watchdog  *notify.Watchdog // nil without watchdog.url
 	// heartbeats are the heartbeat checks in force, for the beat endpoint.
 	heartbeats atomic.Pointer[map[string]config.HeartbeatCheck]
+	// owned caches, per config, the components this replica's vantage
+	// probes: asked for at every lease round.
+	owned atomic.Pointer[ownedIDs]
+}
+
+// ownedIDs are the components a config has this replica's vantage own.
+type ownedIDs struct {
+	cfg *config.Config
+	ids []string
 }
 
 // readyAfter is how stale the last successful store read may be before
@@ -188,13 +197,24 @@ func (a *app) receiversChanged(ch ownership.Change) ownership.Change {
 
 // componentIDs are the components of the config in force and its
 // notification receivers (as pseudo-components), for the lease rounds.
+// componentIDs are what this replica may own: the components its vantage
+// probes (all of them without vantages), and the receivers' deliveries,
+// owned once in the fleet (ownership/vantage.go).
 func (a *app) componentIDs() []string {
 	cfg := a.cfg.Load()
+	if c := a.owned.Load(); c != nil && c.cfg == cfg {
+		return c.ids
+	}
+	probing := cfg.ProbingVantages()
 	ids := make([]string, 0, len(cfg.Components)+len(cfg.Notify))
 	for _, c := range cfg.Components {
-		ids = append(ids, c.ID)
+		if probing == nil || slices.Contains(probing[c.ID], cfg.Scheduler.Vantage) {
+			ids = append(ids, c.ID)
+		}
 	}
-	return append(ids, notify.Receivers(cfg)...)
+	ids = append(ids, notify.Receivers(cfg)...)
+	a.owned.Store(&ownedIDs{cfg, ids})
+	return ids
 }
 
 func (a *app) ready() error {
@@ -247,7 +267,7 @@ func buildJobs(cfg *config.Config, beats probe.BeatReader, source net.IP, curren
 	var errs []error
 	cas := probe.NewShared() // each ca_file read once per load
 	for i, c := range cfg.Checks {
-		if vs := cfg.VantagesOf(c); len(vs) > 0 && !slices.Contains(vs, cfg.Scheduler.Vantage) {
+		if !cfg.Probes(cfg.Scheduler.Vantage, c) {
 			continue // probed from other vantages only
 		}
 		if current != nil {

@@ -138,6 +138,8 @@ type fleetOptions struct {
 	vantages map[string]string
 	// compKeys are more keys of every component ("regional: degraded").
 	compKeys string
+	// moreChecks are more items of the checks list, in YAML.
+	moreChecks string
 }
 
 // startFleet starts redis-server, a target per component and the named
@@ -195,6 +197,7 @@ components:
     http: {url: %q, headers: {X-Replica: "${REPLICA}"}}
 `, c, c, f.targets[c].srv.URL)
 	}
+	b.WriteString(o.moreChecks)
 	if len(o.vantages) > 0 {
 		fmt.Fprintf(&b, "vantages: [%s]\n", strings.Join(slices.Compact(slices.Sorted(maps.Values(o.vantages))), ", "))
 	}

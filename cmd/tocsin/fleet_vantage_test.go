@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -91,14 +93,15 @@ func TestFleetVantagesQuorum(t *testing.T) {
 		ins := incidentsOf(f.any(), "api")
 		return len(ins) == 1 && ins[0].Status == "resolved"
 	})
-	if ins := incidentsOf(f.any(), "api"); len(ins) != 1 || ins[0].ID != in.ID {
-		t.Errorf("incidents %+v, want only %s", ins, in.ID)
+	if ins := incidentsOf(f.any(), "api"); len(ins) != 1 || ins[0].ID != in.ID ||
+		!slices.Contains(changes(ins[0]), "monitoring:major_outage>operational") {
+		t.Errorf("incidents %+v (changes %v), want only %s, through monitoring", ins, changes(ins[0]), in.ID)
 	}
 	f.checkJSONLogs()
 }
 
 // TestFleetVantageLost (issue 17, acceptance 2): during an incident seen
-// from two vantages of three, the third is stopped. The verdict goes on
+// from two vantages of three, the third is killed. The verdict goes on
 // from the two left: the same incident, no flip of the component, and the
 // page says the verdict rests on two vantages; recovery resolves it.
 func TestFleetVantageLost(t *testing.T) {
@@ -116,7 +119,10 @@ func TestFleetVantageLost(t *testing.T) {
 		}
 		return len(ins) > 0
 	})
-	f.stop("r-ap")
+	// Killed, not stopped: its lease has to run out.
+	f.signal("r-ap", syscall.SIGKILL)
+	err := <-f.procs["r-ap"].done
+	f.procs["r-ap"].done <- err // for the cleanup
 	delete(f.procs, "r-ap")
 	eventually(t, 30*time.Second, "the page says the verdict rests on two vantages", func() bool {
 		_, page := f.any().get("/")
@@ -196,4 +202,54 @@ func TestFleetVantagesRegional(t *testing.T) {
 		t.Errorf("the outage was confirmed %s after the failure, want within %s (+ %s slack)", took, bound, fleetSlack)
 	}
 	f.checkJSONLogs()
+}
+
+// TestFleetVantagesSubset: a component whose checks are not all probed
+// from every vantage. api-eu is probed from eu only; us judges api by
+// api-http alone, so its failure and its recovery both count (quorum 1),
+// and api-eu shows eu's state only.
+func TestFleetVantagesSubset(t *testing.T) {
+	t.Parallel()
+	eu := startTarget(t)
+	f := startFleet(t, []string{"api"}, []string{"r-eu", "r-us"}, fleetOptions{
+		vantages: map[string]string{"r-eu": "eu", "r-us": "us"},
+		compKeys: "quorum: 1",
+		moreChecks: `  - name: api-eu
+    component: api
+    type: http
+    vantages: [eu]
+    http: {url: "` + eu.srv.URL + `", headers: {X-Replica: "${REPLICA}"}}
+`,
+	})
+	tg := f.targets["api"]
+	tg.failFrom("r-us")
+	var id string
+	eventually(t, 30*time.Second, "an incident on us's verdict (quorum 1)", func() bool {
+		ins := incidentsOf(f.any(), "api")
+		if len(ins) > 0 {
+			id = ins[0].ID
+		}
+		return len(ins) > 0
+	})
+	tg.failFrom()
+	eventually(t, 60*time.Second, "resolved once us sees api recover", func() bool {
+		ins := incidentsOf(f.any(), "api")
+		return len(ins) == 1 && ins[0].ID == id && ins[0].Status == "resolved"
+	})
+	var v struct {
+		Check struct {
+			Vantages []struct {
+				Vantage string `json:"vantage"`
+			} `json:"vantages"`
+		} `json:"check"`
+	}
+	f.any().getJSON("/api/v1/checks/api-eu", &v)
+	if len(v.Check.Vantages) != 1 || v.Check.Vantages[0].Vantage != "eu" {
+		t.Errorf("api-eu's states %+v, want eu's only", v.Check.Vantages)
+	}
+	for _, h := range eu.since(f.started) {
+		if h.replica != "r-eu" {
+			t.Fatalf("api-eu probed by %s, want r-eu only", h.replica)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,7 +93,12 @@ checks:
 		s := seen("smtp-inbound")
 		return s["eu"] == "down" && s["us"] == "up" && s["ap"] == "up"
 	})
-	// The verdict is combined as eu's is stored: it is decided by now.
+	// eu's verdict reaches the store after its check state: the page's
+	// row names it once it is there, and the verdict is combined then.
+	eventually(t, 30*time.Second, "the page names eu alone", func() bool {
+		_, page := p.get("/")
+		return strings.Contains(string(page), "Failing from eu only")
+	})
 	if got := p.incidents("/api/v2/incidents.json"); len(got) != 0 {
 		t.Fatalf("a partition one vantage sees opened incidents: %+v", got)
 	}
