@@ -3,7 +3,6 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -41,7 +40,7 @@ func newFixture(t *testing.T, srv *redistest.Server) *fixture {
 	f := &fixture{t: t, store: redisstore.New(srv.Client(t), fmt.Sprintf("api%d:", prefixSeq.Add(1)))}
 	tok := testToken
 	f.token.Store(&tok)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := slog.New(slog.DiscardHandler)
 	h := api.New(f.store, func() string { return *f.token.Load() }, func() time.Time { return t0 }, logger)
 	s := status.NewServer(status.ServerOptions{})
 	h.Mount(s)

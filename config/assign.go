@@ -165,7 +165,7 @@ func (e *decodeError) Unwrap() error { return e.err }
 
 // within puts key, a field name or "[i]", in front of err's key path.
 func within(key string, err error) error {
-	de, ok := err.(*decodeError)
+	de, ok := errors.AsType[*decodeError](err)
 	if !ok {
 		return &decodeError{path: key, err: err}
 	}

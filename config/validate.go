@@ -303,7 +303,7 @@ func checkSlug(p *problems, path, what, s string) bool {
 		return false
 	}
 	for _, r := range s {
-		if r != '-' && !('a' <= r && r <= 'z') && !('0' <= r && r <= '9') {
+		if r != '-' && (r < 'a' || r > 'z') && (r < '0' || r > '9') {
 			p.addf(path, "invalid %s %q (want [a-z0-9-]+)", what, s)
 			return false
 		}
@@ -315,7 +315,7 @@ func checkSlug(p *problems, path, what, s string) bool {
 // header names must be.
 func isToken(s string) bool {
 	for _, r := range s {
-		if !('a' <= r && r <= 'z') && !('A' <= r && r <= 'Z') && !('0' <= r && r <= '9') &&
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') &&
 			!strings.ContainsRune("!#$%&'*+-.^_`|~", r) {
 			return false
 		}

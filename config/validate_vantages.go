@@ -78,7 +78,7 @@ func validVantageName(s string) bool {
 		return false
 	}
 	for _, r := range s {
-		if r != '-' && !('a' <= r && r <= 'z') && !('0' <= r && r <= '9') {
+		if r != '-' && (r < 'a' || r > 'z') && (r < '0' || r > '9') {
 			return false
 		}
 	}

@@ -294,7 +294,7 @@ func buildImageBinary(t *testing.T) builtImage {
 		"VERSION=v9.8.7-test", "COMMIT=0123456789abcdef",
 	)
 	if b, err := sh.CombinedOutput(); err != nil {
-		img.err = fmt.Errorf("build step %q: %v\n%s", run, err, b)
+		img.err = fmt.Errorf("build step %q: %w\n%s", run, err, b)
 	}
 	return img
 }

@@ -230,10 +230,10 @@ func (st *checkState) record(r probe.Result) {
 		n.Up++
 		n.NotDown++
 	}
-	switch {
-	case n.Bad == 0:
+	switch n.Bad {
+	case 0:
 		st.badSince = time.Time{}
-	case n.Bad == 1:
+	case 1:
 		st.badSince = r.Start
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -321,7 +322,7 @@ func TestPagerDutyWrongKeyIsMisconfigured(t *testing.T) {
 	t.Cleanup(srv.Close)
 	err := send(t, config.Receiver{Name: "oncall", Type: config.ReceiverPagerDuty, URL: config.Secret(srv.URL),
 		RoutingKey: "wrong-key-0123456789"}, opened())
-	if f, ok := err.(*notify.Failure); !ok || f.Outcome != notify.Misconfigured {
+	if f, ok := errors.AsType[*notify.Failure](err); !ok || f.Outcome != notify.Misconfigured {
 		t.Errorf("wrong routing key: %v, want misconfigured", err)
 	}
 }
@@ -347,13 +348,13 @@ func TestFailuresAreClassified(t *testing.T) {
 		c.code = tc.code
 		c.mu.Unlock()
 		err := send(t, r, opened())
-		f, ok := err.(*notify.Failure)
+		f, ok := errors.AsType[*notify.Failure](err)
 		if !ok || f.Outcome != tc.outcome || f.Status != tc.code {
 			t.Errorf("HTTP %d: %v, want outcome %d", tc.code, err, tc.outcome)
 		}
 	}
 	c.srv.Close()
-	if f, ok := send(t, r, opened()).(*notify.Failure); !ok || f.Outcome != notify.Retry || strings.Contains(f.Error(), c.srv.URL) {
+	if f, ok := errors.AsType[*notify.Failure](send(t, r, opened())); !ok || f.Outcome != notify.Retry || strings.Contains(f.Error(), c.srv.URL) {
 		t.Errorf("receiver down: %v", f)
 	}
 }

@@ -68,7 +68,7 @@ func readReply(r *bufio.Reader) (Reply, error) {
 		line, err := readLine(r, maxReplyLine)
 		rep.raw = append(rep.raw, line...)
 		if err != nil {
-			if (err == io.EOF && n > 0) || err == io.ErrUnexpectedEOF {
+			if (errors.Is(err, io.EOF) && n > 0) || errors.Is(err, io.ErrUnexpectedEOF) {
 				return rep, io.ErrUnexpectedEOF
 			}
 			return rep, err

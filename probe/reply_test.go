@@ -71,7 +71,7 @@ func TestReadReply(t *testing.T) {
 func TestReadReplyEOF(t *testing.T) {
 	t.Parallel()
 	_, err := readReply(bufio.NewReader(strings.NewReader("")))
-	if err != io.EOF {
+	if !errors.Is(err, io.EOF) {
 		t.Errorf("err = %v, want io.EOF", err)
 	}
 	_, err = readReply(bufio.NewReader(strings.NewReader("250-a\r\n")))

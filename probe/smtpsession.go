@@ -53,7 +53,7 @@ func (ss *smtpSession) run(ctx context.Context, deadline time.Time) error {
 	}
 	defer release()
 	ss.raw = raw
-	var transport net.Conn = raw
+	transport := raw
 	if p.tlsMode == smtpTLSImplicit {
 		ss.at(PhaseTLS, "TLS handshake")
 		if transport, ss.notAfter, err = handshake(ctx, raw, p.tlsConfig); err != nil {

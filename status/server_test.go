@@ -258,7 +258,7 @@ func TestHandleDuplicateMethodPanics(t *testing.T) {
 func TestStartingAndReady(t *testing.T) {
 	t.Parallel()
 	readyErr := errors.New("store unreachable")
-	var ready error = readyErr
+	ready := readyErr
 	s := NewServer(ServerOptions{Ready: func() error { return ready }})
 	h := s.Handler()
 	for _, p := range []string{"/", pathSummary, pathChecks, pathChecks + "/web-app-home"} {

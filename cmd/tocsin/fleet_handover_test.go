@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"net/http"
 	"slices"
@@ -214,7 +215,7 @@ func (f *fleet) uptimeOf(comp string) time.Duration {
 	f.t.Helper()
 	day := time.Now().UTC()
 	fields, err := f.rds.Client(f.t).HGetAll(context.Background(), "fleet:{st}:uptime:c:"+comp+":"+day.Format("2006-01")).Result()
-	if err != nil && err != redis.Nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		f.t.Fatal(err)
 	}
 	var total time.Duration

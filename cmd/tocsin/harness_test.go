@@ -26,7 +26,7 @@ var binary = sync.OnceValues(func() (string, error) {
 	bin := filepath.Join(dir, "tocsin")
 	out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
 	}
 	return bin, nil
 })
@@ -69,9 +69,8 @@ func startTocsin(t *testing.T, env []string, args ...string) *proc {
 	go func() { p.done <- cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("tocsin output:\n%s", out.String())
+		if err := <-p.done; t.Failed() {
+			t.Logf("tocsin (%v) output:\n%s", err, out.String())
 		}
 	})
 	deadline := time.Now().Add(60 * time.Second)

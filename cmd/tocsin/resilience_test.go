@@ -189,7 +189,12 @@ func TestSIGHUPDuringStartup(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		if err := <-done; t.Failed() {
+			t.Logf("tocsin exited: %v", err)
+		}
+	})
 	// "starting tocsin" is logged after main's signal.Notify and before
 	// the wait for Redis: from then on SIGHUP lands during startup.
 	eventually(t, 30*time.Second, "starting tocsin logged", func() bool {

@@ -250,7 +250,7 @@ func (b *Broker) startEpmd() error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if p.Exited() {
-			return fmt.Errorf("epmd on port %d exited: %v; output:\n%s", b.epmdPort, p.Err(), p.output())
+			return fmt.Errorf("epmd on port %d exited: %w; output:\n%s", b.epmdPort, p.ExitError(), p.output())
 		}
 		if c, err := net.DialTimeout("tcp", testport.HostPort(b.epmdPort), time.Second); err == nil {
 			_ = c.Close()
@@ -293,7 +293,7 @@ func (b *Broker) waitReady(p *process) error {
 	deadline := time.Now().Add(startTimeout)
 	for {
 		if p.Exited() {
-			return fmt.Errorf("rabbitmq-server exited: %v", p.Err())
+			return fmt.Errorf("rabbitmq-server exited: %w", p.ExitError())
 		}
 		err := b.checkOverview()
 		if err == nil {

@@ -50,8 +50,11 @@ func TestCluster(t *testing.T) {
 			masters := make(chan string, n)
 			err = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
 				size, err := m.DBSize(ctx).Result()
-				if err != nil || size == 0 {
-					return fmt.Errorf("DBSIZE on %s = %d, %v; want keys on every node", m.Options().Addr, size, err)
+				if err != nil {
+					return fmt.Errorf("DBSIZE on %s: %w", m.Options().Addr, err)
+				}
+				if size == 0 {
+					return fmt.Errorf("DBSIZE on %s = 0; want keys on every node", m.Options().Addr)
 				}
 				masters <- m.Options().Addr
 				return nil

@@ -139,8 +139,12 @@ func (g *Sentinel) reported(ctx context.Context) (*Server, error) {
 	var errs []error
 	for i, c := range g.sentinels {
 		a, err := c.GetMasterAddrByName(ctx, masterName).Result()
-		if err != nil || len(a) != 2 {
-			errs = append(errs, fmt.Errorf("sentinel %s: %v %v", g.addrs[i], a, err))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sentinel %s: %w", g.addrs[i], err))
+			continue
+		}
+		if len(a) != 2 {
+			errs = append(errs, fmt.Errorf("sentinel %s: primary address %v", g.addrs[i], a))
 			continue
 		}
 		votes[net.JoinHostPort(a[0], a[1])]++

@@ -71,8 +71,11 @@ func TestSentinelFailoverOnKill(t *testing.T) {
 	}
 	eventually(t, 30*time.Second, func() error {
 		v, err := fc.Get(ctx, "before").Result()
-		if err != nil || v != "1" {
-			return fmt.Errorf("GET before after failover = %q, %v", v, err)
+		if err != nil {
+			return fmt.Errorf("GET before after failover: %w", err)
+		}
+		if v != "1" {
+			return fmt.Errorf("GET before after failover = %q, want 1", v)
 		}
 		return nil
 	})

@@ -60,6 +60,15 @@ func (p *Process) Done() <-chan struct{} { return p.done }
 // Err is how the process exited; valid once Done is closed.
 func (p *Process) Err() error { return p.err }
 
+// ExitError is why the process exited, for a message: Err, or an error
+// saying it exited with status 0 (Err is nil then).
+func (p *Process) ExitError() error {
+	if p.err != nil {
+		return p.err
+	}
+	return errors.New("exit status 0")
+}
+
 // Exited reports whether the process has exited.
 func (p *Process) Exited() bool {
 	select {
@@ -89,7 +98,7 @@ func (p *Process) WaitReady(timeout, poll time.Duration, ready func() error) err
 	for {
 		select {
 		case <-p.done:
-			return fmt.Errorf("%s exited: %v", p.Cmd.Path, p.err)
+			return fmt.Errorf("%s exited: %w", p.Cmd.Path, p.ExitError())
 		default:
 		}
 		err := ready()
