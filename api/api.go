@@ -1,4 +1,4 @@
-// Package api serves the write API people use to run incidents (SPEC §4):
+// Package api serves the write API people use to run incidents (docs/operations.md):
 // a manual incident, an update, resolve and rename. Every route is POST
 // with a JSON body and needs "Authorization: Bearer <token>".
 package api

@@ -268,7 +268,7 @@ func TestAutomationNeverOverwrites(t *testing.T) {
 	if inc.Updates[2].Status != incident.Identified || inc.Updates[3].Status != incident.Identified {
 		t.Errorf("automation changed identified: %+v", inc.Updates[2:4])
 	}
-	// Moved by hand: only a person ends it (SPEC §3).
+	// Moved by hand: only a person ends it (docs/architecture.md).
 	if inc.Status != incident.Identified {
 		t.Errorf("status = %s, want identified", inc.Status)
 	}

@@ -1,6 +1,6 @@
 package config
 
-// Metrics configures the series tocsin serves on /metrics beyond SPEC §5's
+// Metrics configures the series tocsin serves on /metrics beyond docs/metrics.md's
 // bounded set.
 type Metrics struct {
 	// PerCheckHistograms adds tocsin_probe_phase_duration_seconds{check,

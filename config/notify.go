@@ -27,7 +27,7 @@ const (
 	minWatchdogInterval    = time.Second
 )
 
-// Receiver is where incident events go (SPEC §6). Its URL and keys are
+// Receiver is where incident events go (docs/notifications.md). Its URL and keys are
 // secrets: they never appear in logs, metrics or errors.
 type Receiver struct {
 	Name string `koanf:"name"`

@@ -17,7 +17,7 @@ import (
 // integers, "30s" to a Duration, timestamps to RFC 3339 strings) so that the
 // decoder cannot read them differently. What it rejects it removes from the
 // map, so that the rest can still be decoded and validated: one run lists
-// every problem (SPEC §1), not only the first stage's.
+// every problem (docs/configuration.md, tocsin validate), not only the first stage's.
 type walker struct {
 	probs *problems
 	// fields caches fieldsByKey by type: a config of 50,000 checks has as

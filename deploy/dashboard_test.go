@@ -13,8 +13,8 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// metricNames are the series the dashboard may use: SPEC §5, the
-// ownership gauges, SPEC §6's notification and
+// metricNames are the series the dashboard may use: docs/metrics.md's, the
+// ownership gauges, docs/notifications.md's notification and
 // watchdog metrics (notify/metrics.go, notify/watchdog.go), and the standard
 // collectors. Recording rules come from the rules file.
 var metricNames = map[string]bool{

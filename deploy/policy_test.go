@@ -245,7 +245,7 @@ func checkProbes(t *testing.T, c *corev1.Container) {
 	}
 }
 
-// shutdownContract is SPEC §1: tocsin exits within 10 s of SIGTERM
+// shutdownContract is docs/operations.md's (Signals): tocsin exits within 10 s of SIGTERM
 // (cmd/tocsin/daemon.go: an 8 s budget for in-flight work).
 const shutdownContract = 10
 

@@ -116,7 +116,7 @@ func BenchmarkWriterPass50k(b *testing.B) {
 
 // BenchmarkMetricsEncode50k measures a /metrics scrape of a replica that
 // owns 50,000 checks that have all had a result: the bounded series of
-// SPEC §5, gathered and encoded by the handler cmd/tocsin serves.
+// docs/metrics.md, gathered and encoded by the handler cmd/tocsin serves.
 func BenchmarkMetricsEncode50k(b *testing.B) {
 	e := newBenchEstate(b, 50000)
 	ctx := context.Background()

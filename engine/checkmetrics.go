@@ -12,7 +12,7 @@ import (
 	"github.com/tocsin/tocsin/probe"
 )
 
-// checkSeries is what the per-check series of SPEC §5 say about one check:
+// checkSeries is what the per-check series of docs/metrics.md say about one check:
 // a few numbers, where a metric vector kept some 400 bytes of labels and
 // map entries per series (157 MB at 50,000 checks, issue 14).
 type checkSeries struct {

@@ -176,7 +176,7 @@ func New(o Options) (*Engine, error) {
 	}, nil
 }
 
-// CheckMetrics returns the per-check series of SPEC §5, which the engine
+// CheckMetrics returns the per-check series of docs/metrics.md, which the engine
 // does not register: /metrics writes them itself (WriteMetrics), and a
 // registry that wants them may register them.
 func (e *Engine) CheckMetrics() *CheckMetrics { return e.m.checks }

@@ -370,7 +370,7 @@ func TestPhaseHistogramHasOnlyKnownPhases(t *testing.T) {
 }
 
 // TestSeriesPerCheckAreBounded: whatever a check has seen (every verdict,
-// every phase) it has at most SPEC §5's ten series, plus the three queue
+// every phase) it has at most docs/metrics.md's ten series, plus the three queue
 // gauges for a queue check, and one more while a TLS certificate is inside
 // its warning window.
 func TestSeriesPerCheckAreBounded(t *testing.T) {

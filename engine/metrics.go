@@ -13,7 +13,7 @@ import (
 	"github.com/tocsin/tocsin/probe"
 )
 
-// metrics are the probe and incident series of SPEC §5 that the engine owns.
+// metrics are the probe and incident series of docs/metrics.md that the engine owns.
 type metrics struct {
 	// checks holds the per-check gauges and counters.
 	checks  *CheckMetrics
@@ -133,7 +133,7 @@ func (m *metrics) observeCert(c config.Check, r probe.Result, now time.Time) {
 		m.certExpiry.WithLabelValues(c.Name).Set(left.Seconds())
 		// The threshold is served only while it is crossed (the
 		// certificate expires within it, or has expired): it is all the
-		// shipped rule needs, and a check stays within SPEC §5's ten
+		// shipped rule needs, and a check stays within docs/metrics.md's ten
 		// series the rest of the time.
 		if warn := c.CertExpiryWarning(); left < warn || left < 0 {
 			m.certWarning.WithLabelValues(c.Name).Set(warn.Seconds())

@@ -69,7 +69,7 @@ type Incident struct {
 	// current status.
 	Components map[string]ComponentStatus `json:"components"`
 	// ByHand is true for an incident a person opened or moved: only a
-	// person resolves it; automation adds evidence (SPEC §3).
+	// person resolves it; automation adds evidence (docs/architecture.md).
 	ByHand bool `json:"by_hand,omitempty"`
 	// HumanComponents are the component statuses a person set on the
 	// incident. While it is unresolved they show on the components, worst

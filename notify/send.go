@@ -1,4 +1,4 @@
-// Package notify delivers the notification outbox (SPEC §6) to the
+// Package notify delivers the notification outbox (docs/notifications.md) to the
 // receivers of the config: PagerDuty, Slack, Alertmanager and signed
 // webhooks. Events are queued by the store's scripts in the same step as
 // the changes they report (redisstore, lib.lua); here, the replica that

@@ -1,4 +1,4 @@
-// Package outbox holds the types of the notification outbox (SPEC §6):
+// Package outbox holds the types of the notification outbox (docs/notifications.md):
 // the events the store's scripts append in the same atomic step as the
 // changes they report, which receivers each is for, and what a delivering
 // replica reads back. redisstore keeps them; notify delivers them.

@@ -13,7 +13,7 @@
 -- Updates people write carry human = true. An incident a person opened or
 -- moved carries hand = true (a manual one has auto = false): automation
 -- then adds evidence but never changes its status, and it never enters
--- P monitoring, so only a person resolves it (SPEC §3). A person's resolve
+-- P monitoring, so only a person resolves it (docs/architecture.md). A person's resolve
 -- hands an automatic incident back to automation. The component statuses
 -- a person sets are kept apart from the automatic ones, in hc, so that
 -- automation never overwrites them. A human resolve of an incident

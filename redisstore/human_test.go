@@ -181,7 +181,7 @@ var human = []storeCase{
 		}
 		expect(t, e.observe(2*time.Minute, "web", major, "b"), updated, "a", incident.ImpactCritical)
 		// Moved by hand: recovery is evidence, not a status change, and
-		// the monitoring period does not resolve it (SPEC §3).
+		// the monitoring period does not resolve it (docs/architecture.md).
 		expect(t, e.observe(3*time.Minute, "web", operational, "b"), updated, "a", incident.ImpactCritical)
 		expectTicks(t, e.tick(10*time.Minute))
 		got := e.incident("a")

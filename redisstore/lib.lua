@@ -186,7 +186,7 @@ local function add_update(inc, status, body, at, affected)
   inc.updated_at = at
 end
 
--- Notifications (SPEC §6). A.receivers lists every receiver's filter, from
+-- Notifications (docs/notifications.md). A.receivers lists every receiver's filter, from
 -- the config of the replica that runs the script: {n = name, i = least
 -- impact rank, c = components (absent: all), k = {kind = true}, ic = true if
 -- any change of impact counts}. An event is appended to the outbox stream

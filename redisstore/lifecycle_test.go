@@ -18,7 +18,8 @@ const (
 	reopened   = incident.ActionReopened
 )
 
-// lifecycle is the table of SPEC §3 scenarios; each runs on a fresh prefix.
+// lifecycle is the table of the incident lifecycle's scenarios
+// (docs/architecture.md); each runs on a fresh prefix.
 var lifecycle = []storeCase{
 	{"open", func(t *testing.T, e *env) {
 		expect(t, e.observe(0, "web", major, "a"), opened, "a", incident.ImpactCritical)
@@ -217,7 +218,7 @@ var lifecycle = []storeCase{
 		// Found in review, when grouping came before relapse: p = {web,
 		// api} and q = {mail, web} both got reopened and web sat in two
 		// open incidents. A relapse now takes precedence over grouping
-		// (SPEC §3): web goes back to p, mail to q, and recovering ends
+		// (docs/architecture.md): web goes back to p, mail to q, and recovering ends
 		// both.
 		m := time.Minute
 		e.observe(0, "web", major, "p")

@@ -1,5 +1,5 @@
 -- observe.lua: record one component status and apply the incident lifecycle
--- (SPEC §3) in one atomic step, on behalf of the component's owner.
+-- (docs/architecture.md) in one atomic step, on behalf of the component's owner.
 --
 -- A: comp, name, status, at (unix ms), started (unix ms), body, new_id,
 --    group_window (ms, 0 = never join), group_by ('relation' or 'window'),
@@ -249,7 +249,7 @@ end
 
 -- 2. A relapse: reopen the most recently resolved incident with this
 -- component if it was resolved within the reopen window. It takes
--- precedence over joining another incident (SPEC §3).
+-- precedence over joining another incident (docs/architecture.md).
 if reopen_window > 0 then
   local recent = redis.call('ZREVRANGEBYSCORE', K.resolved, '+inf', at - reopen_window,
     'LIMIT', 0, REOPEN_SCAN)

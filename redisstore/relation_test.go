@@ -14,7 +14,7 @@ func related(group string, links ...string) func(*incident.Observation) {
 	return func(o *incident.Observation) { o.Group, o.Links = group, links }
 }
 
-// relation is the table of SPEC §3's grouping by relation (the default),
+// relation is the table of docs/architecture.md's grouping by relation (the default),
 // relapse precedence, incidents people handle and removed components.
 var relation = []storeCase{
 	{"unrelated failures within the group window are separate incidents", func(t *testing.T, e *env) {

@@ -11,7 +11,7 @@ import (
 
 // TestHumanComponentStatus: the component statuses a person sets on an
 // incident show on the components while it is unresolved, worst of them
-// and the automatic status (SPEC §3), in the JSON and on the page.
+// and the automatic status (docs/architecture.md), in the JSON and on the page.
 func TestHumanComponentStatus(t *testing.T) {
 	t.Parallel()
 	at := t0.Add(-5 * time.Minute)

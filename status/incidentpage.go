@@ -11,7 +11,7 @@ import (
 
 const (
 	// pathIncidentPrefix is where each incident has a page of its own, the
-	// target of its shortlink (SPEC §4: GET /incidents/{id}).
+	// target of its shortlink (docs/operations.md: GET /incidents/{id}).
 	pathIncidentPrefix = "/incidents/"
 	// maxIncidentIDBytes bounds the ids the incident route looks up; ids
 	// are 12 characters (incident.NewID).

@@ -160,7 +160,7 @@ type humanStatus struct {
 }
 
 // humanStatuses collects, per component, the worst status people set on
-// it in an unresolved incident (SPEC §3: worst of human and automatic).
+// it in an unresolved incident (docs/architecture.md, People's actions: worst of human and automatic).
 func (b *builder) humanStatuses() map[string]humanStatus {
 	var out map[string]humanStatus
 	for _, in := range b.in.State.Incidents {

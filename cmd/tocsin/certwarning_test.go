@@ -30,7 +30,7 @@ import (
 )
 
 // TestCertificateExpiry: a certificate that expires within
-// cert_expiry_warning is a private warning (SPEC §3): the checks stay up,
+// cert_expiry_warning is a private warning (docs/configuration.md, Certificate expiry): the checks stay up,
 // the component operational and the page without incident, while
 // /api/v1/checks shows the warning, /metrics the seconds left and a
 // receiver that asked for warnings gets one per certificate. An expired

@@ -12,7 +12,7 @@ import (
 	"github.com/tocsin/tocsin/config"
 )
 
-// newCLI builds the command line (SPEC §1) on cobra, over the pflag flags
+// newCLI builds the command line (docs/configuration.md, Flags) on cobra, over the pflag flags
 // the commands always had: --help on every command with its flags,
 // --version, `tocsin completion bash|zsh|fish|powershell`, and a
 // suggestion for a mistyped command. Every command-line mistake is an

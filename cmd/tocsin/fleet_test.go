@@ -292,7 +292,7 @@ func (f *fleet) metric(r, name string) float64 {
 	return sum
 }
 
-// stop sends SIGTERM to r and asserts it exits 0 within the 10 s SPEC §1
+// stop sends SIGTERM to r and asserts it exits 0 within the 10 s docs/operations.md
 // gives.
 func (f *fleet) stop(r string) {
 	f.t.Helper()

@@ -59,7 +59,7 @@ checks: [{name: web-app-home, component: web-app, type: http, http: {url: %q}}]
 		return strings.Contains(latestBody(got), "operational again")
 	})
 	// Moved by hand: the recovery is evidence; the status stays the
-	// person's until a person resolves it (SPEC §3).
+	// person's until a person resolves it (docs/architecture.md).
 	if got.Status != "identified" {
 		t.Errorf("after automation: status %s, want identified", got.Status)
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // TestMetricsPassPromtool: /metrics passes `promtool check metrics`, carries
-// every SPEC §5 series, and no label value holds a URL, header or error text.
+// every series docs/metrics.md lists, and no label value holds a URL, header or error text.
 func TestMetricsPassPromtool(t *testing.T) {
 	t.Parallel()
 	promtool, err := exec.LookPath("promtool")
