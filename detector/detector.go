@@ -21,7 +21,9 @@ const (
 )
 
 // CheckStatuses lists every confirmed state.
-var CheckStatuses = []CheckStatus{Up, Degraded, Down, Unknown}
+func CheckStatuses() []CheckStatus {
+	return []CheckStatus{Up, Degraded, Down, Unknown}
+}
 
 // historySize is how many recent results a check keeps: the 21-result flap
 // window.

@@ -13,7 +13,9 @@ const (
 )
 
 // ComponentStatuses lists every component status, best first.
-var ComponentStatuses = []ComponentStatus{Operational, UnderMaintenance, DegradedPerformance, PartialOutage, MajorOutage}
+func ComponentStatuses() []ComponentStatus {
+	return []ComponentStatus{Operational, UnderMaintenance, DegradedPerformance, PartialOutage, MajorOutage}
+}
 
 // Rank orders component statuses so that a larger rank is worse. Maintenance
 // ranks just above operational: any real failure outranks it.

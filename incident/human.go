@@ -25,7 +25,9 @@ const (
 
 // HumanStatuses are the statuses a person may give an update, in lifecycle
 // order.
-var HumanStatuses = []Status{Investigating, Identified, Monitoring, Resolved}
+func HumanStatuses() []Status {
+	return []Status{Investigating, Identified, Monitoring, Resolved}
+}
 
 // HumanStore applies what people do through the API, each call one atomic
 // step that keeps the Store's invariants. Automation never overwrites what
@@ -86,7 +88,7 @@ func (m ManualIncident) Validate() error {
 			return fmt.Errorf("components.%s: invalid status %q", id, s)
 		}
 	}
-	if m.Impact != "" && !slices.Contains(Impacts, m.Impact) {
+	if m.Impact != "" && !slices.Contains(Impacts(), m.Impact) {
 		return fmt.Errorf("impact: must be none, minor, major or critical, not %q", m.Impact)
 	}
 	if m.At.IsZero() {
@@ -97,7 +99,7 @@ func (m ManualIncident) Validate() error {
 
 // Validate reports the first problem of u, naming the field.
 func (u HumanUpdate) Validate() error {
-	if !slices.Contains(HumanStatuses, u.Status) {
+	if !slices.Contains(HumanStatuses(), u.Status) {
 		return fmt.Errorf("status: must be investigating, identified, monitoring or resolved, not %q", u.Status)
 	}
 	if err := validBody(u.Body); err != nil {

@@ -37,7 +37,9 @@ const (
 )
 
 // Impacts lists every impact, least first.
-var Impacts = []Impact{ImpactNone, ImpactMinor, ImpactMajor, ImpactCritical}
+func Impacts() []Impact {
+	return []Impact{ImpactNone, ImpactMinor, ImpactMajor, ImpactCritical}
+}
 
 // ImpactOf maps a component status to the impact it gives an incident.
 func ImpactOf(s ComponentStatus) Impact {

@@ -54,9 +54,9 @@ func Kinds(r config.Receiver) ([]outbox.Kind, bool) {
 	case config.ReceiverAlertmanager:
 		// Every change: the alert's labels follow the incident; re-sent
 		// while open so Alertmanager does not resolve it by itself.
-		ks = append(slices.Clone(outbox.IncidentKinds), outbox.Reminder)
+		ks = append(slices.Clone(outbox.IncidentKinds()), outbox.Reminder)
 	default:
-		ks = slices.Clone(outbox.IncidentKinds)
+		ks = slices.Clone(outbox.IncidentKinds())
 	}
 	if r.RepeatEvery > 0 && !slices.Contains(ks, outbox.Reminder) {
 		ks = append(ks, outbox.Reminder)

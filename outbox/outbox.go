@@ -36,7 +36,9 @@ const (
 )
 
 // IncidentKinds are the kinds a transition produces.
-var IncidentKinds = []Kind{Opened, Joined, Updated, Monitoring, Reopened, Resolved, Renamed}
+func IncidentKinds() []Kind {
+	return []Kind{Opened, Joined, Updated, Monitoring, Reopened, Resolved, Renamed}
+}
 
 // Filter is which events a receiver takes, as the store's scripts apply
 // it: events of incidents at MinImpact at least, touching one of

@@ -104,7 +104,7 @@ func NewHTTP(c config.HTTPCheck, opts Options) (*HTTP, error) {
 		}
 	}
 	h.rawURL = c.URL.Reveal()
-	target, err := parseTarget(h.rawURL)
+	target, err := parseTarget("http.url", h.rawURL)
 	fail(err)
 	fail(h.applyDefaults())
 	if c.BodyRegex != "" {

@@ -58,18 +58,18 @@ func (m statusMatcher) match(code int) bool {
 	return class >= 1 && class <= 5 && m.classes[class]
 }
 
-// parseTarget checks the URL. Errors never include the URL itself: it may
-// carry credentials or a token.
-func parseTarget(raw string) (*url.URL, error) {
+// parseTarget checks the URL of key (http.url, queue.url). Errors never
+// include the URL itself: it may carry credentials or a token.
+func parseTarget(key, raw string) (*url.URL, error) {
 	if raw == "" {
-		return nil, errors.New("http.url: is required")
+		return nil, fmt.Errorf("%s: is required", key)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("http.url: %w", unwrapURLError(err))
+		return nil, fmt.Errorf("%s: %w", key, unwrapURLError(err))
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, errors.New("http.url: must be an absolute http:// or https:// URL")
+		return nil, fmt.Errorf("%s: must be an absolute http:// or https:// URL", key)
 	}
 	return u, nil
 }

@@ -57,10 +57,14 @@ const (
 	ReasonError      Reason = "error"
 )
 
-// Reasons lists every Reason, for metric pre-registration and validation.
-var Reasons = []Reason{ReasonNone, ReasonTimeout, ReasonDNS, ReasonConnect, ReasonTLS,
-	ReasonStatus, ReasonRedirect, ReasonBody, ReasonProtocol, ReasonAuth, ReasonLatency,
-	ReasonCertExpiry, ReasonThreshold, ReasonStalled, ReasonMissed, ReasonFail, ReasonError}
+// Reasons lists every Reason, for metric pre-registration and validation:
+// a new slice each call, so no importer can change the set (as with the
+// other enums' lists).
+func Reasons() []Reason {
+	return []Reason{ReasonNone, ReasonTimeout, ReasonDNS, ReasonConnect, ReasonTLS,
+		ReasonStatus, ReasonRedirect, ReasonBody, ReasonProtocol, ReasonAuth, ReasonLatency,
+		ReasonCertExpiry, ReasonThreshold, ReasonStalled, ReasonMissed, ReasonFail, ReasonError}
+}
 
 // Phase is one timed step of a probe (dns, connect, tls, first_byte, ...).
 type Phase struct {

@@ -37,7 +37,7 @@ type httpGetter struct {
 // not both. Errors name the key and never hold the URL or a credential.
 func newHTTPGetter(q config.QueueCheck, o Options) (*httpGetter, error) {
 	raw := q.URL.Reveal()
-	u, err := parseSourceURL(raw)
+	u, err := parseTarget("queue.url", raw)
 	if err != nil {
 		return nil, err
 	}
@@ -83,21 +83,6 @@ func sourceClient(o Options, tlsConfig *tls.Config) *http.Client {
 		DisableKeepAlives:      true, // nothing left running between reads
 		MaxResponseHeaderBytes: maxHeaderBytes,
 	}}
-}
-
-// parseSourceURL checks a queue source URL. Errors never include the URL.
-func parseSourceURL(raw string) (*url.URL, error) {
-	if raw == "" {
-		return nil, errors.New("queue.url: is required")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("queue.url: %w", unwrapURLError(err))
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, errors.New("queue.url: must be an absolute http:// or https:// URL")
-	}
-	return u, nil
 }
 
 // sourceSecrets lists what must never show in a message: the URL, its

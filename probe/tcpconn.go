@@ -11,7 +11,7 @@ import (
 )
 
 // Phase names of the SMTP and TCP probes. They are metric label values, so
-// they form closed sets: SMTPPhases and TCPPhases.
+// they form closed sets: SMTPPhases() and TCPPhases().
 const (
 	PhaseConnect  = "connect"
 	PhaseTLS      = "tls"
@@ -23,10 +23,14 @@ const (
 )
 
 // SMTPPhases lists every phase an SMTP probe may report, in order.
-var SMTPPhases = []string{PhaseConnect, PhaseTLS, PhaseBanner, PhaseEHLO, PhaseAuth, PhaseData}
+func SMTPPhases() []string {
+	return []string{PhaseConnect, PhaseTLS, PhaseBanner, PhaseEHLO, PhaseAuth, PhaseData}
+}
 
 // TCPPhases lists every phase a TCP probe may report, in order.
-var TCPPhases = []string{PhaseConnect, PhaseTLS, PhaseExchange}
+func TCPPhases() []string {
+	return []string{PhaseConnect, PhaseTLS, PhaseExchange}
+}
 
 // rejection is a failure the probe judged itself: a reply it did not want,
 // or a feature the server lacks. Its message is final.

@@ -39,7 +39,7 @@ func (s *Store) SetReceivers(fs []outbox.Filter) {
 	args := make([]filterArg, 0, len(fs))
 	for _, f := range fs {
 		a := filterArg{Name: f.Receiver, Components: f.Components, Kinds: map[string]bool{}, Impact: f.ImpactChanges}
-		for i, imp := range incident.Impacts {
+		for i, imp := range incident.Impacts() {
 			if imp == f.MinImpact {
 				a.MinImpact = i
 			}

@@ -16,7 +16,7 @@ import (
 // and worse; only api; PagerDuty-like (open, reopen, resolve and impact
 // changes).
 func receivers() []outbox.Filter {
-	all := append(slices.Clone(outbox.IncidentKinds), outbox.Reminder)
+	all := append(slices.Clone(outbox.IncidentKinds()), outbox.Reminder)
 	return []outbox.Filter{
 		{Receiver: "all", MinImpact: incident.ImpactNone, Kinds: all},
 		{Receiver: "major", MinImpact: incident.ImpactMajor, Kinds: all},

@@ -144,7 +144,7 @@ func luaHeader() string {
 	}
 	fmt.Fprintf(&b, "}\nlocal MAX_UPDATES = %d\nlocal FENCED = %q\nlocal IMPACT_OF, HEALTHY = {", MaxUpdates, fencedReply)
 	var healthy []string
-	for _, st := range detector.ComponentStatuses {
+	for _, st := range detector.ComponentStatuses() {
 		if imp := incident.ImpactOf(st); imp != incident.ImpactNone {
 			fmt.Fprintf(&b, "%s = %q, ", st, imp)
 		} else {
@@ -156,7 +156,7 @@ func luaHeader() string {
 		fmt.Fprintf(&b, "%s = true, ", st)
 	}
 	b.WriteString("}\nlocal IMPACT_RANK = {")
-	for i, imp := range incident.Impacts {
+	for i, imp := range incident.Impacts() {
 		fmt.Fprintf(&b, "%s = %d, ", imp, i)
 	}
 	b.WriteString("}\n")

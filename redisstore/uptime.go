@@ -326,7 +326,7 @@ func decodeUptimeView(raw []byte, loc *time.Location) (map[string][]uptime.Compo
 		dates[i] = t
 	}
 	byRank := map[int64]detector.ComponentStatus{}
-	for _, st := range detector.ComponentStatuses {
+	for _, st := range detector.ComponentStatuses() {
 		byRank[int64(st.Rank())] = st
 	}
 	out := make(map[string][]uptime.ComponentDay, len(v.Comps))

@@ -130,7 +130,7 @@ func TestBadgeStatusColors(t *testing.T) {
 		detector.Operational: "#4c1", detector.DegradedPerformance: "#dfb317", detector.PartialOutage: "#fe7d37",
 		detector.MajorOutage: "#e05d44", detector.UnderMaintenance: "#007ec6", "bogus": "#9f9f9f",
 	}
-	for _, s := range detector.ComponentStatuses {
+	for _, s := range detector.ComponentStatuses() {
 		if _, ok := want[s]; !ok {
 			t.Errorf("status %q has no colour in this test", s)
 		}

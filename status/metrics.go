@@ -33,7 +33,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			return nil, fmt.Errorf("status: register metrics: %w", err)
 		}
 	}
-	for _, im := range incident.Impacts {
+	for _, im := range incident.Impacts() {
 		m.incidentsOpen.WithLabelValues(string(im)).Set(0)
 	}
 	return m, nil
@@ -44,7 +44,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 func (m *Metrics) Update(s *Snapshot) {
 	statuses := s.ComponentStatuses // not &s.…: that would keep the snapshot
 	m.componentStatus.statuses.Store(&statuses)
-	for _, im := range incident.Impacts {
+	for _, im := range incident.Impacts() {
 		m.incidentsOpen.WithLabelValues(string(im)).Set(float64(s.OpenIncidentsByImpact[im]))
 	}
 }
@@ -68,7 +68,7 @@ func (c *componentCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for id, cur := range *p {
-		for _, st := range detector.ComponentStatuses {
+		for _, st := range detector.ComponentStatuses() {
 			v := 0.0
 			if st == cur {
 				v = 1

@@ -203,8 +203,8 @@ tocsin_incidents_open{impact="none"} 0
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tocsin_incidents_open"); err != nil {
 		t.Error(err)
 	}
-	if n := testutil.CollectAndCount(m.componentStatus); n != 4*len(detector.ComponentStatuses) {
-		t.Errorf("component_status series = %d, want %d", n, 4*len(detector.ComponentStatuses))
+	if n := testutil.CollectAndCount(m.componentStatus); n != 4*len(detector.ComponentStatuses()) {
+		t.Errorf("component_status series = %d, want %d", n, 4*len(detector.ComponentStatuses()))
 	}
 	for st, want := range map[string]float64{"degraded_performance": 1, "operational": 0} {
 		if v := componentGauge(t, reg, "web-app", st); v != want {
@@ -215,7 +215,7 @@ tocsin_incidents_open{impact="none"} 0
 	snap := env.server.Snapshot()
 	delete(snap.ComponentStatuses, "db")
 	m.Update(snap)
-	if n := testutil.CollectAndCount(m.componentStatus); n != 3*len(detector.ComponentStatuses) {
+	if n := testutil.CollectAndCount(m.componentStatus); n != 3*len(detector.ComponentStatuses()) {
 		t.Errorf("after removing db: %d series", n)
 	}
 }

@@ -368,8 +368,8 @@ func (b *builder) overall() Indicator {
 }
 
 func (b *builder) openByImpact() map[incident.Impact]int {
-	out := make(map[incident.Impact]int, len(incident.Impacts))
-	for _, im := range incident.Impacts {
+	out := make(map[incident.Impact]int, len(incident.Impacts()))
+	for _, im := range incident.Impacts() {
 		out[im] = 0
 	}
 	for _, in := range b.incidents {

@@ -35,7 +35,7 @@ type ComponentDay struct {
 // the uptime history's memory (issue 14).
 type StatusMillis [statusCount]int64
 
-// statusCount is len(detector.ComponentStatuses), whose ranks run from 0
+// statusCount is len(detector.ComponentStatuses()), whose ranks run from 0
 // (TestStatusMillisCoversEveryStatus).
 const statusCount = 5
 
@@ -65,7 +65,7 @@ func MillisOf(m map[detector.ComponentStatus]int64) StatusMillis {
 
 // Each calls fn for every status with time recorded, best first.
 func (m StatusMillis) Each(fn func(s detector.ComponentStatus, ms int64)) {
-	for _, s := range detector.ComponentStatuses {
+	for _, s := range detector.ComponentStatuses() {
 		if ms := m[s.Rank()]; ms > 0 {
 			fn(s, ms)
 		}
@@ -92,7 +92,7 @@ func (d ComponentDay) Worst() detector.ComponentStatus {
 // downtime returns the weighted downtime and the time that counts
 // (everything watched outside maintenance), in milliseconds.
 func (d ComponentDay) downtime() (down float64, counted int64) {
-	for _, s := range detector.ComponentStatuses {
+	for _, s := range detector.ComponentStatuses() {
 		ms := d.Millis.Of(s)
 		switch s {
 		case detector.UnderMaintenance:

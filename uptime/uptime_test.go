@@ -10,10 +10,10 @@ import (
 // slot, and the slots run best first, as Worst relies on.
 func TestStatusMillisCoversEveryStatus(t *testing.T) {
 	t.Parallel()
-	if len(detector.ComponentStatuses) != statusCount {
-		t.Fatalf("%d statuses, %d slots", len(detector.ComponentStatuses), statusCount)
+	if len(detector.ComponentStatuses()) != statusCount {
+		t.Fatalf("%d statuses, %d slots", len(detector.ComponentStatuses()), statusCount)
 	}
-	for i, s := range detector.ComponentStatuses {
+	for i, s := range detector.ComponentStatuses() {
 		if s.Rank() != i {
 			t.Errorf("%s has rank %d at position %d", s, s.Rank(), i)
 		}
