@@ -9,9 +9,7 @@ import (
 
 // Rank orders check states by how bad they are: down 2, degraded 1, up
 // and unknown 0.
-func (s CheckStatus) Rank() int { return rank(s) }
-
-func rank(s CheckStatus) int {
+func (s CheckStatus) Rank() int {
 	switch s {
 	case Down:
 		return 2
@@ -104,7 +102,7 @@ func (d *Detector) Component(id string) Verdict {
 	}
 	slices.SortFunc(v.Failing, func(a, b Failing) int {
 		if a.Status != b.Status {
-			return cmp.Compare(rank(b.Status), rank(a.Status))
+			return cmp.Compare(b.Status.Rank(), a.Status.Rank())
 		}
 		return cmp.Compare(a.Check, b.Check)
 	})

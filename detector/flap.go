@@ -126,10 +126,10 @@ func (st *checkState) thresholds() (f, s int) {
 // would send its incident back to investigating.
 func relapsed(results []Sample, f, s int) bool {
 	again := min(f, 2)
-	for _, level := range []int{rank(Degraded), rank(Down)} {
+	for _, level := range []int{Degraded.Rank(), Down.Rank()} {
 		phase, run := 0, 0
 		for _, r := range results {
-			bad := rank(statusOfResult(r.Status())) >= level
+			bad := statusOfResult(r.Status()).Rank() >= level
 			switch {
 			case phase == 0 && bad:
 				if run++; run >= f {
@@ -176,7 +176,7 @@ func (st *checkState) held() CheckStatus {
 	}
 	worst := st.base
 	for _, r := range st.recent {
-		if s := statusOfResult(r.Status()); worst == Unknown || rank(s) > rank(worst) {
+		if s := statusOfResult(r.Status()); worst == Unknown || s.Rank() > worst.Rank() {
 			worst = s
 		}
 	}

@@ -1,5 +1,7 @@
 package detector
 
+import "slices"
+
 // ComponentStatus is a component's status, with Statuspage's enum values.
 type ComponentStatus string
 
@@ -17,23 +19,11 @@ func ComponentStatuses() []ComponentStatus {
 	return []ComponentStatus{Operational, UnderMaintenance, DegradedPerformance, PartialOutage, MajorOutage}
 }
 
-// Rank orders component statuses so that a larger rank is worse. Maintenance
-// ranks just above operational: any real failure outranks it.
-func (s ComponentStatus) Rank() int {
-	switch s {
-	case Operational:
-		return 0
-	case UnderMaintenance:
-		return 1
-	case DegradedPerformance:
-		return 2
-	case PartialOutage:
-		return 3
-	case MajorOutage:
-		return 4
-	}
-	return -1
-}
+// Rank orders component statuses so that a larger rank is worse: its
+// place in ComponentStatuses, the one definition of the order. Maintenance
+// ranks just above operational: any real failure outranks it. -1 for an
+// unknown status.
+func (s ComponentStatus) Rank() int { return slices.Index(ComponentStatuses(), s) }
 
 // Valid reports whether s is one of the known statuses.
 func (s ComponentStatus) Valid() bool { return s.Rank() >= 0 }
