@@ -17,7 +17,7 @@ import (
 
 	"github.com/tocsin/tocsin/incident"
 	"github.com/tocsin/tocsin/internal/jsonhttp"
-	"github.com/tocsin/tocsin/status"
+	"github.com/tocsin/tocsin/router"
 )
 
 // MaxBodyBytes bounds a request body; a larger one gets 413.
@@ -64,7 +64,7 @@ func New(store incident.HumanStore, token func() string, now func() time.Time, l
 //	POST /api/v1/incidents/{id}/name     {name}                                         200
 //
 // Each answers with the incident as JSON.
-func (h *Handler) Mount(s *status.Server) {
+func (h *Handler) Mount(s *router.Router) {
 	post := []string{http.MethodPost}
 	s.Handle(PathIncidents, post, h.action(h.create))
 	s.Handle(PathUpdates, post, h.action(h.update))

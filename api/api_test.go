@@ -17,7 +17,7 @@ import (
 	"github.com/tocsin/tocsin/internal/ownertest"
 	"github.com/tocsin/tocsin/internal/redistest"
 	"github.com/tocsin/tocsin/redisstore"
-	"github.com/tocsin/tocsin/status"
+	"github.com/tocsin/tocsin/router"
 )
 
 const testToken = "api-token-5d1e" // never to be seen in logs
@@ -26,7 +26,7 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 var prefixSeq atomic.Int64
 
-// fixture is the write API mounted on a status.Server over a real Redis,
+// fixture is the write API mounted on a router.Router over a real Redis,
 // as cmd mounts it.
 type fixture struct {
 	t     *testing.T
@@ -42,9 +42,9 @@ func newFixture(t *testing.T, srv *redistest.Server) *fixture {
 	f.token.Store(&tok)
 	logger := slog.New(slog.DiscardHandler)
 	h := api.New(f.store, func() string { return *f.token.Load() }, func() time.Time { return t0 }, logger)
-	s := status.NewServer(status.ServerOptions{})
-	h.Mount(s)
-	ts := httptest.NewServer(s.Handler())
+	rt := router.New(router.Options{})
+	h.Mount(rt)
+	ts := httptest.NewServer(rt)
 	t.Cleanup(ts.Close)
 	f.url = ts.URL
 	return f

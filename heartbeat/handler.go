@@ -67,7 +67,7 @@ func NewHandler(store Beater, checks func() map[string]config.HeartbeatCheck, no
 // over MaxBodyBytes and 503 when the store can't take it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !slices.Contains(Methods(), r.Method) {
-		// status.Server answers this itself; this is for other routers.
+		// router.Router answers this itself; this is for other routers.
 		w.Header().Set("Allow", strings.Join(Methods(), ", "))
 		jsonhttp.Error(w, http.StatusMethodNotAllowed, "method not allowed")
 		return

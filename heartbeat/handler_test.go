@@ -15,7 +15,7 @@ import (
 	"github.com/tocsin/tocsin/internal/redistest"
 	"github.com/tocsin/tocsin/probe"
 	"github.com/tocsin/tocsin/redisstore"
-	"github.com/tocsin/tocsin/status"
+	"github.com/tocsin/tocsin/router"
 
 	"github.com/tocsin/tocsin/internal/syncbuf"
 )
@@ -37,7 +37,7 @@ func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
 func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 
-// fixture is the beat API mounted on a status.Server, as cmd mounts it.
+// fixture is the beat API mounted on a router.Router, as cmd mounts it.
 type fixture struct {
 	redis *redistest.Server
 	store *redisstore.Store
@@ -56,10 +56,10 @@ func newFixture(t *testing.T) *fixture {
 	}
 	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := heartbeat.NewHandler(f.store, func() map[string]config.HeartbeatCheck { return checks }, f.clock.Now, logger)
-	srv := status.NewServer(status.ServerOptions{})
-	srv.Handle("/api/v1/heartbeats/{check}", heartbeat.Methods(), h)
-	srv.Handle("/api/v1/heartbeats/{check}/{kind}", heartbeat.Methods(), h)
-	ts := httptest.NewServer(srv.Handler())
+	rt := router.New(router.Options{})
+	rt.Handle("/api/v1/heartbeats/{check}", heartbeat.Methods(), h)
+	rt.Handle("/api/v1/heartbeats/{check}/{kind}", heartbeat.Methods(), h)
+	ts := httptest.NewServer(rt)
 	t.Cleanup(ts.Close)
 	f.url = ts.URL
 	return f

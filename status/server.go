@@ -4,16 +4,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tocsin/tocsin/internal/jsonhttp"
+	"github.com/tocsin/tocsin/router"
 	"github.com/tocsin/tocsin/uptime"
 )
 
@@ -41,12 +40,8 @@ type Server struct {
 	log          *slog.Logger
 	ready        func() error
 	snap         atomic.Pointer[Snapshot]
-	mux          *http.ServeMux
-	mu           sync.Mutex // guards routes
-	routes       map[string]*route
+	router       *router.Router
 	cacheControl string
-	anyOrigin    bool
-	origins      []string
 }
 
 // NewServer returns a Server with every read route mounted. It serves 503
@@ -58,17 +53,13 @@ func NewServer(o ServerOptions) *Server {
 	if o.CacheMaxAge <= 0 {
 		o.CacheMaxAge = 10 * time.Second
 	}
-	if len(o.CORSOrigins) == 0 {
-		o.CORSOrigins = []string{"*"}
-	}
 	s := &Server{
-		log:          o.Logger,
-		ready:        o.Ready,
-		mux:          http.NewServeMux(),
-		routes:       map[string]*route{},
+		log:   o.Logger,
+		ready: o.Ready,
+		// ETag for conditional requests, X-Tocsin-Stale to tell a stale
+		// snapshot: what a status widget on another origin reads.
+		router:       router.New(router.Options{CORSOrigins: o.CORSOrigins, ExposeHeaders: []string{"ETag", "X-Tocsin-Stale"}}),
 		cacheControl: "public, max-age=" + strconv.Itoa(int(o.CacheMaxAge/time.Second)),
-		anyOrigin:    slices.Contains(o.CORSOrigins, "*"),
-		origins:      slices.Clone(o.CORSOrigins),
 	}
 	readMethods := []string{http.MethodGet, http.MethodHead}
 	for _, p := range []string{pathStatus, pathSummary, pathComponents, pathIncidents, pathUnresolved,
@@ -109,94 +100,17 @@ func (s *Server) Set(snap *Snapshot) { s.snap.Store(snap) }
 // Snapshot returns the snapshot being served, nil before the first Set.
 func (s *Server) Snapshot() *Snapshot { return s.snap.Load() }
 
-// Handler returns the full router: CORS on every response, JSON 404 for an
-// unknown path, JSON 405 with Allow for a known path and a wrong method.
-func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+// Handler returns the full router: the read routes and whatever else was
+// mounted on Router.
+func (s *Server) Handler() http.Handler { return s.router }
 
-// Handle mounts h at pattern for the given methods; OPTIONS (CORS
-// preflight) is answered for it and a method not mounted gets a JSON 405
-// with Allow. pattern is a net/http ServeMux pattern without a method
-// ("/api/v1/incidents/{id}"); calling Handle again with the same pattern
-// adds methods to it. It panics, like ServeMux.Handle, on a method already
-// mounted at pattern or a pattern conflicting with another. Safe to call
-// while serving.
+// Router is the application's router the read routes are mounted on: the
+// write API and the heartbeat endpoints mount theirs on it too.
+func (s *Server) Router() *router.Router { return s.router }
+
+// Handle mounts h at pattern for methods on the router (router.Router.Handle).
 func (s *Server) Handle(pattern string, methods []string, h http.Handler) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rt, ok := s.routes[pattern]
-	if !ok {
-		rt = &route{handlers: map[string]http.Handler{}}
-		s.mux.Handle(pattern, rt)
-		s.routes[pattern] = rt
-	}
-	rt.add(pattern, methods, h)
-}
-
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	s.cors(w, r)
-	if _, pattern := s.mux.Handler(r); pattern == "" {
-		jsonhttp.Error(w, http.StatusNotFound, "not found")
-		return
-	}
-	s.mux.ServeHTTP(w, r)
-}
-
-// route dispatches one pattern by method. The method check is done here, not
-// by ServeMux method patterns, so that a wrong method gets a JSON 405.
-type route struct {
-	mu       sync.RWMutex
-	handlers map[string]http.Handler
-	methods  []string
-	allow    string
-}
-
-func (rt *route) add(pattern string, methods []string, h http.Handler) {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	for _, m := range methods {
-		if _, dup := rt.handlers[m]; dup || m == http.MethodOptions {
-			panic(fmt.Sprintf("status: %s %s is already handled", m, pattern))
-		}
-		rt.handlers[m] = h
-		rt.methods = append(rt.methods, m)
-	}
-	rt.allow = strings.Join(append(slices.Clone(rt.methods), http.MethodOptions), ", ")
-}
-
-func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt.mu.RLock()
-	h, allow := rt.handlers[r.Method], rt.allow
-	rt.mu.RUnlock()
-	switch {
-	case r.Method == http.MethodOptions:
-		hd := w.Header()
-		hd.Set("Allow", allow)
-		hd.Set("Access-Control-Allow-Methods", allow)
-		hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-None-Match")
-		hd.Set("Access-Control-Max-Age", "600")
-		w.WriteHeader(http.StatusNoContent)
-	case h == nil:
-		w.Header().Set("Allow", allow)
-		jsonhttp.Error(w, http.StatusMethodNotAllowed, "method not allowed")
-	default:
-		h.ServeHTTP(w, r)
-	}
-}
-
-// cors allows the configured origins to read the response.
-func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	origin := r.Header.Get("Origin")
-	switch {
-	case s.anyOrigin:
-		h.Set("Access-Control-Allow-Origin", "*")
-	case origin != "" && slices.Contains(s.origins, origin):
-		h.Set("Access-Control-Allow-Origin", origin)
-		h.Add("Vary", "Origin")
-	default:
-		return
-	}
-	h.Set("Access-Control-Expose-Headers", "ETag, X-Tocsin-Stale")
+	s.router.Handle(pattern, methods, h)
 }
 
 func (s *Server) snapshotHandler(path string) http.Handler {

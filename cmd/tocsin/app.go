@@ -97,9 +97,9 @@ func (a *app) build(reg *prometheus.Registry) error {
 		Now: time.Now, StoreClock: true, Metrics: sm, Uptime: a.store,
 	}
 	hb := heartbeat.NewHandler(a.store, a.heartbeatChecks, time.Now, a.logger)
-	a.status.Handle("/api/v1/heartbeats/{check}", heartbeat.Methods(), hb)
-	a.status.Handle("/api/v1/heartbeats/{check}/{kind}", heartbeat.Methods(), hb)
-	api.New(a.store, a.apiToken, time.Now, a.logger).Mount(a.status)
+	a.status.Router().Handle("/api/v1/heartbeats/{check}", heartbeat.Methods(), hb)
+	a.status.Router().Handle("/api/v1/heartbeats/{check}/{kind}", heartbeat.Methods(), hb)
+	api.New(a.store, a.apiToken, time.Now, a.logger).Mount(a.status.Router())
 	a.sched, err = schedule.New(a.eng.Record, reg, a.logger, probeStopTimeout, cfg.Scheduler.MaxInFlight)
 	if err != nil {
 		return err
