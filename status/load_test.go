@@ -67,7 +67,7 @@ func newLoadEnv(tb testing.TB) *loadEnv {
 	writeLoadState(tb, store)
 
 	srv := status.NewServer(status.ServerOptions{})
-	r := &status.Refresher{Store: store, Config: func() *config.Config { return cfg }, Server: srv}
+	r := status.NewRefresher(status.RefresherOptions{Store: store, Config: func() *config.Config { return cfg }, Server: srv})
 	// One Refresh builds the snapshot from Redis. Run, the periodic poll,
 	// is deliberately not started: Redis then sees only what requests
 	// cause (see docs/benchmarks.md).

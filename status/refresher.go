@@ -36,13 +36,8 @@ type StoreReader interface {
 	ChecksSince(ctx context.Context, since int64, max int) (checkstate.Changes, error)
 }
 
-// Refresher keeps the Server's snapshot current: it polls the store's
-// versions and rebuilds when the state, the published check states, the
-// config or a maintenance window changed, and when told that the store
-// changed. It shows only what the store holds, never this process' own
-// view, so every replica serves the same bodies. Set the fields, then call
-// Refresh once and Run.
-type Refresher struct {
+// RefresherOptions configure a Refresher.
+type RefresherOptions struct {
 	Store StoreReader
 	// Config returns the config in force. A config is never modified: a new
 	// one is a new pointer, and what was encoded for the old one is not
@@ -64,8 +59,17 @@ type Refresher struct {
 	// Uptime, if set, is read for the 90-day history at most once per
 	// uptimeEvery, and when the config changes.
 	Uptime UptimeReader
+}
 
-	once    sync.Once
+// Refresher keeps the Server's snapshot current: it polls the store's
+// versions and rebuilds when the state, the published check states, the
+// config or a maintenance window changed, and when told that the store
+// changed. It shows only what the store holds, never this process' own
+// view, so every replica serves the same bodies. Make one with
+// NewRefresher, then call Refresh once and Run.
+type Refresher struct {
+	o RefresherOptions
+
 	trigger chan struct{}
 	lastOK  atomic.Int64 // unix nanoseconds of the last successful store read
 	skew    atomic.Int64 // store clock minus Now, nanoseconds
@@ -108,32 +112,29 @@ type buildKey struct {
 	day    time.Time // today in the page's time zone: the bars move at midnight
 }
 
-func (r *Refresher) init() {
-	r.once.Do(func() {
-		r.trigger = make(chan struct{}, 1)
-		r.enc = newEncoder()
-		if r.Logger == nil {
-			r.Logger = slog.New(slog.DiscardHandler)
-		}
-		if r.Now == nil {
-			r.Now = time.Now
-		}
-		if r.Interval <= 0 {
-			r.Interval = defaultInterval
-		}
-	})
+// NewRefresher returns a Refresher for o.
+func NewRefresher(o RefresherOptions) *Refresher {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Interval <= 0 {
+		o.Interval = defaultInterval
+	}
+	return &Refresher{o: o, trigger: make(chan struct{}, 1), enc: newEncoder()}
 }
 
 // now is the refresher's clock: Now, corrected by the store's when
 // StoreClock is set.
 func (r *Refresher) now() time.Time {
-	return r.Now().Add(time.Duration(r.skew.Load()))
+	return r.o.Now().Add(time.Duration(r.skew.Load()))
 }
 
 // Trigger says the store changed: the state is loaded again and the
 // snapshot rebuilt soon. It never blocks; bursts coalesce into one rebuild.
 func (r *Refresher) Trigger() {
-	r.init()
 	select {
 	case r.trigger <- struct{}{}:
 	default:
@@ -154,16 +155,14 @@ func (r *Refresher) LastSuccess() time.Time {
 // error it publishes the last good state marked stale (if there is one) and
 // returns the error.
 func (r *Refresher) Refresh(ctx context.Context) error {
-	r.init()
 	return r.cycle(ctx, true)
 }
 
 // Run keeps the snapshot current until ctx is done; it returns nil then.
 func (r *Refresher) Run(ctx context.Context) error {
-	r.init()
-	tick := time.NewTicker(r.Interval)
+	tick := time.NewTicker(r.o.Interval)
 	defer tick.Stop()
-	store := newCoalescer(r.Interval / 2)
+	store := newCoalescer(r.o.Interval / 2)
 	defer store.stop()
 	for {
 		select {
@@ -231,7 +230,7 @@ func (r *Refresher) cycle(ctx context.Context, force bool) error {
 		}
 		return storeErr
 	}
-	cfg := r.Config()
+	cfg := r.o.Config()
 	if cfg == nil {
 		return errors.New("status: no config")
 	}
@@ -262,17 +261,17 @@ func (r *Refresher) rebuild(ctx context.Context, in Inputs) error {
 	snap, err := build(ctx, in, buildOptions{enc: r.enc, prev: r.snap})
 	if err != nil {
 		if ctx.Err() == nil {
-			r.Logger.Error("status: build snapshot", "error", err)
+			r.o.Logger.Error("status: build snapshot", "error", err)
 		}
 		return err
 	}
 	r.snap = snap
 	// The metrics first: whoever sees the new snapshot served finds
 	// /metrics already agreeing with it.
-	if r.Metrics != nil {
-		r.Metrics.Update(snap)
+	if r.o.Metrics != nil {
+		r.o.Metrics.Update(snap)
 	}
-	r.Server.Set(snap)
+	r.o.Server.Set(snap)
 	return nil
 }
 
@@ -284,14 +283,14 @@ func (r *Refresher) rebuild(ctx context.Context, in Inputs) error {
 func (r *Refresher) read(ctx context.Context, force bool) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
-	asked := r.Now()
-	v, err := r.Store.Versions(ctx)
+	asked := r.o.Now()
+	v, err := r.o.Store.Versions(ctx)
 	if err != nil {
 		return false, fmt.Errorf("status: store versions: %w", err)
 	}
-	if r.StoreClock && !v.Now.IsZero() {
+	if r.o.StoreClock && !v.Now.IsZero() {
 		// The store read its clock somewhere between asking and the answer.
-		mid := asked.Add(r.Now().Sub(asked) / 2)
+		mid := asked.Add(r.o.Now().Sub(asked) / 2)
 		r.skew.Store(int64(v.Now.Sub(mid)))
 	}
 	now := r.now()
@@ -301,7 +300,7 @@ func (r *Refresher) read(ctx context.Context, force bool) (bool, error) {
 	}
 	loaded := false
 	if !r.loadOK || force || v.State != r.version || now.Sub(r.lastLoad) >= reloadEvery {
-		st, err := r.Store.Load(ctx, incidentLimit)
+		st, err := r.o.Store.Load(ctx, incidentLimit)
 		if err != nil {
 			r.loadOK = false
 			return false, fmt.Errorf("status: store load: %w", err)
@@ -318,7 +317,7 @@ func (r *Refresher) read(ctx context.Context, force bool) (bool, error) {
 	}
 	// LastSuccess is judged against this host's clock (readiness), not the
 	// store's.
-	r.lastOK.Store(r.Now().UnixNano())
+	r.lastOK.Store(r.o.Now().UnixNano())
 	return loaded, nil
 }
 
@@ -335,7 +334,7 @@ func (r *Refresher) readChecks(ctx context.Context) (bool, error) {
 	fresh := since == 0
 	var parts []checkstate.Changes
 	for {
-		ch, err := r.Store.ChecksSince(ctx, since, checksPerRead)
+		ch, err := r.o.Store.ChecksSince(ctx, since, checksPerRead)
 		if err != nil {
 			r.checksOK = false
 			return false, fmt.Errorf("status: read check states: %w", err)
@@ -365,7 +364,7 @@ func (r *Refresher) readChecks(ctx context.Context) (bool, error) {
 			r.checks.remove(field)
 		}
 		if len(ch.Undecodable) > 0 {
-			r.Logger.Error("status: published check states that cannot be decoded are shown as unknown",
+			r.o.Logger.Error("status: published check states that cannot be decoded are shown as unknown",
 				"checks", ch.Undecodable)
 		}
 		changed = changed || len(ch.Checks) > 0 || len(ch.Removed) > 0 || len(ch.Undecodable) > 0
@@ -384,10 +383,10 @@ func (r *Refresher) noteStore(err error) {
 	switch {
 	case err != nil && !r.failing:
 		r.failing = true
-		r.Logger.Warn("status: store unreadable, serving the last state as stale", "error", err)
+		r.o.Logger.Warn("status: store unreadable, serving the last state as stale", "error", err)
 	case err == nil && r.failing:
 		r.failing = false
-		r.Logger.Info("status: store readable again")
+		r.o.Logger.Info("status: store readable again")
 	}
 }
 

@@ -25,8 +25,7 @@ func BenchmarkRefresherChecks50k(b *testing.B) {
 	checks := benchChecks(cfg)
 	store := newFakeStore(benchState())
 	store.publish(checks)
-	r := &Refresher{Store: store}
-	r.init()
+	r := NewRefresher(RefresherOptions{Store: store})
 	if _, err := r.readChecks(b.Context()); err != nil {
 		b.Fatal(err)
 	}

@@ -94,7 +94,7 @@ func TestRefresherReadsPublishedChecks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			env := newRefresherEnv(t, time.Hour)
-			env.r.Now = func() time.Time { return t0 } // no rebuild for the time's sake
+			env.r.o.Now = func() time.Time { return t0 } // no rebuild for the time's sake
 			env.store.publish(append(testChecks(detector.Up), smtpCheck(detector.Up)))
 			env.store.publish(testChecks(detector.Degraded))
 			ctx := t.Context()
@@ -249,7 +249,7 @@ func TestRefresherChecksReadFailureIsStale(t *testing.T) {
 	env := newRefresherEnv(t, time.Hour)
 	var clock atomic.Int64
 	clock.Store(t0.UnixNano())
-	env.r.Now = func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	env.r.o.Now = func() time.Time { return time.Unix(0, clock.Load()).UTC() }
 	env.store.publish(testChecks(detector.Up))
 	ctx := t.Context()
 	if err := env.r.Refresh(ctx); err != nil {
@@ -290,7 +290,7 @@ func TestRefresherLoadFailureIsNoSuccess(t *testing.T) {
 	env := newRefresherEnv(t, time.Hour)
 	var clock atomic.Int64
 	clock.Store(t0.UnixNano())
-	env.r.Now = func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	env.r.o.Now = func() time.Time { return time.Unix(0, clock.Load()).UTC() }
 	ctx := context.Background()
 	if err := env.r.Refresh(ctx); err != nil {
 		t.Fatal(err)
@@ -341,7 +341,7 @@ func TestRefresherCycleRespectsContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, good := env.server.Snapshot(), env.r.LastSuccess()
-	env.r.Store = blockingStore{env.store}
+	env.r.o.Store = blockingStore{env.store}
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel)
 	if err := env.r.Refresh(ctx); !errors.Is(err, context.Canceled) {

@@ -22,9 +22,9 @@ type replica struct {
 func newReplica(store *fakeStore, cfg *config.Config, now time.Time, storeClock bool) *replica {
 	rp := &replica{server: NewServer(ServerOptions{})}
 	rp.clock.Store(now.UnixNano())
-	rp.r = &Refresher{Store: store, Config: func() *config.Config { return cfg }, Server: rp.server,
+	rp.r = NewRefresher(RefresherOptions{Store: store, Config: func() *config.Config { return cfg }, Server: rp.server,
 		Interval: time.Hour, StoreClock: storeClock,
-		Now: func() time.Time { return time.Unix(0, rp.clock.Load()).UTC() }}
+		Now: func() time.Time { return time.Unix(0, rp.clock.Load()).UTC() }})
 	return rp
 }
 

@@ -37,8 +37,8 @@ func newRefresherEnv(t *testing.T, interval time.Duration) *refresherEnv {
 	t.Helper()
 	cfg := testConfig()
 	env := &refresherEnv{store: newFakeStore(operationalState()), server: NewServer(ServerOptions{})}
-	env.r = &Refresher{Store: env.store, Config: func() *config.Config { return cfg }, Server: env.server,
-		Interval: interval}
+	env.r = NewRefresher(RefresherOptions{Store: env.store, Config: func() *config.Config { return cfg }, Server: env.server,
+		Interval: interval})
 	return env
 }
 
@@ -161,10 +161,10 @@ func TestRefresherFollowsMaintenanceWindows(t *testing.T) {
 	cfg := testConfig()
 	cfg.Maintenance = []config.Maintenance{{Name: "DB upgrade", Components: []string{"db"},
 		Start: t0, End: t0.Add(time.Hour)}}
-	env.r.Config = func() *config.Config { return cfg }
+	env.r.o.Config = func() *config.Config { return cfg }
 	var clock atomic.Int64
 	clock.Store(t0.Add(-time.Second).UnixNano())
-	env.r.Now = func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	env.r.o.Now = func() time.Time { return time.Unix(0, clock.Load()).UTC() }
 	if err := env.r.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestRefresherUpdatesMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := newRefresherEnv(t, time.Second)
-	env.r.Metrics = m
+	env.r.o.Metrics = m
 	env.store.set(incidentState())
 	if err := env.r.Refresh(context.Background()); err != nil {
 		t.Fatal(err)

@@ -37,7 +37,7 @@ func (r *Refresher) readUptime(ctx context.Context, cfg *config.Config, now time
 	loc := r.location(cfg)
 	read := cfg == r.daysCfg && slot.Equal(r.daysSlot)
 	failed := cfg == r.daysCfg && r.daysFail && slot.Equal(r.daysTried)
-	if r.Uptime == nil || read || failed {
+	if r.o.Uptime == nil || read || failed {
 		return false
 	}
 	r.daysTried = slot
@@ -47,14 +47,14 @@ func (r *Refresher) readUptime(ctx context.Context, cfg *config.Config, now time
 	}
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
-	days, err := r.Uptime.ComponentUptimeAt(ctx, slot, ids, uptime.Days, loc)
+	days, err := r.o.Uptime.ComponentUptimeAt(ctx, slot, ids, uptime.Days, loc)
 	switch {
 	case err != nil && !r.daysFail:
 		r.daysFail = true
-		r.Logger.Warn("status: uptime history unreadable, showing the last one read", "error", err)
+		r.o.Logger.Warn("status: uptime history unreadable, showing the last one read", "error", err)
 	case err == nil && r.daysFail:
 		r.daysFail = false
-		r.Logger.Info("status: uptime history readable again")
+		r.o.Logger.Info("status: uptime history readable again")
 	}
 	if err != nil {
 		return false

@@ -53,7 +53,7 @@ func TestRefresherReadsUptime(t *testing.T) {
 	env.store.created = t0 // a new store: t0 is a whole minute
 	up := &fakeUptime{}
 	clk := t0
-	env.r.Uptime, env.r.Now = up, func() time.Time { return clk }
+	env.r.o.Uptime, env.r.o.Now = up, func() time.Time { return clk }
 	ctx := context.Background()
 	if err := env.r.Refresh(ctx); err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func TestRefresherUptimeFailureAndMidnight(t *testing.T) {
 	env := newRefresherEnv(t, time.Second)
 	up := &fakeUptime{}
 	clk := time.Date(2026, 11, 21, 23, 58, 0, 0, time.UTC)
-	env.r.Uptime, env.r.Now = up, func() time.Time { return clk }
+	env.r.o.Uptime, env.r.o.Now = up, func() time.Time { return clk }
 	// The store is 100 hours old: minute slots.
 	ctx := context.Background()
 	if err := env.r.Refresh(ctx); err != nil {

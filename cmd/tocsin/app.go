@@ -92,10 +92,10 @@ func (a *app) build(reg *prometheus.Registry) error {
 		Logger: a.logger, Gatherer: reg, MetricsWriters: []status.MetricsWriter{a.eng.CheckMetrics()}, Ready: a.ready,
 		CORSOrigins: cfg.Server.CORSOrigins, CacheMaxAge: cfg.Server.CacheMaxAge,
 	})
-	a.refresher = &status.Refresher{
+	a.refresher = status.NewRefresher(status.RefresherOptions{
 		Store: a.store, Config: a.cfg.Load, Server: a.status, Logger: a.logger,
 		Now: time.Now, StoreClock: true, Metrics: sm, Uptime: a.store,
-	}
+	})
 	hb := heartbeat.NewHandler(a.store, a.heartbeatChecks, time.Now, a.logger)
 	a.status.Router().Handle("/api/v1/heartbeats/{check}", heartbeat.Methods(), hb)
 	a.status.Router().Handle("/api/v1/heartbeats/{check}/{kind}", heartbeat.Methods(), hb)
