@@ -52,23 +52,3 @@ type QueueStats struct {
 	DrainETA *time.Duration     `json:"drain_eta,omitempty"`
 	Extra    map[string]float64 `json:"extra,omitempty"`
 }
-
-// Beats is what is stored for a heartbeat check.
-type Beats struct {
-	// FirstSeen is when the check was first known; a check that never beat
-	// is missed once period + grace have passed since then.
-	FirstSeen   time.Time
-	LastSuccess time.Time
-	LastFail    time.Time
-	LastStart   time.Time
-	// LastLog and LogMessage are the latest message a job sent to /log;
-	// a log changes no state, and the prober does not judge it.
-	LastLog    time.Time
-	LogMessage string
-}
-
-// BeatReader reads a heartbeat check's stored beats (Redis, so that any
-// replica can take a beat and any can evaluate it).
-type BeatReader interface {
-	Beats(ctx context.Context, check string) (Beats, error)
-}
