@@ -3,7 +3,9 @@ package status
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,6 +108,9 @@ type checkKey struct {
 	lastStatus   probe.Status
 	lastDuration time.Duration
 	recent       int
+	// vantages folds, with vantages, every vantage's state shown under
+	// "vantages" (its name and key): zero without.
+	vantages uint64
 }
 
 func keyOf(st *detector.Check) checkKey {
@@ -115,6 +120,30 @@ func keyOf(st *detector.Check) checkKey {
 		k.first = nanos(st.Recent[0].Start())
 	}
 	return k
+}
+
+// vantagesKey folds the keys of the states at vs (indexes in
+// Inputs.Checks) and their vantages into one number: FNV-1a over them, so
+// a check's object is encoded again only when a vantage's state changed,
+// came or went. 0 for none.
+func (b *builder) vantagesKey(vs []int) uint64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	var buf [8]byte
+	word := func(v uint64) {
+		binary.LittleEndian.PutUint64(buf[:], v)
+		_, _ = h.Write(buf[:])
+	}
+	for _, j := range vs {
+		k := keyOf(&b.in.Checks[j])
+		_, _ = h.Write([]byte(b.in.CheckVantages[j] + "\x00" + string(k.status) + "\x00" + string(k.lastStatus) + "\x00"))
+		for _, v := range []int64{k.since, k.last, k.first, int64(k.lastDuration), int64(k.recent)} {
+			word(uint64(v))
+		}
+	}
+	return max(h.Sum64(), 1)
 }
 
 // nanos is t in Unix nanoseconds, 0 for the zero time.
@@ -162,8 +191,13 @@ func (b *builder) checkList(ctx context.Context, enc *encoder, prev *Snapshot) (
 		if j := state[i]; j >= 0 {
 			st = &b.in.Checks[j]
 		}
+		var vs []int
+		if vantages != nil {
+			vs = vantages[c.Name]
+		}
 		out.keys[i] = keyOf(st)
-		if old != nil && old.keys[i] == out.keys[i] && vantages == nil {
+		out.keys[i].vantages = b.vantagesKey(vs)
+		if old != nil && old.keys[i] == out.keys[i] {
 			parts = append(parts, old.frags[i])
 			out.cuts[i] = old.cuts[i]
 			continue
@@ -171,10 +205,6 @@ func (b *builder) checkList(ctx context.Context, enc *encoder, prev *Snapshot) (
 		scratch = scratch[:0]
 		if i > 0 {
 			scratch = append(scratch, ',')
-		}
-		var vs []int
-		if vantages != nil {
-			vs = vantages[c.Name]
 		}
 		scratch, out.cuts[i] = b.appendCheckCut(scratch, c, *st, vs)
 		parts = append(parts, bytes.Clone(scratch))
