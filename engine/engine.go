@@ -133,10 +133,6 @@ type Engine struct {
 	// probedFrom maps each component to the vantages that probe it, when
 	// vantages are declared (incident.Observation.Vantages).
 	probedFrom map[string][]string
-	// combined holds, with vantages, each owned component's status as the
-	// store last combined the vantages' verdicts (Transition.Combined):
-	// what its uptime credits, the same as the page shows.
-	combined map[string]detector.ComponentStatus
 	// storeSwept is set once the store's components were compared with the
 	// config (components removed while tocsin was not running).
 	storeSwept bool
@@ -169,7 +165,6 @@ func New(o Options) (*Engine, error) {
 		m: m, wake: make(chan struct{}, 1), upWriter: incident.NewID(), up: uptime.NewRecorder(time.UTC),
 		det: detector.New(), cfg: &config.Config{},
 		scrub: strings.NewReplacer(), acked: map[string]ack{}, owned: map[string]ownership.Fence{},
-		combined:    map[string]detector.ComponentStatus{},
 		byComponent: map[string][]config.Check{}, checkComp: map[string]string{},
 		dirty: map[string]struct{}{}, probeState: map[string][]byte{}, shelved: map[string]checkstate.Check{},
 		retired: map[string]string{}, removed: map[string][]string{},

@@ -44,9 +44,6 @@ func (e *Engine) flush(ctx context.Context) bool {
 		} else if f, ok := e.owned[o.Component]; ok && f == o.Fence {
 			e.acked[o.Component] = ack{o.Status, o.Detail}
 			delete(e.removed, o.Component)
-			if tr.Combined != "" {
-				e.combined[o.Component] = tr.Combined
-			}
 		}
 		e.mu.Unlock()
 		e.transitioned(tr, o.Component)
@@ -137,14 +134,9 @@ func (e *Engine) pending() []incident.Observation {
 		if _, ok := maintenance.Active(e.cfg.Maintenance, comp.ID, now); ok {
 			v = detector.Verdict{Status: detector.UnderMaintenance, Known: true}
 		}
-		if e.probedFrom != nil {
-			// With vantages the component's uptime is the combined
-			// status's, which the store gives back (flush).
-			st, known := e.combined[comp.ID]
-			e.up.Component(comp.ID, st, known && v.Known, now)
-		} else {
-			e.up.Component(comp.ID, v.Status, v.Known, now)
-		}
+		// With vantages the store credits the time to the quorum's status
+		// (redisstore, uptime.lua), whatever this vantage sees.
+		e.up.Component(comp.ID, v.Status, v.Known, now)
 		if !v.Known {
 			continue
 		}

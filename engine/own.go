@@ -89,7 +89,6 @@ func (e *Engine) releaseLocked(comp string) {
 	delete(e.owned, comp)
 	delete(e.acked, comp)
 	delete(e.removed, comp)
-	delete(e.combined, comp)
 	e.up.Forget(comp)
 	for _, c := range e.byComponent[comp] {
 		// Only what Redis has not seen is worth keeping.

@@ -187,6 +187,27 @@ var quorumCases = []storeCase{
 			t.Errorf("api's uptime %+v, %v: want ap's and then eu's second, once each", comps["api"], err)
 		}
 	}},
+	{"the lead credits the quorum's status, not its own", func(t *testing.T, e *env) {
+		joinVantages(t, e)
+		vantageObserve(t, e, 0, "eu", major, 0, "")
+		vantageObserve(t, e, 0, "us", major, 0, "")
+		// ap, the lead, sees api up and writes its pass as operational.
+		member := ownership.MemberID("ap", "r1")
+		e.mu.Lock()
+		f := e.fences[member]
+		e.mu.Unlock()
+		today := time.Now().UTC().Format(uptime.DateLayout)
+		res, err := e.store.WriteUptime(e.ctx, uptime.Write{Writer: "w-ap", Seq: 1, Member: member,
+			Tokens: map[string]int64{"api": f.Token},
+			Batch:  uptime.Batch{{Kind: uptime.KindComponent, ID: "api", Date: today, Status: "operational"}: 1000}})
+		if err != nil || res.OtherVantage != 0 || res.Fenced != 0 {
+			t.Fatalf("ap's write: %+v, %v", res, err)
+		}
+		comps, err := e.store.ComponentUptime(e.ctx, []string{"api"}, 1, time.Now(), time.UTC)
+		if err != nil || comps["api"][0].Millis.Of(major) != 1000 || comps["api"][0].Millis.Of(operational) != 0 {
+			t.Errorf("api's uptime %+v, %v: want the second as major_outage, the quorum's status", comps["api"], err)
+		}
+	}},
 	{"each vantage holds its own grant", func(t *testing.T, e *env) {
 		joinVantages(t, e)
 		vantageObserve(t, e, 0, "eu", major, 0, "")

@@ -40,6 +40,8 @@ type uptimeHash struct {
 	Component string `json:"c"`
 	ExpireAt  int64  `json:"x"`
 	Fields    []any  `json:"f"`
+	// Status is set on a component's hash: its fields are "DD:status".
+	Status bool `json:"s,omitempty"`
 }
 
 // WriteUptime adds a batch in one script run, at most once per (writer,
@@ -67,7 +69,7 @@ func (s *Store) WriteUptime(ctx context.Context, w uptime.Write) (_ uptime.Write
 		key := s.uptimeKey(k.Kind, k.ID, k.Date[:7])
 		h := hashes[key]
 		if h == nil {
-			h = &uptimeHash{Component: comp, ExpireAt: at.Unix()}
+			h = &uptimeHash{Component: comp, ExpireAt: at.Unix(), Status: k.Kind == uptime.KindComponent}
 			hashes[key] = h
 			keys = append(keys, key)
 		}

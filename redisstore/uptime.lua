@@ -20,8 +20,10 @@
 -- credits its uptime: the first live vantage, by name, whose owner of the
 -- component is live (the lead). The others' hashes are dropped and
 -- counted apart (a fourth value): that is no fault.
--- The lead credits the component the status the vantages' verdicts gave
--- (engine, Transition.Combined), and its own view of the checks.
+-- The lead credits a component's time to the status the vantages'
+-- verdicts gave, as the store holds it now (components), whatever status
+-- the batch names: the batch is one writer pass, and the lead's own view
+-- may differ from the quorum's. The checks' results are its own view.
 
 local first = #KEYS - #A.hashes
 local seq_key = KEYS[first]
@@ -78,8 +80,17 @@ for i, h in ipairs(A.hashes) do
     other = other + 1
   else
     local ok = true
+    local combined = nil
+    if vantage ~= '' and h.s then
+      local raw = redis.call('HGET', K.components, h.c)
+      combined = raw and cjson.decode(raw).s
+    end
     for j = 1, #h.f, 2 do
-      local r = redis.pcall('HINCRBY', key, h.f[j], h.f[j + 1])
+      local field = h.f[j]
+      if combined then
+        field = string.gsub(field, ':.*$', ':' .. combined)
+      end
+      local r = redis.pcall('HINCRBY', key, field, h.f[j + 1])
       if type(r) == 'table' and r.err then
         ok = false
         skipped = skipped + 1
