@@ -34,22 +34,14 @@ package amtest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/tocsin/tocsin/internal/syncbuf"
 	"github.com/tocsin/tocsin/internal/testproc"
 )
 
@@ -57,26 +49,12 @@ import (
 // (Debian's prometheus-alertmanager package).
 const Binary = "/usr/bin/prometheus-alertmanager"
 
-const (
-	startAttempts = 3
-	startTimeout  = 30 * time.Second
-	stopTimeout   = 10 * time.Second
-)
-
 // Server is one running Alertmanager process owned by a test.
 type Server struct {
-	bin    string
-	dir    string
-	config string
+	srv *testproc.PromServer
 	// templates is the (empty) template glob of the config: a path only
 	// this Server uses, which proves an answering Alertmanager is ours.
 	templates string
-	port      int
-	client    *http.Client
-
-	mu     sync.Mutex
-	proc   *testproc.Process // nil once stopped
-	output *syncbuf.Buffer   // of the latest run, kept after Stop
 }
 
 // Start runs Alertmanager and stops it when the test ends. It returns once
@@ -86,117 +64,40 @@ func Start(t testing.TB) *Server {
 	bin := testproc.Find(t, "prometheus-alertmanager", Binary,
 		"run ./scripts/test, which installs it (Debian/Ubuntu: apt-get install -y prometheus-alertmanager)")
 	dir := t.TempDir()
-	s := &Server{
-		bin:       bin,
-		dir:       dir,
-		config:    filepath.Join(dir, "alertmanager.yml"),
-		templates: filepath.Join(dir, "templates", "*.tmpl"),
-		// No keep-alive: nothing outlives a request, so leak checks of the
-		// calling package stay quiet.
-		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}},
+	s := &Server{templates: filepath.Join(dir, "templates", "*.tmpl")}
+	s.srv = &testproc.PromServer{
+		Bin:    bin,
+		Dir:    dir,
+		Config: filepath.Join(dir, "alertmanager.yml"),
+		Args: []string{
+			"--storage.path=" + filepath.Join(dir, "data"),
+			// Empty: no gossip listener, so no second port to race for
+			// and no peers to wait for.
+			"--cluster.listen-address=",
+		},
+		Owned: s.checkOwner,
 	}
-	if err := os.WriteFile(s.config, renderConfig(s.templates), 0o600); err != nil {
+	if err := os.WriteFile(s.srv.Config, renderConfig(s.templates), 0o600); err != nil {
 		t.Fatalf("amtest: write config: %v", err)
 	}
-	t.Cleanup(s.Stop)
-
-	err := testproc.OnFreePorts(startAttempts, 1, func(ports []int) error {
-		s.port = ports[0]
-		return s.start()
-	}, func(err error) bool {
-		// Any other failure (a config that does not load) would only repeat.
-		return strings.Contains(err.Error(), "address already in use") || errors.Is(err, errNotOurs)
-	})
-	if err != nil {
-		t.Fatalf("amtest: start alertmanager: %v", err)
-	}
+	s.srv.Run(t, "amtest: start alertmanager")
 	return s
 }
 
 // Addr is host:port of the server.
-func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+func (s *Server) Addr() string { return s.srv.Addr() }
 
 // URL is the server's base URL, "http://127.0.0.1:PORT", the one tocsin's
 // alertmanager receiver takes.
-func (s *Server) URL() string { return "http://" + s.Addr() }
+func (s *Server) URL() string { return s.srv.URL() }
 
 // Output is what Alertmanager has logged so far (warnings and errors), for
 // failure messages.
-func (s *Server) Output() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.output == nil {
-		return ""
-	}
-	return s.output.String()
-}
+func (s *Server) Output() string { return s.srv.Output() }
 
 // Stop terminates Alertmanager with SIGTERM and waits for it to exit
 // (killing it after 10 s). Stopping a stopped server does nothing.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	p := s.proc
-	s.proc = nil
-	s.mu.Unlock()
-	if p == nil {
-		return
-	}
-	p.Stop(syscall.SIGTERM, stopTimeout)
-}
-
-// start runs alertmanager on s.port and waits until it is ready and proven
-// to be ours.
-func (s *Server) start() error {
-	out := &syncbuf.Buffer{}
-	cmd := exec.Command(s.bin,
-		"--config.file="+s.config,
-		"--storage.path="+filepath.Join(s.dir, "data"),
-		"--web.listen-address="+s.Addr(),
-		// Empty: no gossip listener, so no second port to race for and no
-		// peers to wait for.
-		"--cluster.listen-address=",
-		"--log.level=warn",
-	)
-	cmd.Dir = s.dir
-	cmd.Stdout = out
-	cmd.Stderr = out
-	p, err := testproc.Start(cmd)
-	if err != nil {
-		return err
-	}
-	if err := s.waitReady(p); err != nil {
-		p.Stop(syscall.SIGKILL, stopTimeout)
-		return fmt.Errorf("port %d: %w; output:\n%s", s.port, err, out.String())
-	}
-	s.mu.Lock()
-	s.proc, s.output = p, out
-	s.mu.Unlock()
-	return nil
-}
-
-// waitReady polls /-/ready until it answers 200, the process exits or time
-// is up, then checks the server answering is the one we started.
-func (s *Server) waitReady(p *testproc.Process) error {
-	if err := p.WaitReady(startTimeout, 50*time.Millisecond, s.ready); err != nil {
-		return err
-	}
-	return s.checkOwner()
-}
-
-// ready asks /-/ready once.
-func (s *Server) ready() error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	resp, err := s.get(ctx, "/-/ready")
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("/-/ready: HTTP %d", resp.StatusCode)
-	}
-	return nil
-}
+func (s *Server) Stop() { s.srv.Stop() }
 
 // checkOwner makes sure the server answering is the process we started,
 // not another test's Alertmanager that won the race for the port: the
@@ -213,36 +114,19 @@ func (s *Server) checkOwner() error {
 		return fmt.Errorf("read status: %w", err)
 	}
 	if !strings.Contains(status.Config.Original, s.templates) {
-		return fmt.Errorf("%w (its config does not name %s)", errNotOurs, s.templates)
+		return fmt.Errorf("%w (an alertmanager whose config does not name %s)", testproc.ErrNotOurs, s.templates)
 	}
 	return nil
 }
 
-// errNotOurs means another Alertmanager answered on the port we picked.
-var errNotOurs = errors.New("port answered by another alertmanager")
-
-// get GETs a path of the server.
-func (s *Server) get(ctx context.Context, path string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL()+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	return s.client.Do(req)
-}
-
 // getJSON GETs a path and decodes its 200 answer into v.
 func (s *Server) getJSON(ctx context.Context, path string, v any) error {
-	resp, err := s.get(ctx, path)
+	status, body, err := s.srv.Get(ctx, path)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: HTTP %d: %s", path, resp.StatusCode, strings.TrimSpace(string(body)))
+	if status != http.StatusOK {
+		return fmt.Errorf("GET %s: HTTP %d: %s", path, status, strings.TrimSpace(string(body)))
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("GET %s: %w", path, err)

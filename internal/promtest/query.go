@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -90,16 +88,7 @@ func (s *Server) WaitForSeries(t testing.TB, query string, timeout time.Duration
 // api GETs a Prometheus API path and decodes the data of a success answer
 // into data.
 func (s *Server) api(ctx context.Context, path string, data any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL()+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	status, body, err := s.srv.Get(ctx, path)
 	if err != nil {
 		return err
 	}
@@ -110,10 +99,10 @@ func (s *Server) api(ctx context.Context, path string, data any) error {
 		Data      json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(body, &env); err != nil {
-		return fmt.Errorf("HTTP %d, not a Prometheus API answer: %w", resp.StatusCode, err)
+		return fmt.Errorf("HTTP %d, not a Prometheus API answer: %w", status, err)
 	}
 	if env.Status != "success" {
-		return fmt.Errorf("HTTP %d: %s: %s", resp.StatusCode, env.ErrorType, env.Error)
+		return fmt.Errorf("HTTP %d: %s: %s", status, env.ErrorType, env.Error)
 	}
 	return json.Unmarshal(env.Data, data)
 }

@@ -1,7 +1,9 @@
 // Package testproc runs the real daemons the tests start — redis-server,
-// exim, RabbitMQ, Prometheus: it finds the binary, runs it with its exit
-// watched, waits until it is ready, stops it (and its process group), and
-// tries again on other ports when another process won the race for one.
+// exim, RabbitMQ, Prometheus, Alertmanager: it finds the binary, runs it
+// with its exit watched, waits until it is ready, stops it (and its process
+// group), and tries again on other ports when another process won the race
+// for one. PromServer does all of that for the daemons of the Prometheus
+// family, which share their flags and their GET /-/ready.
 package testproc
 
 import (
