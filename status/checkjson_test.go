@@ -128,7 +128,7 @@ func refLists(t testing.TB, in Inputs) (list []byte, docs map[string][]byte) {
 	b := newBuilder(in, nil)
 	states := map[string]detector.Check{}
 	for _, c := range in.Checks {
-		states[c.Name] = c
+		states[c.Name] = *c
 	}
 	gen := b.ts(refGeneratedAt(in))
 	doc := checksDoc{GeneratedAt: gen, Stale: in.Stale, Checks: []checkJSON{}}
@@ -191,11 +191,11 @@ func TestCheckEncodingMatchesEncodingJSON(t *testing.T) {
 	ins := map[string]Inputs{
 		"scenario":     scenarios()[1].in,
 		"published":    published(scenarios()[1].in),
-		"odd":          {Config: cfg, Checks: checks, Now: t0},
-		"odd stale":    {Config: cfg, Checks: checks, Now: t0.Add(time.Second), Stale: true},
+		"odd":          {Config: cfg, Checks: ptrs(checks), Now: t0},
+		"odd stale":    {Config: cfg, Checks: ptrs(checks), Now: t0.Add(time.Second), Stale: true},
 		"no checks":    {Config: &config.Config{}, Now: t0},
 		"bench":        benchInputs(t, 30),
-		"other zone":   {Config: func() *config.Config { c := testConfig(); c.Page.TimeZone = "Asia/Kolkata"; return c }(), Checks: testChecks(detector.Up), Now: t0},
+		"other zone":   {Config: func() *config.Config { c := testConfig(); c.Page.TimeZone = "Asia/Kolkata"; return c }(), Checks: ptrs(testChecks(detector.Up)), Now: t0},
 		"no state yet": {Config: testConfig(), Now: t0},
 	}
 	for name, in := range ins {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/tocsin/tocsin/config"
@@ -15,10 +16,9 @@ import (
 // about 2.3 kB a check, 116 MB at 50,000 checks (BenchmarkCheckPage50k),
 // and every rebuild makes a new one. A client of a large estate asks for
 // pages instead: ?limit=N gives the first N checks in config order and a
-// next_cursor, ?limit=N&cursor=C the N after that. A page is cut from the
-// objects the build already encoded (checkBodies.frags), never encoded
-// again: each check's "recent" is cut after its newest listRecent results
-// at the offset appendCheckCut noted, and closed.
+// next_cursor, ?limit=N&cursor=C the N after that. A page encodes only its
+// own checks, each "recent" cut after its newest listRecent results at the
+// offset appendCheckCut notes, and closed.
 const (
 	// listRecent is how many of a check's recent results, newest first, a
 	// page shows; /api/v1/checks/{name} has them all.
@@ -87,34 +87,23 @@ func (c *checkBodies) page(limit int, cursor string) (*body, error) {
 	return lb.b, nil
 }
 
-// makePage gathers a page from the list's parts: the list's head, each
-// object (the first without its comma) cut after listRecent results, and
-// the tail with next_cursor. Only the tail is new bytes.
+// makePage encodes a page: the envelope's head, the objects of its checks
+// with "recent" cut after listRecent results, and next_cursor unless it is
+// the last.
 func (c *checkBodies) makePage(start, limit int) *body {
-	end := min(start+limit, len(c.frags))
-	closing := []byte("]}") // closes a cut "recent" and its object
-	parts := make([][]byte, 0, 2*(end-start)+2)
-	parts = append(parts, c.list.parts[0])
+	end := min(start+limit, len(c.b.cfg.Checks))
+	data := append(slices.Clip(c.head), `,"checks":[`...)
 	for i := start; i < end; i++ {
-		f, cut := c.frags[i], c.cuts[i]
-		if i == start && i > 0 {
-			f = f[1:] // the comma
-			if cut >= 0 {
-				cut--
-			}
+		if i > start {
+			data = append(data, ',')
 		}
-		if cut < 0 {
-			parts = append(parts, f)
-			continue
-		}
-		parts = append(parts, f[:cut], closing)
+		data = c.appendObject(data, i, true)
 	}
-	tail := []byte("]")
-	if end < len(c.frags) {
-		tail = append(append(append(tail, `,"next_cursor":"`...), c.cursor(end)...), '"')
+	data = append(data, ']')
+	if end < len(c.b.cfg.Checks) {
+		data = append(append(append(data, `,"next_cursor":"`...), c.cursor(end)...), '"')
 	}
-	parts = append(parts, append(tail, '}'))
-	return c.enc.newPartsBody(parts, contentTypeJSON)
+	return c.enc.newBody(append(data, '}'), contentTypeJSON, true)
 }
 
 // A cursor is the config index of the next page's first check, after a
@@ -141,7 +130,7 @@ func (c *checkBodies) decodeCursor(s string) (int, error) {
 	if binary.BigEndian.Uint64(raw[:8]) != c.print {
 		return 0, &pageError{"cursor: stale: the configured checks changed since it was given; start again without cursor"}
 	}
-	if next < 1 || next >= uint64(len(c.frags)) {
+	if next < 1 || next >= uint64(len(c.b.cfg.Checks)) {
 		return 0, malformed
 	}
 	return int(next), nil

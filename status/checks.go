@@ -1,19 +1,14 @@
 package status
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/tocsin/tocsin/detector"
-	"github.com/tocsin/tocsin/probe"
 )
 
 // The /api/v1/checks documents are tocsin's own:
@@ -33,23 +28,31 @@ import (
 // ctxEvery is how many checks are encoded between two looks at ctx.
 const ctxEvery = 1024
 
-// checkBodies holds /api/v1/checks, encoded at build, and serves
-// /api/v1/checks/{name} from it: a check's document is its object in the
-// list inside an envelope, made on the first request for it and kept for
-// the snapshot's lifetime.
-type checkBodies struct {
-	// list is a body of parts: the envelope's head, each check's object
-	// (after a comma but for the first), then "]}". The objects are shared
-	// with the next snapshot where the check does not change.
-	list  *body
-	frags [][]byte       // the objects' parts: list.parts[1 : len-1]
-	keys  []checkKey     // what each object was encoded from
-	cuts  []int          // where each frag is cut for the paged list, -1 if not (appendCheckCut)
-	names map[string]int // config index by check name, shared by the snapshots of one config
-	print uint64         // the configured check names in order, hashed: cursors name it (checkpage.go)
-	head  []byte         // the single-check envelope up to the object
-	enc   *encoder
+// listPartBytes is the size at which the unpaged list starts a new part:
+// the list is gathered, hashed and compressed part by part, never copied
+// into one slice (116 MB at 50,000 checks, BenchmarkCheckPage50k).
+const listPartBytes = 64 << 10
 
+// checkBodies serves /api/v1/checks, its pages and /api/v1/checks/{name}
+// from the states the snapshot was built from, encoding each on its first
+// request and keeping it for the snapshot's lifetime. Encoding at build
+// kept every check's object in memory, from one snapshot to the next:
+// about 2.3 kB a check with a full "recent", the largest part of a
+// 50,000-check replica's heap (docs/benchmarks.md), for documents a large
+// estate reads a page at a time if at all.
+type checkBodies struct {
+	// b encodes: the config, the time zone, the scrubbing and, in
+	// b.in.Checks and b.in.CheckVantages, the snapshot's own copy of the
+	// slices of states, which do not change once published.
+	b        *builder
+	state    []int            // per configured check, its state's index in b.in.Checks; -1: none
+	vantages map[string][]int // with vantages, each check's states by vantage (statesByConfig)
+	names    map[string]int   // config index by check name, shared by the snapshots of one config
+	print    uint64           // the configured check names in order, hashed: cursors name it (checkpage.go)
+	head     []byte           // the envelopes' head: {"generated_at":…,"stale":…
+	enc      *encoder
+
+	list  lazyBody
 	mu    sync.Mutex // guards docs and pages
 	docs  map[string]*lazyBody
 	pages map[checkPageKey]*lazyBody
@@ -60,25 +63,32 @@ type lazyBody struct {
 	b    *body
 }
 
-// object returns a check's object; c may be nil.
-func (c *checkBodies) object(name string) ([]byte, bool) {
-	if c == nil {
-		return nil, false
+// appendObject appends the object of the configured check i; with
+// limited, its "recent" keeps only the newest listRecent results.
+func (c *checkBodies) appendObject(dst []byte, i int, limited bool) []byte {
+	st := &detector.Check{Status: detector.Unknown}
+	if j := c.state[i]; j >= 0 {
+		st = c.b.in.Checks[j]
 	}
-	i, ok := c.names[name]
-	if !ok {
-		return nil, false
+	cfg := c.b.cfg.Checks[i]
+	var vs []int
+	if c.vantages != nil {
+		vs = c.vantages[cfg.Name]
 	}
-	if i > 0 {
-		return c.frags[i][1:], true // without the comma
+	dst, cut := c.b.appendCheckCut(dst, cfg, *st, vs)
+	if limited && cut >= 0 {
+		dst = append(dst[:cut], "]}"...) // closes the cut "recent" and the object
 	}
-	return c.frags[i], true
+	return dst
 }
 
 // get returns the body of /api/v1/checks/{name}, making it on first use.
 // Concurrent first requests wait for one encoding.
 func (c *checkBodies) get(name string) (*body, bool) {
-	obj, ok := c.object(name)
+	if c == nil {
+		return nil, false
+	}
+	i, ok := c.names[name]
 	if !ok {
 		return nil, false
 	}
@@ -90,83 +100,48 @@ func (c *checkBodies) get(name string) (*body, bool) {
 	}
 	c.mu.Unlock()
 	lb.once.Do(func() {
-		data := make([]byte, 0, len(c.head)+len(obj)+1)
-		data = append(append(append(data, c.head...), obj...), '}')
+		data := append(slices.Clip(c.head), `,"check":`...)
+		data = append(c.appendObject(data, i, false), '}')
 		lb.b = c.enc.newBody(data, contentTypeJSON, false)
 	})
 	return lb.b, true
 }
 
-// checkKey is what a check's object depends on besides the config, which
-// fixes the check's settings, the time zone and the secrets scrubbed. Every
-// result has its own start time, so a new one changes last.
-type checkKey struct {
-	status       detector.CheckStatus
-	since        int64 // Since in Unix ns
-	last         int64 // Last.Start
-	first        int64 // Recent[0].Start
-	lastStatus   probe.Status
-	lastDuration time.Duration
-	recent       int
-	// vantages folds, with vantages, every vantage's state shown under
-	// "vantages" (its name and key): zero without.
-	vantages uint64
+// listBody returns the body of the unpaged list, making it on first use.
+func (c *checkBodies) listBody() *body {
+	c.list.once.Do(func() { c.list.b = c.encodeList() })
+	return c.list.b
 }
 
-func keyOf(st *detector.Check) checkKey {
-	k := checkKey{status: st.Status, since: nanos(st.Since), last: nanos(st.Last.Start),
-		lastStatus: st.Last.Status, lastDuration: st.Last.Duration, recent: len(st.Recent)}
-	if len(st.Recent) > 0 {
-		k.first = nanos(st.Recent[0].Start())
-	}
-	return k
-}
-
-// vantagesKey folds the keys of the states at vs (indexes in
-// Inputs.Checks) and their vantages into one number: FNV-1a over them, so
-// a check's object is encoded again only when a vantage's state changed,
-// came or went. 0 for none.
-func (b *builder) vantagesKey(vs []int) uint64 {
-	if len(vs) == 0 {
-		return 0
-	}
-	h := fnv.New64a()
-	var buf [8]byte
-	word := func(v uint64) {
-		binary.LittleEndian.PutUint64(buf[:], v)
-		_, _ = h.Write(buf[:])
-	}
-	for _, j := range vs {
-		k := keyOf(&b.in.Checks[j])
-		_, _ = h.Write([]byte(b.in.CheckVantages[j] + "\x00" + string(k.status) + "\x00" + string(k.lastStatus) + "\x00"))
-		for _, v := range []int64{k.since, k.last, k.first, int64(k.lastDuration), int64(k.recent)} {
-			word(uint64(v))
+// encodeList encodes the unpaged list: the head, every check's object in
+// config order, in parts of about listPartBytes.
+func (c *checkBodies) encodeList() *body {
+	var parts [][]byte
+	part := append(slices.Clip(c.head), `,"checks":[`...)
+	for i := range c.b.cfg.Checks {
+		if i > 0 {
+			part = append(part, ',')
+		}
+		part = c.appendObject(part, i, false)
+		if len(part) >= listPartBytes {
+			parts = append(parts, part)
+			part = make([]byte, 0, listPartBytes+listPartBytes/4)
 		}
 	}
-	return max(h.Sum64(), 1)
+	parts = append(parts, append(part, "]}"...))
+	return c.enc.newPartsBody(parts, contentTypeJSON)
 }
 
-// nanos is t in Unix nanoseconds, 0 for the zero time.
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-// checkList encodes /api/v1/checks. A check whose state did not change
-// since prev, under the same config, keeps prev's object rather than being
-// encoded again: between two rebuilds only a few checks have a new result.
+// checkList prepares /api/v1/checks for encoding on request: which state
+// each configured check shows, and the envelope's head.
 func (b *builder) checkList(ctx context.Context, enc *encoder, prev *Snapshot) (*checkBodies, error) {
-	checks := b.cfg.Checks
-	var old *checkBodies
-	if prev != nil && prev.cfg == b.cfg {
-		old = prev.checks // same config: same checks in the same order
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("status: build: %w", err)
 	}
-	out := &checkBodies{enc: enc, docs: map[string]*lazyBody{}, pages: map[checkPageKey]*lazyBody{},
-		keys: make([]checkKey, len(checks)), cuts: make([]int, len(checks))}
-	if old != nil {
-		out.names, out.print = old.names, old.print
+	checks := b.cfg.Checks
+	out := &checkBodies{enc: enc, docs: map[string]*lazyBody{}, pages: map[checkPageKey]*lazyBody{}}
+	if prev != nil && prev.cfg == b.cfg && prev.checks != nil {
+		out.names, out.print = prev.checks.names, prev.checks.print // same config: same checks in the same order
 	} else {
 		out.names = make(map[string]int, len(checks))
 		for i, c := range checks {
@@ -174,45 +149,14 @@ func (b *builder) checkList(ctx context.Context, enc *encoder, prev *Snapshot) (
 		}
 		out.print = fingerprint(checks)
 	}
-	state, vantages := b.statesByConfig(out.names)
-	head := append(append(append([]byte(`{"generated_at":`), b.quotedTime(b.generatedAt())...), `,"stale":`...),
+	out.state, out.vantages = b.statesByConfig(out.names)
+	out.head = append(append(append([]byte(`{"generated_at":`), b.quotedTime(b.generatedAt())...), `,"stale":`...),
 		strconv.FormatBool(b.in.Stale)...)
-	parts := make([][]byte, 0, len(checks)+2)
-	parts = append(parts, append(slices.Clip(head), `,"checks":[`...))
-	unknown := detector.Check{Status: detector.Unknown}
-	var scratch []byte
-	for i, c := range checks {
-		if i%ctxEvery == ctxEvery-1 {
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("status: build: %w", err)
-			}
-		}
-		st := &unknown
-		if j := state[i]; j >= 0 {
-			st = &b.in.Checks[j]
-		}
-		var vs []int
-		if vantages != nil {
-			vs = vantages[c.Name]
-		}
-		out.keys[i] = keyOf(st)
-		out.keys[i].vantages = b.vantagesKey(vs)
-		if old != nil && old.keys[i] == out.keys[i] {
-			parts = append(parts, old.frags[i])
-			out.cuts[i] = old.cuts[i]
-			continue
-		}
-		scratch = scratch[:0]
-		if i > 0 {
-			scratch = append(scratch, ',')
-		}
-		scratch, out.cuts[i] = b.appendCheckCut(scratch, c, *st, vs)
-		parts = append(parts, bytes.Clone(scratch))
-	}
-	parts = append(parts, []byte("]}"))
-	out.frags = parts[1 : len(parts)-1]
-	out.head = append(head, `,"check":`...)
-	out.list = enc.newPartsBody(parts, contentTypeJSON)
+	// The Refresher reorders and replaces the slices' elements after the
+	// build (checkset.go); the states themselves it never changes.
+	eb := &builder{cfg: b.cfg, loc: b.loc, base: b.base, scrub: b.scrub}
+	eb.in.Checks, eb.in.CheckVantages = slices.Clone(b.in.Checks), slices.Clone(b.in.CheckVantages)
+	out.b = eb
 	return out, nil
 }
 

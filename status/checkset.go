@@ -15,7 +15,7 @@ import (
 // With vantages a check has a state per vantage: the set is keyed by
 // field (checkstate.Field), and vantages holds each state's vantage.
 type checkSet struct {
-	list     []detector.Check
+	list     []*detector.Check
 	vantages []string // parallel to list; all "" without vantages
 	at       map[string]int
 }
@@ -25,14 +25,14 @@ type checkSet struct {
 func (s *checkSet) put(c detector.Check, vantage string) {
 	f := checkstate.Field(c.Name, vantage)
 	if i, ok := s.at[f]; ok {
-		s.list[i] = c
+		s.list[i] = &c // a new state: a snapshot may still hold the old one
 		return
 	}
 	if s.at == nil {
 		s.at = map[string]int{}
 	}
 	s.at[f] = len(s.list)
-	s.list = append(s.list, c)
+	s.list = append(s.list, &c)
 	s.vantages = append(s.vantages, vantage)
 }
 
@@ -48,7 +48,7 @@ func (s *checkSet) remove(field string) {
 		s.list[i], s.vantages[i] = s.list[last], s.vantages[last]
 		s.at[checkstate.Field(s.list[i].Name, s.vantages[i])] = i
 	}
-	s.list[last] = detector.Check{} // let its history go
+	s.list[last] = nil // let its history go
 	s.list, s.vantages = s.list[:last], s.vantages[:last]
 	delete(s.at, field)
 }

@@ -41,7 +41,7 @@ func TestCheckSetFollowsAMap(t *testing.T) {
 	got := map[string]detector.Check{}
 	for i, c := range set.list {
 		f := checkstate.Field(c.Name, set.vantages[i])
-		got[f] = c
+		got[f] = *c
 		if set.at[f] != i {
 			t.Errorf("%s at %d, indexed at %d", f, i, set.at[f])
 		}

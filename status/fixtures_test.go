@@ -126,9 +126,9 @@ type scenario struct {
 
 func scenarios() []scenario {
 	return []scenario{
-		{"operational", Inputs{Config: testConfig(), State: operationalState(), Checks: testChecks(detector.Up),
+		{"operational", Inputs{Config: testConfig(), State: operationalState(), Checks: ptrs(testChecks(detector.Up)),
 			Now: t0, Epoch: t0.Add(-100 * time.Hour)}},
-		{"incident", Inputs{Config: testConfig(), State: incidentState(), Checks: testChecks(detector.Degraded),
+		{"incident", Inputs{Config: testConfig(), State: incidentState(), Checks: ptrs(testChecks(detector.Degraded)),
 			Now: t0, Epoch: t0.Add(-100 * time.Hour)}},
 	}
 }
@@ -250,4 +250,22 @@ func obj(fields map[string]shape) shape {
 		}
 		return out
 	}
+}
+
+// ptrs is checks as Inputs.Checks takes them.
+func ptrs(checks []detector.Check) []*detector.Check {
+	out := make([]*detector.Check, len(checks))
+	for i := range checks {
+		out[i] = &checks[i]
+	}
+	return out
+}
+
+// derefs is the states of checks.
+func derefs(checks []*detector.Check) []detector.Check {
+	out := make([]detector.Check, len(checks))
+	for i, c := range checks {
+		out[i] = *c
+	}
+	return out
 }

@@ -73,7 +73,7 @@ func goldenStates() []goldenState {
 	past := map[string][]string{"upd1": {"email:operational>degraded_performance"}}
 	return []goldenState{{
 		name: "operational",
-		in: Inputs{Config: testConfig(), State: operationalState(), Checks: testChecks(detector.Up),
+		in: Inputs{Config: testConfig(), State: operationalState(), Checks: ptrs(testChecks(detector.Up)),
 			Now: t0, Epoch: epoch},
 		want: goldenWant{
 			indicator: IndicatorNone, description: "All Systems Operational",
@@ -87,7 +87,7 @@ func goldenStates() []goldenState {
 		},
 	}, {
 		name: "incident",
-		in: Inputs{Config: testConfig(), State: goldenIncidentState(), Checks: testChecks(detector.Degraded),
+		in: Inputs{Config: testConfig(), State: goldenIncidentState(), Checks: ptrs(testChecks(detector.Degraded)),
 			Now: t0, Epoch: epoch},
 		want: goldenWant{
 			// A major_outage component and a critical impact both mean critical.
@@ -105,7 +105,7 @@ func goldenStates() []goldenState {
 		},
 	}, {
 		name: "maintenance",
-		in: Inputs{Config: goldenMaintenanceConfig(), State: operationalState(), Checks: testChecks(detector.Up),
+		in: Inputs{Config: goldenMaintenanceConfig(), State: operationalState(), Checks: ptrs(testChecks(detector.Up)),
 			Now: t0, Epoch: epoch},
 		want: goldenWant{
 			indicator: IndicatorMaintenance, description: "Service Under Maintenance",

@@ -24,7 +24,7 @@ func BenchmarkRefresherChecks50k(b *testing.B) {
 	}
 	checks := benchChecks(cfg)
 	store := newFakeStore(benchState())
-	store.publish(checks)
+	store.publish(derefs(checks))
 	r := NewRefresher(RefresherOptions{Store: store})
 	if _, err := r.readChecks(b.Context()); err != nil {
 		b.Fatal(err)
@@ -36,7 +36,7 @@ func BenchmarkRefresherChecks50k(b *testing.B) {
 		round++
 		batch := make([]detector.Check, 0, n/changedEvery+1)
 		for i := round % changedEvery; i < n; i += changedEvery {
-			c := checks[i]
+			c := *checks[i]
 			c.Streak = round
 			batch = append(batch, c)
 		}

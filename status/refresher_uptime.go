@@ -12,7 +12,8 @@ import (
 type UptimeReader interface {
 	// ComponentUptimeAt reads the days days ending on slot's day, as of
 	// slot: every replica that asks for the same slot gets the same
-	// history, though the buckets keep growing between their reads.
+	// history, though the buckets keep growing between their reads. It
+	// may leave out days without data.
 	ComponentUptimeAt(ctx context.Context, slot time.Time, ids []string, days int, loc *time.Location) (map[string][]uptime.ComponentDay, error)
 }
 

@@ -47,9 +47,10 @@ type Inputs struct {
 	// and recent), newest first.
 	State incident.State
 	// Checks are the check states their owners published, in any order.
-	// A build reads them only while it runs: the Refresher updates the
-	// slice in place between builds (checkset.go).
-	Checks []detector.Check
+	// A snapshot keeps the states to encode the checks documents on
+	// request, so a state must not change once given; the slice may
+	// (the Refresher reorders and replaces its elements, checkset.go).
+	Checks []*detector.Check
 	// CheckVantages holds the vantage each of Checks was published from,
 	// with vantages (config vantages); nil or "" without.
 	CheckVantages []string
@@ -130,6 +131,9 @@ func (s *Snapshot) body(path string) (*body, bool, error) {
 		b, ok := s.checks.get(name)
 		return b, ok, nil
 	}
+	if path == pathChecks && s.checks != nil {
+		return s.checks.listBody(), true, nil
+	}
 	if rest, ok := strings.CutPrefix(path, pathComponentsV1); ok {
 		id, days, _ := strings.Cut(rest, uptimeQuery)
 		n, err := strconv.Atoi(days)
@@ -155,9 +159,12 @@ func (s *Snapshot) Paths() ([]string, error) {
 	if s.checks != nil {
 		checks = s.checks.names
 	}
-	out := make([]string, 0, len(s.bodies)+len(checks))
+	out := make([]string, 0, len(s.bodies)+len(checks)+1)
 	for p := range s.bodies {
 		out = append(out, p)
+	}
+	if s.checks != nil {
+		out = append(out, pathChecks)
 	}
 	for name := range checks {
 		out = append(out, pathChecks+"/"+name)
@@ -255,7 +262,6 @@ func build(ctx context.Context, in Inputs, o buildOptions) (*Snapshot, error) {
 	if snap.checks, err = b.checkList(ctx, o.enc, o.prev); err != nil {
 		return nil, err
 	}
-	snap.bodies[pathChecks] = snap.checks.list
 	return snap, nil
 }
 

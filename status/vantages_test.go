@@ -10,9 +10,8 @@ import (
 )
 
 // TestCheckObjectWithVantages: with vantages a check object lists every
-// vantage's state, the worst at the top; a rebuild encodes it again when
-// any vantage's state changed, the worst or another, and reuses it when
-// none did.
+// vantage's state, the worst at the top, and changes when any vantage's
+// state changed, the worst or another, and only then.
 func TestCheckObjectWithVantages(t *testing.T) {
 	t.Parallel()
 	cfg := benchConfig(t, 3)
@@ -25,18 +24,18 @@ func TestCheckObjectWithVantages(t *testing.T) {
 		return detector.Check{Spec: detector.Spec{Name: "check-00000", Component: "comp-00"}, Status: status,
 			Since: r.Start, Last: r, Recent: []detector.Sample{detector.SampleOf(r)}}
 	}
-	in := Inputs{Config: cfg, Now: t0, Checks: []detector.Check{state(detector.Up, time.Second), state(detector.Up, 2*time.Second)},
+	in := Inputs{Config: cfg, Now: t0, Checks: ptrs([]detector.Check{state(detector.Up, time.Second), state(detector.Up, 2*time.Second)}),
 		CheckVantages: []string{"eu", "us"}}
 	first, err := build(t.Context(), in, buildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	obj := func(s *Snapshot) []byte {
-		b, ok := s.checks.object("check-00000")
+		b, ok := s.checks.get("check-00000")
 		if !ok {
 			t.Fatal("no object for check-00000")
 		}
-		return b
+		return b.bytes()
 	}
 	if b := obj(first); !bytes.Contains(b, []byte(`"vantages":[{"vantage":"eu","status":"up"`)) ||
 		!bytes.Contains(b, []byte(`{"vantage":"us","status":"up"`)) {
@@ -49,7 +48,7 @@ func TestCheckObjectWithVantages(t *testing.T) {
 	if !bytes.Equal(obj(same), obj(first)) {
 		t.Errorf("nothing changed, yet the object differs:\n%s\n%s", obj(same), obj(first))
 	}
-	in.Checks = []detector.Check{state(detector.Up, time.Second), state(detector.Down, 3*time.Second)}
+	in.Checks = ptrs([]detector.Check{state(detector.Up, time.Second), state(detector.Down, 3*time.Second)})
 	later, err := build(t.Context(), in, buildOptions{prev: same})
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +58,7 @@ func TestCheckObjectWithVantages(t *testing.T) {
 	}
 	// A change of a vantage that is not the worst: the top is the same
 	// (us, down), the object still changes.
-	in.Checks = []detector.Check{state(detector.Up, 4*time.Second), state(detector.Down, 3*time.Second)}
+	in.Checks = ptrs([]detector.Check{state(detector.Up, 4*time.Second), state(detector.Down, 3*time.Second)})
 	again, err := build(t.Context(), in, buildOptions{prev: later})
 	if err != nil {
 		t.Fatal(err)
