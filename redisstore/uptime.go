@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -331,18 +332,29 @@ func decodeUptimeView(raw []byte, loc *time.Location) (map[string][]uptime.Compo
 	for _, st := range detector.ComponentStatuses() {
 		byRank[int64(st.Rank())] = st
 	}
+	// Only the days with data: the read model picks days by date, and a
+	// young history or a component added lately has few (90 days of 5,000
+	// components are 29 MB, docs/benchmarks.md).
 	out := make(map[string][]uptime.ComponentDay, len(v.Comps))
+	at := make([]int, len(dates)) // day index -> 1 + its place in days, per component
+	var seen []int64              // the day indexes set in at
 	for id, flat := range v.Comps {
-		days := make([]uptime.ComponentDay, len(dates))
-		for i := range days {
-			days[i] = uptime.ComponentDay{Date: dates[i]}
-		}
+		var days []uptime.ComponentDay
 		for j := 0; j+2 < len(flat); j += 3 {
-			if i, st := flat[j], byRank[flat[j+1]]; i >= 0 && int(i) < len(days) && st != "" {
-				days[i].Millis.Set(st, flat[j+2])
+			i, st := flat[j], byRank[flat[j+1]]
+			if i < 0 || int(i) >= len(dates) || st == "" {
+				continue
 			}
+			if at[i] == 0 {
+				days = append(days, uptime.ComponentDay{Date: dates[i]})
+				at[i], seen = len(days), append(seen, i)
+			}
+			days[at[i]-1].Millis.Set(st, flat[j+2])
 		}
-		out[id] = days
+		for _, i := range seen {
+			at[i] = 0
+		}
+		out[id], seen = slices.Clip(days), seen[:0]
 	}
 	return out, nil
 }
