@@ -14,7 +14,7 @@ import (
 // say so, their errors and their figures (latency, queue depth, drain ETA),
 // so a reader sees why without opening logs. Every failing check is named,
 // worst first.
-func evidence(comp config.Component, checks []config.Check, v detector.Verdict, check func(string) (detector.Check, bool)) string {
+func evidence(comp config.Component, checks []*config.Check, v detector.Verdict, check func(string) (detector.Check, bool)) string {
 	switch v.Status {
 	case detector.Operational:
 		return fmt.Sprintf("%s is operational again: all of its checks are passing.%s", comp.Name, figures(checks, check))
@@ -90,7 +90,7 @@ func (e *Engine) draining(v detector.Verdict) string {
 // figures are the latest queue figures of a component's checks, for the
 // update that says it recovered: a reader sees the queue draining, from
 // the probe that recovered, not the figures of the failure.
-func figures(checks []config.Check, check func(string) (detector.Check, bool)) string {
+func figures(checks []*config.Check, check func(string) (detector.Check, bool)) string {
 	var b strings.Builder
 	for _, cc := range checks {
 		c, ok := check(cc.Name)

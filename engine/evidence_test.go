@@ -17,7 +17,7 @@ import (
 func TestEvidenceFigures(t *testing.T) {
 	t.Parallel()
 	comp := config.Component{ID: "jobs", Name: "Background Jobs"}
-	checks := []config.Check{{Name: "mailers-queue", Component: "jobs", Type: "queue"}}
+	checks := []*config.Check{{Name: "mailers-queue", Component: "jobs", Type: "queue"}}
 	rate, eta := -25.0, 8*time.Second
 	draining := probe.Result{Status: probe.StatusUp, Message: "mailers: 200 items, draining at 25/s, about 8s to drain",
 		Queue: &probe.QueueStats{Depth: 200, RatePerSecond: &rate, DrainETA: &eta}}

@@ -37,7 +37,7 @@ func BenchmarkDispatch50k(b *testing.B) {
 	for i := range jobs {
 		c := check(fmt.Sprintf("c%05d", i), time.Hour, 5*time.Second)
 		c.Component = "bench" // not owned until Acquire, with resume
-		jobs[i] = Job{Check: c, Prober: up}
+		jobs[i] = Job{Check: new(c), Prober: up}
 		// Due a minute from now, spread over 30 s.
 		resume[c.Name] = Resume{LastStart: now.Add(time.Minute + Spread(c.Name, every) - time.Hour)}
 	}
@@ -115,7 +115,7 @@ func firstInterval(b *testing.B, checks int, interval, timeout, watch time.Durat
 	for i := range jobs {
 		r := &seen[i]
 		r.minGap.Store(int64(time.Hour))
-		jobs[i] = Job{Check: check(fmt.Sprintf("c%05d", i), interval, timeout), Prober: probe.ProberFunc(func(ctx context.Context) probe.Result {
+		jobs[i] = Job{Check: new(check(fmt.Sprintf("c%05d", i), interval, timeout)), Prober: probe.ProberFunc(func(ctx context.Context) probe.Result {
 			now := time.Now().UnixNano()
 			if r.n.Add(1) == 1 {
 				r.first.Store(now)
@@ -206,7 +206,7 @@ func BenchmarkReload50k(b *testing.B) {
 	configs := [2][]Job{make([]Job, checks), make([]Job, checks)}
 	for v := range configs {
 		for i := range configs[v] {
-			configs[v][i] = Job{Check: check(fmt.Sprintf("c%05d", i), time.Hour, time.Duration(v+1)*time.Second), Prober: up}
+			configs[v][i] = Job{Check: new(check(fmt.Sprintf("c%05d", i), time.Hour, time.Duration(v+1)*time.Second)), Prober: up}
 		}
 	}
 	if err := s.Reconcile(configs[0]); err != nil {
@@ -261,7 +261,7 @@ func heapPerCheck(b *testing.B, checks int, interval time.Duration) (inuse, live
 	up := probe.ProberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} })
 	jobs := make([]Job, checks)
 	for i := range jobs {
-		jobs[i] = Job{Check: check(fmt.Sprintf("m%05d", i), interval, 5*time.Second), Prober: up}
+		jobs[i] = Job{Check: new(check(fmt.Sprintf("m%05d", i), interval, 5*time.Second)), Prober: up}
 	}
 	var before, after runtime.MemStats
 	runtime.GC()

@@ -99,7 +99,7 @@ func (s *Scheduler) dropped(e *entry) bool {
 // records includes any wait for a free worker, and the rounding of its
 // slot (slotQuantum).
 func (s *Scheduler) run(e *entry) {
-	c := &e.job.Check
+	c := e.job.Check
 	now := s.now()
 	e.mu.Lock()
 	// Checked under e.mu, as remove sets gone before it takes e.mu to

@@ -199,7 +199,7 @@ func TestReloadsDoNotLeak(t *testing.T) { // not parallel: it counts the process
 		jobs := make([]Job, checks)
 		for i := range jobs {
 			// The timeout carries the load, and changes the check.
-			jobs[i] = Job{Check: check(fmt.Sprintf("c%05d", i), time.Hour, time.Duration(gen)*time.Millisecond), Prober: up}
+			jobs[i] = Job{Check: new(check(fmt.Sprintf("c%05d", i), time.Hour, time.Duration(gen)*time.Millisecond)), Prober: up}
 		}
 		if err := s.Reconcile(jobs); err != nil {
 			t.Fatal(err)
@@ -258,7 +258,7 @@ func TestInFlightIsBounded(t *testing.T) {
 	})
 	jobs := make([]Job, checks)
 	for i := range jobs {
-		jobs[i] = Job{Check: check(fmt.Sprintf("b%02d", i), time.Hour, time.Minute), Prober: p}
+		jobs[i] = Job{Check: new(check(fmt.Sprintf("b%02d", i), time.Hour, time.Minute)), Prober: p}
 	}
 	if err := s.Reconcile(jobs); err != nil {
 		t.Fatal(err)
@@ -308,8 +308,8 @@ func TestRunDueWhileBusyIsSkippedAndCounted(t *testing.T) {
 		return probe.Result{Status: probe.StatusUp}
 	})
 	if err := s.Reconcile([]Job{
-		{Check: check("holder", time.Hour, time.Minute), Prober: p},
-		{Check: check("waiter", time.Hour, time.Minute), Prober: q},
+		{Check: new(check("holder", time.Hour, time.Minute)), Prober: p},
+		{Check: new(check("waiter", time.Hour, time.Minute)), Prober: q},
 	}); err != nil {
 		t.Fatal(err)
 	}

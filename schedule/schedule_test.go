@@ -65,7 +65,7 @@ func TestJobsRunOnTheirIntervalWithTheirTimeout(t *testing.T) {
 		}
 		return probe.Result{Status: probe.StatusUp}
 	})
-	if err := s.Reconcile([]Job{{Check: check("a", 50*time.Millisecond, 40*time.Millisecond), Prober: p}}); err != nil {
+	if err := s.Reconcile([]Job{{Check: new(check("a", 50*time.Millisecond, 40*time.Millisecond)), Prober: p}}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "three runs", func() bool { return rec.count("a") >= 3 })
@@ -87,7 +87,7 @@ func TestOverrunningProbeNeverOverlaps(t *testing.T) {
 		time.Sleep(120 * time.Millisecond) // longer than the interval
 		return probe.Result{Status: probe.StatusUp}
 	})
-	if err := s.Reconcile([]Job{{Check: check("slow", 30*time.Millisecond, 20*time.Millisecond), Prober: p}}); err != nil {
+	if err := s.Reconcile([]Job{{Check: new(check("slow", 30*time.Millisecond, 20*time.Millisecond)), Prober: p}}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "three runs", func() bool { return rec.count("slow") >= 3 })
@@ -112,7 +112,7 @@ func TestJobsAddedBeforeStartRunAfterIt(t *testing.T) {
 	t.Cleanup(func() { _ = s.Shutdown() })
 	up := probe.ProberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} })
 	c := check("early", time.Hour, time.Second)
-	if err := s.Reconcile([]Job{{Check: c, Prober: up}}); err != nil {
+	if err := s.Reconcile([]Job{{Check: new(c), Prober: up}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Acquire([]string{"web"}, map[string]Resume{"early": {LastStart: time.Now().Add(-time.Hour)}}); err != nil {
@@ -127,14 +127,14 @@ func TestReconcileAddsRemovesAndReplaces(t *testing.T) {
 	s, rec := newScheduler(t)
 	up := probe.ProberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} })
 	a, b := check("a", 40*time.Millisecond, 30*time.Millisecond), check("b", 40*time.Millisecond, 30*time.Millisecond)
-	if err := s.Reconcile([]Job{{Check: a, Prober: up}, {Check: b, Prober: up}}); err != nil {
+	if err := s.Reconcile([]Job{{Check: new(a), Prober: up}, {Check: new(b), Prober: up}}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "both running", func() bool { return rec.count("a") > 0 && rec.count("b") > 0 })
 	oldA, oldB := s.jobs["a"], s.jobs["b"]
 
 	b.Timeout = 20 * time.Millisecond
-	if err := s.Reconcile([]Job{{Check: b, Prober: up}}); err != nil {
+	if err := s.Reconcile([]Job{{Check: new(b), Prober: up}}); err != nil {
 		t.Fatal(err)
 	}
 	if names := s.Names(); len(names) != 1 || names[0] != "b" {
@@ -191,7 +191,7 @@ func TestRemovedProberIsClosedAfterItsTimeout(t *testing.T) {
 	t.Parallel()
 	s, _ := newScheduler(t)
 	p := &closingProber{ProberFunc: func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} }}
-	if err := s.Reconcile([]Job{{Check: check("q", time.Second, 10*time.Millisecond), Prober: p}}); err != nil {
+	if err := s.Reconcile([]Job{{Check: new(check("q", time.Second, 10*time.Millisecond)), Prober: p}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Reconcile(nil); err != nil {
@@ -213,12 +213,12 @@ func TestUnchangedCheckKeepsItsProber(t *testing.T) {
 	up := func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} }
 	c := check("q", time.Hour, time.Second)
 	running := &closingProber{ProberFunc: up}
-	if err := s.Reconcile([]Job{{Check: c, Prober: running}}); err != nil {
+	if err := s.Reconcile([]Job{{Check: new(c), Prober: running}}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
 		built := &closingProber{ProberFunc: up}
-		if err := s.Reconcile([]Job{{Check: c, Prober: built}}); err != nil {
+		if err := s.Reconcile([]Job{{Check: new(c), Prober: built}}); err != nil {
 			t.Fatal(err)
 		}
 		if !built.closed.Load() || running.closed.Load() {
@@ -266,7 +266,7 @@ func TestLoseAndShutdownCancelInFlightProbes(t *testing.T) {
 			t.Parallel()
 			s, rec := newScheduler(t)
 			p := &blockingProber{started: make(chan struct{}, 1)}
-			if err := s.Reconcile([]Job{{Check: check("slow", 50*time.Millisecond, time.Minute), Prober: p}}); err != nil {
+			if err := s.Reconcile([]Job{{Check: new(check("slow", 50*time.Millisecond, time.Minute)), Prober: p}}); err != nil {
 				t.Fatal(err)
 			}
 			<-p.started
@@ -311,7 +311,7 @@ func TestAcquireResumes(t *testing.T) {
 		return probe.Result{Status: probe.StatusUp}
 	}}
 	c := check("q", 2*time.Second, time.Second)
-	if err := s.Reconcile([]Job{{Check: c, Prober: p}}); err != nil {
+	if err := s.Reconcile([]Job{{Check: new(c), Prober: p}}); err != nil {
 		t.Fatal(err)
 	}
 	if rec.count("q") != 0 {
@@ -341,7 +341,7 @@ func TestLateGrowsWhenJobsStopRunning(t *testing.T) {
 	t.Parallel()
 	s, rec := newScheduler(t)
 	p := probe.ProberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} })
-	if err := s.Reconcile([]Job{{Check: check("a", 50*time.Millisecond, 40*time.Millisecond), Prober: p}}); err != nil {
+	if err := s.Reconcile([]Job{{Check: new(check("a", 50*time.Millisecond, 40*time.Millisecond)), Prober: p}}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "runs", func() bool { return rec.count("a") >= 2 })
@@ -373,7 +373,7 @@ func TestNeverProbedChecksAreSpread(t *testing.T) {
 	resume := map[string]Resume{}
 	for i := range 200 {
 		c := check(fmt.Sprintf("c%03d", i), time.Hour, time.Second)
-		jobs = append(jobs, Job{Check: c, Prober: up})
+		jobs = append(jobs, Job{Check: new(c), Prober: up})
 		resume[c.Name] = Resume{} // never probed anywhere
 	}
 	if err := s.Reconcile(jobs); err != nil {

@@ -114,7 +114,7 @@ func TestShutdownStopsFirstRunTimers(t *testing.T) {
 	t.Parallel()
 	s, _ := newScheduler(t)
 	up := probe.ProberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.StatusUp} })
-	if err := s.Reconcile([]Job{{Check: check("later", time.Hour, time.Second), Prober: up}}); err != nil {
+	if err := s.Reconcile([]Job{{Check: new(check("later", time.Hour, time.Second)), Prober: up}}); err != nil {
 		t.Fatal(err)
 	}
 	sl := s.jobs["later"].slot
@@ -148,7 +148,7 @@ func TestSlotsPerInterval50k(t *testing.T) {
 		jobs := make([]Job, checks)
 		for i := range jobs {
 			// The timeout carries the load, and changes every check.
-			jobs[i] = Job{Check: check(fmt.Sprintf("s%05d", i), intervals[i%len(intervals)], time.Duration(gen)*time.Second), Prober: up}
+			jobs[i] = Job{Check: new(check(fmt.Sprintf("s%05d", i), intervals[i%len(intervals)], time.Duration(gen)*time.Second)), Prober: up}
 		}
 		if err := s.Reconcile(jobs); err != nil {
 			t.Fatal(err)
@@ -238,7 +238,7 @@ func TestChecksJoiningASlotRunOnTime(t *testing.T) {
 			for _, name := range []string{"first", "later"} {
 				c := check(name, interval, time.Second)
 				c.Component = name
-				jobs = append(jobs, Job{Check: c, Prober: rt.prober(name)})
+				jobs = append(jobs, Job{Check: new(c), Prober: rt.prober(name)})
 			}
 			if err := s.Reconcile(jobs); err != nil {
 				t.Fatal(err)
@@ -299,8 +299,8 @@ func TestOwnRunIsNotDispatchedAgain(t *testing.T) {
 	})
 	own := &blockingProber{started: make(chan struct{}, 1)}
 	if err := s.Reconcile([]Job{
-		{Check: check("holder", time.Hour, time.Minute), Prober: holder},
-		{Check: check("own", time.Hour, time.Minute), Prober: own},
+		{Check: new(check("holder", time.Hour, time.Minute)), Prober: holder},
+		{Check: new(check("own", time.Hour, time.Minute)), Prober: own},
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -271,8 +271,8 @@ func buildJobs(cfg *config.Config, beats probe.BeatReader, source net.IP, curren
 			continue // probed from other vantages only
 		}
 		if current != nil {
-			if j, ok := current(c.Name); ok && reusable(j.Check, c) {
-				jobs = append(jobs, schedule.Job{Check: c, Prober: j.Prober})
+			if j, ok := current(c.Name); ok && reusable(*j.Check, c) {
+				jobs = append(jobs, schedule.Job{Check: &cfg.Checks[i], Prober: j.Prober})
 				continue
 			}
 		}
@@ -289,7 +289,7 @@ func buildJobs(cfg *config.Config, beats probe.BeatReader, source net.IP, curren
 			}
 			continue
 		}
-		jobs = append(jobs, schedule.Job{Check: c, Prober: p})
+		jobs = append(jobs, schedule.Job{Check: &cfg.Checks[i], Prober: p})
 	}
 	return jobs, errors.Join(errs...)
 }
