@@ -9,26 +9,27 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
-// maxMessageLen bounds Result.Message: error text can carry bytes the target
+// MaxMessageLen bounds Result.Message: error text can carry bytes the target
 // sent, and a message is for people, not a dump.
-const maxMessageLen = 300
+const MaxMessageLen = 300
 
 // errTooManyRedirects is returned when a probe would follow more redirects
 // than its check allows.
 var errTooManyRedirects = errors.New("too many redirects")
 
-// classify turns a probe error into a Reason and a short message for people.
+// Classify turns a probe error into a Reason and a short message for people.
 // The message describes the innermost error and never the request URL, which
 // may carry credentials or a token: *url.Error wrappers are peeled off first.
 // Timeout messages are generic ("timed out"); a prober that knows where it
-// stalled says so itself (see timeoutMessage).
-func classify(ctx context.Context, err error) (Reason, string) {
-	err = unwrapURLError(err)
+// stalled says so itself (see TimeoutMessage).
+func Classify(ctx context.Context, err error) (Reason, string) {
+	err = UnwrapURLError(err)
 	switch {
 	case err == nil:
 		return ReasonNone, ""
@@ -40,24 +41,24 @@ func classify(ctx context.Context, err error) (Reason, string) {
 		return ReasonError, "probe canceled"
 	}
 	if msg, ok := tlsError(err); ok {
-		return ReasonTLS, clip(msg)
+		return ReasonTLS, Clip(msg)
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
-		return ReasonDNS, clip("dns lookup failed: " + dnsErr.Err)
+		return ReasonDNS, Clip("dns lookup failed: " + dnsErr.Err)
 	}
 	if msg, ok := connectError(err); ok {
-		return ReasonConnect, clip(msg)
+		return ReasonConnect, Clip(msg)
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return ReasonProtocol, "connection closed before a complete response"
 	}
-	return ReasonProtocol, clip(err.Error())
+	return ReasonProtocol, Clip(err.Error())
 }
 
-// unwrapURLError strips every *url.Error in err's chain; their text starts
+// UnwrapURLError strips every *url.Error in err's chain; their text starts
 // with the method and the full URL.
-func unwrapURLError(err error) error {
+func UnwrapURLError(err error) error {
 	for {
 		var ue *url.Error
 		if !errors.As(err, &ue) || ue.Err == nil {
@@ -147,12 +148,12 @@ func connectError(err error) (string, bool) {
 	return "", false
 }
 
-// budget is the time a probe had, for timeout messages: the caller set the
+// Budget is the time a probe had, for timeout messages: the caller set the
 // deadline a moment before the probe started — longer before on a busy
 // machine — so the exact figure would read "496ms" for a 500ms timeout.
 // It can only fall short of the configured timeout, so from 100ms up it is
 // rounded up to 10ms: the configured figure for any lag under 10ms.
-func budget(start, deadline time.Time) time.Duration {
+func Budget(start, deadline time.Time) time.Duration {
 	const step = 10 * time.Millisecond
 	b := deadline.Sub(start)
 	if r := b % step; b >= 100*time.Millisecond && r != 0 {
@@ -161,8 +162,8 @@ func budget(start, deadline time.Time) time.Duration {
 	return b
 }
 
-// timeoutMessage says where a probe stalled and after how long.
-func timeoutMessage(stage string, elapsed time.Duration) string {
+// TimeoutMessage says where a probe stalled and after how long.
+func TimeoutMessage(stage string, elapsed time.Duration) string {
 	if stage == "" {
 		return "no response within " + fmtDuration(elapsed)
 	}
@@ -182,14 +183,26 @@ func fmtDuration(d time.Duration) string {
 	return d.String()
 }
 
-// clip shortens s to maxMessageLen bytes without splitting a UTF-8 sequence.
-func clip(s string) string {
-	if len(s) <= maxMessageLen {
+// Clip shortens s to MaxMessageLen bytes without splitting a UTF-8 sequence.
+func Clip(s string) string {
+	if len(s) <= MaxMessageLen {
 		return s
 	}
-	cut := maxMessageLen
+	cut := MaxMessageLen
 	for cut > 0 && s[cut]&0xC0 == 0x80 {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+// maxQuoted bounds how much of a peer's bytes a message quotes.
+const maxQuoted = 200
+
+// QuotePeer quotes at most maxQuoted bytes of what a peer sent, with
+// control and non-UTF-8 bytes escaped, so it is safe to show.
+func QuotePeer(b []byte) string {
+	if len(b) <= maxQuoted {
+		return strconv.Quote(string(b))
+	}
+	return strconv.Quote(string(b[:maxQuoted])) + "…"
 }

@@ -73,17 +73,17 @@ func TestClassify(t *testing.T) {
 			if ctx == nil {
 				ctx = t.Context()
 			}
-			reason, msg := classify(ctx, tt.err)
+			reason, msg := Classify(ctx, tt.err)
 			if reason != tt.reason || !strings.Contains(msg, tt.message) {
 				t.Errorf("classify = %q, %q; want %q, containing %q", reason, msg, tt.reason, tt.message)
 			}
-			if strings.Contains(msg, "canary") || len(msg) > maxMessageLen+len("…") {
+			if strings.Contains(msg, "canary") || len(msg) > MaxMessageLen+len("…") {
 				t.Errorf("message %q leaks the URL or is too long", msg)
 			}
 		})
 	}
-	if r, m := classify(t.Context(), nil); r != ReasonNone || m != "" {
-		t.Errorf("classify(nil) = %q, %q", r, m)
+	if r, m := Classify(t.Context(), nil); r != ReasonNone || m != "" {
+		t.Errorf("Classify(nil) = %q, %q", r, m)
 	}
 }
 
@@ -199,8 +199,8 @@ func TestMessageHelpers(t *testing.T) {
 			t.Errorf("certExpiryMessage(%v left) = %q, want %q", tc.left, got, tc.want)
 		}
 	}
-	if got := timeoutMessage("", 5*time.Second); got != "no response within 5s" {
-		t.Errorf("timeoutMessage = %q", got)
+	if got := TimeoutMessage("", 5*time.Second); got != "no response within 5s" {
+		t.Errorf("TimeoutMessage = %q", got)
 	}
 	// The budget is the configured timeout although the probe started a
 	// moment after its deadline was set.
@@ -216,8 +216,8 @@ func TestMessageHelpers(t *testing.T) {
 		{timeout: 50 * time.Millisecond, late: 2 * time.Millisecond, want: 48 * time.Millisecond},
 	} {
 		deadline := start.Add(-tc.late).Add(tc.timeout)
-		if got := budget(start, deadline); got != tc.want {
-			t.Errorf("budget(%v timeout, started %v late) = %v, want %v", tc.timeout, tc.late, got, tc.want)
+		if got := Budget(start, deadline); got != tc.want {
+			t.Errorf("Budget(%v timeout, started %v late) = %v, want %v", tc.timeout, tc.late, got, tc.want)
 		}
 	}
 }

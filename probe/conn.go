@@ -11,13 +11,13 @@ import (
 )
 
 // What every prober that opens a connection shares: HTTP, TCP and SMTP
-// (and the queue sources' clients, through newDialer): the deadline, the
-// dialer, the TLS handshake, the address check and the verdict on a
-// conversation that went through.
+// (probe/smtp), and the queue sources' clients (probe/queue) through
+// NewDialer: the deadline, the dialer, the TLS handshake, the address
+// check and the verdict on a conversation that went through.
 
-// withDeadline returns ctx bounded by DefaultTimeout when it has no
+// WithDeadline returns ctx bounded by DefaultTimeout when it has no
 // deadline of its own, and that deadline.
-func withDeadline(ctx context.Context, start time.Time) (context.Context, time.Time, context.CancelFunc) {
+func WithDeadline(ctx context.Context, start time.Time) (context.Context, time.Time, context.CancelFunc) {
 	if d, ok := ctx.Deadline(); ok {
 		return ctx, d, func() {}
 	}
@@ -25,10 +25,10 @@ func withDeadline(ctx context.Context, start time.Time) (context.Context, time.T
 	return ctx, start.Add(DefaultTimeout), cancel
 }
 
-// newDialer is the dialer of every connection a prober opens: o's
+// NewDialer is the dialer of every connection a prober opens: o's
 // resolver, and o's source address as the local end. A net.Dialer is safe
 // for concurrent use.
-func newDialer(o Options) *net.Dialer {
+func NewDialer(o Options) *net.Dialer {
 	return o.Shared.dialer(o.Resolver, o.SourceAddr, func() *net.Dialer {
 		d := &net.Dialer{Resolver: o.Resolver}
 		if o.SourceAddr != nil {
@@ -38,11 +38,11 @@ func newDialer(o Options) *net.Dialer {
 	})
 }
 
-// dialTarget connects to addr and pins the connection's deadline to
+// DialTarget connects to addr and pins the connection's deadline to
 // deadline, so every later read and write stops there. Canceling ctx
 // closes the connection, which interrupts any blocked read or write. The
 // returned function releases both; call it when done.
-func dialTarget(ctx context.Context, d *net.Dialer, addr string, deadline time.Time) (net.Conn, func(), error) {
+func DialTarget(ctx context.Context, d *net.Dialer, addr string, deadline time.Time) (net.Conn, func(), error) {
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, nil, err
@@ -55,10 +55,10 @@ func dialTarget(ctx context.Context, d *net.Dialer, addr string, deadline time.T
 	return conn, func() { stop(); conn.Close() }, nil
 }
 
-// handshake runs a TLS client handshake on conn and returns the TLS
+// Handshake runs a TLS client handshake on conn and returns the TLS
 // connection and the leaf certificate's expiry, which is also known when
 // verification rejected the certificate.
-func handshake(ctx context.Context, conn net.Conn, cfg *tls.Config) (*tls.Conn, time.Time, error) {
+func Handshake(ctx context.Context, conn net.Conn, cfg *tls.Config) (*tls.Conn, time.Time, error) {
 	tc := tls.Client(conn, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, rejectedNotAfter(err), err
@@ -67,8 +67,8 @@ func handshake(ctx context.Context, conn net.Conn, cfg *tls.Config) (*tls.Conn, 
 	return tc, leafNotAfter(&cs), nil
 }
 
-// splitAddress checks a host:port target; key names it in errors.
-func splitAddress(key, addr string) (string, error) {
+// SplitAddress checks a host:port target; key names it in errors.
+func SplitAddress(key, addr string) (string, error) {
 	if addr == "" {
 		return "", errors.New(key + ": is required")
 	}
@@ -85,11 +85,11 @@ func splitAddress(key, addr string) (string, error) {
 	return host, nil
 }
 
-// judgeSoft rates a conversation that went through: an expired
+// JudgeSoft rates a conversation that went through: an expired
 // certificate makes it down (only reached with insecure_skip_verify, as
 // verification rejects one), latency degraded. A certificate that expires
-// soon does not count here: it is a warning (certWarnings), not a status.
-func judgeSoft(notAfter, now time.Time, took, slowAbove time.Duration) (Status, Reason, string) {
+// soon does not count here: it is a warning (CertWarnings), not a status.
+func JudgeSoft(notAfter, now time.Time, took, slowAbove time.Duration) (Status, Reason, string) {
 	if !notAfter.IsZero() && !now.Before(notAfter) {
 		return StatusDown, ReasonTLS, certExpiryMessage(notAfter, now)
 	}

@@ -95,18 +95,18 @@ func (h *Heartbeat) Probe(ctx context.Context) Result {
 // storeDown is the result when the beats cannot be read: the last verdict
 // (or up), never a new failure; see Heartbeat.
 func (h *Heartbeat) storeDown(ctx context.Context, res Result, err error) Result {
-	reason, detail := classify(ctx, err)
+	reason, detail := Classify(ctx, err)
 	unreachable := fmt.Sprintf("heartbeat store unreachable (%s: %s)", reason, detail)
 	h.mu.Lock()
 	last := h.last
 	h.mu.Unlock()
 	if last == nil {
 		res.Status = StatusUp
-		res.Message = clip(unreachable + "; no beats read yet")
+		res.Message = Clip(unreachable + "; no beats read yet")
 		return res
 	}
 	res.Status, res.Reason = last.Status, last.Reason
-	res.Message = clip(fmt.Sprintf("%s; last known at %s: %s", unreachable, clockTime(last.Start, res.Start), last.Message))
+	res.Message = Clip(fmt.Sprintf("%s; last known at %s: %s", unreachable, clockTime(last.Start, res.Start), last.Message))
 	return res
 }
 

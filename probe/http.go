@@ -29,8 +29,8 @@ const (
 	DefaultUserAgent = "tocsin"
 )
 
-// maxHeaderBytes bounds the response headers a probe accepts.
-const maxHeaderBytes = 1 << 20
+// MaxHeaderBytes bounds the response headers a probe accepts.
+const MaxHeaderBytes = 1 << 20
 
 // Options are the process-wide settings a prober is built with.
 type Options struct {
@@ -91,7 +91,7 @@ func NewHTTP(c config.HTTPCheck, opts Options) (*HTTP, error) {
 		degradedLatency: c.DegradedLatency,
 		maxBody:         c.MaxBodyBytes,
 		certWarning:     c.TLS.CertExpiryWarning,
-		dialer:          newDialer(opts),
+		dialer:          NewDialer(opts),
 		now:             opts.Now,
 	}
 	if h.now == nil {
@@ -104,7 +104,7 @@ func NewHTTP(c config.HTTPCheck, opts Options) (*HTTP, error) {
 		}
 	}
 	h.rawURL = c.URL.Reveal()
-	target, err := parseTarget("http.url", h.rawURL)
+	target, err := ParseTarget("http.url", h.rawURL)
 	fail(err)
 	fail(h.applyDefaults())
 	if c.BodyRegex != "" {
@@ -181,14 +181,14 @@ func (h *HTTP) Probe(ctx context.Context) Result {
 	res.StatusCode = ex.status
 	res.CertNotAfter = ex.notAfter
 	now := h.now()
-	res.Warnings = certWarnings(ex.notAfter, now, h.certWarning)
+	res.Warnings = CertWarnings(ex.notAfter, now, h.certWarning)
 	if ex.err != nil {
 		res.Status = StatusDown
-		res.Reason, res.Message = classify(ctx, ex.err)
+		res.Reason, res.Message = Classify(ctx, ex.err)
 		if res.Reason == ReasonTimeout {
 			// The budget, not the elapsed time: it is the number the
 			// user configured.
-			res.Message = timeoutMessage(ex.stage, budget(start, deadline))
+			res.Message = TimeoutMessage(ex.stage, Budget(start, deadline))
 		}
 		res.Message = h.scrub(res.Message)
 		return res
@@ -264,7 +264,7 @@ func (h *HTTP) newClient() (*http.Client, *http.Transport) {
 		DialContext:            h.dialer.DialContext,
 		TLSClientConfig:        h.tlsConfig.Clone(),
 		DisableKeepAlives:      true,
-		MaxResponseHeaderBytes: maxHeaderBytes,
+		MaxResponseHeaderBytes: MaxHeaderBytes,
 	}
 	return &http.Client{Transport: transport, CheckRedirect: h.checkRedirect}, transport
 }
@@ -281,7 +281,7 @@ func (h *HTTP) checkRedirect(_ *http.Request, via []*http.Request) error {
 }
 
 // judge rates a completed exchange: status, body, then an expired
-// certificate and latency (judgeSoft).
+// certificate and latency (JudgeSoft).
 func (h *HTTP) judge(ex exchange, now time.Time, took time.Duration) (Status, Reason, string) {
 	if !h.expect.match(ex.status) {
 		return StatusDown, ReasonStatus, fmt.Sprintf("unexpected status %d (want %s)", ex.status, h.expect.want)
@@ -292,17 +292,17 @@ func (h *HTTP) judge(ex exchange, now time.Time, took time.Duration) (Status, Re
 		}
 		return StatusDown, ReasonBody, msg
 	}
-	return judgeSoft(ex.notAfter, now, took, h.degradedLatency)
+	return JudgeSoft(ex.notAfter, now, took, h.degradedLatency)
 }
 
 // bodyMismatch checks body_contains, body_regex and body_json; "" when
 // they pass.
 func (h *HTTP) bodyMismatch(ex exchange) string {
 	if h.contains != "" && !strings.Contains(string(ex.body), h.contains) {
-		return fmt.Sprintf("body does not contain %q", clip(h.contains))
+		return fmt.Sprintf("body does not contain %q", Clip(h.contains))
 	}
 	if h.re != nil && !h.re.Match(ex.body) {
-		return fmt.Sprintf("body does not match /%s/", clip(h.re.String()))
+		return fmt.Sprintf("body does not match /%s/", Clip(h.re.String()))
 	}
 	if len(h.bodyJSON) > 0 {
 		return jsonMismatch(ex.body, h.bodyJSON)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/internal/probetest"
 )
 
 // The tests in this file that measure time or memory don't call t.Parallel:
@@ -20,7 +21,7 @@ import (
 // max_body_bytes, allocates little and returns promptly.
 func TestHTTPHugeBodyBounded(t *testing.T) {
 	const size = 1 << 30
-	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	srv := probetest.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Length", "1073741824")
 		chunk := make([]byte, 64<<10)
 		for sent := 0; sent < size; sent += len(chunk) {
@@ -35,11 +36,11 @@ func TestHTTPHugeBodyBounded(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	res := probeWithin(t, h, 30*time.Second)
+	res := probetest.Within(t, h.Probe, 30*time.Second)
 	took := time.Since(start)
 	runtime.ReadMemStats(&after)
 
-	checkResult(t, res, StatusDown, ReasonBody, "body truncated at 1048576 bytes")
+	probetest.CheckResult(t, res, StatusDown, ReasonBody, "body truncated at 1048576 bytes")
 	alloc := after.TotalAlloc - before.TotalAlloc
 	t.Logf("allocated %d KiB in %v", alloc>>10, took)
 	if alloc > 64<<20 {
@@ -53,12 +54,12 @@ func TestHTTPHugeBodyBounded(t *testing.T) {
 // TestHTTPNeverAnswers checks a server that accepts and stays silent fails
 // at the deadline.
 func TestHTTPNeverAnswers(t *testing.T) {
-	addr := rawServer(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+	addr := probetest.RawServer(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
 	h := mustHTTP(t, config.HTTPCheck{URL: config.Secret("http://" + addr + "/")}, Options{})
 	const timeout = 500 * time.Millisecond
-	res := probeWithin(t, h, timeout)
-	checkResult(t, res, StatusDown, ReasonTimeout, "timed out waiting for response headers after 500ms")
-	checkStoppedAtDeadline(t, res.Duration, timeout)
+	res := probetest.Within(t, h.Probe, timeout)
+	probetest.CheckResult(t, res, StatusDown, ReasonTimeout, "timed out waiting for response headers after 500ms")
+	probetest.CheckStoppedAtDeadline(t, res.Duration, timeout, DefaultTimeout)
 	if !hasPhase(res, "connect") || hasPhase(res, "first_byte") {
 		t.Errorf("Phases = %v, want connect and no first_byte", res.Phases)
 	}
@@ -67,7 +68,7 @@ func TestHTTPNeverAnswers(t *testing.T) {
 // TestHTTPEndlessBodyStopsAtDeadline checks a body that trickles forever,
 // never reaching the cap, is cut off by the deadline.
 func TestHTTPEndlessBodyStopsAtDeadline(t *testing.T) {
-	addr := rawServer(t, func(c net.Conn) {
+	addr := probetest.RawServer(t, func(c net.Conn) {
 		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
 			return
 		}
@@ -81,9 +82,9 @@ func TestHTTPEndlessBodyStopsAtDeadline(t *testing.T) {
 	})
 	h := mustHTTP(t, config.HTTPCheck{URL: config.Secret("http://" + addr + "/")}, Options{})
 	const timeout = 300 * time.Millisecond
-	res := probeWithin(t, h, timeout)
-	checkResult(t, res, StatusDown, ReasonTimeout, "timed out reading the response body")
-	checkStoppedAtDeadline(t, res.Duration, timeout)
+	res := probetest.Within(t, h.Probe, timeout)
+	probetest.CheckResult(t, res, StatusDown, ReasonTimeout, "timed out reading the response body")
+	probetest.CheckStoppedAtDeadline(t, res.Duration, timeout, DefaultTimeout)
 	if res.StatusCode != 200 || !hasPhase(res, "first_byte") {
 		t.Errorf("StatusCode = %d, Phases = %v; want 200 and first_byte", res.StatusCode, res.Phases)
 	}
@@ -110,7 +111,7 @@ func TestHTTPBrokenServers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			addr := rawServer(t, func(c net.Conn) {
+			addr := probetest.RawServer(t, func(c net.Conn) {
 				defer c.Close()
 				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
 					return
@@ -118,7 +119,7 @@ func TestHTTPBrokenServers(t *testing.T) {
 				_, _ = io.WriteString(c, tt.reply)
 			})
 			h := mustHTTP(t, config.HTTPCheck{URL: config.Secret("http://" + addr + "/")}, Options{})
-			checkResult(t, probeWithin(t, h, 5*time.Second), StatusDown, tt.reason, tt.message)
+			probetest.CheckResult(t, probetest.Within(t, h.Probe, 5*time.Second), StatusDown, tt.reason, tt.message)
 		})
 	}
 }
@@ -126,9 +127,9 @@ func TestHTTPBrokenServers(t *testing.T) {
 // TestHTTPConnectionRefused dials a port nobody listens on.
 func TestHTTPConnectionRefused(t *testing.T) {
 	t.Parallel()
-	h := mustHTTP(t, config.HTTPCheck{URL: config.Secret("http://" + deadPort(t) + "/")}, Options{})
-	res := probeWithin(t, h, 5*time.Second)
-	checkResult(t, res, StatusDown, ReasonConnect, "connection refused")
+	h := mustHTTP(t, config.HTTPCheck{URL: config.Secret("http://" + probetest.DeadPort(t) + "/")}, Options{})
+	res := probetest.Within(t, h.Probe, 5*time.Second)
+	probetest.CheckResult(t, res, StatusDown, ReasonConnect, "connection refused")
 	if res.StatusCode != 0 {
 		t.Errorf("StatusCode = %d, want 0", res.StatusCode)
 	}
@@ -137,23 +138,23 @@ func TestHTTPConnectionRefused(t *testing.T) {
 // TestHTTPDNS resolves through a fake name server on 127.0.0.1.
 func TestHTTPDNS(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), nil)
+	srv := probetest.NewServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), nil)
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	resolver := fakeDNS(t, map[string]net.IP{"app.tocsin.test": net.IPv4(127, 0, 0, 1)})
+	resolver := probetest.FakeDNS(t, map[string]net.IP{"app.tocsin.test": net.IPv4(127, 0, 0, 1)})
 
 	t.Run("unresolvable", func(t *testing.T) {
 		t.Parallel()
 		h := mustHTTP(t, config.HTTPCheck{URL: config.Secret("http://no-such-host.invalid:" + port + "/")},
 			Options{Resolver: resolver})
-		res := probeWithin(t, h, 5*time.Second)
-		checkResult(t, res, StatusDown, ReasonDNS, "dns lookup failed: no such host")
+		res := probetest.Within(t, h.Probe, 5*time.Second)
+		probetest.CheckResult(t, res, StatusDown, ReasonDNS, "dns lookup failed: no such host")
 	})
 	t.Run("resolved", func(t *testing.T) {
 		t.Parallel()
 		h := mustHTTP(t, config.HTTPCheck{URL: config.Secret("http://app.tocsin.test:" + port + "/")},
 			Options{Resolver: resolver})
-		res := probeWithin(t, h, 5*time.Second)
-		checkResult(t, res, StatusUp, ReasonNone, "")
+		res := probetest.Within(t, h.Probe, 5*time.Second)
+		probetest.CheckResult(t, res, StatusUp, ReasonNone, "")
 		for _, p := range []string{"dns", "connect", "first_byte"} {
 			if !hasPhase(res, p) {
 				t.Errorf("Phases = %v, want %s", res.Phases, p)
@@ -168,7 +169,7 @@ func TestHTTPMessagesHideURL(t *testing.T) {
 	t.Parallel()
 	const secrets = "user:canarypass@"
 	const query = "?token=canarytoken"
-	ok := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ok := probetest.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/loop":
 			// Echo the URL, query and all, back in the Location header.
@@ -180,16 +181,16 @@ func TestHTTPMessagesHideURL(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 	}), nil)
-	self := newTestCert(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
-	tlsSrv := newServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), &self.cert)
-	silent := rawServer(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
-	broken := rawServer(t, func(c net.Conn) {
+	self := probetest.NewCert(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	tlsSrv := probetest.NewServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), &self.Cert)
+	silent := probetest.RawServer(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+	broken := probetest.RawServer(t, func(c net.Conn) {
 		defer c.Close()
 		_, _ = http.ReadRequest(bufio.NewReader(c))
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Len")
 	})
 	host := func(u string) string { return strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://") }
-	resolver := fakeDNS(t, nil)
+	resolver := probetest.FakeDNS(t, nil)
 	urls := map[string]string{
 		"status":   "http://" + secrets + host(ok.URL) + "/503" + query,
 		"body":     "http://" + secrets + host(ok.URL) + "/" + query,
@@ -198,7 +199,7 @@ func TestHTTPMessagesHideURL(t *testing.T) {
 		"tls":      "https://" + secrets + host(tlsSrv.URL) + "/" + query,
 		"timeout":  "http://" + secrets + silent + "/" + query,
 		"protocol": "http://" + secrets + broken + "/" + query,
-		"connect":  "http://" + secrets + deadPort(t) + "/" + query,
+		"connect":  "http://" + secrets + probetest.DeadPort(t) + "/" + query,
 		"dns":      "http://" + secrets + "no-such-host.invalid/" + query,
 	}
 	for name, u := range urls {
@@ -206,7 +207,7 @@ func TestHTTPMessagesHideURL(t *testing.T) {
 			t.Parallel()
 			h := mustHTTP(t, config.HTTPCheck{URL: config.Secret(u), BodyContains: "needle"},
 				Options{Resolver: resolver})
-			res := probeWithin(t, h, 300*time.Millisecond)
+			res := probetest.Within(t, h.Probe, 300*time.Millisecond)
 			t.Logf("%s %s: %s", res.Status, res.Reason, res.Message)
 			if res.Status != StatusDown {
 				t.Errorf("Status = %s, want down", res.Status)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/internal/probetest"
 )
 
 // TestHTTPProbe covers the verdicts a well-behaved server can produce.
@@ -119,13 +120,13 @@ func TestHTTPProbe(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newServer(t, tt.handler, nil)
+			srv := probetest.NewServer(t, tt.handler, nil)
 			c := config.HTTPCheck{URL: config.Secret(srv.URL + tt.path)}
 			if tt.cfg != nil {
 				tt.cfg(&c)
 			}
-			res := probeWithin(t, mustHTTP(t, c, Options{}), 5*time.Second)
-			checkResult(t, res, tt.status, tt.reason, tt.message)
+			res := probetest.Within(t, mustHTTP(t, c, Options{}).Probe, 5*time.Second)
+			probetest.CheckResult(t, res, tt.status, tt.reason, tt.message)
 			if res.StatusCode != tt.wantCode {
 				t.Errorf("StatusCode = %d, want %d", res.StatusCode, tt.wantCode)
 			}
@@ -136,23 +137,6 @@ func TestHTTPProbe(t *testing.T) {
 // expect returns a config edit that sets expect_status.
 func expect(list ...string) func(*config.HTTPCheck) {
 	return func(c *config.HTTPCheck) { c.ExpectStatus = list }
-}
-
-// checkResult compares the verdict and sanity-checks the bookkeeping.
-func checkResult(t *testing.T, res Result, status Status, reason Reason, msg string) {
-	t.Helper()
-	if res.Status != status || res.Reason != reason {
-		t.Errorf("got %s/%q (%q), want %s/%q", res.Status, res.Reason, res.Message, status, reason)
-	}
-	if !strings.Contains(res.Message, msg) {
-		t.Errorf("Message = %q, want it to contain %q", res.Message, msg)
-	}
-	if status == StatusUp && res.Message != "" {
-		t.Errorf("up with a message: %q", res.Message)
-	}
-	if res.Start.IsZero() || res.Duration <= 0 {
-		t.Errorf("Start = %v, Duration = %v; want both set", res.Start, res.Duration)
-	}
 }
 
 // TestHTTPRequest checks what the server receives.
@@ -206,14 +190,14 @@ func TestHTTPRequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := probetest.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				b, _ := io.ReadAll(r.Body)
 				if err := tt.check(r, string(b)); err != nil {
 					http.Error(w, err.Error(), http.StatusBadRequest)
 				}
 			}), nil)
 			tt.cfg.URL = config.Secret(srv.URL)
-			res := probeWithin(t, mustHTTP(t, tt.cfg, tt.opts), 5*time.Second)
+			res := probetest.Within(t, mustHTTP(t, tt.cfg, tt.opts).Probe, 5*time.Second)
 			if res.Status != StatusUp {
 				t.Errorf("server saw a bad request: %s %s %q", res.Status, res.Reason, res.Message)
 			}
@@ -243,15 +227,15 @@ func firstErr(errs ...error) error {
 func TestHTTPRedirectLoop(t *testing.T) {
 	t.Parallel()
 	var hits atomic.Int32
-	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := probetest.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		http.Redirect(w, r, r.URL.Path, http.StatusFound)
 	}), nil)
 	for _, max := range []int{0, 3} { // 0: the default
 		hits.Store(0)
 		h := mustHTTP(t, config.HTTPCheck{URL: config.Secret(srv.URL + "/loop"), MaxRedirects: max}, Options{})
-		res := probeWithin(t, h, 5*time.Second)
-		checkResult(t, res, StatusDown, ReasonRedirect, "too many redirects")
+		res := probetest.Within(t, h.Probe, 5*time.Second)
+		probetest.CheckResult(t, res, StatusDown, ReasonRedirect, "too many redirects")
 		want := int32(cmpOrInt(max, DefaultMaxRedirects) + 1)
 		if got := hits.Load(); got != want {
 			t.Errorf("max_redirects %d: %d requests, want %d", max, got, want)
@@ -270,7 +254,7 @@ func cmpOrInt(a, b int) int {
 func TestHTTPFreshConnectionPerProbe(t *testing.T) {
 	t.Parallel()
 	var conns atomic.Int32
-	srv := newServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), nil, func(s *http.Server) {
+	srv := probetest.NewServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), nil, func(s *http.Server) {
 		s.ConnState = func(_ net.Conn, state http.ConnState) {
 			if state == http.StateNew {
 				conns.Add(1)
@@ -279,7 +263,7 @@ func TestHTTPFreshConnectionPerProbe(t *testing.T) {
 	})
 	h := mustHTTP(t, config.HTTPCheck{URL: config.Secret(srv.URL)}, Options{})
 	for range 2 {
-		if res := probeWithin(t, h, 5*time.Second); res.Status != StatusUp {
+		if res := probetest.Within(t, h.Probe, 5*time.Second); res.Status != StatusUp {
 			t.Fatalf("probe: %s %q", res.Status, res.Message)
 		}
 	}
@@ -293,9 +277,9 @@ func TestHTTPCanceled(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	h := mustHTTP(t, config.HTTPCheck{URL: config.Secret("http://" + deadPort(t))}, Options{})
+	h := mustHTTP(t, config.HTTPCheck{URL: config.Secret("http://" + probetest.DeadPort(t))}, Options{})
 	res := h.Probe(ctx)
-	checkResult(t, res, StatusDown, ReasonError, "canceled")
+	probetest.CheckResult(t, res, StatusDown, ReasonError, "canceled")
 }
 
 // TestHTTPIgnoresProxyEnvironment checks the transport dials the target

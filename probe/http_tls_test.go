@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/internal/probetest"
 )
 
 // TestHTTPTLS covers certificate verification and expiry against real TLS
@@ -23,18 +24,18 @@ import (
 func TestHTTPTLS(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
-	valid := newTestCert(t, now.Add(-time.Hour), now.Add(90*24*time.Hour), "app.tocsin.test")
-	expired := newTestCert(t, now.Add(-48*time.Hour), now.Add(-24*time.Hour), "app.tocsin.test")
-	soon := newTestCert(t, now.Add(-time.Hour), now.Add(5*24*time.Hour+time.Hour), "app.tocsin.test")
-	resolver := fakeDNS(t, map[string]net.IP{
+	valid := probetest.NewCert(t, now.Add(-time.Hour), now.Add(90*24*time.Hour), "app.tocsin.test")
+	expired := probetest.NewCert(t, now.Add(-48*time.Hour), now.Add(-24*time.Hour), "app.tocsin.test")
+	soon := probetest.NewCert(t, now.Add(-time.Hour), now.Add(5*24*time.Hour+time.Hour), "app.tocsin.test")
+	resolver := probetest.FakeDNS(t, map[string]net.IP{
 		"app.tocsin.test":   net.IPv4(127, 0, 0, 1),
 		"other.tocsin.test": net.IPv4(127, 0, 0, 1),
 	})
 	tests := []struct {
 		name    string
-		cert    testCert
+		cert    probetest.Cert
 		host    string // in the URL; 127.0.0.1 if empty
-		tls     func(*config.TLS, testCert)
+		tls     func(*config.TLS, probetest.Cert)
 		now     func() time.Time
 		status  Status
 		reason  Reason
@@ -48,16 +49,16 @@ func TestHTTPTLS(t *testing.T) {
 		{name: "host name mismatch", cert: valid, host: "other.tocsin.test", tls: trust, status: StatusDown,
 			reason: ReasonTLS, message: "x509: certificate is valid for app.tocsin.test, not other.tocsin.test"},
 		{name: "server_name override", cert: valid, host: "other.tocsin.test", status: StatusUp,
-			tls: func(c *config.TLS, tc testCert) { trust(c, tc); c.ServerName = "app.tocsin.test" }},
+			tls: func(c *config.TLS, tc probetest.Cert) { trust(c, tc); c.ServerName = "app.tocsin.test" }},
 		{name: "expired", cert: expired, tls: warn(14 * 24 * time.Hour), status: StatusDown, reason: ReasonTLS,
 			message: "x509: certificate has expired or is not yet valid"},
 		{name: "insecure_skip_verify", cert: valid, status: StatusUp,
-			tls: func(c *config.TLS, _ testCert) { c.InsecureSkipVerify = true }},
+			tls: func(c *config.TLS, _ probetest.Cert) { c.InsecureSkipVerify = true }},
 		{name: "expiry within warning", cert: soon, status: StatusUp, tls: warn(14 * 24 * time.Hour),
-			warning: "certificate expires in 5 days (" + soon.notAfter.Format(time.DateOnly) + ")"},
+			warning: "certificate expires in 5 days (" + soon.NotAfter.Format(time.DateOnly) + ")"},
 		// The certificate is what the server presents, trusted or not.
 		{name: "expiry within warning, untrusted", cert: soon, status: StatusDown, reason: ReasonTLS,
-			tls:     func(c *config.TLS, _ testCert) { c.CertExpiryWarning = 14 * 24 * time.Hour },
+			tls:     func(c *config.TLS, _ probetest.Cert) { c.CertExpiryWarning = 14 * 24 * time.Hour },
 			message: "certificate signed by unknown authority", warning: "certificate expires in 5 days"},
 		{name: "expiry beyond warning", cert: soon, status: StatusUp, tls: warn(72 * time.Hour)},
 		{name: "warning off", cert: soon, status: StatusUp, tls: trust},
@@ -68,7 +69,7 @@ func TestHTTPTLS(t *testing.T) {
 			now: func() time.Time { return now.Add(91 * 24 * time.Hour) }, tls: warn(14 * 24 * time.Hour),
 			message: "certificate has expired"},
 		{name: "expired but not verified", cert: expired, status: StatusDown, reason: ReasonTLS,
-			tls: func(c *config.TLS, _ testCert) {
+			tls: func(c *config.TLS, _ probetest.Cert) {
 				c.InsecureSkipVerify = true
 				c.CertExpiryWarning = 14 * 24 * time.Hour
 			},
@@ -77,7 +78,7 @@ func TestHTTPTLS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), &tt.cert.cert)
+			srv := probetest.NewServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), &tt.cert.Cert)
 			u := srv.URL
 			if tt.host != "" {
 				u = strings.Replace(u, "127.0.0.1", tt.host, 1)
@@ -86,11 +87,11 @@ func TestHTTPTLS(t *testing.T) {
 			if tt.tls != nil {
 				tt.tls(&c.TLS, tt.cert)
 			}
-			res := probeWithin(t, mustHTTP(t, c, Options{Resolver: resolver, Now: tt.now}), 5*time.Second)
-			checkResult(t, res, tt.status, tt.reason, tt.message)
-			checkWarning(t, res, tt.warning)
-			if !res.CertNotAfter.Equal(tt.cert.notAfter) {
-				t.Errorf("CertNotAfter = %v, want the leaf's %v", res.CertNotAfter, tt.cert.notAfter)
+			res := probetest.Within(t, mustHTTP(t, c, Options{Resolver: resolver, Now: tt.now}).Probe, 5*time.Second)
+			probetest.CheckResult(t, res, tt.status, tt.reason, tt.message)
+			probetest.CheckWarning(t, res, tt.warning)
+			if !res.CertNotAfter.Equal(tt.cert.NotAfter) {
+				t.Errorf("CertNotAfter = %v, want the leaf's %v", res.CertNotAfter, tt.cert.NotAfter)
 			}
 			if res.Status != StatusDown && !hasPhase(res, "tls") {
 				t.Errorf("Phases = %v, want a tls phase", res.Phases)
@@ -104,7 +105,7 @@ func TestHTTPTLS(t *testing.T) {
 func TestHTTPWarningWithFailure(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
-	soon := newTestCert(t, now.Add(-time.Hour), now.Add(3*24*time.Hour+time.Hour))
+	soon := probetest.NewCert(t, now.Add(-time.Hour), now.Add(3*24*time.Hour+time.Hour))
 	tests := []struct {
 		name    string
 		code    int
@@ -120,33 +121,33 @@ func TestHTTPWarningWithFailure(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			srv := probetest.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				time.Sleep(30 * time.Millisecond)
 				w.WriteHeader(tt.code)
-			}), &soon.cert)
+			}), &soon.Cert)
 			c := config.HTTPCheck{URL: config.Secret(srv.URL), DegradedLatency: tt.slow}
 			warn(14*24*time.Hour)(&c.TLS, soon)
-			res := probeWithin(t, mustHTTP(t, c, Options{}), 5*time.Second)
-			checkResult(t, res, tt.status, tt.reason, tt.message)
-			checkWarning(t, res, "certificate expires in 3 days")
+			res := probetest.Within(t, mustHTTP(t, c, Options{}).Probe, 5*time.Second)
+			probetest.CheckResult(t, res, tt.status, tt.reason, tt.message)
+			probetest.CheckWarning(t, res, "certificate expires in 3 days")
 		})
 	}
 }
 
 // trust makes the check trust the server's certificate through ca_file.
-func trust(c *config.TLS, tc testCert) { c.CAFile = tc.pemFile }
+func trust(c *config.TLS, tc probetest.Cert) { c.CAFile = tc.PEMFile }
 
 // warn is trust with cert_expiry_warning d.
-func warn(d time.Duration) func(*config.TLS, testCert) {
-	return func(c *config.TLS, tc testCert) { trust(c, tc); c.CertExpiryWarning = d }
+func warn(d time.Duration) func(*config.TLS, probetest.Cert) {
+	return func(c *config.TLS, tc probetest.Cert) { trust(c, tc); c.CertExpiryWarning = d }
 }
 
 // TestHTTPNotTLS points an https URL at a plain HTTP server.
 func TestHTTPNotTLS(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), nil)
+	srv := probetest.NewServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), nil)
 	h := mustHTTP(t, config.HTTPCheck{URL: config.Secret(strings.Replace(srv.URL, "http:", "https:", 1))}, Options{})
-	checkResult(t, probeWithin(t, h, 5*time.Second), StatusDown, ReasonTLS, "tls:")
+	probetest.CheckResult(t, probetest.Within(t, h.Probe, 5*time.Second), StatusDown, ReasonTLS, "tls:")
 }
 
 // TestHTTPClientCertificate: against a server that requires a client
@@ -156,14 +157,14 @@ func TestHTTPNotTLS(t *testing.T) {
 func TestHTTPClientCertificate(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
-	server := newTestCert(t, now.Add(-time.Hour), now.Add(24*time.Hour))
-	client := newTestCert(t, now.Add(-time.Hour), now.Add(24*time.Hour))
-	other := newTestCert(t, now.Add(-time.Hour), now.Add(24*time.Hour))
+	server := probetest.NewCert(t, now.Add(-time.Hour), now.Add(24*time.Hour))
+	client := probetest.NewCert(t, now.Add(-time.Hour), now.Add(24*time.Hour))
+	other := probetest.NewCert(t, now.Add(-time.Hour), now.Add(24*time.Hour))
 	clients := x509.NewCertPool()
-	clients.AddCert(mustParse(t, client.cert.Certificate[0]))
+	clients.AddCert(mustParse(t, client.Cert.Certificate[0]))
 	s := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	s.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are the point
-	s.TLS = &tls.Config{Certificates: []tls.Certificate{server.cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clients}
+	s.TLS = &tls.Config{Certificates: []tls.Certificate{server.Cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clients}
 	s.StartTLS()
 	t.Cleanup(s.Close)
 
@@ -172,19 +173,19 @@ func TestHTTPClientCertificate(t *testing.T) {
 		tls        config.TLS
 		wantStatus Status
 	}{
-		{"with the client certificate", config.TLS{CAFile: server.pemFile, CertFile: client.pemFile, KeyFile: client.keyFile}, StatusUp},
-		{"without one", config.TLS{CAFile: server.pemFile}, StatusDown},
-		{"with one the server does not trust", config.TLS{CAFile: server.pemFile, CertFile: other.pemFile, KeyFile: other.keyFile}, StatusDown},
+		{"with the client certificate", config.TLS{CAFile: server.PEMFile, CertFile: client.PEMFile, KeyFile: client.KeyFile}, StatusUp},
+		{"without one", config.TLS{CAFile: server.PEMFile}, StatusDown},
+		{"with one the server does not trust", config.TLS{CAFile: server.PEMFile, CertFile: other.PEMFile, KeyFile: other.KeyFile}, StatusDown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := mustHTTP(t, config.HTTPCheck{URL: config.Secret(s.URL), TLS: tc.tls}, Options{})
-			if r := probeWithin(t, h, 5*time.Second); r.Status != tc.wantStatus {
+			if r := probetest.Within(t, h.Probe, 5*time.Second); r.Status != tc.wantStatus {
 				t.Errorf("status %s (%s: %s), want %s", r.Status, r.Reason, r.Message, tc.wantStatus)
 			}
 		})
 	}
-	_, err := NewHTTP(config.HTTPCheck{URL: config.Secret(s.URL), TLS: config.TLS{CertFile: client.pemFile, KeyFile: other.keyFile}}, Options{})
+	_, err := NewHTTP(config.HTTPCheck{URL: config.Secret(s.URL), TLS: config.TLS{CertFile: client.PEMFile, KeyFile: other.KeyFile}}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "http.tls.cert_file: tls: private key does not match public key") {
 		t.Errorf("mismatched key: %v", err)
 	}

@@ -58,15 +58,15 @@ func (m statusMatcher) match(code int) bool {
 	return class >= 1 && class <= 5 && m.classes[class]
 }
 
-// parseTarget checks the URL of key (http.url, queue.url). Errors never
+// ParseTarget checks the URL of key (http.url, queue.url). Errors never
 // include the URL itself: it may carry credentials or a token.
-func parseTarget(key, raw string) (*url.URL, error) {
+func ParseTarget(key, raw string) (*url.URL, error) {
 	if raw == "" {
 		return nil, fmt.Errorf("%s: is required", key)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", key, unwrapURLError(err))
+		return nil, fmt.Errorf("%s: %w", key, UnwrapURLError(err))
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%s: must be an absolute http:// or https:// URL", key)

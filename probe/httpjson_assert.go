@@ -12,7 +12,7 @@ import (
 
 // jsonAssertion is an http.body_json assertion, its path parsed: the
 // json_path syntax and lookup of a queue's http_json source
-// (queue_httpjson.go), so that one path means the same in both.
+// (jsonpath.go), so that one path means the same in both.
 type jsonAssertion struct {
 	raw      string
 	path     []string
@@ -26,7 +26,7 @@ func parseJSONAssertions(as []config.JSONAssertion) ([]jsonAssertion, error) {
 	var errs []error
 	out := make([]jsonAssertion, 0, len(as))
 	for i, a := range as {
-		path, err := parseJSONPath(a.Path)
+		path, err := ParseJSONPath(a.Path)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("http.body_json[%d].path: %w", i, err))
 			continue
@@ -42,7 +42,7 @@ func parseJSONAssertions(as []config.JSONAssertion) ([]jsonAssertion, error) {
 // jsonMismatch returns why body fails the first assertion it fails, ""
 // when it passes them all.
 func jsonMismatch(body []byte, as []jsonAssertion) string {
-	doc, err := decodeJSON(body)
+	doc, err := DecodeJSON(body)
 	if err != nil {
 		return "body is not JSON: " + err.Error()
 	}
@@ -63,9 +63,9 @@ func (a jsonAssertion) mismatch(doc any) string {
 		got, ok := jsonText(v)
 		switch {
 		case !ok:
-			return fmt.Sprintf("is %s, want %q", jsonKind(v), clip(*a.equals))
+			return fmt.Sprintf("is %s, want %q", jsonKind(v), Clip(*a.equals))
 		case !sameJSONText(got, *a.equals):
-			return fmt.Sprintf("is %q, want %q", clip(got), clip(*a.equals))
+			return fmt.Sprintf("is %q, want %q", Clip(got), Clip(*a.equals))
 		}
 		return ""
 	}
@@ -74,9 +74,9 @@ func (a jsonAssertion) mismatch(doc any) string {
 	case err != nil:
 		return err.Error()
 	case a.min != nil && n < *a.min:
-		return fmt.Sprintf("is %s, want at least %s", formatNumber(n), formatNumber(*a.min))
+		return fmt.Sprintf("is %s, want at least %s", FormatNumber(n), FormatNumber(*a.min))
 	case a.max != nil && n > *a.max:
-		return fmt.Sprintf("is %s, want at most %s", formatNumber(n), formatNumber(*a.max))
+		return fmt.Sprintf("is %s, want at most %s", FormatNumber(n), FormatNumber(*a.max))
 	}
 	return ""
 }

@@ -1,6 +1,13 @@
 // Package probe runs one check against its target and classifies the outcome.
 // A failing target is data (a Result with a Reason); trouble in tocsin itself
 // is an error returned at construction time.
+//
+// It holds the HTTP, TCP and heartbeat probers and what every prober
+// shares: the dial, TLS and judging helpers (conn.go, tlsutil.go,
+// classify.go, shared.go, tcpconn.go) and the json_path syntax
+// (jsonpath.go). The queue and SMTP probers are rooms of their own,
+// probe/queue and probe/smtp, which use those helpers; probe/probes builds
+// the prober of any check.
 package probe
 
 import (
@@ -104,6 +111,21 @@ type Result struct {
 type Warning struct {
 	Reason  Reason `json:"reason"`
 	Message string `json:"message"`
+}
+
+// QueueStats are the queue figures a Result carries (probe/queue).
+type QueueStats struct {
+	Depth     float64        `json:"depth"`
+	OldestAge *time.Duration `json:"oldest_age,omitempty"`
+	// RatePerSecond is the change of depth per second over the window:
+	// positive while growing, negative while draining; nil until there
+	// are two samples.
+	RatePerSecond *float64 `json:"rate_per_second,omitempty"`
+	Consumers     *int     `json:"consumers,omitempty"`
+	// DrainETA is the estimated time to empty at the current rate; nil
+	// unless the queue is draining.
+	DrainETA *time.Duration     `json:"drain_eta,omitempty"`
+	Extra    map[string]float64 `json:"extra,omitempty"`
 }
 
 // Prober runs one probe. Implementations honour ctx's deadline in every

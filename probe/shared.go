@@ -25,7 +25,7 @@ type Shared struct {
 	dialers map[dialerKey]*net.Dialer
 }
 
-// dialerKey is what a prober's dialer is made of (newDialer).
+// dialerKey is what a prober's dialer is made of (NewDialer).
 type dialerKey struct {
 	resolver *net.Resolver
 	source   string

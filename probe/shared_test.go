@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/internal/probetest"
 )
 
 // TestSharedCAFileParsedOnce: the probers of one config that name one
@@ -15,20 +16,20 @@ import (
 // bad file's error still names the check's key.
 func TestSharedCAFileParsedOnce(t *testing.T) {
 	t.Parallel()
-	tc := newTestCert(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	tc := probetest.NewCert(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
 	build := func(cas *Shared, ca string) (*HTTP, error) {
 		return NewHTTP(config.HTTPCheck{URL: "https://127.0.0.1:1/", TLS: config.TLS{CAFile: ca}}, Options{Shared: cas})
 	}
 	cas := NewShared()
-	a, errA := build(cas, tc.pemFile)
-	b, errB := build(cas, tc.pemFile)
+	a, errA := build(cas, tc.PEMFile)
+	b, errB := build(cas, tc.PEMFile)
 	if errA != nil || errB != nil {
 		t.Fatal(errA, errB)
 	}
 	if a.tlsConfig.RootCAs == nil || a.tlsConfig.RootCAs != b.tlsConfig.RootCAs {
 		t.Error("two probers of one config parsed one ca_file twice")
 	}
-	c, err := build(nil, tc.pemFile)
+	c, err := build(nil, tc.PEMFile)
 	if err != nil {
 		t.Fatal(err)
 	}

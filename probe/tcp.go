@@ -43,7 +43,7 @@ func NewTCP(c config.TCPCheck, o Options) (*TCP, error) {
 		certWarning:     c.TLSConfig.CertExpiryWarning,
 		send:            c.Send,
 		degradedLatency: c.DegradedLatency,
-		dialer:          newDialer(o),
+		dialer:          NewDialer(o),
 		now:             o.Now,
 	}
 	if t.now == nil {
@@ -55,11 +55,11 @@ func NewTCP(c config.TCPCheck, o Options) (*TCP, error) {
 			errs = append(errs, err)
 		}
 	}
-	host, err := splitAddress("tcp.address", c.Address)
+	host, err := SplitAddress("tcp.address", c.Address)
 	fail(err)
 	switch {
 	case c.TLS:
-		t.tlsConfig, err = tlsConfigFor("tcp.tls_config", c.TLSConfig, o.Now, o.Shared)
+		t.tlsConfig, err = TLSConfigFor("tcp.tls_config", c.TLSConfig, o.Now, o.Shared)
 		fail(err)
 		if t.tlsConfig != nil && t.tlsConfig.ServerName == "" {
 			t.tlsConfig = t.tlsConfig.Clone() // shared (Shared.tlsConfig): never written
@@ -85,43 +85,43 @@ func NewTCP(c config.TCPCheck, o Options) (*TCP, error) {
 // ctx's deadline (DefaultTimeout if none).
 func (t *TCP) Probe(ctx context.Context) Result {
 	start := time.Now()
-	ctx, deadline, cancel := withDeadline(ctx, start)
+	ctx, deadline, cancel := WithDeadline(ctx, start)
 	defer cancel()
-	timer := newPhaseTimer()
+	timer := NewPhaseTimer()
 	notAfter, got, err := t.run(ctx, deadline, timer)
 	now := t.now()
-	res := Result{Start: start, Duration: time.Since(start), Phases: timer.phases(), CertNotAfter: notAfter,
-		Warnings: certWarnings(notAfter, now, t.certWarning)}
+	res := Result{Start: start, Duration: time.Since(start), Phases: timer.Phases(), CertNotAfter: notAfter,
+		Warnings: CertWarnings(notAfter, now, t.certWarning)}
 	if err != nil {
 		res.Status = StatusDown
-		res.Reason, res.Message = t.explain(ctx, err, timer, got, budget(start, deadline))
+		res.Reason, res.Message = t.explain(ctx, err, timer, got, Budget(start, deadline))
 		return res
 	}
-	res.Status, res.Reason, res.Message = judgeSoft(notAfter, now, res.Duration, t.degradedLatency)
+	res.Status, res.Reason, res.Message = JudgeSoft(notAfter, now, res.Duration, t.degradedLatency)
 	return res
 }
 
 // run connects and exchanges; got is what was read while waiting for
 // expect. The certificate's expiry is returned even when verification
 // rejected it.
-func (t *TCP) run(ctx context.Context, deadline time.Time, timer *phaseTimer) (time.Time, []byte, error) {
-	timer.begin(PhaseConnect)
-	conn, release, err := dialTarget(ctx, t.dialer, t.address, deadline)
+func (t *TCP) run(ctx context.Context, deadline time.Time, timer *PhaseTimer) (time.Time, []byte, error) {
+	timer.Begin(PhaseConnect)
+	conn, release, err := DialTarget(ctx, t.dialer, t.address, deadline)
 	if err != nil {
 		return time.Time{}, nil, err
 	}
 	defer release() // closes the TCP connection: no close_notify to block on
 	var notAfter time.Time
 	if t.tlsConfig != nil {
-		timer.begin(PhaseTLS)
-		if conn, notAfter, err = handshake(ctx, conn, t.tlsConfig); err != nil {
+		timer.Begin(PhaseTLS)
+		if conn, notAfter, err = Handshake(ctx, conn, t.tlsConfig); err != nil {
 			return notAfter, nil, err
 		}
 	}
 	if t.send == "" && t.expect == nil {
 		return notAfter, nil, nil
 	}
-	timer.begin(PhaseExchange)
+	timer.Begin(PhaseExchange)
 	got, err := t.exchange(conn)
 	return notAfter, got, err
 }
@@ -146,18 +146,18 @@ func (t *TCP) exchange(conn net.Conn) ([]byte, error) {
 		case n > 0 && t.expect.Match(buf):
 			return buf, nil
 		case errors.Is(err, io.EOF):
-			return buf, &rejection{ReasonProtocol, 0, t.notSeen(buf, " before the connection closed")}
+			return buf, &Rejection{ReasonProtocol, 0, t.notSeen(buf, " before the connection closed")}
 		case err != nil:
 			return buf, err
 		case len(buf) >= maxExpectBytes:
-			return buf, &rejection{ReasonProtocol, 0, t.notSeen(buf, fmt.Sprintf(" in the first %d KiB", maxExpectBytes>>10))}
+			return buf, &Rejection{ReasonProtocol, 0, t.notSeen(buf, fmt.Sprintf(" in the first %d KiB", maxExpectBytes>>10))}
 		}
 	}
 }
 
 // notSeen says expect did not match and what came instead.
 func (t *TCP) notSeen(got []byte, where string) string {
-	return fmt.Sprintf("expected /%s/ not seen%s; got %s", clip(t.expect.String()), where, gotText(got))
+	return fmt.Sprintf("expected /%s/ not seen%s; got %s", Clip(t.expect.String()), where, gotText(got))
 }
 
 // gotText quotes what the peer sent, for messages.
@@ -165,30 +165,30 @@ func gotText(got []byte) string {
 	if len(got) == 0 {
 		return "nothing"
 	}
-	return quoteReply(got)
+	return QuotePeer(got)
 }
 
 // explain classifies an error from run. A connection that breaks after it
 // was made is a protocol failure; within the handshake, a TLS one.
-func (t *TCP) explain(ctx context.Context, err error, timer *phaseTimer, got []byte, budget time.Duration) (Reason, string) {
-	var rej *rejection
+func (t *TCP) explain(ctx context.Context, err error, timer *PhaseTimer, got []byte, budget time.Duration) (Reason, string) {
+	var rej *Rejection
 	if errors.As(err, &rej) {
-		return rej.reason, rej.msg
+		return rej.Reason, rej.Message
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
 		// Whatever broke, it broke because the probe was called off.
 		return ReasonError, "probe canceled"
 	}
 	phase := ""
-	if ps := timer.phases(); len(ps) > 0 {
+	if ps := timer.Phases(); len(ps) > 0 {
 		phase = ps[len(ps)-1].Name
 	}
-	reason, msg := classify(ctx, err)
+	reason, msg := Classify(ctx, err)
 	switch {
 	case reason == ReasonTimeout && phase == PhaseExchange && t.expect != nil:
-		return reason, fmt.Sprintf("%s; got %s", timeoutMessage("waiting for /"+clip(t.expect.String())+"/", budget), gotText(got))
+		return reason, fmt.Sprintf("%s; got %s", TimeoutMessage("waiting for /"+Clip(t.expect.String())+"/", budget), gotText(got))
 	case reason == ReasonTimeout:
-		return reason, timeoutMessage(map[string]string{PhaseConnect: "connecting", PhaseTLS: "in the TLS handshake",
+		return reason, TimeoutMessage(map[string]string{PhaseConnect: "connecting", PhaseTLS: "in the TLS handshake",
 			PhaseExchange: "sending"}[phase], budget)
 	case reason == ReasonError || phase == PhaseConnect || reason == ReasonTLS:
 		return reason, msg

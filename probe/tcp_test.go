@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/internal/probetest"
 )
 
 // pingServer answers "PING" with "PONG" and anything else with "ERR", one
@@ -42,9 +43,9 @@ func pingServer(greeting string, delay time.Duration) func(net.Conn) {
 }
 
 // tlsServer serves handle over TLS with cert.
-func tlsServer(cert testCert, handle func(net.Conn)) func(net.Conn) {
+func tlsServer(cert probetest.Cert, handle func(net.Conn)) func(net.Conn) {
 	return func(c net.Conn) {
-		tc := tls.Server(c, serverConfig(cert))
+		tc := tls.Server(c, cert.ServerConfig())
 		if tc.Handshake() != nil {
 			c.Close()
 			return
@@ -57,9 +58,9 @@ func tlsServer(cert testCert, handle func(net.Conn)) func(net.Conn) {
 func TestTCPProbe(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
-	valid := newTestCert(t, now.Add(-time.Hour), now.Add(90*24*time.Hour))
-	soon := newTestCert(t, now.Add(-time.Hour), now.Add(2*24*time.Hour+time.Hour))
-	expired := newTestCert(t, now.Add(-48*time.Hour), now.Add(-24*time.Hour))
+	valid := probetest.NewCert(t, now.Add(-time.Hour), now.Add(90*24*time.Hour))
+	soon := probetest.NewCert(t, now.Add(-time.Hour), now.Add(2*24*time.Hour+time.Hour))
+	expired := probetest.NewCert(t, now.Add(-48*time.Hour), now.Add(-24*time.Hour))
 	ping := pingServer("", 0)
 	tests := []struct {
 		name    string
@@ -92,14 +93,14 @@ func TestTCPProbe(t *testing.T) {
 			message: "expected /PONG/ not seen"}, // at EOF, or at the reset the unread request causes
 		{name: "closed at once", handle: func(c net.Conn) { c.Close() }, cfg: config.TCPCheck{Expect: "^220"},
 			status: StatusDown, reason: ReasonProtocol, message: "expected /^220/ not seen before the connection closed; got nothing"},
-		{name: "endless without a match", handle: func(c net.Conn) { flood("x")(c, nil); c.Close() },
+		{name: "endless without a match", handle: func(c net.Conn) { probetest.Flood(c, "x"); c.Close() },
 			cfg: config.TCPCheck{Expect: "PONG"}, status: StatusDown, reason: ReasonProtocol,
 			message: `expected /PONG/ not seen in the first 64 KiB; got "xxxxxxxx`},
 		{name: "slow", handle: pingServer("", 60*time.Millisecond),
 			cfg:    config.TCPCheck{Send: "PING\n", Expect: "PONG", DegradedLatency: 20 * time.Millisecond},
 			status: StatusDegraded, reason: ReasonLatency, message: "(degraded above 20ms)"},
 		{name: "tls trusted", handle: tlsServer(valid, ping),
-			cfg:    config.TCPCheck{TLS: true, TLSConfig: config.TLS{CAFile: valid.pemFile}, Send: "PING\n", Expect: "PONG"},
+			cfg:    config.TCPCheck{TLS: true, TLSConfig: config.TLS{CAFile: valid.PEMFile}, Send: "PING\n", Expect: "PONG"},
 			status: StatusUp, phases: []string{"connect", "tls", "exchange"}},
 		{name: "tls untrusted", handle: tlsServer(valid, ping), cfg: config.TCPCheck{TLS: true}, status: StatusDown,
 			reason: ReasonTLS, message: "certificate signed by unknown authority"},
@@ -108,28 +109,28 @@ func TestTCPProbe(t *testing.T) {
 		{name: "tls against plain", handle: pingServer("hello\r\n", 0), cfg: config.TCPCheck{TLS: true},
 			status: StatusDown, reason: ReasonTLS, message: "tls: "},
 		{name: "tls expiring", handle: tlsServer(soon, ping),
-			cfg:    config.TCPCheck{TLS: true, TLSConfig: config.TLS{CAFile: soon.pemFile, CertExpiryWarning: 7 * 24 * time.Hour}},
-			status: StatusUp, warning: "certificate expires in 2 days", expiry: soon.notAfter},
+			cfg:    config.TCPCheck{TLS: true, TLSConfig: config.TLS{CAFile: soon.PEMFile, CertExpiryWarning: 7 * 24 * time.Hour}},
+			status: StatusUp, warning: "certificate expires in 2 days", expiry: soon.NotAfter},
 		{name: "tls expiring and slow", handle: tlsServer(soon, pingServer("", 60*time.Millisecond)),
-			cfg: config.TCPCheck{TLS: true, TLSConfig: config.TLS{CAFile: soon.pemFile, CertExpiryWarning: 7 * 24 * time.Hour},
+			cfg: config.TCPCheck{TLS: true, TLSConfig: config.TLS{CAFile: soon.PEMFile, CertExpiryWarning: 7 * 24 * time.Hour},
 				Send: "PING\n", Expect: "PONG", DegradedLatency: 20 * time.Millisecond},
 			status: StatusDegraded, reason: ReasonLatency, message: "(degraded above 20ms)", warning: "certificate expires in 2 days"},
 		{name: "tls expired", handle: tlsServer(expired, ping),
-			cfg:    config.TCPCheck{TLS: true, TLSConfig: config.TLS{CAFile: expired.pemFile, CertExpiryWarning: 7 * 24 * time.Hour}},
-			status: StatusDown, reason: ReasonTLS, message: "certificate has expired", expiry: expired.notAfter},
+			cfg:    config.TCPCheck{TLS: true, TLSConfig: config.TLS{CAFile: expired.PEMFile, CertExpiryWarning: 7 * 24 * time.Hour}},
+			status: StatusDown, reason: ReasonTLS, message: "certificate has expired", expiry: expired.NotAfter},
 		{name: "tls expired, not verified", handle: tlsServer(expired, ping),
 			cfg:    config.TCPCheck{TLS: true, TLSConfig: config.TLS{InsecureSkipVerify: true}},
-			status: StatusDown, reason: ReasonTLS, message: "certificate expired 1 day ago", expiry: expired.notAfter},
+			status: StatusDown, reason: ReasonTLS, message: "certificate expired 1 day ago", expiry: expired.NotAfter},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			tt.cfg.Address = rawServer(t, tt.handle)
-			res := probeWithin(t, mustTCP(t, tt.cfg, Options{}), 5*time.Second)
-			checkResult(t, res, tt.status, tt.reason, tt.message)
-			checkWarning(t, res, tt.warning)
-			if tt.phases != nil && !slices.Equal(phaseNames(res), tt.phases) {
-				t.Errorf("phases = %v, want %v", phaseNames(res), tt.phases)
+			tt.cfg.Address = probetest.RawServer(t, tt.handle)
+			res := probetest.Within(t, mustTCP(t, tt.cfg, Options{}).Probe, 5*time.Second)
+			probetest.CheckResult(t, res, tt.status, tt.reason, tt.message)
+			probetest.CheckWarning(t, res, tt.warning)
+			if tt.phases != nil && !slices.Equal(probetest.PhaseNames(t, res), tt.phases) {
+				t.Errorf("phases = %v, want %v", probetest.PhaseNames(t, res), tt.phases)
 			}
 			if tt.cfg.TLS && res.Status != StatusDown && res.CertNotAfter.IsZero() {
 				t.Errorf("CertNotAfter not set")
@@ -159,11 +160,11 @@ func TestTCPTimeouts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.cfg.Address = rawServer(t, tt.handle)
+			tt.cfg.Address = probetest.RawServer(t, tt.handle)
 			const timeout = 300 * time.Millisecond
-			res := probeWithin(t, mustTCP(t, tt.cfg, Options{}), timeout)
-			checkResult(t, res, StatusDown, ReasonTimeout, tt.message)
-			checkStoppedAtDeadline(t, res.Duration, timeout)
+			res := probetest.Within(t, mustTCP(t, tt.cfg, Options{}).Probe, timeout)
+			probetest.CheckResult(t, res, StatusDown, ReasonTimeout, tt.message)
+			probetest.CheckStoppedAtDeadline(t, res.Duration, timeout, DefaultTimeout)
 		})
 	}
 }
@@ -171,9 +172,9 @@ func TestTCPTimeouts(t *testing.T) {
 // TestTCPConnect covers failures to connect.
 func TestTCPConnect(t *testing.T) {
 	t.Parallel()
-	resolver := fakeDNS(t, nil)
-	for addr, want := range map[string]Reason{deadPort(t): ReasonConnect, "db.nowhere.invalid:5432": ReasonDNS} {
-		res := probeWithin(t, mustTCP(t, config.TCPCheck{Address: addr}, Options{Resolver: resolver}), 5*time.Second)
+	resolver := probetest.FakeDNS(t, nil)
+	for addr, want := range map[string]Reason{probetest.DeadPort(t): ReasonConnect, "db.nowhere.invalid:5432": ReasonDNS} {
+		res := probetest.Within(t, mustTCP(t, config.TCPCheck{Address: addr}, Options{Resolver: resolver}).Probe, 5*time.Second)
 		if res.Status != StatusDown || res.Reason != want {
 			t.Errorf("%s: got %s/%s (%q), want down/%s", addr, res.Status, res.Reason, res.Message, want)
 		}

@@ -13,13 +13,13 @@ import (
 // verified against the system roots, or only against ca_file when it is
 // set, at the time now returns.
 func buildTLSConfig(c config.TLS, now func() time.Time, cas *Shared) (*tls.Config, error) {
-	return tlsConfigFor("http.tls", c, now, cas)
+	return TLSConfigFor("http.tls", c, now, cas)
 }
 
-// tlsConfigFor is buildTLSConfig for a block at key ("smtp.tls_config"),
+// TLSConfigFor is buildTLSConfig for a block at key ("smtp.tls_config"),
 // which its errors name. A nil now reads time.Now; the probers of one
 // config that pass nil share one config per block (Shared.tlsConfig).
-func tlsConfigFor(key string, c config.TLS, now func() time.Time, sh *Shared) (*tls.Config, error) {
+func TLSConfigFor(key string, c config.TLS, now func() time.Time, sh *Shared) (*tls.Config, error) {
 	if c.CertExpiryWarning < 0 {
 		return nil, errors.New(key + ".cert_expiry_warning: must not be negative")
 	}
@@ -72,10 +72,10 @@ func rejectedNotAfter(err error) time.Time {
 	return verr.UnverifiedCertificates[0].NotAfter
 }
 
-// certWarnings is the private warning of a certificate that expires within
+// CertWarnings is the private warning of a certificate that expires within
 // warn (0: the warning is off), nil otherwise. One that has expired is no
-// warning: verification rejects it, or judgeSoft does, and the check is down.
-func certWarnings(notAfter, now time.Time, warn time.Duration) []Warning {
+// warning: verification rejects it, or JudgeSoft does, and the check is down.
+func CertWarnings(notAfter, now time.Time, warn time.Duration) []Warning {
 	if notAfter.IsZero() || warn <= 0 || !now.Before(notAfter) || notAfter.Sub(now) > warn {
 		return nil
 	}
@@ -88,7 +88,7 @@ func certExpiryMessage(notAfter, now time.Time) string {
 	date := notAfter.UTC().Format(time.DateOnly)
 	if left <= 0 {
 		if ago := int(-left.Hours() / 24); ago > 0 {
-			return fmt.Sprintf("certificate expired %s ago (%s)", plural(ago, "day"), date)
+			return fmt.Sprintf("certificate expired %s ago (%s)", Plural(ago, "day"), date)
 		}
 		return fmt.Sprintf("certificate expired less than a day ago (%s)", date)
 	}
@@ -96,12 +96,12 @@ func certExpiryMessage(notAfter, now time.Time) string {
 	case 0:
 		return fmt.Sprintf("certificate expires in less than a day (%s)", date)
 	default:
-		return fmt.Sprintf("certificate expires in %s (%s)", plural(days, "day"), date)
+		return fmt.Sprintf("certificate expires in %s (%s)", Plural(days, "day"), date)
 	}
 }
 
-// plural formats n and a noun, "1 day", "3 days".
-func plural(n int, noun string) string {
+// Plural formats n and a noun, "1 day", "3 days".
+func Plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/tocsin/tocsin/notify"
 	"github.com/tocsin/tocsin/ownership"
 	"github.com/tocsin/tocsin/probe"
+	"github.com/tocsin/tocsin/probe/probes"
 	"github.com/tocsin/tocsin/redisstore"
 	"github.com/tocsin/tocsin/schedule"
 	"github.com/tocsin/tocsin/status"
@@ -276,7 +277,7 @@ func buildJobs(cfg *config.Config, beats probe.BeatReader, source net.IP, curren
 				continue
 			}
 		}
-		p, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + appVersion(), Beats: beats, Shared: cas, SourceAddr: source})
+		p, err := probes.New(c, probe.Options{UserAgent: "tocsin/" + appVersion(), Beats: beats, Shared: cas, SourceAddr: source})
 		if err != nil {
 			// Every problem keeps the check's key path, joined ones too.
 			var joined interface{ Unwrap() []error }

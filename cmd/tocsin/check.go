@@ -9,6 +9,7 @@ import (
 
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/probe"
+	"github.com/tocsin/tocsin/probe/probes"
 )
 
 // runCheck runs one check once and prints its result, as text or, with
@@ -42,7 +43,7 @@ func runCheck(ctx context.Context, fs *pflag.FlagSet, name, output string, env [
 			if err != nil {
 				return err
 			}
-			p, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + appVersion(), Beats: noBeats{}, SourceAddr: source})
+			p, err := probes.New(c, probe.Options{UserAgent: "tocsin/" + appVersion(), Beats: noBeats{}, SourceAddr: source})
 			if err != nil {
 				return fmt.Errorf("check %s: %w", name, err)
 			}

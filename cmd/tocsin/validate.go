@@ -12,6 +12,7 @@ import (
 
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/probe"
+	"github.com/tocsin/tocsin/probe/probes"
 )
 
 // parseConfigFlags parses the flags shared by validate and check.
@@ -76,7 +77,7 @@ func proberProblems(cfg *config.Config, found []string) []string {
 		}) {
 			continue
 		}
-		if _, err := probe.New(c, probe.Options{UserAgent: "tocsin/" + appVersion(), Beats: noBeats{}, Shared: cas}); err != nil {
+		if _, err := probes.New(c, probe.Options{UserAgent: "tocsin/" + appVersion(), Beats: noBeats{}, Shared: cas}); err != nil {
 			for _, l := range problems(err) {
 				out = append(out, sc.scrub(key+": "+l))
 			}
