@@ -127,7 +127,7 @@ type response struct {
 // get fetches u. A failure to reach the server or to read the whole body is
 // returned as the network error it is (without the *url.Error wrapper, whose
 // text holds the URL), for the prober to classify; a body over the limit is
-// a protocol error. Without a deadline on ctx, DefaultTimeout applies.
+// a protocol error. Without a deadline on ctx, probe.DefaultTimeout applies.
 func (g *httpGetter) get(ctx context.Context, u *url.URL) (response, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc

@@ -131,7 +131,7 @@ func newQueueRules(c config.QueueCheck) (queueRules, error) {
 // Probe reads the source once, adds the reading to the window and judges
 // the queue. A source that cannot be read is down with the source's reason
 // and no figures: never a healthy zero. It never runs past ctx's deadline
-// (DefaultTimeout if none).
+// (probe.DefaultTimeout if none).
 func (q *Queue) Probe(ctx context.Context) probe.Result {
 	start := time.Now()
 	ctx, _, cancel := probe.WithDeadline(ctx, start)

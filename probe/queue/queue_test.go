@@ -178,7 +178,7 @@ func TestNewQueueErrors(t *testing.T) {
 		q, err := New("", tt.c, probe.Options{})
 		if err == nil {
 			q.Close()
-			t.Errorf("%s: NewQueue succeeded, want %q", tt.name, tt.want)
+			t.Errorf("%s: New succeeded, want %q", tt.name, tt.want)
 			continue
 		}
 		if err.Error() != tt.want || strings.Contains(err.Error(), secret) {

@@ -39,7 +39,7 @@ func mustQueue(t *testing.T, c config.QueueCheck, now func() time.Time) *Queue {
 	t.Helper()
 	q, err := New("", c, probe.Options{Now: now})
 	if err != nil {
-		t.Fatalf("NewQueue: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := q.Close(); err != nil {

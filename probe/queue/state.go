@@ -10,8 +10,8 @@ import (
 
 // A queue's window of samples is its state: the trend, stall and drain
 // rules read it. It travels to another replica when the check's component
-// changes hands (Result.State, RestoreState), so the new owner judges the
-// same window instead of starting blind for a whole stall_after.
+// changes hands (probe.Result.State, RestoreState), so the new owner judges
+// the same window instead of starting blind for a whole stall_after.
 
 // storedSample is a queuePoint as it travels: times in unix nanoseconds.
 type storedSample struct {

@@ -138,7 +138,7 @@ func TestNewSMTPErrorsHidePassword(t *testing.T) {
 	} {
 		_, err := New("", config.SMTPCheck{Address: "mx:bad", TLS: "x", Auth: &a, ExpectBanner: "("}, probe.Options{})
 		if err == nil {
-			t.Fatal("NewSMTP succeeded")
+			t.Fatal("New succeeded")
 		}
 		if strings.Contains(err.Error(), canaryPassword) {
 			t.Errorf("error leaks the password: %v", err)

@@ -143,8 +143,8 @@ func parseReplyLine(line []byte) (code int, last bool, text string, err error) {
 
 // sanitize makes text a peer sent safe to show: control characters and
 // invalid UTF-8 become '?', runs of white space one space. It does not
-// Clip: secrets are scrubbed from the whole message first, so that a cut
-// never leaves part of one behind.
+// clip (probe.Clip): secrets are scrubbed from the whole message first, so
+// that a cut never leaves part of one behind.
 func sanitize(s string) string {
 	var b strings.Builder
 	space := false

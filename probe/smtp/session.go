@@ -103,7 +103,7 @@ func (ss *smtpSession) greet(br *bufio.Reader) (Reply, error) {
 }
 
 // startTLS says EHLO and STARTTLS on the plain connection and runs the
-// Handshake. go-smtp v0.25 has no exported STARTTLS on a Client, and its
+// handshake. go-smtp v0.25 has no exported STARTTLS on a Client, and its
 // NewClientStartTLS says EHLO as "localhost", not the configured helo name.
 func (ss *smtpSession) startTLS(ctx context.Context, br *bufio.Reader) (*tls.Conn, error) {
 	ss.at(PhaseEHLO, "EHLO")

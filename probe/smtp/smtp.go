@@ -237,7 +237,7 @@ func smtpSecrets(a *smtpAuth) []string {
 }
 
 // Probe runs one conversation and judges it. It never runs past ctx's
-// deadline (DefaultTimeout if none).
+// deadline (probe.DefaultTimeout if none).
 func (s *SMTP) Probe(ctx context.Context) probe.Result {
 	start := time.Now()
 	ctx, deadline, cancel := probe.WithDeadline(ctx, start)

@@ -210,7 +210,7 @@ func TestNewSMTPErrors(t *testing.T) {
 			t.Parallel()
 			_, err := New("", tt.cfg, probe.Options{})
 			if err == nil {
-				t.Fatalf("NewSMTP succeeded, want %q", tt.want)
+				t.Fatalf("New succeeded, want %q", tt.want)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
