@@ -72,6 +72,7 @@ func (m *reloadMetrics) result(err error) {
 // every check by accident (config.CheckReload), is logged and counted, and
 // the one in force stays.
 func (a *app) reload(lo config.LoadOptions) {
+	defer holdHeap()()
 	old := a.cfg.Load()
 	cfg, err := config.Load(lo)
 	if err == nil {
