@@ -25,9 +25,6 @@ import (
 // no secret: no headers, no bodies, no credentials; a target URL loses its
 // userinfo, query and fragment.
 
-// ctxEvery is how many checks are encoded between two looks at ctx.
-const ctxEvery = 1024
-
 // listPartBytes is the size at which the unpaged list starts a new part:
 // the list is gathered, hashed and compressed part by part, never copied
 // into one slice (116 MB at 50,000 checks, BenchmarkCheckPage50k).
